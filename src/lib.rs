@@ -1,0 +1,1 @@
+//! Test-support crate for the workspace examples and end-to-end tests.

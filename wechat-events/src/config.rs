@@ -1,0 +1,600 @@
+//! One validated [`Config`] for the service, built in code or from the
+//! environment.
+//!
+//! Everything is checked when the config is built, so a bad value stops
+//! start-up with a message naming the setting (or the environment
+//! variable) instead of surfacing as failed pushes later.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::crypto::AesKey;
+
+/// How pushes are encrypted (消息加解密方式), as chosen in the WeChat console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// 明文模式: plaintext pushes; encryption parameters are ignored.
+    #[default]
+    Plain,
+    /// 兼容模式: both plaintext and encrypted pushes are accepted, each answered in kind.
+    Compatible,
+    /// 安全模式: only encrypted pushes are accepted.
+    Secure,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "plain" | "plaintext" | "raw" => Ok(Mode::Plain),
+            "compatible" | "compat" => Ok(Mode::Compatible),
+            "secure" | "safe" | "aes" => Ok(Mode::Secure),
+            other => Err(format!(
+                "unknown mode {other:?}: expected plain, compatible or secure"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Plain => "plain",
+            Mode::Compatible => "compatible",
+            Mode::Secure => "secure",
+        })
+    }
+}
+
+/// A setting that failed validation. The message names the setting, and
+/// the environment variable when the value came from one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {setting}: {reason}")]
+pub struct ConfigError {
+    /// The setting or environment variable, e.g. `WECHAT_TOKEN`.
+    pub setting: String,
+    /// What is wrong and what to write instead.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Default mount path.
+pub const DEFAULT_PATH: &str = "/wechat";
+/// Default deadline for a handler's reply.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4);
+/// Default time a push's outcome is remembered for retries.
+pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(30);
+/// Default number of push outcomes remembered.
+pub const DEFAULT_DEDUP_CAPACITY: u64 = 100_000;
+/// Default largest accepted body.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Hard upper bound for the body limit.
+pub const MAX_BODY_BYTES_LIMIT: usize = 1024 * 1024;
+/// Default number of handlers allowed to keep running past their deadline.
+pub const DEFAULT_MAX_BACKGROUND: usize = 256;
+/// WeChat gives up on an answer after this long.
+pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The service's settings. Build with [`Config::builder`] or [`Config::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// use wechat_events::{Config, Mode};
+/// let config = Config::builder("mytoken")
+///     .path("/wx")
+///     .deadline(Duration::from_millis(3000))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.mode(), Mode::Plain);
+/// assert_eq!(config.path(), "/wx");
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) token: String,
+    pub(crate) appid: Option<String>,
+    pub(crate) aes_key: Option<AesKey>,
+    pub(crate) prev_aes_key: Option<AesKey>,
+    pub(crate) mode: Mode,
+    pub(crate) path: String,
+    pub(crate) deadline: Duration,
+    pub(crate) dedup_ttl: Duration,
+    pub(crate) dedup_capacity: u64,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_background: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("token", &"<redacted>")
+            .field("appid", &self.appid)
+            .field("aes_key", &self.aes_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "prev_aes_key",
+                &self.prev_aes_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("mode", &self.mode)
+            .field("path", &self.path)
+            .field("deadline", &self.deadline)
+            .field("dedup_ttl", &self.dedup_ttl)
+            .field("dedup_capacity", &self.dedup_capacity)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_background", &self.max_background)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Starts a config with the token set in the WeChat console.
+    pub fn builder(token: impl Into<String>) -> ConfigBuilder {
+        ConfigBuilder {
+            token: token.into(),
+            appid: None,
+            aes_key: None,
+            prev_aes_key: None,
+            mode: None,
+            path: DEFAULT_PATH.to_owned(),
+            deadline: DEFAULT_DEADLINE,
+            dedup_ttl: DEFAULT_DEDUP_TTL,
+            dedup_capacity: DEFAULT_DEDUP_CAPACITY,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_background: DEFAULT_MAX_BACKGROUND,
+            names: Names::code(),
+        }
+    }
+
+    /// Reads the config from the environment:
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `WECHAT_TOKEN` | token (required) | — |
+    /// | `WECHAT_APPID` | AppID (required for secure/compatible) | — |
+    /// | `WECHAT_AES_KEY` | EncodingAESKey, 43 characters | — |
+    /// | `WECHAT_PREV_AES_KEY` | the previous EncodingAESKey, during rotation | — |
+    /// | `WECHAT_MODE` | `plain`, `compatible` or `secure` | `secure` with a key, else `plain` |
+    /// | `WECHAT_PATH` | mount path | `/wechat` |
+    /// | `WECHAT_DEADLINE_MS` | reply deadline, ms | `4000` |
+    /// | `WECHAT_DEDUP_TTL_S` | how long outcomes are kept for retries, s | `30` |
+    /// | `WECHAT_DEDUP_CAPACITY` | how many outcomes are kept | `100000` |
+    /// | `WECHAT_MAX_BODY_BYTES` | largest body accepted | `65536` |
+    /// | `WECHAT_MAX_BACKGROUND` | handlers allowed to run on past their deadline | `256` |
+    ///
+    /// Empty variables count as unset.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`], reading variables through `lookup`
+    /// (for tests and other configuration sources).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        fn num<T: FromStr>(name: &str, value: Option<String>) -> Result<Option<T>, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value
+                .map(|v| {
+                    v.trim().parse::<T>().map_err(|e| {
+                        ConfigError::new(name, format!("{v:?} is not a valid number: {e}"))
+                    })
+                })
+                .transpose()
+        }
+        let token = get("WECHAT_TOKEN").ok_or_else(|| {
+            ConfigError::new(
+                "WECHAT_TOKEN",
+                "is not set; use the token from the WeChat console",
+            )
+        })?;
+        let mut b = Config::builder(token);
+        b.names = Names::env();
+        b.appid = get("WECHAT_APPID");
+        b.aes_key = get("WECHAT_AES_KEY");
+        b.prev_aes_key = get("WECHAT_PREV_AES_KEY");
+        if let Some(mode) = get("WECHAT_MODE") {
+            b.mode = Some(
+                mode.parse()
+                    .map_err(|e| ConfigError::new("WECHAT_MODE", e))?,
+            );
+        }
+        if let Some(path) = get("WECHAT_PATH") {
+            b.path = path;
+        }
+        if let Some(ms) = num::<u64>("WECHAT_DEADLINE_MS", get("WECHAT_DEADLINE_MS"))? {
+            b.deadline = Duration::from_millis(ms);
+        }
+        if let Some(s) = num::<u64>("WECHAT_DEDUP_TTL_S", get("WECHAT_DEDUP_TTL_S"))? {
+            b.dedup_ttl = Duration::from_secs(s);
+        }
+        if let Some(n) = num("WECHAT_DEDUP_CAPACITY", get("WECHAT_DEDUP_CAPACITY"))? {
+            b.dedup_capacity = n;
+        }
+        if let Some(n) = num("WECHAT_MAX_BODY_BYTES", get("WECHAT_MAX_BODY_BYTES"))? {
+            b.max_body_bytes = n;
+        }
+        if let Some(n) = num("WECHAT_MAX_BACKGROUND", get("WECHAT_MAX_BACKGROUND"))? {
+            b.max_background = n;
+        }
+        b.build()
+    }
+
+    /// The token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+    /// The AppID, if set.
+    pub fn appid(&self) -> Option<&str> {
+        self.appid.as_deref()
+    }
+    /// The encryption mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+    /// The current EncodingAESKey, decoded.
+    pub fn aes_key(&self) -> Option<&AesKey> {
+        self.aes_key.as_ref()
+    }
+    /// The previous EncodingAESKey, decoded, during a rotation.
+    pub fn prev_aes_key(&self) -> Option<&AesKey> {
+        self.prev_aes_key.as_ref()
+    }
+    /// The mount path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// How long a handler has to produce a reply.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+    /// How long a push's outcome is remembered for WeChat's retries.
+    pub fn dedup_ttl(&self) -> Duration {
+        self.dedup_ttl
+    }
+    /// How many outcomes are remembered.
+    pub fn dedup_capacity(&self) -> u64 {
+        self.dedup_capacity
+    }
+    /// The largest body accepted.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+    /// How many handlers may keep running past their deadline.
+    pub fn max_background(&self) -> usize {
+        self.max_background
+    }
+}
+
+/// The names settings are reported under: builder methods or env variables.
+#[derive(Clone, Copy)]
+struct Names {
+    token: &'static str,
+    appid: &'static str,
+    aes_key: &'static str,
+    prev_aes_key: &'static str,
+    path: &'static str,
+    deadline: &'static str,
+    dedup_ttl: &'static str,
+    dedup_capacity: &'static str,
+    max_body_bytes: &'static str,
+    max_background: &'static str,
+}
+
+impl Names {
+    fn code() -> Self {
+        Names {
+            token: "token",
+            appid: "appid",
+            aes_key: "aes_key",
+            prev_aes_key: "prev_aes_key",
+            path: "path",
+            deadline: "deadline",
+            dedup_ttl: "dedup_ttl",
+            dedup_capacity: "dedup_capacity",
+            max_body_bytes: "max_body_bytes",
+            max_background: "max_background",
+        }
+    }
+    fn env() -> Self {
+        Names {
+            token: "WECHAT_TOKEN",
+            appid: "WECHAT_APPID",
+            aes_key: "WECHAT_AES_KEY",
+            prev_aes_key: "WECHAT_PREV_AES_KEY",
+            path: "WECHAT_PATH",
+            deadline: "WECHAT_DEADLINE_MS",
+            dedup_ttl: "WECHAT_DEDUP_TTL_S",
+            dedup_capacity: "WECHAT_DEDUP_CAPACITY",
+            max_body_bytes: "WECHAT_MAX_BODY_BYTES",
+            max_background: "WECHAT_MAX_BACKGROUND",
+        }
+    }
+}
+
+/// Builder for [`Config`]; see [`Config::builder`].
+#[derive(Clone)]
+pub struct ConfigBuilder {
+    token: String,
+    appid: Option<String>,
+    aes_key: Option<String>,
+    prev_aes_key: Option<String>,
+    mode: Option<Mode>,
+    path: String,
+    deadline: Duration,
+    dedup_ttl: Duration,
+    dedup_capacity: u64,
+    max_body_bytes: usize,
+    max_background: usize,
+    names: Names,
+}
+
+impl ConfigBuilder {
+    /// The AppID (checked against encrypted pushes).
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.appid = Some(appid.into());
+        self
+    }
+    /// The EncodingAESKey (43 characters). Setting it makes `secure` the default mode.
+    pub fn aes_key(mut self, key: impl Into<String>) -> Self {
+        self.aes_key = Some(key.into());
+        self
+    }
+    /// The previous EncodingAESKey, tried when the current one cannot decrypt a push.
+    pub fn prev_aes_key(mut self, key: impl Into<String>) -> Self {
+        self.prev_aes_key = Some(key.into());
+        self
+    }
+    /// The encryption mode (default: `secure` when a key is set, else `plain`).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+    /// The mount path (default `/wechat`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+    /// How long a handler has before the push is answered `success`
+    /// (default 4 s; must be under WeChat's 5 s).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+    /// How long outcomes are kept for retries (default 30 s).
+    pub fn dedup_ttl(mut self, ttl: Duration) -> Self {
+        self.dedup_ttl = ttl;
+        self
+    }
+    /// How many outcomes are kept (default 100 000).
+    pub fn dedup_capacity(mut self, capacity: u64) -> Self {
+        self.dedup_capacity = capacity;
+        self
+    }
+    /// The largest body accepted, in bytes (default 64 KiB, at most 1 MiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+    /// How many handlers may keep running past their deadline (default 256).
+    pub fn max_background(mut self, n: usize) -> Self {
+        self.max_background = n;
+        self
+    }
+
+    /// Validates and builds the config.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let n = self.names;
+        let token = self.token.trim().to_owned();
+        if !(3..=32).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConfigError::new(
+                n.token,
+                "must be 3 to 32 letters or digits, as the WeChat console requires",
+            ));
+        }
+        let key = |name: &str, value: Option<String>| {
+            value
+                .map(|v| {
+                    AesKey::from_encoding_aes_key(v.trim())
+                        .map_err(|e| ConfigError::new(name, e.to_string()))
+                })
+                .transpose()
+        };
+        let aes_key = key(n.aes_key, self.aes_key)?;
+        let prev_aes_key = key(n.prev_aes_key, self.prev_aes_key)?;
+        let mode = self.mode.unwrap_or(if aes_key.is_some() {
+            Mode::Secure
+        } else {
+            Mode::Plain
+        });
+        let appid = self
+            .appid
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
+        if mode != Mode::Plain {
+            if aes_key.is_none() {
+                return Err(ConfigError::new(
+                    n.aes_key,
+                    format!("is required in {mode} mode"),
+                ));
+            }
+            if appid.is_none() {
+                return Err(ConfigError::new(
+                    n.appid,
+                    format!("is required in {mode} mode"),
+                ));
+            }
+        }
+        if prev_aes_key.is_some() && aes_key.is_none() {
+            return Err(ConfigError::new(
+                n.prev_aes_key,
+                format!("is set but {} is not", n.aes_key),
+            ));
+        }
+        if !self.path.starts_with('/') {
+            return Err(ConfigError::new(
+                n.path,
+                format!("{:?} must start with '/'", self.path),
+            ));
+        }
+        if self.deadline.is_zero() || self.deadline >= WECHAT_TIMEOUT {
+            return Err(ConfigError::new(
+                n.deadline,
+                "must be more than 0 and less than WeChat's 5 s timeout",
+            ));
+        }
+        if self.dedup_ttl < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                n.dedup_ttl,
+                "must be at least 1 s; WeChat retries over about 15 s, so keep the default 30 s",
+            ));
+        }
+        if self.dedup_capacity == 0 {
+            return Err(ConfigError::new(n.dedup_capacity, "must be at least 1"));
+        }
+        if self.max_body_bytes == 0 || self.max_body_bytes > MAX_BODY_BYTES_LIMIT {
+            return Err(ConfigError::new(
+                n.max_body_bytes,
+                "must be between 1 and 1048576 (1 MiB)",
+            ));
+        }
+        if self.max_background == 0 {
+            return Err(ConfigError::new(n.max_background, "must be at least 1"));
+        }
+        Ok(Config {
+            token,
+            appid,
+            aes_key,
+            prev_aes_key,
+            mode,
+            path: self.path,
+            deadline: self.deadline,
+            dedup_ttl: self.dedup_ttl,
+            dedup_capacity: self.dedup_capacity,
+            max_body_bytes: self.max_body_bytes,
+            max_background: self.max_background,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = env(&[("WECHAT_TOKEN", "abc123")]).unwrap();
+        assert_eq!(c.mode(), Mode::Plain);
+        assert_eq!(c.path(), "/wechat");
+        assert_eq!(c.deadline(), Duration::from_secs(4));
+        assert_eq!(c.dedup_ttl(), Duration::from_secs(30));
+        assert!(c.max_body_bytes() <= 1024 * 1024);
+        assert!(!format!("{c:?}").contains("abc123"));
+    }
+
+    #[test]
+    fn key_makes_secure_the_default() {
+        let c = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_AES_KEY", KEY),
+            ("WECHAT_APPID", "wx1"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode(), Mode::Secure);
+        let c = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_AES_KEY", KEY),
+            ("WECHAT_APPID", "wx1"),
+            ("WECHAT_MODE", "compatible"),
+        ])
+        .unwrap();
+        assert_eq!(c.mode(), Mode::Compatible);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "WECHAT_TOKEN"),
+            (&[("WECHAT_TOKEN", "a b")], "WECHAT_TOKEN"),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_MODE", "fancy")],
+                "WECHAT_MODE",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_MODE", "secure")],
+                "WECHAT_AES_KEY",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_AES_KEY", KEY)],
+                "WECHAT_APPID",
+            ),
+            (
+                &[
+                    ("WECHAT_TOKEN", "abc"),
+                    ("WECHAT_AES_KEY", "short"),
+                    ("WECHAT_APPID", "wx"),
+                ],
+                "WECHAT_AES_KEY",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_PATH", "wechat")],
+                "WECHAT_PATH",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_DEADLINE_MS", "fast")],
+                "WECHAT_DEADLINE_MS",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_DEADLINE_MS", "5000")],
+                "WECHAT_DEADLINE_MS",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_DEDUP_TTL_S", "-1")],
+                "WECHAT_DEDUP_TTL_S",
+            ),
+            (
+                &[
+                    ("WECHAT_TOKEN", "abc"),
+                    ("WECHAT_MAX_BODY_BYTES", "2000000"),
+                ],
+                "WECHAT_MAX_BODY_BYTES",
+            ),
+            (
+                &[("WECHAT_TOKEN", "abc"), ("WECHAT_PREV_AES_KEY", KEY)],
+                "WECHAT_PREV_AES_KEY",
+            ),
+        ];
+        for (vars, name) in cases {
+            let err = env(vars).expect_err(name);
+            assert_eq!(err.setting, *name, "{err}");
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn builder_errors_name_the_method() {
+        let err = Config::builder("abc")
+            .deadline(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting, "deadline");
+    }
+}

@@ -1,0 +1,74 @@
+//! # wechat-events
+//!
+//! Receive and answer WeChat Official Account (公众号) pushes — events and
+//! user messages — with actix-web.
+//!
+//! The service verifies WeChat's signatures, decrypts secure-mode pushes,
+//! parses the XML into typed values, runs each push's handler once however
+//! often WeChat retries it, answers within WeChat's 5-second window even
+//! when a handler is slow, and renders the passive reply (encrypted when
+//! the push was).
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use wechat_events::{ClickEvent, Config, Reply, Router, SubscribeEvent, TextMessage, WechatService};
+//!
+//! async fn welcome(_: SubscribeEvent) -> &'static str { "欢迎关注" }
+//! async fn echo(msg: TextMessage) -> String { format!("收到:{}", msg.content) }
+//! async fn menu(click: ClickEvent) -> String { format!("点击菜单 {}", click.key) }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let router = Router::new()
+//!         .on(welcome)
+//!         .keyword_reply("帮助", Reply::text("发送任意文字，我会回复你"))
+//!         .on(echo)
+//!         .on(menu);
+//!     let service = WechatService::new(Config::from_env().expect("config"), router).expect("routes");
+//!     HttpServer::new(move || App::new().service(service.clone()))
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! The layers, each usable on its own: [`signature`] and [`query`]
+//! (verification), [`crypto`] (secure mode), [`parse`] (XML to [`Push`]),
+//! [`dedup`] (retry de-duplication), [`Router`] (dispatch), [`Reply`]
+//! (rendering), and [`WechatService`] (the actix glue).
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod crypto;
+pub mod dedup;
+pub mod event;
+pub mod fields;
+pub mod handler;
+pub mod message;
+pub mod push;
+pub mod query;
+pub mod reply;
+pub mod router;
+pub mod service;
+pub mod signature;
+
+pub use config::{Config, ConfigBuilder, ConfigError, Mode};
+pub use dedup::{DedupStore, MemoryStore, Outcome, Status};
+pub use event::{
+    ClickEvent, Event, EventKind, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent,
+    UnsubscribeEvent, ViewEvent,
+};
+pub use fields::{Fields, Value};
+pub use handler::{
+    Captures, Context, ExtractError, FromPush, Handler, HandlerError, IntoReply, Parts, Payload,
+};
+pub use message::{
+    ImageMessage, LinkMessage, LocationMessage, Message, MessageKind, ShortVideoMessage,
+    TextMessage, UnknownMessage, VideoMessage, VoiceMessage,
+};
+pub use push::{parse, Body, ParseError, Push};
+pub use query::{Query, QueryError};
+pub use reply::{Article, Music, Reply};
+pub use router::{Filter, Route, RouteInfo, RouteKind, Router, RouterError, Routes};
+pub use service::{BuildError, LateReply, PushError, ServiceBuilder, WechatService};

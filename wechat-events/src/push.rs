@@ -1,0 +1,500 @@
+//! Parsing a push's XML into a typed [`Push`], without any HTTP.
+//!
+//! The parser is deliberately small and strict about the XML itself (no
+//! DTDs, only the five predefined entities, bounded depth and element
+//! count, UTF-8 only) and lenient about content: an event or message type
+//! it does not know is an `Unknown` value carrying every field, never an
+//! error. Only a document that is not a WeChat push at all — not XML, no
+//! `<xml>` root, no `FromUserName`/`MsgType`/numeric `CreateTime` — fails.
+
+use quick_xml::events::Event as XmlEvent;
+use quick_xml::Reader;
+use serde::Serialize;
+
+use crate::event::{self, Event};
+use crate::fields::{Fields, Value};
+use crate::message::{self, Message};
+
+/// Deepest element nesting accepted (the `<xml>` root is depth 1).
+pub const MAX_DEPTH: usize = 16;
+/// Most elements accepted in one document.
+pub const MAX_ELEMENTS: usize = 2048;
+
+/// Why a body is not a WeChat push. Each maps to `400 Bad Request`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The body is not valid UTF-8.
+    #[error("body is not valid UTF-8 (at byte {0})")]
+    InvalidUtf8(usize),
+    /// The body is empty or only whitespace.
+    #[error("body is empty")]
+    Empty,
+    /// The document declares a DTD, which WeChat never sends.
+    #[error("DOCTYPE declarations are not accepted")]
+    Doctype,
+    /// Malformed XML, or an entity other than the five predefined ones.
+    #[error("malformed XML: {0}")]
+    Xml(String),
+    /// Nesting deeper than [`MAX_DEPTH`] or more than [`MAX_ELEMENTS`] elements.
+    #[error("document too deep or too large")]
+    TooComplex,
+    /// The root element is not `<xml>`.
+    #[error("root element must be <xml>, found <{0}>")]
+    Root(String),
+    /// A required field is missing or empty.
+    #[error("required field <{0}> is missing")]
+    Missing(&'static str),
+    /// `CreateTime` is not an integer.
+    #[error("<CreateTime> is not an integer: {0:?}")]
+    CreateTime(String),
+}
+
+/// What a push is: a message or an event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Body {
+    /// An ordinary message (`MsgType` other than `event`).
+    Message(Message),
+    /// An event (`MsgType` `event`).
+    Event(Event),
+}
+
+/// One parsed push: the common header, the typed body, and every raw field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Push {
+    /// `ToUserName`: the account's original id (`gh_...`).
+    pub to_user: String,
+    /// `FromUserName`: the user's OpenID.
+    pub from_user: String,
+    /// `CreateTime`: unix seconds.
+    pub create_time: i64,
+    /// `MsgType` as sent.
+    pub msg_type: String,
+    /// The typed message or event.
+    pub body: Body,
+    /// Every field of the document, in order.
+    pub fields: Fields,
+}
+
+impl Push {
+    /// The event, if this push is one.
+    pub fn event(&self) -> Option<&Event> {
+        match &self.body {
+            Body::Event(e) => Some(e),
+            Body::Message(_) => None,
+        }
+    }
+
+    /// The message, if this push is one.
+    pub fn message(&self) -> Option<&Message> {
+        match &self.body {
+            Body::Message(m) => Some(m),
+            Body::Event(_) => None,
+        }
+    }
+
+    /// Builds a push from an already parsed field list (the `<xml>` root's
+    /// children).
+    pub fn from_fields(fields: Fields) -> Result<Push, ParseError> {
+        let required = |name: &'static str| {
+            fields
+                .text(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ParseError::Missing(name))
+        };
+        let from_user = required("FromUserName")?.to_owned();
+        let msg_type = required("MsgType")?.to_owned();
+        let to_user = fields.text("ToUserName").unwrap_or_default().to_owned();
+        let create_time = required("CreateTime")?;
+        let create_time = create_time
+            .trim()
+            .parse()
+            .map_err(|_| ParseError::CreateTime(create_time.to_owned()))?;
+        let body = if msg_type.eq_ignore_ascii_case("event") {
+            Body::Event(event::from_fields(
+                fields.text("Event").unwrap_or_default(),
+                &fields,
+            ))
+        } else {
+            Body::Message(message::from_fields(&msg_type, &fields))
+        };
+        Ok(Push {
+            to_user,
+            from_user,
+            create_time,
+            msg_type,
+            body,
+            fields,
+        })
+    }
+}
+
+/// Parses a push body (plaintext XML) into a [`Push`].
+///
+/// ```
+/// use wechat_events::{parse, Body, Event};
+/// let push = parse(br#"<xml><ToUserName><![CDATA[gh_1]]></ToUserName>
+///   <FromUserName><![CDATA[oUser]]></FromUserName><CreateTime>123456789</CreateTime>
+///   <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event>
+///   <EventKey><![CDATA[MENU_1]]></EventKey></xml>"#).unwrap();
+/// assert_eq!(push.from_user, "oUser");
+/// match push.body {
+///     Body::Event(Event::Click(click)) => assert_eq!(click.key, "MENU_1"),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// ```
+pub fn parse(body: &[u8]) -> Result<Push, ParseError> {
+    let text = std::str::from_utf8(body).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
+    Push::from_fields(parse_fields(text)?)
+}
+
+/// Parses an `<xml>` document into its root's field tree.
+pub fn parse_fields(text: &str) -> Result<Fields, ParseError> {
+    if text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().trim_text(false);
+    reader.config_mut().check_end_names = true;
+
+    // One frame per open element: its name, its text, its children.
+    struct Frame {
+        name: String,
+        text: String,
+        children: Fields,
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Fields> = None;
+    let mut elements = 0usize;
+    let xml_err = |e: quick_xml::Error| ParseError::Xml(e.to_string());
+
+    loop {
+        match reader.read_event().map_err(xml_err)? {
+            XmlEvent::Start(start) => {
+                elements += 1;
+                if stack.len() >= MAX_DEPTH || elements > MAX_ELEMENTS {
+                    return Err(ParseError::TooComplex);
+                }
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                if stack.is_empty() {
+                    if root.is_some() {
+                        return Err(ParseError::Xml("more than one root element".into()));
+                    }
+                    if name != "xml" {
+                        return Err(ParseError::Root(name));
+                    }
+                }
+                stack.push(Frame {
+                    name,
+                    text: String::new(),
+                    children: Fields::new(),
+                });
+            }
+            XmlEvent::Empty(start) => {
+                elements += 1;
+                if elements > MAX_ELEMENTS {
+                    return Err(ParseError::TooComplex);
+                }
+                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(name, Value::Text(String::new())),
+                    None if name == "xml" && root.is_none() => root = Some(Fields::new()),
+                    None => return Err(ParseError::Root(name)),
+                }
+            }
+            XmlEvent::End(_) => {
+                let frame = stack
+                    .pop()
+                    .ok_or_else(|| ParseError::Xml("unbalanced end tag".into()))?;
+                match stack.last_mut() {
+                    Some(parent) => {
+                        let value = if frame.children.is_empty() {
+                            Value::Text(frame.text)
+                        } else {
+                            Value::Nested(frame.children)
+                        };
+                        parent.children.push(frame.name, value);
+                    }
+                    None => root = Some(frame.children),
+                }
+            }
+            XmlEvent::Text(t) => {
+                let unescaped = t.unescape().map_err(xml_err)?;
+                match stack.last_mut() {
+                    Some(frame) => frame.text.push_str(&unescaped),
+                    None if unescaped.trim().is_empty() => {}
+                    None => return Err(ParseError::Xml("text outside the root element".into())),
+                }
+            }
+            XmlEvent::CData(c) => {
+                let frame = stack
+                    .last_mut()
+                    .ok_or_else(|| ParseError::Xml("CDATA outside the root element".into()))?;
+                let raw = std::str::from_utf8(c.as_ref())
+                    .map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
+                frame.text.push_str(raw);
+            }
+            XmlEvent::DocType(_) => return Err(ParseError::Doctype),
+            XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
+            XmlEvent::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(ParseError::Xml("unexpected end of document".into()));
+    }
+    root.ok_or(ParseError::Empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::*;
+    use crate::message::*;
+
+    fn fixture(name: &str) -> Push {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn seed_subscribe() {
+        let p = fixture("seed-subscribe.xml");
+        assert_eq!(p.to_user, "toUser");
+        assert_eq!(p.from_user, "FromUser");
+        assert_eq!(p.create_time, 123456789);
+        assert_eq!(
+            p.body,
+            Body::Event(Event::Subscribe(SubscribeEvent {
+                scene: None,
+                ticket: None,
+                event_key: None
+            }))
+        );
+    }
+
+    #[test]
+    fn seed_subscribe_with_qrscene() {
+        let p = fixture("seed-subscribe-qrscene.xml");
+        let Body::Event(Event::Subscribe(s)) = p.body else {
+            panic!("{:?}", p.body)
+        };
+        assert_eq!(s.scene.as_deref(), Some("123123"));
+        assert_eq!(s.event_key.as_deref(), Some("qrscene_123123"));
+        assert_eq!(s.ticket.as_deref(), Some("TICKET"));
+    }
+
+    #[test]
+    fn seed_scan() {
+        let p = fixture("seed-scan.xml");
+        assert_eq!(
+            p.body,
+            Body::Event(Event::Scan(ScanEvent {
+                scene: "SCENE_VALUE".into(),
+                ticket: Some("TICKET".into())
+            }))
+        );
+        assert_eq!(p.event().and_then(Event::scene), Some("SCENE_VALUE"));
+    }
+
+    #[test]
+    fn seed_location() {
+        let p = fixture("seed-location.xml");
+        assert_eq!(p.from_user, "fromUser");
+        assert_eq!(
+            p.body,
+            Body::Event(Event::Location(LocationEvent {
+                latitude: 23.137466,
+                longitude: 113.352425,
+                precision: 119.385040
+            }))
+        );
+    }
+
+    #[test]
+    fn seed_click_and_view() {
+        let p = fixture("seed-click.xml");
+        assert_eq!(
+            p.body,
+            Body::Event(Event::Click(ClickEvent {
+                key: "EVENTKEY".into()
+            }))
+        );
+        let p = fixture("seed-view.xml");
+        assert_eq!(
+            p.body,
+            Body::Event(Event::View(ViewEvent {
+                url: "www.qq.com".into(),
+                menu_id: None
+            }))
+        );
+    }
+
+    fn doc(inner: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_a]]></ToUserName><FromUserName><![CDATA[oU]]></FromUserName>\
+             <CreateTime>1700000000</CreateTime>{inner}</xml>"
+        )
+    }
+
+    #[test]
+    fn view_with_menu_id_and_unsubscribe() {
+        let p = parse(doc("<MsgType>event</MsgType><Event>VIEW</Event><EventKey>https://a.b/?x=1&amp;y=2</EventKey><MenuId>42</MenuId>").as_bytes()).unwrap();
+        assert_eq!(
+            p.body,
+            Body::Event(Event::View(ViewEvent {
+                url: "https://a.b/?x=1&y=2".into(),
+                menu_id: Some("42".into())
+            }))
+        );
+        let p =
+            parse(doc("<MsgType>event</MsgType><Event>unsubscribe</Event><EventKey/>").as_bytes())
+                .unwrap();
+        assert_eq!(p.body, Body::Event(Event::Unsubscribe(UnsubscribeEvent {})));
+    }
+
+    #[test]
+    fn ordinary_messages() {
+        let p = parse(doc("<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好 ]]]]><![CDATA[> x]]></Content><MsgId>1234567890123456</MsgId>").as_bytes()).unwrap();
+        assert_eq!(
+            p.body,
+            Body::Message(Message::Text(TextMessage {
+                content: "你好 ]]> x".into(),
+                msg_id: Some(1234567890123456)
+            }))
+        );
+        let p = parse(doc("<MsgType>image</MsgType><PicUrl>http://p</PicUrl><MediaId>m1</MediaId><MsgId>1</MsgId>").as_bytes()).unwrap();
+        assert_eq!(
+            p.body,
+            Body::Message(Message::Image(ImageMessage {
+                pic_url: "http://p".into(),
+                media_id: "m1".into(),
+                msg_id: Some(1)
+            }))
+        );
+        let p = parse(doc("<MsgType>voice</MsgType><MediaId>v</MediaId><Format>amr</Format><Recognition><![CDATA[腾讯]]></Recognition><MsgId>2</MsgId>").as_bytes()).unwrap();
+        assert_eq!(
+            p.body,
+            Body::Message(Message::Voice(VoiceMessage {
+                media_id: "v".into(),
+                format: "amr".into(),
+                recognition: Some("腾讯".into()),
+                msg_id: Some(2)
+            }))
+        );
+        let p = parse(
+            doc("<MsgType>voice</MsgType><MediaId>v</MediaId><Format>amr</Format><MsgId>2</MsgId>")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(
+            p.body,
+            Body::Message(Message::Voice(VoiceMessage {
+                recognition: None,
+                ..
+            }))
+        ));
+        let p = parse(doc("<MsgType>video</MsgType><MediaId>v</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>3</MsgId>").as_bytes()).unwrap();
+        assert!(matches!(p.body, Body::Message(Message::Video(ref v)) if v.thumb_media_id == "t"));
+        let p = parse(doc("<MsgType>shortvideo</MsgType><MediaId>v</MediaId><ThumbMediaId>t</ThumbMediaId><MsgId>4</MsgId>").as_bytes()).unwrap();
+        assert!(matches!(p.body, Body::Message(Message::ShortVideo(_))));
+        let p = parse(doc("<MsgType>location</MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y><Scale>20</Scale><Label><![CDATA[位置信息]]></Label><MsgId>5</MsgId>").as_bytes()).unwrap();
+        assert_eq!(
+            p.body,
+            Body::Message(Message::Location(LocationMessage {
+                latitude: 23.134521,
+                longitude: 113.358803,
+                scale: 20.0,
+                label: "位置信息".into(),
+                msg_id: Some(5)
+            }))
+        );
+        let p = parse(doc("<MsgType>link</MsgType><Title>t</Title><Description>d</Description><Url>u</Url><MsgId>6</MsgId>").as_bytes()).unwrap();
+        assert!(matches!(p.body, Body::Message(Message::Link(ref l)) if l.url == "u"));
+    }
+
+    #[test]
+    fn unknown_types_keep_every_field() {
+        let p = parse(doc("<MsgType>event</MsgType><Event>kf_switch_session</Event><FromKfAccount>a@x</FromKfAccount><Info><Deep>1</Deep></Info>").as_bytes()).unwrap();
+        let Body::Event(Event::Unknown(u)) = &p.body else {
+            panic!("{:?}", p.body)
+        };
+        assert_eq!(u.event, "kf_switch_session");
+        assert_eq!(u.fields.text("FromKfAccount"), Some("a@x"));
+        assert_eq!(
+            u.fields
+                .get("Info")
+                .and_then(Value::as_fields)
+                .and_then(|f| f.text("Deep")),
+            Some("1")
+        );
+        let p = parse(
+            doc("<MsgType>miniprogrampage</MsgType><Title>x</Title><MsgId>9</MsgId>").as_bytes(),
+        )
+        .unwrap();
+        let Body::Message(Message::Unknown(u)) = &p.body else {
+            panic!("{:?}", p.body)
+        };
+        assert_eq!(
+            (u.msg_type.as_str(), u.msg_id),
+            ("miniprogrampage", Some(9))
+        );
+        // A known type whose numbers are not numbers is unknown, not an error.
+        let p = parse(
+            doc("<MsgType>event</MsgType><Event>LOCATION</Event><Latitude>north</Latitude>")
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(matches!(p.body, Body::Event(Event::Unknown(_))));
+    }
+
+    #[test]
+    fn serializes_to_json() {
+        let p = fixture("seed-location.xml");
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["body"]["event"]["type"], "location");
+        assert_eq!(json["fields"]["Latitude"], "23.137466");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_push() {
+        let cases: &[(&[u8], fn(&ParseError) -> bool)] = &[
+            (b"", |e| *e == ParseError::Empty),
+            (b"\xff\xfe<xml/>", |e| matches!(e, ParseError::InvalidUtf8(_))),
+            (b"<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x \"y\">]><xml/>", |e| *e == ParseError::Doctype),
+            (b"<xml><FromUserName>&xxe;</FromUserName></xml>", |e| matches!(e, ParseError::Xml(_))),
+            (b"<xml><a></b></xml>", |e| matches!(e, ParseError::Xml(_))),
+            (b"<xml><a>", |e| matches!(e, ParseError::Xml(_))),
+            (b"<root/>", |e| matches!(e, ParseError::Root(_))),
+            (b"<xml></xml><xml></xml>", |e| matches!(e, ParseError::Xml(_))),
+            (b"<xml><MsgType>text</MsgType><CreateTime>1</CreateTime></xml>", |e| *e == ParseError::Missing("FromUserName")),
+            (b"<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>soon</CreateTime></xml>", |e| matches!(e, ParseError::CreateTime(_))),
+            (b"not xml at all", |e| matches!(e, ParseError::Xml(_)) || matches!(e, ParseError::Empty)),
+        ];
+        for (input, check) in cases {
+            let err = parse(input).expect_err(&String::from_utf8_lossy(input));
+            assert!(
+                check(&err),
+                "{:?} gave {err:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let deep = format!(
+            "<xml>{}{}</xml>",
+            "<a>".repeat(MAX_DEPTH),
+            "</a>".repeat(MAX_DEPTH)
+        );
+        assert_eq!(parse(deep.as_bytes()), Err(ParseError::TooComplex));
+        let wide = format!("<xml>{}</xml>", "<a/>".repeat(MAX_ELEMENTS + 1));
+        assert_eq!(parse(wide.as_bytes()), Err(ParseError::TooComplex));
+    }
+
+    #[test]
+    fn predefined_entities_and_char_refs_are_fine() {
+        let p = parse(doc("<MsgType>text</MsgType><Content>a &lt;b&gt; &amp; &quot;c&quot; &apos;d&apos; &#20320;</Content><MsgId>1</MsgId>").as_bytes()).unwrap();
+        assert!(
+            matches!(p.body, Body::Message(Message::Text(ref t)) if t.content == "a <b> & \"c\" 'd' 你")
+        );
+    }
+}

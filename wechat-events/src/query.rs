@@ -1,0 +1,133 @@
+//! The query string WeChat signs: parsing and checking it (protocol §1–2).
+//!
+//! Kept apart from actix so a CLI, a test or another framework can verify
+//! a request from its query string alone.
+
+use crate::signature;
+
+/// Why a query string is unusable. Maps to `400 Bad Request`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad query: {0}")]
+pub struct QueryError(pub String);
+
+/// The parameters WeChat puts on the URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    /// `signature`: SHA-1 over token, timestamp, nonce.
+    pub signature: String,
+    /// `timestamp`: unix seconds, as sent.
+    pub timestamp: String,
+    /// `nonce`.
+    pub nonce: String,
+    /// `echostr`: only on the GET handshake.
+    pub echostr: Option<String>,
+    /// `openid`: the user, on pushes.
+    pub openid: Option<String>,
+    /// `encrypt_type`: `aes` for encrypted pushes.
+    pub encrypt_type: Option<String>,
+    /// `msg_signature`: SHA-1 over token, timestamp, nonce and the `Encrypt` text.
+    pub msg_signature: Option<String>,
+}
+
+fn is_sha1_hex(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl Query {
+    /// Parses and shape-checks a raw query string.
+    ///
+    /// ```
+    /// let q = wechat_events::Query::parse(
+    ///     "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1410685589&nonce=test&echostr=hi",
+    /// ).unwrap();
+    /// assert!(q.verify("test"));
+    /// ```
+    pub fn parse(query: &str) -> Result<Query, QueryError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| QueryError(format!("not a valid query string: {e}")))?;
+        let mut q = Query::default();
+        let mut seen = Vec::new();
+        for (k, v) in pairs {
+            let slot = match k.as_str() {
+                "signature" => &mut q.signature,
+                "timestamp" => &mut q.timestamp,
+                "nonce" => &mut q.nonce,
+                "echostr" => q.echostr.get_or_insert_with(String::new),
+                "openid" => q.openid.get_or_insert_with(String::new),
+                "encrypt_type" => q.encrypt_type.get_or_insert_with(String::new),
+                "msg_signature" => q.msg_signature.get_or_insert_with(String::new),
+                _ => continue,
+            };
+            if seen.contains(&k) {
+                return Err(QueryError(format!("parameter {k} given twice")));
+            }
+            *slot = v;
+            seen.push(k);
+        }
+        for (name, value) in [
+            ("signature", &q.signature),
+            ("timestamp", &q.timestamp),
+            ("nonce", &q.nonce),
+        ] {
+            if value.is_empty() {
+                return Err(QueryError(format!("missing {name}")));
+            }
+        }
+        if !is_sha1_hex(&q.signature) {
+            return Err(QueryError("signature is not 40 hex digits".into()));
+        }
+        if q.timestamp.len() > 20 || !q.timestamp.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(QueryError("timestamp is not a number".into()));
+        }
+        if q.nonce.len() > 128 {
+            return Err(QueryError("nonce is too long".into()));
+        }
+        if let Some(ms) = &q.msg_signature {
+            if !is_sha1_hex(ms) {
+                return Err(QueryError("msg_signature is not 40 hex digits".into()));
+            }
+        }
+        Ok(q)
+    }
+
+    /// Whether `signature` matches `token` (constant-time).
+    pub fn verify(&self, token: &str) -> bool {
+        signature::verify(&self.signature, &[token, &self.timestamp, &self.nonce])
+    }
+
+    /// Whether the push says it is encrypted (`encrypt_type=aes`).
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypt_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("aes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_verifies() {
+        let q = Query::parse("signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1410685589&nonce=test&openid=o1&encrypt_type=aes&msg_signature=5d197aaffba7e9b25a30732f161a50dee96bd5fa").unwrap();
+        assert!(q.verify("test"));
+        assert!(!q.verify("other"));
+        assert!(q.is_encrypted());
+        assert_eq!(q.openid.as_deref(), Some("o1"));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "timestamp=1&nonce=n",
+            "signature=abc&timestamp=1&nonce=n",
+            "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=soon&nonce=n",
+            "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1",
+            "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1&nonce=n",
+            "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1&nonce=n&msg_signature=zz",
+        ] {
+            assert!(Query::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,756 @@
+//! Choosing the handler for a push.
+//!
+//! A [`Router`] collects routes — a kind of push, an optional filter, a
+//! priority and a handler — and compiles them into [`Routes`], ordered so
+//! that the first route that matches wins:
+//!
+//! 1. higher `priority` first (default 0);
+//! 2. then the more specific filter: exact (`EventKey`, keyword, scene)
+//!    before `contains` before regex before no filter;
+//! 3. then the more specific kind: a concrete kind (`Click`, `Text`)
+//!    before "any event"/"any message" before the fallback;
+//! 4. then registration order.
+//!
+//! Building checks what can be checked before the first push: regexes
+//! compile, filters fit their kind, and no two routes claim the same exact
+//! key or keyword.
+
+use std::borrow::Cow;
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::event::{ClickEvent, EventKind};
+use crate::handler::{erase, erase_reply, Captures, ErasedHandler, Handler, Payload};
+use crate::message::{MessageKind, TextMessage};
+use crate::push::{Body, Push};
+use crate::reply::Reply;
+
+/// Which pushes a route can see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteKind {
+    /// One kind of message.
+    Message(MessageKind),
+    /// One kind of event.
+    Event(EventKind),
+    /// Every message.
+    AnyMessage,
+    /// Every event.
+    AnyEvent,
+    /// Everything: the fallback.
+    Any,
+}
+
+impl RouteKind {
+    /// Whether `push` is of this kind.
+    pub fn covers(self, push: &Push) -> bool {
+        match (self, &push.body) {
+            (RouteKind::Any, _) => true,
+            (RouteKind::AnyMessage, Body::Message(_)) | (RouteKind::AnyEvent, Body::Event(_)) => {
+                true
+            }
+            (RouteKind::Message(k), Body::Message(m)) => m.kind() == k,
+            (RouteKind::Event(k), Body::Event(e)) => e.kind() == k,
+            _ => false,
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            RouteKind::Message(_) | RouteKind::Event(_) => 2,
+            RouteKind::AnyMessage | RouteKind::AnyEvent => 1,
+            RouteKind::Any => 0,
+        }
+    }
+
+    fn allows(self, filter: &Filter) -> bool {
+        match filter {
+            Filter::None => true,
+            Filter::Key(_) | Filter::KeyRegex(_) => match self {
+                RouteKind::Event(k) => k.has_key(),
+                RouteKind::AnyEvent => true,
+                _ => false,
+            },
+            Filter::Scene(_) => match self {
+                RouteKind::Event(k) => k.has_scene(),
+                RouteKind::AnyEvent => true,
+                _ => false,
+            },
+            Filter::Keywords(_) | Filter::Contains(_) | Filter::Regex(_) => {
+                self == RouteKind::Message(MessageKind::Text)
+            }
+        }
+    }
+}
+
+impl fmt::Display for RouteKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteKind::Message(k) => write!(f, "message {k:?}"),
+            RouteKind::Event(k) => write!(f, "event {k:?}"),
+            RouteKind::AnyMessage => f.write_str("any message"),
+            RouteKind::AnyEvent => f.write_str("any event"),
+            RouteKind::Any => f.write_str("fallback"),
+        }
+    }
+}
+
+/// What a route requires of a push beyond its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Filter {
+    /// Nothing: every push of the kind.
+    None,
+    /// The `EventKey` equals this (events with keys).
+    Key(String),
+    /// The `EventKey` matches this regex (events with keys).
+    KeyRegex(String),
+    /// The QR scene equals this (subscribe with `qrscene_`, SCAN).
+    Scene(String),
+    /// The text equals one of these (text messages).
+    Keywords(Vec<String>),
+    /// The text contains this (text messages).
+    Contains(String),
+    /// The text matches this regex; its captures reach the handler (text messages).
+    Regex(String),
+}
+
+impl Filter {
+    fn rank(&self) -> u8 {
+        match self {
+            Filter::Key(_) | Filter::Scene(_) | Filter::Keywords(_) => 3,
+            Filter::Contains(_) => 2,
+            Filter::KeyRegex(_) | Filter::Regex(_) => 1,
+            Filter::None => 0,
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Filter::None => f.write_str("-"),
+            Filter::Key(k) => write!(f, "key = {k:?}"),
+            Filter::KeyRegex(r) => write!(f, "key_regex = {r:?}"),
+            Filter::Scene(s) => write!(f, "scene = {s:?}"),
+            Filter::Keywords(k) => write!(f, "keyword = {k:?}"),
+            Filter::Contains(c) => write!(f, "contains = {c:?}"),
+            Filter::Regex(r) => write!(f, "regex = {r:?}"),
+        }
+    }
+}
+
+/// A route's filter, priority and name; its kind comes from the handler's
+/// first argument.
+///
+/// ```
+/// use wechat_events::{ClickEvent, Route, Router};
+/// async fn menu(click: ClickEvent) -> String { format!("点击菜单 {}", click.key) }
+/// let router = Router::new().route(Route::new().key_regex("^MENU_").priority(1), menu);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    filter: Filter,
+    priority: i32,
+    name: Option<Cow<'static, str>>,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Route::new()
+    }
+}
+
+impl Route {
+    /// No filter, priority 0, named after the handler.
+    pub fn new() -> Self {
+        Route {
+            filter: Filter::None,
+            priority: 0,
+            name: None,
+        }
+    }
+    /// Sets the filter.
+    pub fn filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
+    }
+    /// Exact `EventKey`.
+    pub fn key(self, key: impl Into<String>) -> Self {
+        self.filter(Filter::Key(key.into()))
+    }
+    /// `EventKey` regex.
+    pub fn key_regex(self, pattern: impl Into<String>) -> Self {
+        self.filter(Filter::KeyRegex(pattern.into()))
+    }
+    /// Exact QR scene value.
+    pub fn scene(self, scene: impl Into<String>) -> Self {
+        self.filter(Filter::Scene(scene.into()))
+    }
+    /// Exact text keywords.
+    pub fn keywords<I: IntoIterator<Item = S>, S: Into<String>>(self, keywords: I) -> Self {
+        self.filter(Filter::Keywords(
+            keywords.into_iter().map(Into::into).collect(),
+        ))
+    }
+    /// Text containing `needle`.
+    pub fn contains(self, needle: impl Into<String>) -> Self {
+        self.filter(Filter::Contains(needle.into()))
+    }
+    /// Text matching a regex.
+    pub fn regex(self, pattern: impl Into<String>) -> Self {
+        self.filter(Filter::Regex(pattern.into()))
+    }
+    /// Priority: higher runs first (default 0).
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+    /// The name used in logs (default: the handler's type name, i.e. its path).
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+/// A problem found while compiling routes; start-up should stop on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouterError {
+    /// A regex filter does not compile.
+    #[error("route {name}: invalid regex {pattern:?}: {error}")]
+    InvalidRegex {
+        /// The route's handler.
+        name: String,
+        /// The pattern.
+        pattern: String,
+        /// The regex crate's message.
+        error: String,
+    },
+    /// The filter cannot apply to the route's kind (e.g. a key on text messages).
+    #[error("route {name}: filter `{filter}` cannot apply to {kind}")]
+    FilterNotAllowed {
+        /// The route's handler.
+        name: String,
+        /// The route's kind.
+        kind: String,
+        /// The filter.
+        filter: String,
+    },
+    /// An empty keyword list, keyword or needle.
+    #[error("route {name}: empty filter value")]
+    Empty {
+        /// The route's handler.
+        name: String,
+    },
+    /// Two routes claim the same exact key, keyword or scene for one kind.
+    #[error("routes {first} and {second} both handle {kind} with {what}; remove one or give them different filters")]
+    Conflict {
+        /// The kind.
+        kind: String,
+        /// The key or keyword.
+        what: String,
+        /// One handler.
+        first: String,
+        /// The other.
+        second: String,
+    },
+}
+
+/// A route as shown in the start-up table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The pushes it sees.
+    pub kind: RouteKind,
+    /// Its filter.
+    pub filter: Filter,
+    /// Its priority.
+    pub priority: i32,
+    /// Its handler's name.
+    pub name: Cow<'static, str>,
+}
+
+impl fmt::Display for RouteInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:<24} {:<32} {:>4}  {}",
+            self.kind.to_string(),
+            self.filter.to_string(),
+            self.priority,
+            self.name
+        )
+    }
+}
+
+struct Pending {
+    info: RouteInfo,
+    handler: ErasedHandler,
+}
+
+/// Collects routes; see the module docs for precedence.
+///
+/// ```
+/// use wechat_events::{ClickEvent, Reply, Router, SubscribeEvent, TextMessage};
+/// async fn welcome(_: SubscribeEvent) -> &'static str { "欢迎关注" }
+/// async fn echo(msg: TextMessage) -> String { format!("收到:{}", msg.content) }
+/// async fn count(_: ClickEvent) -> String { "1".into() }
+/// let router = Router::new()
+///     .on(welcome)                                   // kind from the argument type
+///     .keyword_reply("帮助", Reply::text("发送任意文字"))
+///     .click("COUNT", count)
+///     .on(echo);                                     // any other text
+/// ```
+#[derive(Default)]
+pub struct Router {
+    pending: Vec<Pending>,
+}
+
+impl Router {
+    /// An empty router.
+    pub fn new() -> Self {
+        Router::default()
+    }
+
+    /// Every push of the handler's payload kind.
+    pub fn on<T: Payload, Args, H: Handler<T, Args>>(self, handler: H) -> Self {
+        self.route(Route::new(), handler)
+    }
+
+    /// A route with a filter, priority or name.
+    pub fn route<T: Payload, Args, H: Handler<T, Args>>(
+        mut self,
+        route: Route,
+        handler: H,
+    ) -> Self {
+        let name = route
+            .name
+            .unwrap_or(Cow::Borrowed(std::any::type_name::<H>()));
+        self.pending.push(Pending {
+            info: RouteInfo {
+                kind: T::KIND,
+                filter: route.filter,
+                priority: route.priority,
+                name,
+            },
+            handler: erase(handler),
+        });
+        self
+    }
+
+    /// Text messages equal to `keyword`.
+    pub fn keyword<Args, H: Handler<TextMessage, Args>>(
+        self,
+        keyword: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.route(Route::new().keywords([keyword.into()]), handler)
+    }
+
+    /// Text messages equal to any of `keywords`.
+    pub fn keywords<I, S, Args, H>(self, keywords: I, handler: H) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        H: Handler<TextMessage, Args>,
+    {
+        self.route(Route::new().keywords(keywords), handler)
+    }
+
+    /// Text messages equal to `keyword` get a fixed reply.
+    pub fn keyword_reply(mut self, keyword: impl Into<String>, reply: impl Into<Reply>) -> Self {
+        let keyword = keyword.into();
+        self.pending.push(Pending {
+            info: RouteInfo {
+                kind: RouteKind::Message(MessageKind::Text),
+                name: Cow::Owned(format!("keyword_reply({keyword:?})")),
+                filter: Filter::Keywords(vec![keyword]),
+                priority: 0,
+            },
+            handler: erase_reply(reply.into()),
+        });
+        self
+    }
+
+    /// Text messages containing `needle`.
+    pub fn contains<Args, H: Handler<TextMessage, Args>>(
+        self,
+        needle: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.route(Route::new().contains(needle), handler)
+    }
+
+    /// Text messages matching `pattern`; the handler may take [`Captures`].
+    pub fn regex<Args, H: Handler<TextMessage, Args>>(
+        self,
+        pattern: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.route(Route::new().regex(pattern), handler)
+    }
+
+    /// CLICK events with `EventKey` equal to `key`.
+    pub fn click<Args, H: Handler<ClickEvent, Args>>(
+        self,
+        key: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.route(Route::new().key(key), handler)
+    }
+
+    /// Whatever no other route handles.
+    pub fn fallback<Args, H: Handler<Push, Args>>(self, handler: H) -> Self {
+        self.route(Route::new(), handler)
+    }
+
+    /// Adds every route of `other`.
+    pub fn merge(mut self, other: Router) -> Self {
+        self.pending.extend(other.pending);
+        self
+    }
+
+    /// The routes added so far, in registration order.
+    pub fn infos(&self) -> impl Iterator<Item = &RouteInfo> {
+        self.pending.iter().map(|p| &p.info)
+    }
+
+    /// Compiles the routes, checking regexes, filters and conflicts.
+    pub fn build(self) -> Result<Routes, RouterError> {
+        let mut entries = Vec::with_capacity(self.pending.len());
+        for Pending { info, handler } in self.pending {
+            let name = info.name.to_string();
+            if !info.kind.allows(&info.filter) {
+                return Err(RouterError::FilterNotAllowed {
+                    name,
+                    kind: info.kind.to_string(),
+                    filter: info.filter.to_string(),
+                });
+            }
+            let matcher = Matcher::compile(&info.filter, &name)?;
+            entries.push(Entry {
+                info,
+                matcher,
+                handler,
+            });
+        }
+        check_conflicts(&entries)?;
+        // Stable sort keeps registration order among equals.
+        entries.sort_by_key(|e| {
+            (
+                Reverse(e.info.priority),
+                Reverse(e.info.filter.rank() * 3 + e.info.kind.rank()),
+            )
+        });
+        Ok(Routes { entries })
+    }
+}
+
+fn check_conflicts(entries: &[Entry]) -> Result<(), RouterError> {
+    let mut claimed: HashMap<(RouteKind, &str, &str), &str> = HashMap::new();
+    for e in entries {
+        let (what, values): (&str, Vec<&str>) = match &e.info.filter {
+            Filter::Key(k) => ("key", vec![k.as_str()]),
+            Filter::Scene(s) => ("scene", vec![s.as_str()]),
+            Filter::Keywords(ks) => ("keyword", ks.iter().map(String::as_str).collect()),
+            _ => continue,
+        };
+        for v in values {
+            if let Some(first) = claimed.insert((e.info.kind, what, v), &e.info.name) {
+                return Err(RouterError::Conflict {
+                    kind: e.info.kind.to_string(),
+                    what: format!("{what} {v:?}"),
+                    first: first.to_owned(),
+                    second: e.info.name.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Matcher {
+    Any,
+    Key(String),
+    KeyRegex(Regex),
+    Scene(String),
+    Keywords(Vec<String>),
+    Contains(String),
+    Regex(Regex, Arc<[Option<String>]>),
+}
+
+impl Matcher {
+    fn compile(filter: &Filter, name: &str) -> Result<Matcher, RouterError> {
+        let regex = |pattern: &str| {
+            Regex::new(pattern).map_err(|e| RouterError::InvalidRegex {
+                name: name.to_owned(),
+                pattern: pattern.to_owned(),
+                error: e.to_string(),
+            })
+        };
+        let non_empty = |s: &str| {
+            if s.is_empty() {
+                Err(RouterError::Empty {
+                    name: name.to_owned(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        Ok(match filter {
+            Filter::None => Matcher::Any,
+            Filter::Key(k) => Matcher::Key(k.clone()),
+            Filter::KeyRegex(p) => Matcher::KeyRegex(regex(p)?),
+            Filter::Scene(s) => Matcher::Scene(s.clone()),
+            Filter::Keywords(ks) => {
+                if ks.is_empty() {
+                    return Err(RouterError::Empty {
+                        name: name.to_owned(),
+                    });
+                }
+                ks.iter().try_for_each(|k| non_empty(k))?;
+                Matcher::Keywords(ks.clone())
+            }
+            Filter::Contains(c) => {
+                non_empty(c)?;
+                Matcher::Contains(c.clone())
+            }
+            Filter::Regex(p) => {
+                let re = regex(p)?;
+                let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
+                Matcher::Regex(re, names)
+            }
+        })
+    }
+
+    /// Whether `push` passes; for regex routes, the captures.
+    fn matches(&self, push: &Push) -> Option<Option<Captures>> {
+        let text = || match push.message() {
+            Some(crate::message::Message::Text(t)) => Some(t.content.as_str()),
+            _ => None,
+        };
+        let event = push.event();
+        let ok = match self {
+            Matcher::Any => true,
+            Matcher::Key(k) => event.and_then(|e| e.key()) == Some(k.as_str()),
+            Matcher::KeyRegex(re) => event.and_then(|e| e.key()).is_some_and(|k| re.is_match(k)),
+            Matcher::Scene(s) => event.and_then(|e| e.scene()) == Some(s.as_str()),
+            Matcher::Keywords(ks) => text().is_some_and(|t| ks.iter().any(|k| k == t)),
+            Matcher::Contains(c) => text().is_some_and(|t| t.contains(c.as_str())),
+            Matcher::Regex(re, names) => {
+                let caps = re.captures(text()?)?;
+                return Some(Some(Captures::new(&caps, names)));
+            }
+        };
+        ok.then_some(None)
+    }
+}
+
+pub(crate) struct Entry {
+    pub(crate) info: RouteInfo,
+    matcher: Matcher,
+    pub(crate) handler: ErasedHandler,
+}
+
+/// Compiled routes in precedence order.
+pub struct Routes {
+    entries: Vec<Entry>,
+}
+
+impl Routes {
+    /// The route that handles `push`, with its regex captures.
+    pub(crate) fn find(&self, push: &Push) -> Option<(&Entry, Option<Captures>)> {
+        self.entries
+            .iter()
+            .filter(|e| e.info.kind.covers(push))
+            .find_map(|e| e.matcher.matches(push).map(|caps| (e, caps)))
+    }
+
+    /// The name of the route that would handle `push`, if any.
+    pub fn handler_for(&self, push: &Push) -> Option<&str> {
+        self.find(push).map(|(e, _)| &*e.info.name)
+    }
+
+    /// The routes in precedence order.
+    pub fn table(&self) -> impl Iterator<Item = &RouteInfo> {
+        self.entries.iter().map(|e| &e.info)
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no routes.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl fmt::Debug for Routes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.table()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::*;
+    use crate::push::parse;
+
+    fn text(content: &str) -> Push {
+        parse(format!("<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content><![CDATA[{content}]]></Content><MsgId>1</MsgId></xml>").as_bytes()).unwrap()
+    }
+    fn event(name: &str, key: &str) -> Push {
+        parse(format!("<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>event</MsgType><Event>{name}</Event><EventKey><![CDATA[{key}]]></EventKey></xml>").as_bytes()).unwrap()
+    }
+
+    async fn t(_: TextMessage) {}
+    async fn c(_: ClickEvent) {}
+    async fn s(_: SubscribeEvent) {}
+    async fn any_event(_: Event) {}
+    async fn fb(_: Push) {}
+
+    fn named<T: Payload, A, H: Handler<T, A>>(
+        r: Router,
+        route: Route,
+        name: &'static str,
+        h: H,
+    ) -> Router {
+        r.route(route.name(name), h)
+    }
+
+    #[test]
+    fn most_specific_first() {
+        let routes = [
+            (Route::new(), "text"),
+            (Route::new().regex("^天气"), "regex"),
+            (Route::new().contains("天"), "contains"),
+            (Route::new().keywords(["天气"]), "exact"),
+        ]
+        .into_iter()
+        .fold(Router::new(), |r, (route, name)| named(r, route, name, t));
+        let routes = named(routes, Route::new(), "fallback", fb).build().unwrap();
+        assert_eq!(routes.handler_for(&text("天气")), Some("exact"));
+        assert_eq!(routes.handler_for(&text("今天")), Some("contains"));
+        assert_eq!(routes.handler_for(&text("天气好")), Some("contains"));
+        assert_eq!(routes.handler_for(&text("你好")), Some("text"));
+        assert_eq!(routes.handler_for(&event("CLICK", "K")), Some("fallback"));
+    }
+
+    #[test]
+    fn regex_beats_kind_and_priority_beats_specificity() {
+        let r = named(Router::new(), Route::new(), "text", t);
+        let r = named(r, Route::new().regex("^天气"), "regex", t)
+            .build()
+            .unwrap();
+        assert_eq!(r.handler_for(&text("天气")), Some("regex"));
+        let r = named(Router::new(), Route::new().keywords(["a"]), "exact", t);
+        let r = named(r, Route::new().priority(5), "urgent", t)
+            .build()
+            .unwrap();
+        assert_eq!(r.handler_for(&text("a")), Some("urgent"));
+        assert_eq!(r.table().next().map(|i| &*i.name), Some("urgent"));
+    }
+
+    #[test]
+    fn event_keys_scenes_and_any_event() {
+        let r = named(Router::new(), Route::new(), "any_event", any_event);
+        let r = named(r, Route::new(), "click", c);
+        let r = named(r, Route::new().key("COUNT"), "count", c);
+        let r = named(r, Route::new().key_regex("^MENU_"), "menu", c);
+        let r = named(r, Route::new().scene("42"), "scene42", s);
+        let r = named(r, Route::new(), "subscribe", s).build().unwrap();
+        assert_eq!(r.handler_for(&event("CLICK", "COUNT")), Some("count"));
+        assert_eq!(r.handler_for(&event("CLICK", "MENU_1")), Some("menu"));
+        assert_eq!(r.handler_for(&event("CLICK", "OTHER")), Some("click"));
+        assert_eq!(
+            r.handler_for(&event("subscribe", "qrscene_42")),
+            Some("scene42")
+        );
+        assert_eq!(
+            r.handler_for(&event("subscribe", "qrscene_7")),
+            Some("subscribe")
+        );
+        assert_eq!(r.handler_for(&event("VIEW", "http://x")), Some("any_event"));
+        assert_eq!(r.handler_for(&text("hi")), None);
+    }
+
+    #[test]
+    fn registration_order_breaks_ties() {
+        let r = named(Router::new(), Route::new().contains("a"), "first", t);
+        let r = named(r, Route::new().contains("b"), "second", t)
+            .build()
+            .unwrap();
+        assert_eq!(r.handler_for(&text("ab")), Some("first"));
+    }
+
+    #[test]
+    fn build_errors() {
+        let err = Router::new()
+            .route(Route::new().regex("("), t)
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, RouterError::InvalidRegex { .. }), "{err}");
+        let err = Router::new()
+            .route(Route::new().key("K"), t)
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, RouterError::FilterNotAllowed { .. }), "{err}");
+        let err = Router::new()
+            .route(Route::new().scene("1"), c)
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, RouterError::FilterNotAllowed { .. }), "{err}");
+        let err = Router::new()
+            .route(Route::new().keywords(Vec::<String>::new()), t)
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, RouterError::Empty { .. }), "{err}");
+        let r = named(
+            Router::new(),
+            Route::new().keywords(["x", "帮助"]),
+            "a::one",
+            t,
+        );
+        let err = named(r, Route::new().keywords(["帮助"]), "b::two", t)
+            .build()
+            .err()
+            .unwrap();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("a::one") && msg.contains("b::two") && msg.contains("帮助"),
+            "{msg}"
+        );
+        let r = Router::new().click("K", c).click("K", c);
+        assert!(matches!(r.build(), Err(RouterError::Conflict { .. })));
+    }
+
+    #[test]
+    fn captures_reach_the_match() {
+        let r = Router::new()
+            .regex(r"^天气\s*(?P<city>\S+)$", t)
+            .build()
+            .unwrap();
+        let push = text("天气 北京");
+        let (_, caps) = r.find(&push).unwrap();
+        let caps = caps.unwrap();
+        assert_eq!(caps.name("city"), Some("北京"));
+        assert_eq!(caps.get(0), Some("天气 北京"));
+    }
+
+    #[test]
+    fn default_names_are_handler_paths() {
+        let r = Router::new().on(t).build().unwrap();
+        let name = r.table().next().unwrap().name.to_string();
+        assert!(name.ends_with("router::tests::t"), "{name}");
+    }
+}

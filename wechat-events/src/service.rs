@@ -1,0 +1,690 @@
+//! The actix-web service: the only module that knows about HTTP.
+//!
+//! A push walks one corridor: verify the query's signature → read the body
+//! (bounded) → decrypt when encrypted → parse → de-duplicate → dispatch
+//! under the deadline → render → encrypt when the push was → answer. Every
+//! rejection is a [`PushError`], mapped to its status in exactly one place
+//! ([`PushError::status`]) and logged once; a rejected request never
+//! reaches a handler.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::{field, Instrument};
+
+use crate::config::{Config, Mode};
+use crate::crypto::{self, AesKey, CryptoError};
+use crate::dedup::{dedup_key, DedupStore, MemoryStore, Outcome, Status};
+use crate::handler::{Context, HandlerResult, Parts};
+use crate::push::{parse, Body, ParseError, Push};
+use crate::query::{Query, QueryError};
+use crate::reply::Reply;
+use crate::router::{Router, RouterError, Routes};
+
+/// Why a request was refused. Each is logged once and answered with
+/// [`PushError::status`] and a short plain-text reason.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError {
+    /// Missing or malformed query parameters.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// `signature` does not match the token.
+    #[error("signature mismatch")]
+    Signature,
+    /// The body is larger than the configured limit.
+    #[error("body larger than {limit} bytes")]
+    TooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The body could not be read.
+    #[error("could not read body: {0}")]
+    Body(String),
+    /// The body did not arrive before the deadline.
+    #[error("body not received within {0:?}")]
+    BodyTimeout(Duration),
+    /// The body is not a WeChat push.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// Secure mode received a plaintext push.
+    #[error("plaintext push refused in secure mode")]
+    PlaintextRefused,
+    /// Decryption or `msg_signature` failed (official code in the log).
+    #[error("{0} (code {code})", code = .0.code())]
+    Crypto(#[from] CryptoError),
+}
+
+impl PushError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PushError::Signature => StatusCode::FORBIDDEN,
+            PushError::Crypto(
+                CryptoError::InvalidSignature | CryptoError::AppIdMismatch { .. },
+            ) => StatusCode::FORBIDDEN,
+            PushError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            PushError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            PushError::Query(_)
+            | PushError::Body(_)
+            | PushError::Parse(_)
+            | PushError::PlaintextRefused
+            | PushError::Crypto(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn respond(&self, req: &HttpRequest) -> HttpResponse {
+        let status = self.status();
+        let code = match self {
+            PushError::Crypto(e) => Some(e.code()),
+            _ => None,
+        };
+        tracing::warn!(
+            status = status.as_u16(),
+            code,
+            peer = ?req.peer_addr(),
+            path = req.path(),
+            error = %self,
+            "rejected request"
+        );
+        HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
+    }
+}
+
+/// A reply that arrived after its push was answered `success`.
+#[derive(Debug, Clone)]
+pub struct LateReply {
+    /// The handler that produced it.
+    pub handler: Arc<str>,
+    /// The push it answers.
+    pub push: Arc<Push>,
+    /// The reply, which WeChat will not show; send it through the
+    /// customer-service message API if it still matters.
+    pub reply: Reply,
+    /// Time from the push's arrival to the reply.
+    pub elapsed: Duration,
+}
+
+type LateHook = Arc<dyn Fn(LateReply) + Send + Sync>;
+
+/// Why the service could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The routes are inconsistent.
+    #[error(transparent)]
+    Router(#[from] RouterError),
+}
+
+/// The WeChat push endpoint, mounted with `App::service`.
+///
+/// Build it once and clone it into each worker's `App`, so every worker
+/// shares one de-duplication store.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+/// use wechat_events::{Config, Router, TextMessage, WechatService};
+///
+/// async fn echo(msg: TextMessage) -> String {
+///     format!("收到:{}", msg.content)
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let config = Config::from_env().expect("config");
+///     let service = WechatService::new(config, Router::new().on(echo)).expect("routes");
+///     HttpServer::new(move || App::new().service(service.clone()))
+///         .bind(("127.0.0.1", 8080))?
+///         .run()
+///         .await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct WechatService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    routes: Routes,
+    dedup: Arc<dyn DedupStore>,
+    late_hook: LateHook,
+    background: Arc<Semaphore>,
+}
+
+/// Builder for [`WechatService`].
+pub struct ServiceBuilder {
+    config: Config,
+    router: Router,
+    dedup: Option<Arc<dyn DedupStore>>,
+    late_hook: Option<LateHook>,
+}
+
+impl ServiceBuilder {
+    /// Adds routes (may be called several times).
+    pub fn router(mut self, router: Router) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+
+    /// Replaces the in-memory de-duplication store (e.g. with a shared one).
+    pub fn dedup_store(mut self, store: impl DedupStore) -> Self {
+        self.dedup = Some(Arc::new(store));
+        self
+    }
+
+    /// Called with each reply that arrived after its push's deadline.
+    /// The default logs a warning.
+    pub fn on_late_reply(mut self, hook: impl Fn(LateReply) + Send + Sync + 'static) -> Self {
+        self.late_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Compiles the routes and builds the service; logs the route table.
+    pub fn build(self) -> Result<WechatService, BuildError> {
+        let routes = self.router.build()?;
+        tracing::info!(
+            path = self.config.path(),
+            mode = %self.config.mode(),
+            routes = routes.len(),
+            "wechat-events service ready"
+        );
+        for info in routes.table() {
+            tracing::info!(target: "wechat_events::routes", "{info}");
+        }
+        let config = self.config;
+        Ok(WechatService {
+            inner: Arc::new(Inner {
+                dedup: self.dedup.unwrap_or_else(|| {
+                    Arc::new(MemoryStore::new(
+                        config.dedup_capacity(),
+                        config.dedup_ttl(),
+                    ))
+                }),
+                late_hook: self.late_hook.unwrap_or_else(|| Arc::new(log_late_reply)),
+                background: Arc::new(Semaphore::new(config.max_background())),
+                routes,
+                config,
+            }),
+        })
+    }
+}
+
+fn log_late_reply(late: LateReply) {
+    tracing::warn!(
+        handler = &*late.handler,
+        openid = late.push.from_user,
+        elapsed_ms = late.elapsed.as_millis() as u64,
+        reply = late.reply.msg_type().unwrap_or("none"),
+        "reply arrived after the deadline; the push was answered `success`"
+    );
+}
+
+impl WechatService {
+    /// Starts a builder.
+    pub fn builder(config: Config) -> ServiceBuilder {
+        ServiceBuilder {
+            config,
+            router: Router::new(),
+            dedup: None,
+            late_hook: None,
+        }
+    }
+
+    /// A service with `router`'s routes and the default store and hook.
+    pub fn new(config: Config, router: Router) -> Result<Self, BuildError> {
+        Self::builder(config).router(router).build()
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The compiled routes.
+    pub fn routes(&self) -> &Routes {
+        &self.inner.routes
+    }
+}
+
+impl HttpServiceFactory for WechatService {
+    fn register(self, config: &mut AppService) {
+        web::resource(self.inner.config.path().to_owned())
+            .app_data(web::Data::from(self.inner))
+            .route(web::get().to(handshake))
+            .route(web::post().to(receive))
+            .default_service(web::to(method_not_allowed))
+            .register(config);
+    }
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "GET, POST"))
+        .content_type("text/plain; charset=utf-8")
+        .body("method not allowed: use GET (handshake) or POST (push)")
+}
+
+async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
+    let checked = Query::parse(req.query_string())
+        .map_err(PushError::from)
+        .and_then(|q| {
+            let echostr = q
+                .echostr
+                .clone()
+                .ok_or_else(|| QueryError("missing echostr".into()))?;
+            if q.verify(inner.config.token()) {
+                Ok(echostr)
+            } else {
+                Err(PushError::Signature)
+            }
+        });
+    match checked {
+        Ok(echostr) => {
+            tracing::info!("handshake verified");
+            HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body(echostr)
+        }
+        Err(e) => e.respond(&req),
+    }
+}
+
+async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner>) -> HttpResponse {
+    let arrived = Instant::now();
+    let span = tracing::info_span!(
+        "wechat_push",
+        openid = field::Empty,
+        msg_type = field::Empty,
+        dedup_hit = field::Empty,
+        handler = field::Empty,
+        elapsed_ms = field::Empty,
+        outcome = field::Empty,
+    );
+    let result = inner
+        .clone()
+        .into_inner()
+        .receive(&req, payload, arrived)
+        .instrument(span.clone())
+        .await;
+    span.record("elapsed_ms", arrived.elapsed().as_millis() as u64);
+    let _entered = span.enter();
+    match result {
+        Ok(response) => response,
+        Err(e) => {
+            span.record("outcome", "rejected");
+            e.respond(&req)
+        }
+    }
+}
+
+/// A push after verification and decryption.
+struct Decoded {
+    xml: String,
+    /// The key that decrypted it, when it was encrypted.
+    key: Option<AesKey>,
+}
+
+impl Inner {
+    async fn receive(
+        self: Arc<Self>,
+        req: &HttpRequest,
+        payload: web::Payload,
+        arrived: Instant,
+    ) -> Result<HttpResponse, PushError> {
+        let query = Query::parse(req.query_string())?;
+        if !query.verify(self.config.token()) {
+            return Err(PushError::Signature);
+        }
+        let body = self.read_body(req, payload).await?;
+        let decoded = self.decode(&query, &body)?;
+        let push = Arc::new(parse(decoded.xml.as_bytes())?);
+        let span = tracing::Span::current();
+        span.record("openid", push.from_user.as_str());
+        span.record("msg_type", push.msg_type.as_str());
+
+        let cx = Context::new(push.clone(), decoded.xml.into(), decoded.key.is_some());
+        let job = self.prepare(req, &cx);
+        let this = self.clone();
+        let started = push.clone();
+        let (outcome, duplicate) = self
+            .dedup
+            .run_once(
+                dedup_key(&push),
+                Box::new(move || this.start(job, started, arrived)),
+            )
+            .await;
+        span.record("dedup_hit", duplicate);
+        if let Some(handler) = &outcome.handler {
+            span.record("handler", &**handler);
+        }
+        span.record("outcome", outcome.status.as_str());
+        tracing::info!(
+            elapsed_ms = arrived.elapsed().as_millis() as u64,
+            "push answered"
+        );
+        Ok(self.respond(&outcome, decoded.key.as_ref()))
+    }
+
+    async fn read_body(
+        &self,
+        req: &HttpRequest,
+        mut payload: web::Payload,
+    ) -> Result<Vec<u8>, PushError> {
+        let limit = self.config.max_body_bytes();
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(PushError::TooLarge { limit });
+        }
+        let read = async {
+            let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| PushError::Body(e.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(PushError::TooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
+        };
+        let wait = self.config.deadline();
+        tokio::time::timeout(wait, read)
+            .await
+            .map_err(|_| PushError::BodyTimeout(wait))?
+    }
+
+    fn decode(&self, query: &Query, body: &[u8]) -> Result<Decoded, PushError> {
+        let text =
+            std::str::from_utf8(body).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
+        let encrypted = query.is_encrypted();
+        match (self.config.mode(), encrypted) {
+            (Mode::Plain, _) | (Mode::Compatible, false) => Ok(Decoded {
+                xml: text.to_owned(),
+                key: None,
+            }),
+            (Mode::Secure, false) => Err(PushError::PlaintextRefused),
+            (Mode::Secure | Mode::Compatible, true) => {
+                let given = query.msg_signature.as_deref().ok_or_else(|| {
+                    QueryError("missing msg_signature for an encrypted push".into())
+                })?;
+                let encrypt = crypto::extract_encrypt(text)?;
+                crypto::verify_msg_signature(
+                    self.config.token(),
+                    &query.timestamp,
+                    &query.nonce,
+                    &encrypt,
+                    given,
+                )?;
+                let appid = self.config.appid();
+                let keys = self
+                    .config
+                    .aes_key()
+                    .into_iter()
+                    .chain(self.config.prev_aes_key());
+                let mut first_error = None;
+                for key in keys {
+                    match crypto::decrypt(key, &encrypt, appid) {
+                        Ok(plain) => {
+                            return Ok(Decoded {
+                                xml: plain.message,
+                                key: Some(key.clone()),
+                            })
+                        }
+                        Err(e @ CryptoError::Base64(_)) => return Err(e.into()),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                Err(first_error
+                    .unwrap_or_else(|| {
+                        CryptoError::IllegalAesKey("no EncodingAESKey configured".into())
+                    })
+                    .into())
+            }
+        }
+    }
+
+    /// Picks the route and runs its extractors, yielding the handler's
+    /// (not yet started) future. Duplicates prepare too and simply drop it.
+    fn prepare(&self, req: &HttpRequest, cx: &Context) -> Job {
+        let Some((entry, captures)) = self.routes.find(cx.push()) else {
+            return Job::NoHandler;
+        };
+        let name: Arc<str> = entry.info.name.clone().into();
+        let parts = Parts {
+            req,
+            cx,
+            captures: captures.as_ref(),
+        };
+        match (entry.handler)(&parts) {
+            Ok(future) => Job::Run { name, future },
+            Err(e) => Job::ExtractFailed {
+                name,
+                error: e.to_string(),
+            },
+        }
+    }
+
+    /// Spawns the supervisor for a first-seen push; the returned future
+    /// resolves to its outcome. Called by the dedup store at most once per key.
+    fn start(
+        self: Arc<Self>,
+        job: Job,
+        push: Arc<Push>,
+        arrived: Instant,
+    ) -> BoxFuture<'static, Outcome> {
+        let handle = tokio::spawn(self.supervise(job, push, arrived).in_current_span());
+        Box::pin(async move {
+            handle.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "push supervisor failed");
+                Outcome {
+                    reply: None,
+                    handler: None,
+                    status: Status::Failed,
+                }
+            })
+        })
+    }
+
+    /// Runs the handler in its own task, answering by the deadline; a late
+    /// handler finishes in the background (bounded) and reports to the hook.
+    async fn supervise(self: Arc<Self>, job: Job, push: Arc<Push>, arrived: Instant) -> Outcome {
+        let (name, future) = match job {
+            Job::NoHandler => {
+                tracing::debug!("no route matches; answering success");
+                return Outcome {
+                    reply: None,
+                    handler: None,
+                    status: Status::NoHandler,
+                };
+            }
+            Job::ExtractFailed { name, error } => {
+                tracing::error!(handler = &*name, %error, "extractor failed; answering success");
+                return Outcome {
+                    reply: None,
+                    handler: Some(name),
+                    status: Status::Failed,
+                };
+            }
+            Job::Run { name, future } => (name, future),
+        };
+        let mut handle = tokio::spawn(future);
+        let deadline = arrived + self.config.deadline();
+        tokio::select! {
+            biased;
+            joined = &mut handle => self.finish(&name, joined, &push),
+            _ = tokio::time::sleep_until(deadline) => {
+                match self.background.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tracing::warn!(handler = &*name, "handler missed the deadline; answering success, it continues in the background");
+                        let this = self.clone();
+                        let name = name.clone();
+                        tokio::spawn(async move {
+                            let joined = handle.await;
+                            drop(permit);
+                            this.finish_late(name, joined, push, arrived);
+                        }.in_current_span());
+                    }
+                    Err(_) => {
+                        handle.abort();
+                        tracing::warn!(
+                            handler = &*name,
+                            limit = self.config.max_background(),
+                            "handler missed the deadline and the background limit is reached; cancelled it"
+                        );
+                    }
+                }
+                Outcome { reply: None, handler: Some(name), status: Status::DeadlineExceeded }
+            }
+        }
+    }
+
+    fn finish(
+        &self,
+        name: &Arc<str>,
+        joined: Result<HandlerResult, tokio::task::JoinError>,
+        push: &Push,
+    ) -> Outcome {
+        let outcome = |reply: Option<Arc<str>>, status| Outcome {
+            reply,
+            handler: Some(name.clone()),
+            status,
+        };
+        match joined {
+            Ok(Ok(reply)) => match render(&reply, push) {
+                Some(xml) => outcome(Some(xml.into()), Status::Replied),
+                None => outcome(None, Status::NoReply),
+            },
+            Ok(Err(error)) => {
+                tracing::error!(handler = &**name, %error, "handler returned an error; answering success");
+                outcome(None, Status::Failed)
+            }
+            Err(e) => {
+                log_join_error(name, e);
+                outcome(None, Status::Panicked)
+            }
+        }
+    }
+
+    fn finish_late(
+        &self,
+        handler: Arc<str>,
+        joined: Result<HandlerResult, tokio::task::JoinError>,
+        push: Arc<Push>,
+        arrived: Instant,
+    ) {
+        match joined {
+            Ok(Ok(reply)) if !reply.is_empty() => (self.late_hook)(LateReply {
+                handler,
+                push,
+                reply,
+                elapsed: arrived.elapsed(),
+            }),
+            Ok(Ok(_)) => {
+                tracing::debug!(handler = &*handler, "late handler finished without a reply")
+            }
+            Ok(Err(error)) => {
+                tracing::error!(handler = &*handler, %error, "late handler returned an error")
+            }
+            Err(e) => log_join_error(&handler, e),
+        }
+    }
+
+    fn respond(&self, outcome: &Outcome, key: Option<&AesKey>) -> HttpResponse {
+        let Some(xml) = &outcome.reply else {
+            return HttpResponse::Ok()
+                .content_type("text/plain; charset=utf-8")
+                .body("success");
+        };
+        let body = match key {
+            None => xml.to_string(),
+            Some(key) => {
+                let timestamp = unix_now().to_string();
+                let nonce = rand::thread_rng()
+                    .gen_range(100_000_000u64..10_000_000_000)
+                    .to_string();
+                crypto::encrypt_reply(
+                    self.config.token(),
+                    key,
+                    self.config.appid().unwrap_or_default(),
+                    xml,
+                    &timestamp,
+                    &nonce,
+                )
+            }
+        };
+        HttpResponse::Ok()
+            .content_type("application/xml; charset=utf-8")
+            .body(body)
+    }
+}
+
+enum Job {
+    NoHandler,
+    ExtractFailed {
+        name: Arc<str>,
+        error: String,
+    },
+    Run {
+        name: Arc<str>,
+        future: BoxFuture<'static, HandlerResult>,
+    },
+}
+
+fn log_join_error(handler: &str, e: tokio::task::JoinError) {
+    if e.is_panic() {
+        let panic = e.into_panic();
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".into());
+        tracing::error!(
+            handler,
+            panic = message,
+            "handler panicked; answering success"
+        );
+    } else {
+        tracing::error!(handler, "handler task was cancelled");
+    }
+}
+
+/// Renders with To/From swapped and `CreateTime` now; a news reply to a
+/// user message is cut to the one article WeChat allows there.
+fn render(reply: &Reply, push: &Push) -> Option<String> {
+    let trimmed;
+    let reply = match (reply, &push.body) {
+        (Reply::News(articles), Body::Message(_)) if articles.len() > 1 => {
+            tracing::warn!(
+                articles = articles.len(),
+                "news replies to user messages carry one article; sending the first"
+            );
+            trimmed = Reply::News(articles[..1].to_vec());
+            &trimmed
+        }
+        _ => reply,
+    };
+    reply.render(&push.from_user, &push.to_user, unix_now())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
