@@ -36,6 +36,11 @@
 //! (verification), [`crypto`] (secure mode), [`parse`] (XML to [`Push`]),
 //! [`dedup`] (retry de-duplication), [`Router`] (dispatch), [`Reply`]
 //! (rendering), and [`WechatService`] (the actix glue).
+//!
+//! With the `testing` feature, `testing` plays the WeChat server: signed,
+//! optionally encrypted pushes sent to a URL or an in-process app, answers
+//! decoded back into [`Reply`]. The `cli` feature adds the `wechat-sim`
+//! command-line simulator built on it.
 
 #![warn(missing_docs)]
 
@@ -52,6 +57,8 @@ pub mod reply;
 pub mod router;
 pub mod service;
 pub mod signature;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{Config, ConfigBuilder, ConfigError, Mode};
 pub use dedup::{DedupStore, MemoryStore, Outcome, Status};
@@ -69,6 +76,6 @@ pub use message::{
 };
 pub use push::{parse, Body, ParseError, Push};
 pub use query::{Query, QueryError};
-pub use reply::{Article, Music, Reply};
+pub use reply::{parse_reply, Article, Music, ParsedReply, Reply, ReplyParseError};
 pub use router::{Filter, Route, RouteInfo, RouteKind, Router, RouterError, Routes};
 pub use service::{BuildError, LateReply, PushError, ServiceBuilder, WechatService};

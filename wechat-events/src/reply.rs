@@ -11,6 +11,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::fields::{Fields, Value};
+use crate::push::{parse_fields, ParseError};
+
 /// One article of a news (图文) reply.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Article {
@@ -270,6 +273,211 @@ impl Reply {
     }
 }
 
+/// Why a body is not a passive reply WeChat would show.
+///
+/// ```
+/// use wechat_events::reply::{parse_reply, ReplyParseError};
+///
+/// let err = parse_reply("<xml><MsgType>text</MsgType></xml>").unwrap_err();
+/// assert!(matches!(err, ReplyParseError::Missing("ToUserName")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyParseError {
+    /// The body is not acceptable XML (or has no `<xml>` root).
+    #[error("reply is not valid XML: {0}")]
+    Xml(#[from] ParseError),
+    /// A field every reply of this type needs is missing.
+    #[error("reply field <{0}> is missing")]
+    Missing(&'static str),
+    /// `CreateTime` is not an integer.
+    #[error("reply <CreateTime> is not an integer: {0:?}")]
+    CreateTime(String),
+    /// `MsgType` is not one a passive reply may have.
+    #[error("reply <MsgType> {0:?} is not a passive reply type")]
+    MsgType(String),
+    /// `ArticleCount` disagrees with the articles present, or is out of range.
+    #[error("news reply: <ArticleCount> is {declared:?} but {found} <item>s are present")]
+    ArticleCount {
+        /// The `ArticleCount` text as sent.
+        declared: String,
+        /// How many `<item>` elements `<Articles>` holds.
+        found: usize,
+    },
+}
+
+/// A passive reply read back from its XML: the envelope fields and the
+/// typed [`Reply`].
+///
+/// ```
+/// use wechat_events::reply::{parse_reply, Reply};
+///
+/// let xml = Reply::text("你好").render("oUser", "gh_account", 1700000000).unwrap();
+/// let parsed = parse_reply(&xml)?;
+/// assert_eq!((parsed.to_user.as_str(), parsed.from_user.as_str()), ("oUser", "gh_account"));
+/// assert_eq!(parsed.create_time, 1700000000);
+/// assert_eq!(parsed.reply, Reply::text("你好"));
+/// # Ok::<(), wechat_events::reply::ReplyParseError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParsedReply {
+    /// `ToUserName`: the user's OpenID.
+    pub to_user: String,
+    /// `FromUserName`: the account's original id.
+    pub from_user: String,
+    /// `CreateTime`: unix seconds.
+    pub create_time: i64,
+    /// The typed reply.
+    pub reply: Reply,
+}
+
+/// Parses a rendered passive reply (plaintext XML) back into a [`Reply`]:
+/// the inverse of [`Reply::render`], for simulators and tests.
+///
+/// The envelope fields (`ToUserName`, `FromUserName`, a numeric
+/// `CreateTime`, `MsgType`) and each type's media fields are required, as
+/// WeChat requires them; optional parts (a video's title, a transfer's
+/// `TransInfo`) become `None` when absent or empty. A text reply with an
+/// empty `Content` parses (as an empty text): whether that is acceptable is
+/// the caller's call — WeChat shows the user an error for it.
+///
+/// ```
+/// use wechat_events::reply::{parse_reply, Reply};
+///
+/// let xml = "<xml><ToUserName><![CDATA[o1]]></ToUserName><FromUserName><![CDATA[gh_1]]></FromUserName>\
+///            <CreateTime>1</CreateTime><MsgType><![CDATA[image]]></MsgType>\
+///            <Image><MediaId><![CDATA[M1]]></MediaId></Image></xml>";
+/// assert_eq!(parse_reply(xml)?.reply, Reply::image("M1"));
+/// # Ok::<(), wechat_events::reply::ReplyParseError>(())
+/// ```
+pub fn parse_reply(xml: &str) -> Result<ParsedReply, ReplyParseError> {
+    let fields = parse_fields(xml)?;
+    let required = |name: &'static str| {
+        fields
+            .text(name)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(ReplyParseError::Missing(name))
+    };
+    let to_user = required("ToUserName")?.to_owned();
+    let from_user = required("FromUserName")?.to_owned();
+    let create_time = required("CreateTime")?;
+    let create_time = create_time
+        .trim()
+        .parse()
+        .map_err(|_| ReplyParseError::CreateTime(create_time.to_owned()))?;
+    let msg_type = required("MsgType")?;
+    let reply = match msg_type.trim() {
+        "text" => Reply::text(
+            fields
+                .text("Content")
+                .ok_or(ReplyParseError::Missing("Content"))?,
+        ),
+        "image" => Reply::image(media_id(&fields, "Image")?),
+        "voice" => Reply::voice(media_id(&fields, "Voice")?),
+        "video" => {
+            let video = nested_fields(&fields, "Video")?;
+            Reply::Video {
+                media_id: media_id(&fields, "Video")?,
+                title: optional(video, "Title"),
+                description: optional(video, "Description"),
+            }
+        }
+        "music" => {
+            let music = nested_fields(&fields, "Music")?;
+            let text = |name| music.text(name).unwrap_or_default().to_owned();
+            Reply::Music(Music {
+                title: text("Title"),
+                description: text("Description"),
+                music_url: text("MusicUrl"),
+                hq_music_url: text("HQMusicUrl"),
+                thumb_media_id: text("ThumbMediaId"),
+            })
+        }
+        "news" => Reply::News(articles(&fields)?),
+        "transfer_customer_service" => Reply::TransferCustomerService {
+            kf_account: fields
+                .get("TransInfo")
+                .and_then(Value::as_fields)
+                .and_then(|t| optional(t, "KfAccount")),
+        },
+        other => return Err(ReplyParseError::MsgType(other.to_owned())),
+    };
+    Ok(ParsedReply {
+        to_user,
+        from_user,
+        create_time,
+        reply,
+    })
+}
+
+impl Reply {
+    /// Parses a rendered reply's XML back into a `Reply`, dropping the
+    /// envelope; see [`parse_reply`] to keep it.
+    ///
+    /// ```
+    /// use wechat_events::Reply;
+    ///
+    /// let xml = Reply::voice("V1").render("o", "gh", 0).unwrap();
+    /// assert_eq!(Reply::parse_xml(&xml)?, Reply::voice("V1"));
+    /// assert!(Reply::parse_xml("success").is_err());
+    /// # Ok::<(), wechat_events::reply::ReplyParseError>(())
+    /// ```
+    pub fn parse_xml(xml: &str) -> Result<Reply, ReplyParseError> {
+        parse_reply(xml).map(|parsed| parsed.reply)
+    }
+}
+
+fn nested_fields<'a>(fields: &'a Fields, tag: &'static str) -> Result<&'a Fields, ReplyParseError> {
+    fields
+        .get(tag)
+        .and_then(Value::as_fields)
+        .ok_or(ReplyParseError::Missing(tag))
+}
+
+fn media_id(fields: &Fields, tag: &'static str) -> Result<String, ReplyParseError> {
+    nested_fields(fields, tag)?
+        .text("MediaId")
+        .filter(|v| !v.trim().is_empty())
+        .map(str::to_owned)
+        .ok_or(ReplyParseError::Missing("MediaId"))
+}
+
+fn optional(fields: &Fields, name: &str) -> Option<String> {
+    fields
+        .text(name)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn articles(fields: &Fields) -> Result<Vec<Article>, ReplyParseError> {
+    let declared = fields
+        .text("ArticleCount")
+        .ok_or(ReplyParseError::Missing("ArticleCount"))?;
+    let items: Vec<&Fields> = fields
+        .get("Articles")
+        .and_then(Value::as_fields)
+        .map(|a| a.all("item").filter_map(Value::as_fields).collect())
+        .unwrap_or_default();
+    if items.is_empty() || declared.trim().parse::<usize>().ok() != Some(items.len()) {
+        return Err(ReplyParseError::ArticleCount {
+            declared: declared.to_owned(),
+            found: items.len(),
+        });
+    }
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let text = |name| item.text(name).unwrap_or_default().to_owned();
+            Article {
+                title: text("Title"),
+                description: text("Description"),
+                pic_url: text("PicUrl"),
+                url: text("Url"),
+            }
+        })
+        .collect())
+}
+
 impl From<String> for Reply {
     fn from(s: String) -> Self {
         Reply::text(s)
@@ -324,7 +532,6 @@ fn push_xml_chars(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::parse_fields;
 
     fn render(r: &Reply) -> String {
         r.render("oUser", "gh_acc", 1700000000).expect("renders")
@@ -447,5 +654,113 @@ mod tests {
                 .and_then(|t| t.text("KfAccount")),
             Some("kf1@test")
         );
+    }
+    #[test]
+    fn parse_reply_round_trips_every_type() {
+        let replies = [
+            Reply::text("你好 ]]> <b>&"),
+            Reply::image("M1"),
+            Reply::voice("V1"),
+            Reply::video("X"),
+            Reply::Video {
+                media_id: "X".into(),
+                title: Some("t".into()),
+                description: Some("d".into()),
+            },
+            Reply::music(Music {
+                title: "歌".into(),
+                description: "d".into(),
+                music_url: "http://m".into(),
+                hq_music_url: "http://hq".into(),
+                thumb_media_id: "th".into(),
+            }),
+            Reply::news([Article::new("t", "http://u").description("d").pic_url("p")]),
+            Reply::news((0..8).map(|i| Article::new(format!("t{i}"), "http://u"))),
+            Reply::transfer_customer_service(),
+            Reply::transfer_to("kf1@test"),
+        ];
+        for reply in replies {
+            let xml = render(&reply);
+            let parsed = parse_reply(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+            assert_eq!(parsed.reply, reply, "{xml}");
+            assert_eq!(parsed.to_user, "oUser");
+            assert_eq!(parsed.from_user, "gh_acc");
+            assert_eq!(parsed.create_time, 1700000000);
+        }
+    }
+
+    #[test]
+    fn parse_reply_accepts_plain_text_and_whitespace() {
+        let xml = "<xml>\n  <ToUserName>o1</ToUserName>\n  <FromUserName>gh</FromUserName>\n  \
+                   <CreateTime> 12 </CreateTime>\n  <MsgType> text </MsgType>\n  \
+                   <Content>a &amp; b</Content>\n</xml>";
+        let parsed = parse_reply(xml).unwrap();
+        assert_eq!(parsed.reply, Reply::text("a & b"));
+        assert_eq!(parsed.create_time, 12);
+        // Empty text parses; deciding it is an error page is the caller's job.
+        let empty = "<xml><ToUserName>o</ToUserName><FromUserName>g</FromUserName>\
+                     <CreateTime>1</CreateTime><MsgType>text</MsgType><Content></Content></xml>";
+        assert_eq!(Reply::parse_xml(empty).unwrap(), Reply::text(""));
+    }
+
+    #[test]
+    fn parse_reply_rejects_what_wechat_would_not_show() {
+        let head = "<ToUserName>o</ToUserName><FromUserName>g</FromUserName><CreateTime>1</CreateTime>";
+        let doc = |inner: &str| format!("<xml>{head}{inner}</xml>");
+        let cases: Vec<(String, ReplyParseError)> = vec![
+            (
+                doc("<MsgType>text</MsgType>"),
+                ReplyParseError::Missing("Content"),
+            ),
+            (
+                doc("<MsgType>image</MsgType>"),
+                ReplyParseError::Missing("Image"),
+            ),
+            (
+                doc("<MsgType>image</MsgType><Image><MediaId></MediaId></Image>"),
+                ReplyParseError::Missing("MediaId"),
+            ),
+            (
+                doc("<MsgType>voice</MsgType><Voice>V</Voice>"),
+                ReplyParseError::Missing("Voice"),
+            ),
+            (
+                doc("<MsgType>event</MsgType>"),
+                ReplyParseError::MsgType("event".into()),
+            ),
+            (
+                doc("<MsgType>news</MsgType><ArticleCount>2</ArticleCount><Articles><item><Title>t</Title></item></Articles>"),
+                ReplyParseError::ArticleCount { declared: "2".into(), found: 1 },
+            ),
+            (
+                doc("<MsgType>news</MsgType><ArticleCount>0</ArticleCount><Articles></Articles>"),
+                ReplyParseError::ArticleCount { declared: "0".into(), found: 0 },
+            ),
+            (
+                doc("<MsgType>news</MsgType>"),
+                ReplyParseError::Missing("ArticleCount"),
+            ),
+            (
+                "<xml><FromUserName>g</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>x</Content></xml>".into(),
+                ReplyParseError::Missing("ToUserName"),
+            ),
+            (
+                "<xml><ToUserName>o</ToUserName><FromUserName>g</FromUserName><CreateTime>now</CreateTime><MsgType>text</MsgType><Content>x</Content></xml>".into(),
+                ReplyParseError::CreateTime("now".into()),
+            ),
+            (
+                "<xml><ToUserName>o</ToUserName><FromUserName>g</FromUserName><CreateTime>1</CreateTime><Content>x</Content></xml>".into(),
+                ReplyParseError::Missing("MsgType"),
+            ),
+        ];
+        for (xml, want) in cases {
+            assert_eq!(parse_reply(&xml), Err(want), "{xml}");
+        }
+        for not_xml in ["success", "", "<xml><a></xml>", "<root/>"] {
+            assert!(
+                matches!(parse_reply(not_xml), Err(ReplyParseError::Xml(_))),
+                "{not_xml}"
+            );
+        }
     }
 }

@@ -1,0 +1,363 @@
+//! `wechat-sim`: play the WeChat server against a bot from the command line.
+//!
+//! WeChat's own debugger is an online form that cannot be scripted; this
+//! sends the same signed (and, with a key, encrypted) requests WeChat sends,
+//! and prints what the bot answered the way WeChat would read it. It is a
+//! thin shell over `wechat_events::testing`: every protocol step happens
+//! there.
+//!
+//! ```text
+//! wechat-sim --token TOKEN text 你好
+//! wechat-sim --token TOKEN --aes-key KEY --appid wx… --retries click --key SLOW
+//! wechat-sim --token TOKEN tour
+//! ```
+//!
+//! Exit status: 0 when every answer is one WeChat accepts; 1 when an answer
+//! is not (status other than 200, later than 5 s, an encrypted reply whose
+//! signature does not verify, a malformed reply) or no answer came; 2 for
+//! usage errors.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use wechat_events::testing::{
+    Answer, Prepared, Response, SimError, SimPush, Simulator, DEFAULT_ACCOUNT, DEFAULT_OPENID,
+};
+
+/// Play the WeChat server against your bot: signed (optionally encrypted)
+/// pushes, answers decoded as WeChat reads them.
+#[derive(Debug, Parser)]
+#[command(name = "wechat-sim", version)]
+struct Cli {
+    /// The bot's push URL (plain http).
+    #[arg(long, default_value = "http://127.0.0.1:8080/wechat")]
+    url: String,
+    /// The token configured in the WeChat console.
+    #[arg(long, env = "WECHAT_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The EncodingAESKey (43 characters): encrypts pushes (secure mode).
+    #[arg(long, env = "WECHAT_AES_KEY", hide_env_values = true)]
+    aes_key: Option<String>,
+    /// The account's AppID, required with --aes-key.
+    #[arg(long, env = "WECHAT_APPID")]
+    appid: Option<String>,
+    /// Compatible mode: encrypted pushes also carry their plaintext fields.
+    #[arg(long)]
+    compatible: bool,
+    /// The user's OpenID (FromUserName and openid).
+    #[arg(long, default_value = DEFAULT_OPENID)]
+    from: String,
+    /// The account's original id (ToUserName).
+    #[arg(long, default_value = DEFAULT_ACCOUNT)]
+    to: String,
+    /// Print the raw XML sent and received.
+    #[arg(long)]
+    xml: bool,
+    /// Behave like WeChat: 5 s timeout, up to three tries of the same payload.
+    #[arg(long)]
+    retries: bool,
+    /// Without --retries: how long to wait for an answer, in seconds (an
+    /// answer after 5 s still fails).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    wait: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The GET handshake WeChat sends when the URL is configured.
+    Verify,
+    /// The user follows the account (optionally through a QR code scene).
+    Subscribe {
+        /// The parameter QR code's scene (sent as EventKey qrscene_S).
+        #[arg(long)]
+        scene: Option<String>,
+    },
+    /// The user unfollows the account.
+    Unsubscribe,
+    /// A follower scans a parameter QR code.
+    Scan {
+        /// The scene value (EventKey).
+        #[arg(long)]
+        scene: String,
+    },
+    /// The client reports the user's location (LOCATION event).
+    Location {
+        /// Latitude.
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        /// Longitude.
+        #[arg(long, allow_negative_numbers = true)]
+        lng: f64,
+        /// Precision.
+        #[arg(long, default_value_t = 0.0)]
+        precision: f64,
+    },
+    /// A menu item with a key is clicked (CLICK event).
+    Click {
+        /// The menu key (EventKey).
+        #[arg(long)]
+        key: String,
+    },
+    /// A menu item opening a URL is clicked (VIEW event).
+    View {
+        /// The URL (EventKey).
+        url: String,
+        /// MenuId, for personalised menus.
+        #[arg(long)]
+        menu_id: Option<String>,
+    },
+    /// The user sends a text message.
+    Text {
+        /// What the user types.
+        content: String,
+    },
+    /// The user sends a picture.
+    Image {
+        /// The picture's MediaId.
+        #[arg(long)]
+        media_id: String,
+    },
+    /// Send any XML document from FILE ("-" for stdin), signed and, with a
+    /// key, encrypted.
+    Raw {
+        /// The XML file.
+        file: PathBuf,
+    },
+    /// The seed document's six events and a text message, as a transcript.
+    Tour,
+}
+
+/// Why the simulator could not run at all.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0} (from --aes-key / WECHAT_AES_KEY)")]
+    Key(SimError),
+    #[error("--aes-key (WECHAT_AES_KEY) needs --appid (WECHAT_APPID): the AppID is sealed into every encrypted push")]
+    AppIdMissing,
+    #[error("--compatible needs --aes-key: compatible mode is about encrypted pushes")]
+    CompatibleWithoutKey,
+    #[error("--wait must be a positive number of seconds, got {0}")]
+    Wait(f64),
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command; `Ok(false)` when an answer was not acceptable.
+fn run(cli: Cli) -> Result<bool, CliError> {
+    let sim = simulator(&cli)?;
+    let pushes = pushes(&cli.command)?;
+    let runtime = actix_rt::System::new();
+    Ok(runtime.block_on(async {
+        let Some(pushes) = pushes else {
+            return exchange(&cli, &sim, &sim.prepare_handshake()).await;
+        };
+        let tour = matches!(cli.command, Command::Tour);
+        if tour {
+            println!(
+                "WeChat tour of {} ({}, user {} → account {})",
+                cli.url,
+                mode(&cli),
+                cli.from,
+                cli.to
+            );
+        }
+        let total = pushes.len();
+        let mut good = 0;
+        for (i, push) in pushes.iter().enumerate() {
+            if tour {
+                println!("\n[{}/{total}] {push}", i + 1);
+            }
+            if exchange(&cli, &sim, &sim.prepare(push)).await {
+                good += 1;
+            }
+        }
+        if tour {
+            println!("\n{good} of {total} answers accepted");
+        }
+        good == total
+    }))
+}
+
+fn simulator(cli: &Cli) -> Result<Simulator, CliError> {
+    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    if !(cli.wait > 0.0 && cli.wait.is_finite()) {
+        return Err(CliError::Wait(cli.wait));
+    }
+    let timeout = if cli.retries {
+        wechat_events::config::WECHAT_TIMEOUT
+    } else {
+        Duration::from_secs_f64(cli.wait)
+    };
+    let mut sim = Simulator::new(cli.token.trim())
+        .openid(&cli.from)
+        .account(&cli.to)
+        .timeout(timeout);
+    match (present(&cli.aes_key), present(&cli.appid)) {
+        (Some(key), Some(appid)) => {
+            sim = sim.secure(&key, appid).map_err(CliError::Key)?;
+            if cli.compatible {
+                sim = sim.compatible();
+            }
+        }
+        (Some(_), None) => return Err(CliError::AppIdMissing),
+        (None, _) if cli.compatible => return Err(CliError::CompatibleWithoutKey),
+        (None, _) => {}
+    }
+    Ok(sim)
+}
+
+fn mode(cli: &Cli) -> &'static str {
+    match (&cli.aes_key, cli.compatible) {
+        (Some(k), true) if !k.trim().is_empty() => "compatible mode",
+        (Some(k), false) if !k.trim().is_empty() => "secure mode",
+        _ => "plaintext",
+    }
+}
+
+/// The pushes a command sends; `None` for the handshake.
+fn pushes(command: &Command) -> Result<Option<Vec<SimPush>>, CliError> {
+    let push = match command {
+        Command::Verify => return Ok(None),
+        Command::Tour => return Ok(Some(tour())),
+        Command::Subscribe { scene: None } => SimPush::subscribe(),
+        Command::Subscribe { scene: Some(s) } => SimPush::subscribe_scene(s),
+        Command::Unsubscribe => SimPush::unsubscribe(),
+        Command::Scan { scene } => SimPush::scan(scene),
+        Command::Location {
+            lat,
+            lng,
+            precision,
+        } => SimPush::location_event(*lat, *lng, *precision),
+        Command::Click { key } => SimPush::click(key),
+        Command::View { url, menu_id: None } => SimPush::view(url),
+        Command::View {
+            url,
+            menu_id: Some(id),
+        } => SimPush::view_menu(url, id),
+        Command::Text { content } => SimPush::text(content),
+        Command::Image { media_id } => SimPush::image(media_id),
+        Command::Raw { file } => SimPush::raw(read(file)?),
+    };
+    Ok(Some(vec![push]))
+}
+
+fn read(path: &PathBuf) -> Result<String, CliError> {
+    let error = |source| CliError::File {
+        path: path.clone(),
+        source,
+    };
+    if path.as_os_str() == "-" {
+        return std::io::read_to_string(std::io::stdin()).map_err(error);
+    }
+    std::fs::read_to_string(path).map_err(error)
+}
+
+/// The seed document's six events, then a text asking for the location
+/// the LOCATION event reported.
+fn tour() -> Vec<SimPush> {
+    vec![
+        SimPush::subscribe(),
+        SimPush::subscribe_scene("123123"),
+        SimPush::scan("SCENE_VALUE"),
+        SimPush::location_event(23.137466, 113.352425, 119.385040),
+        SimPush::click("EVENTKEY"),
+        SimPush::view("www.qq.com"),
+        SimPush::text("位置"),
+    ]
+}
+
+/// Delivers one request and prints the exchange; whether WeChat would
+/// accept the answer.
+async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared) -> bool {
+    println!(
+        "→ {} {}{}",
+        prepared.method(),
+        cli.url,
+        if prepared.is_encrypted() {
+            " (encrypted)"
+        } else {
+            ""
+        }
+    );
+    if cli.xml && !prepared.xml().is_empty() {
+        println!("  push: {}", prepared.xml());
+        if prepared.is_encrypted() {
+            println!("  body: {}", prepared.body());
+        }
+    }
+    let delivered = if cli.retries {
+        sim.deliver_with_retries(cli.url.as_str(), prepared)
+            .await
+            .map(|retried| {
+                for (i, failure) in retried.failures.iter().enumerate() {
+                    println!("  try {}: {failure}", i + 1);
+                }
+                retried.response
+            })
+    } else {
+        sim.deliver(cli.url.as_str(), prepared).await
+    };
+    match delivered {
+        Ok(response) => report(cli, &response),
+        Err(e) => {
+            println!("✗ {e}");
+            false
+        }
+    }
+}
+
+fn report(cli: &Cli, response: &Response) -> bool {
+    println!(
+        "← {} in {}",
+        response.status,
+        elapsed(response.elapsed)
+    );
+    if cli.xml {
+        println!("  body: {}", response.body_text());
+        if let Ok(Answer::Reply(received)) = &response.answer {
+            if received.encrypted {
+                println!("  decrypted: {}", received.xml);
+            }
+        }
+    }
+    match response.check() {
+        Ok(answer) => {
+            println!("  {answer}");
+            true
+        }
+        Err(e) => {
+            if let Ok(answer) = &response.answer {
+                println!("  {answer}");
+            }
+            println!("✗ {e}");
+            false
+        }
+    }
+}
+
+fn elapsed(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
