@@ -705,7 +705,8 @@ mod tests {
 
     #[test]
     fn parse_reply_rejects_what_wechat_would_not_show() {
-        let head = "<ToUserName>o</ToUserName><FromUserName>g</FromUserName><CreateTime>1</CreateTime>";
+        let head =
+            "<ToUserName>o</ToUserName><FromUserName>g</FromUserName><CreateTime>1</CreateTime>";
         let doc = |inner: &str| format!("<xml>{head}{inner}</xml>");
         let cases: Vec<(String, ReplyParseError)> = vec![
             (

@@ -1,1 +1,366 @@
+//! The `wechat-sim` binary against the test bot (every subcommand, every
+//! mode) and against fakes that misbehave the ways WeChat refuses.
 
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use common::{closed_port, Background, BotMode, APPID, KEY, TOKEN};
+
+const DEADLINE: Duration = Duration::from_secs(4);
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(&self) -> &str {
+        assert_eq!(self.code, Some(0), "{self}");
+        &self.stdout
+    }
+
+    fn failed(&self) -> &Self {
+        assert_eq!(self.code, Some(1), "{self}");
+        self
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wechat-sim"));
+    cmd.env_remove("WECHAT_TOKEN")
+        .env_remove("WECHAT_AES_KEY")
+        .env_remove("WECHAT_APPID");
+    cmd
+}
+
+fn finish(output: Output) -> Run {
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `wechat-sim --url URL --token TOKEN ARGS…`.
+fn sim(url: &str, args: &[&str]) -> Run {
+    let output = command()
+        .args(["--url", url, "--token", TOKEN])
+        .args(args)
+        .output()
+        .expect("run wechat-sim");
+    finish(output)
+}
+
+fn secure(url: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--aes-key", KEY, "--appid", APPID];
+    all.extend_from_slice(args);
+    sim(url, &all)
+}
+
+#[test]
+fn every_subcommand_against_the_bot() {
+    let bot = Background::bot(BotMode::Plain, DEADLINE);
+    let url = bot.url.as_str();
+    let cases: &[(&[&str], &str)] = &[
+        (&["verify"], "handshake verified"),
+        (&["subscribe"], "text: 欢迎关注"),
+        (&["subscribe", "--scene", "9"], "text: 欢迎关注，场景值 9"),
+        (
+            &["scan", "--scene", "SCENE_VALUE"],
+            "text: 扫码场景 SCENE_VALUE",
+        ),
+        (&["text", "位置"], "text: 还没有收到你的位置"),
+        (
+            &[
+                "location",
+                "--lat",
+                "-33.5",
+                "--lng",
+                "151.2",
+                "--precision",
+                "10",
+            ],
+            "success",
+        ),
+        (&["text", "位置"], "text: 你的位置: -33.5,151.2"),
+        (&["click", "--key", "EVENTKEY"], "text: 点击菜单 EVENTKEY"),
+        (&["view", "www.qq.com"], "success"),
+        (&["view", "https://a.b", "--menu-id", "42"], "success"),
+        (&["text", "你好"], "text: 收到:你好"),
+        (&["text", "图文"], "news: 1 article"),
+        (
+            &["image", "--media-id", "MEDIA_1"],
+            "image: media_id=MEDIA_1",
+        ),
+        (&["unsubscribe"], "success"),
+    ];
+    for (args, want) in cases {
+        let run = sim(url, args);
+        let out = run.ok();
+        assert!(out.contains("← 200 OK in "), "{args:?}\n{run}");
+        assert!(out.contains(want), "{args:?}: want {want:?}\n{run}");
+    }
+}
+
+#[test]
+fn raw_file_and_stdin() {
+    let bot = Background::bot(BotMode::Secure, DEADLINE);
+    let path = std::env::temp_dir().join(format!("wechat-sim-raw-{}.xml", std::process::id()));
+    std::fs::write(
+        &path,
+        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[o_raw]]></FromUserName>\
+         <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+         <Content><![CDATA[文件]]></Content><MsgId>5</MsgId></xml>",
+    )
+    .expect("write fixture");
+    let run = secure(
+        &bot.url,
+        &["--xml", "raw", path.to_str().expect("utf-8 path")],
+    );
+    let _ = std::fs::remove_file(&path);
+    let out = run.ok();
+    assert!(out.contains("text: 收到:文件"), "{run}");
+    assert!(out.contains("(encrypted; MsgSignature verified)"), "{run}");
+    assert!(out.contains("  decrypted: <xml>"), "{run}");
+
+    let mut child = command()
+        .args([
+            "--url",
+            &bot.url,
+            "--token",
+            TOKEN,
+            "--aes-key",
+            KEY,
+            "--appid",
+            APPID,
+        ])
+        .args(["raw", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"<xml><ToUserName>gh_test</ToUserName><FromUserName>o_in</FromUserName>\
+              <CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event>\
+              <EventKey>STDIN</EventKey></xml>",
+        )
+        .expect("write stdin");
+    let run = finish(child.wait_with_output().expect("wait"));
+    assert!(run.ok().contains("text: 点击菜单 STDIN"), "{run}");
+}
+
+#[test]
+fn tour_transcript() {
+    let bot = Background::bot(BotMode::Plain, DEADLINE);
+    let run = sim(&bot.url, &["tour"]);
+    let out = run.ok();
+    for want in [
+        "[1/7] → subscribe\n",
+        "text: 欢迎关注\n",
+        "[2/7] → subscribe qrscene_123123",
+        "text: 欢迎关注，场景值 123123",
+        "[3/7] → SCAN SCENE_VALUE",
+        "text: 扫码场景 SCENE_VALUE",
+        "[4/7] → LOCATION 23.137466,113.352425 (precision 119.385040)",
+        "[5/7] → CLICK EVENTKEY",
+        "text: 点击菜单 EVENTKEY",
+        "[6/7] → VIEW www.qq.com",
+        "[7/7] → text \"位置\"",
+        "text: 你的位置: 23.137466,113.352425",
+        "7 of 7 answers accepted",
+    ] {
+        assert!(out.contains(want), "want {want:?}\n{run}");
+    }
+    assert_eq!(out.matches("success (no reply)").count(), 2, "{run}");
+}
+
+#[test]
+fn secure_and_compatible_modes_and_env_defaults() {
+    let bot = Background::bot(BotMode::Secure, DEADLINE);
+    let run = secure(&bot.url, &["--xml", "text", "加密"]);
+    let out = run.ok();
+    assert!(out.contains("→ text \"加密\" (encrypted)"), "{run}");
+    assert!(out.contains("<Encrypt>"), "{run}");
+    assert!(out.contains("text: 收到:加密"), "{run}");
+    assert!(out.contains("MsgSignature verified"), "{run}");
+
+    // The same through WECHAT_TOKEN / WECHAT_AES_KEY / WECHAT_APPID.
+    let output = command()
+        .env("WECHAT_TOKEN", TOKEN)
+        .env("WECHAT_AES_KEY", KEY)
+        .env("WECHAT_APPID", APPID)
+        .args([
+            "--url", &bot.url, "--from", "o_env", "click", "--key", "ENV",
+        ])
+        .output()
+        .expect("run");
+    let run = finish(output);
+    assert!(run.ok().contains("text: 点击菜单 ENV"), "{run}");
+
+    let compat = Background::bot(BotMode::Compatible, DEADLINE);
+    let run = secure(&compat.url, &["--compatible", "--xml", "text", "兼容"]);
+    let out = run.ok();
+    assert!(
+        out.contains("<Content><![CDATA[兼容]]></Content><MsgId>"),
+        "{run}"
+    );
+    assert!(out.contains("text: 收到:兼容"), "{run}");
+    let run = sim(&compat.url, &["text", "明文"]);
+    assert!(run.ok().contains("text: 收到:明文"), "{run}");
+
+    // A plaintext push to a secure-mode bot is refused: exit 1.
+    let run = sim(&bot.url, &["text", "x"]);
+    assert!(run.failed().stdout.contains("HTTP 400"), "{run}");
+}
+
+#[test]
+fn refusals_exit_non_zero() {
+    let bot = Background::bot(BotMode::Plain, DEADLINE);
+    // Wrong token: 403.
+    let output = command()
+        .args(["--url", &bot.url, "--token", "wrongtoken", "subscribe"])
+        .output()
+        .expect("run");
+    let run = finish(output);
+    assert!(run.failed().stdout.contains("HTTP 403"), "{run}");
+    let output = command()
+        .args(["--url", &bot.url, "--token", "wrongtoken", "verify"])
+        .output()
+        .expect("run");
+    assert!(finish(output).failed().stdout.contains("HTTP 403"));
+}
+
+#[test]
+fn clear_errors() {
+    let url = format!("http://127.0.0.1:{}/wechat", closed_port());
+    let run = sim(&url, &["subscribe"]);
+    assert!(
+        run.failed().stdout.contains(&format!("cannot reach {url}")),
+        "{run}"
+    );
+
+    let run = sim("https://example.com/wechat", &["subscribe"]);
+    assert!(
+        run.failed().stdout.contains("https is not supported"),
+        "{run}"
+    );
+
+    let run = sim(&url, &["--aes-key", "short", "--appid", APPID, "subscribe"]);
+    assert!(run.failed().stderr.contains("EncodingAESKey"), "{run}");
+    assert!(run.stderr.contains("--aes-key"), "{run}");
+
+    let run = sim(&url, &["--aes-key", KEY, "subscribe"]);
+    assert!(run.failed().stderr.contains("needs --appid"), "{run}");
+
+    let run = sim(&url, &["raw", "/nonexistent/push.xml"]);
+    assert!(
+        run.failed()
+            .stderr
+            .contains("cannot read /nonexistent/push.xml"),
+        "{run}"
+    );
+
+    // Usage errors are clap's: exit 2.
+    let output = command().args(["subscribe"]).output().expect("run");
+    let run = finish(output);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("--token"), "{run}");
+    let run = sim(&url, &["scan"]);
+    assert_eq!(run.code, Some(2), "{run}");
+}
+
+/// A fake bot at `/wechat` answering with `answer(request number, query, body)`.
+fn fake<F, Fut>(answer: F) -> Background
+where
+    F: Fn(usize, String, String) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = HttpResponse> + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    Background::start("/wechat", move |cfg: &mut web::ServiceConfig| {
+        let (answer, calls) = (answer.clone(), calls.clone());
+        cfg.route(
+            "/wechat",
+            web::to(move |req: HttpRequest, body: String| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                answer(n, req.query_string().to_owned(), body)
+            }),
+        );
+    })
+}
+
+#[test]
+fn encrypted_reply_with_a_bad_signature_fails() {
+    let key: wechat_events::crypto::AesKey = KEY.parse().expect("key");
+    let xml = wechat_events::Reply::text("hi")
+        .render("o_sim_user", "gh_test", 1)
+        .expect("renders");
+    let forged = wechat_events::crypto::encrypt_reply("other", &key, APPID, &xml, "1", "2");
+    let bot = fake(move |_, _, _| {
+        let body = forged.clone();
+        async move { HttpResponse::Ok().body(body) }
+    });
+    let run = secure(&bot.url, &["text", "x"]);
+    assert!(
+        run.failed().stdout.contains("MsgSignature does not verify"),
+        "{run}"
+    );
+}
+
+#[test]
+fn slow_answers_fail_and_retries_resend_the_same_bytes() {
+    // Over 5 s without --retries: measured, and a failure.
+    let slow = fake(|_, _, _| async {
+        tokio::time::sleep(Duration::from_millis(5300)).await;
+        HttpResponse::Ok().body("success")
+    });
+    // With --retries: the first try is dropped at 5 s, the second answers.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let flaky = fake(move |n, query, body| {
+        if let Ok(mut log) = log.lock() {
+            log.push(format!("{query}\n{body}"));
+        }
+        async move {
+            if n == 0 {
+                tokio::time::sleep(Duration::from_secs(8)).await;
+            }
+            HttpResponse::Ok().body("success")
+        }
+    });
+    let (slow_url, flaky_url) = (slow.url.clone(), flaky.url.clone());
+    let slow_run = std::thread::spawn(move || sim(&slow_url, &["click", "--key", "SLOW"]));
+    let run = secure(&flaky_url, &["--retries", "click", "--key", "FLAKY"]);
+    let out = run.ok();
+    assert!(out.contains("try 1: no answer"), "{run}");
+    assert!(out.contains("success (no reply)"), "{run}");
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], seen[1], "a retry is byte-identical");
+
+    let run = slow_run.join().expect("slow run");
+    let out = &run.failed().stdout;
+    assert!(out.contains("← 200 OK in 5."), "{run}");
+    assert!(out.contains("over WeChat's 5 s limit"), "{run}");
+}

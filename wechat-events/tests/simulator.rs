@@ -41,7 +41,10 @@ async fn every_builder_gets_the_contracted_answer() {
             SimPush::location_event(23.137466, 113.352425, 119.385040),
             None,
         ),
-        (SimPush::text("位置"), text("你的位置: 23.137466,113.352425")),
+        (
+            SimPush::text("位置"),
+            text("你的位置: 23.137466,113.352425"),
+        ),
         (SimPush::click("EVENTKEY"), text("点击菜单 EVENTKEY")),
         (SimPush::view("www.qq.com"), None),
         (SimPush::view_menu("https://example.com", "42"), None),
@@ -70,9 +73,7 @@ async fn every_builder_gets_the_contracted_answer() {
     for (push, want) in cases {
         let response = sim.send(&app, &push).await.expect("answered");
         assert_eq!(response.status, 200, "{push}: {}", response.body_text());
-        let answer = response
-            .check()
-            .unwrap_or_else(|e| panic!("{push}: {e}"));
+        let answer = response.check().unwrap_or_else(|e| panic!("{push}: {e}"));
         match want {
             Some(reply) => assert_eq!(answer.reply(), Some(&reply), "{push}"),
             None => assert_eq!(answer, &Answer::Success, "{push}"),
@@ -87,7 +88,10 @@ async fn raw_xml_is_sent_as_is() {
     let raw = "<xml><ToUserName><![CDATA[gh_raw]]></ToUserName><FromUserName><![CDATA[o_raw]]></FromUserName>\
                <CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>\
                <Content><![CDATA[原样]]></Content><MsgId>77</MsgId></xml>";
-    let response = sim().send(&app, &SimPush::raw(raw)).await.expect("answered");
+    let response = sim()
+        .send(&app, &SimPush::raw(raw))
+        .await
+        .expect("answered");
     let Ok(Answer::Reply(received)) = &response.answer else {
         panic!("{response:?}")
     };
@@ -113,7 +117,10 @@ async fn raw_xml_is_sent_as_is() {
 async fn handshake() {
     let app = InProcess::init(bot(BotMode::Secure, DEADLINE)).await;
     let response = sim().verify(&app).await.expect("answered");
-    assert!(matches!(response.check(), Ok(Answer::Echo(_))), "{response:?}");
+    assert!(
+        matches!(response.check(), Ok(Answer::Echo(_))),
+        "{response:?}"
+    );
     let response = Simulator::new("wrongtoken")
         .verify(&app)
         .await
@@ -285,11 +292,15 @@ async fn unreachable_and_unsupported_urls() {
 }
 
 /// A fake bot answering whatever `answer` renders for each request.
-async fn fake<F>(answer: F) -> InProcess<impl actix_web::dev::Service<
-    actix_http::Request,
-    Response = actix_web::dev::ServiceResponse,
-    Error = actix_web::Error,
->>
+async fn fake<F>(
+    answer: F,
+) -> InProcess<
+    impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+    >,
+>
 where
     F: Fn(String) -> HttpResponse + Clone + 'static,
 {
@@ -315,7 +326,10 @@ async fn encrypted_reply_with_a_bad_signature_is_refused() {
     let app = fake(move |_| HttpResponse::Ok().body(forged.clone())).await;
     let response = sim.send(&app, &SimPush::text("x")).await.expect("answered");
     assert_eq!(response.answer, Err(AnswerError::Signature));
-    assert!(matches!(response.check(), Err(SimError::Answer(AnswerError::Signature))));
+    assert!(matches!(
+        response.check(),
+        Err(SimError::Answer(AnswerError::Signature))
+    ));
 
     // Correctly signed: accepted.
     let good = wechat_events::crypto::encrypt_reply(TOKEN, &key, APPID, &xml, "1", "2");
@@ -339,12 +353,17 @@ async fn replies_wechat_would_show_as_an_error() {
     let response = sim.send(&app, &SimPush::text("x")).await.expect("answered");
     assert_eq!(response.answer, Err(AnswerError::EmptyText));
 
-    let wrong = Reply::text("x").render("someone_else", "gh_test", 1).expect("renders");
+    let wrong = Reply::text("x")
+        .render("someone_else", "gh_test", 1)
+        .expect("renders");
     let app = fake(move |_| HttpResponse::Ok().body(wrong.clone())).await;
     let response = sim.send(&app, &SimPush::text("x")).await.expect("answered");
     assert!(matches!(
         response.answer,
-        Err(AnswerError::Addressed { field: "ToUserName", .. })
+        Err(AnswerError::Addressed {
+            field: "ToUserName",
+            ..
+        })
     ));
 
     let app = fake(|_| HttpResponse::Ok().body("ok")).await;

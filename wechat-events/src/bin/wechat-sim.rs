@@ -167,30 +167,30 @@ fn run(cli: Cli) -> Result<bool, CliError> {
     let pushes = pushes(&cli.command)?;
     let runtime = actix_rt::System::new();
     Ok(runtime.block_on(async {
+        println!(
+            "WeChat → {} ({}, user {} → account {})",
+            cli.url,
+            mode(&cli),
+            cli.from,
+            cli.to
+        );
         let Some(pushes) = pushes else {
-            return exchange(&cli, &sim, &sim.prepare_handshake()).await;
+            return exchange(&cli, &sim, &sim.prepare_handshake(), "").await;
         };
-        let tour = matches!(cli.command, Command::Tour);
-        if tour {
-            println!(
-                "WeChat tour of {} ({}, user {} → account {})",
-                cli.url,
-                mode(&cli),
-                cli.from,
-                cli.to
-            );
-        }
         let total = pushes.len();
         let mut good = 0;
         for (i, push) in pushes.iter().enumerate() {
-            if tour {
-                println!("\n[{}/{total}] {push}", i + 1);
-            }
-            if exchange(&cli, &sim, &sim.prepare(push)).await {
+            let step = if total > 1 {
+                println!();
+                format!("[{}/{total}] ", i + 1)
+            } else {
+                String::new()
+            };
+            if exchange(&cli, &sim, &sim.prepare(push), &step).await {
                 good += 1;
             }
         }
-        if tour {
+        if total > 1 {
             println!("\n{good} of {total} answers accepted");
         }
         good == total
@@ -198,7 +198,12 @@ fn run(cli: Cli) -> Result<bool, CliError> {
 }
 
 fn simulator(cli: &Cli) -> Result<Simulator, CliError> {
-    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let present = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     if !(cli.wait > 0.0 && cli.wait.is_finite()) {
         return Err(CliError::Wait(cli.wait));
     }
@@ -285,13 +290,12 @@ fn tour() -> Vec<SimPush> {
     ]
 }
 
-/// Delivers one request and prints the exchange; whether WeChat would
-/// accept the answer.
-async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared) -> bool {
+/// Delivers one request and prints the exchange, its line prefixed with
+/// `step`; whether WeChat would accept the answer.
+async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared, step: &str) -> bool {
     println!(
-        "→ {} {}{}",
-        prepared.method(),
-        cli.url,
+        "{step}→ {}{}",
+        prepared.description(),
         if prepared.is_encrypted() {
             " (encrypted)"
         } else {
@@ -301,7 +305,7 @@ async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared) -> bool {
     if cli.xml && !prepared.xml().is_empty() {
         println!("  push: {}", prepared.xml());
         if prepared.is_encrypted() {
-            println!("  body: {}", prepared.body());
+            println!("  sent: {}", prepared.body());
         }
     }
     let delivered = if cli.retries {
@@ -326,13 +330,9 @@ async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared) -> bool {
 }
 
 fn report(cli: &Cli, response: &Response) -> bool {
-    println!(
-        "← {} in {}",
-        response.status,
-        elapsed(response.elapsed)
-    );
+    println!("← {} in {}", response.status, elapsed(response.elapsed));
     if cli.xml {
-        println!("  body: {}", response.body_text());
+        println!("  received: {}", response.body_text());
         if let Ok(Answer::Reply(received)) = &response.answer {
             if received.encrypted {
                 println!("  decrypted: {}", received.xml);

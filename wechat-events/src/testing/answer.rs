@@ -126,10 +126,14 @@ pub enum AnswerError {
     #[error(transparent)]
     Reply(#[from] ReplyParseError),
     /// A text reply with empty `Content`: WeChat shows the user an error.
-    #[error("text reply with empty <Content>: WeChat shows the user an error; answer `success` instead")]
+    #[error(
+        "text reply with empty <Content>: WeChat shows the user an error; answer `success` instead"
+    )]
     EmptyText,
     /// `ToUserName`/`FromUserName` are not the push's, swapped.
-    #[error("reply <{field}> is {found:?}, expected {expected:?} (To/From must be the push's, swapped)")]
+    #[error(
+        "reply <{field}> is {found:?}, expected {expected:?} (To/From must be the push's, swapped)"
+    )]
     Addressed {
         /// `ToUserName` or `FromUserName`.
         field: &'static str,
@@ -210,7 +214,10 @@ impl Response {
     /// assert!(matches!(slow.check(), Err(SimError::TooSlow { .. })));
     /// ```
     pub fn check(&self) -> Result<&Answer, SimError> {
-        let answer = self.answer.as_ref().map_err(|e| SimError::Answer(e.clone()))?;
+        let answer = self
+            .answer
+            .as_ref()
+            .map_err(|e| SimError::Answer(e.clone()))?;
         if !self.in_time() {
             return Err(SimError::TooSlow {
                 elapsed: self.elapsed,
@@ -241,8 +248,7 @@ impl Expect<'_> {
                 body: cut(&String::from_utf8_lossy(body)),
             });
         }
-        let text =
-            std::str::from_utf8(body).map_err(|e| AnswerError::NotUtf8(e.valid_up_to()))?;
+        let text = std::str::from_utf8(body).map_err(|e| AnswerError::NotUtf8(e.valid_up_to()))?;
         if let Some(echostr) = self.echostr {
             return if text == echostr {
                 Ok(Answer::Echo(text.to_owned()))
@@ -440,9 +446,7 @@ mod tests {
             .decode(StatusCode::OK, xml.as_bytes())
             .expect("decodes");
         assert_eq!(answer.reply(), Some(&Reply::text("hi")));
-        let Answer::Reply(r) = answer else {
-            panic!()
-        };
+        let Answer::Reply(r) = answer else { panic!() };
         assert!(!r.encrypted);
         assert_eq!(r.xml, xml);
     }
@@ -553,7 +557,9 @@ mod tests {
         assert_eq!(show(Reply::image("M")), "image: media_id=M");
         assert_eq!(show(Reply::text("a\nb")), "text: a\n  b");
         assert_eq!(
-            show(Reply::news([Article::new("标题", "http://u").description("d")])),
+            show(Reply::news([
+                Article::new("标题", "http://u").description("d")
+            ])),
             "news: 1 article\n  1. 标题 <http://u>\n     d"
         );
         assert_eq!(

@@ -589,31 +589,40 @@ mod tests {
     fn messages_parse_into_their_types() {
         use crate::message::Message;
         use crate::push::Body;
-        let cases: Vec<(SimPush, fn(&Message) -> bool)> = vec![
-            (SimPush::text("a ]]> b"), |m| {
-                matches!(m, Message::Text(t) if t.content == "a ]]> b")
-            }),
-            (SimPush::image("M"), |m| {
-                matches!(m, Message::Image(i) if i.media_id == "M" && !i.pic_url.is_empty())
-            }),
-            (SimPush::voice("V"), |m| {
-                matches!(m, Message::Voice(v) if v.recognition.is_none() && v.format == "amr")
-            }),
-            (SimPush::voice_recognized("V", "腾讯"), |m| {
-                matches!(m, Message::Voice(v) if v.recognition.as_deref() == Some("腾讯"))
-            }),
-            (SimPush::video("V", "T"), |m| {
-                matches!(m, Message::Video(v) if v.thumb_media_id == "T")
-            }),
-            (SimPush::shortvideo("V", "T"), |m| {
-                matches!(m, Message::ShortVideo(v) if v.media_id == "V")
-            }),
-            (SimPush::location(23.134521, 113.358803, 20, "位置"), |m| {
-                matches!(m, Message::Location(l) if l.latitude == 23.134521 && l.label == "位置")
-            }),
-            (SimPush::link("t", "d", "u"), |m| {
-                matches!(m, Message::Link(l) if l.url == "u" && l.title == "t")
-            }),
+        type Check = fn(&Message) -> bool;
+        let cases: Vec<(SimPush, Check)> = vec![
+            (
+                SimPush::text("a ]]> b"),
+                |m| matches!(m, Message::Text(t) if t.content == "a ]]> b"),
+            ),
+            (
+                SimPush::image("M"),
+                |m| matches!(m, Message::Image(i) if i.media_id == "M" && !i.pic_url.is_empty()),
+            ),
+            (
+                SimPush::voice("V"),
+                |m| matches!(m, Message::Voice(v) if v.recognition.is_none() && v.format == "amr"),
+            ),
+            (
+                SimPush::voice_recognized("V", "腾讯"),
+                |m| matches!(m, Message::Voice(v) if v.recognition.as_deref() == Some("腾讯")),
+            ),
+            (
+                SimPush::video("V", "T"),
+                |m| matches!(m, Message::Video(v) if v.thumb_media_id == "T"),
+            ),
+            (
+                SimPush::shortvideo("V", "T"),
+                |m| matches!(m, Message::ShortVideo(v) if v.media_id == "V"),
+            ),
+            (
+                SimPush::location(23.134521, 113.358803, 20, "位置"),
+                |m| matches!(m, Message::Location(l) if l.latitude == 23.134521 && l.label == "位置"),
+            ),
+            (
+                SimPush::link("t", "d", "u"),
+                |m| matches!(m, Message::Link(l) if l.url == "u" && l.title == "t"),
+            ),
             (SimPush::message("miniprogrampage"), |m| {
                 matches!(m, Message::Unknown(_))
             }),
@@ -660,7 +669,9 @@ mod tests {
 
     #[test]
     fn raw_documents_report_their_sender() {
-        let raw = SimPush::raw("<xml><ToUserName>gh_r</ToUserName><FromUserName>o_r</FromUserName></xml>");
+        let raw = SimPush::raw(
+            "<xml><ToUserName>gh_r</ToUserName><FromUserName>o_r</FromUserName></xml>",
+        );
         assert!(raw.is_raw());
         assert_eq!(raw.sender().as_deref(), Some("o_r"));
         assert_eq!(raw.recipient().as_deref(), Some("gh_r"));
@@ -669,7 +680,10 @@ mod tests {
 
     #[test]
     fn descriptions() {
-        assert_eq!(SimPush::subscribe_scene(1).to_string(), "subscribe qrscene_1");
+        assert_eq!(
+            SimPush::subscribe_scene(1).to_string(),
+            "subscribe qrscene_1"
+        );
         assert_eq!(
             SimPush::location_event(1.0, 2.0, 3.0).to_string(),
             "LOCATION 1.000000,2.000000 (precision 3.000000)"

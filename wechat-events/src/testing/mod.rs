@@ -95,7 +95,9 @@ pub enum SimError {
         reason: String,
     },
     /// No answer within the timeout; WeChat would drop the connection and retry.
-    #[error("no answer from {target} within {after:?}; WeChat would drop the connection and retry")]
+    #[error(
+        "no answer from {target} within {after:?}; WeChat would drop the connection and retry"
+    )]
     Timeout {
         /// The URL or app.
         target: String,
@@ -412,7 +414,8 @@ impl Simulator {
             None => xml.clone(),
             Some(key) => {
                 let encrypt = crypto::encrypt(key, &self.appid, &xml);
-                let msg_signature = crypto::msg_signature(&self.token, &timestamp, &nonce, &encrypt);
+                let msg_signature =
+                    crypto::msg_signature(&self.token, &timestamp, &nonce, &encrypt);
                 query.push(("encrypt_type", "aes".to_owned()));
                 query.push(("msg_signature", msg_signature));
                 self.envelope(&xml, &encrypt, account.as_deref())
@@ -443,7 +446,9 @@ impl Simulator {
         let mut rng = rand::thread_rng();
         let timestamp = unix_now().to_string();
         let nonce = nonce(&mut rng);
-        let echostr = rng.gen_range(1_000_000_000_000_000_000u64..u64::MAX).to_string();
+        let echostr = rng
+            .gen_range(1_000_000_000_000_000_000u64..u64::MAX)
+            .to_string();
         let query = [
             (
                 "signature",

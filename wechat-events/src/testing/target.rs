@@ -152,14 +152,15 @@ async fn call_url(
                 reason: other.to_string(),
             },
         })?;
-        let body = response
-            .body()
-            .limit(MAX_ANSWER_BYTES)
-            .await
-            .map_err(|e| SimError::Transport {
-                target: url.to_owned(),
-                reason: format!("reading the answer: {e}"),
-            })?;
+        let body =
+            response
+                .body()
+                .limit(MAX_ANSWER_BYTES)
+                .await
+                .map_err(|e| SimError::Transport {
+                    target: url.to_owned(),
+                    reason: format!("reading the answer: {e}"),
+                })?;
         Ok((response.status(), body))
     };
     actix_rt::time::timeout(timeout, exchange)
@@ -196,11 +197,7 @@ impl InProcess<()> {
     pub async fn init(
         service: WechatService,
     ) -> InProcess<
-        impl Service<
-            actix_http::Request,
-            Response = ServiceResponse,
-            Error = actix_web::Error,
-        >,
+        impl Service<actix_http::Request, Response = ServiceResponse, Error = actix_web::Error>,
     > {
         let path = service.config().path().to_owned();
         let app = actix_web::test::init_service(App::new().service(service)).await;

@@ -48,8 +48,10 @@ pub fn bot(mode: BotMode, deadline: Duration) -> WechatService {
     let router = Router::new()
         .keywords(["帮助", "help"], |_: TextMessage| async { HELP })
         .keyword("图文", |_: TextMessage| async {
-            Reply::news([Article::new("wechat-events", "https://example.com/wechat-events")
-                .description("Receive WeChat pushes with actix-web")])
+            Reply::news([
+                Article::new("wechat-events", "https://example.com/wechat-events")
+                    .description("Receive WeChat pushes with actix-web"),
+            ])
         })
         .keyword("位置", move |_: TextMessage, cx: Context| {
             let known = locations
