@@ -255,3 +255,53 @@ impl Server {
         self.handle.stop(false).await;
     }
 }
+
+/// The EncodingAESKey of the official sample (its last character has
+/// non-zero trailing bits: a strict base64 decoder rejects it).
+pub const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+pub const APPID: &str = "wx2c2769f8efd9abc2";
+
+/// A secure-mode push: the query (with `encrypt_type=aes` and a
+/// `msg_signature` over `encrypt`) and the envelope body.
+pub fn encrypted_push(token: &str, openid: &str, encrypt: &str) -> (String, String) {
+    let timestamp = now().to_string();
+    let nonce = unique().to_string();
+    let signature = sign(&[token, &timestamp, &nonce]);
+    let msg_signature = wechat_events::crypto::msg_signature(token, &timestamp, &nonce, encrypt);
+    let query = format!(
+        "signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}&encrypt_type=aes&msg_signature={msg_signature}"
+    );
+    let body = format!("<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>");
+    (query, body)
+}
+
+/// Opens an encrypted reply: checks its MsgSignature and decrypts it.
+pub fn open_reply(token: &str, key: &str, appid: &str, body: &str) -> Result<String, wechat_events::crypto::CryptoError> {
+    use wechat_events::crypto::{decrypt, verify_msg_signature, AesKey};
+    let fields = wechat_events::push::parse_fields(body).expect("reply envelope is XML");
+    let get = |n: &str| fields.text(n).unwrap_or_else(|| panic!("envelope lacks {n}: {body}")).to_owned();
+    let encrypt = get("Encrypt");
+    verify_msg_signature(token, &get("TimeStamp"), &get("Nonce"), &encrypt, &get("MsgSignature"))?;
+    Ok(decrypt(&AesKey::from_encoding_aes_key(key)?, &encrypt, Some(appid))?.message)
+}
+
+/// `query` with parameter `name` set to `value` (added if absent).
+pub fn with_param(query: &str, name: &str, value: &str) -> String {
+    let mut parts: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+        .collect();
+    parts.push(format!("{name}={value}"));
+    parts.join("&")
+}
+
+/// A compatible-mode body: the plaintext fields of `plain_xml` beside `<Encrypt>`.
+pub fn compatible_body(plain_xml: &str, encrypt: &str) -> String {
+    let inner = plain_xml
+        .trim()
+        .strip_prefix("<xml>")
+        .and_then(|s| s.strip_suffix("</xml>"))
+        .expect("an <xml> document");
+    format!("<xml>{inner}<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
+}
