@@ -8,6 +8,8 @@ use std::time::Duration;
 use awc::http::Method;
 use common::*;
 use wechat_events::signature::sign;
+use wechat_events::testing::{Answer, Response, SimPush, Simulator};
+use wechat_events::Reply;
 
 fn start() -> Quickstart {
     Quickstart::start(&[
@@ -16,13 +18,12 @@ fn start() -> Quickstart {
     ])
 }
 
-fn user() -> String {
-    format!("o_user_{}", unique())
-}
-
 #[actix_rt::test]
 async fn handshake_echoes_echostr() {
     let qs = start();
+    let ok = sim().verify(qs.url.as_str()).await.expect("answered");
+    assert!(matches!(ok.check(), Ok(Answer::Echo(_))), "{ok:?}");
+    // Any echostr comes back byte for byte, percent-decoded.
     let (ts, nonce) = ("1409735669", "1320562132");
     let sig = sign(&[TOKEN, ts, nonce]);
     let ok = request(
@@ -34,15 +35,10 @@ async fn handshake_echoes_echostr() {
     )
     .await;
     assert_eq!((ok.status, ok.body.as_str()), (200, "hello 你"));
-    let bad = request(
-        Method::GET,
-        &format!(
-            "{}?signature={}&timestamp={ts}&nonce={nonce}&echostr=x",
-            qs.url,
-            sign(&["other", ts, nonce])
-        ),
-    )
-    .await;
+    let bad = Simulator::new("othertoken")
+        .verify(qs.url.as_str())
+        .await
+        .expect("answered");
     assert_eq!(bad.status, 403);
     let missing = request(
         Method::GET,
@@ -61,166 +57,150 @@ async fn handshake_echoes_echostr() {
 #[actix_rt::test]
 async fn text_commands() {
     let qs = start();
-    let u = user();
+    let sim = sim();
     for kw in ["帮助", "help"] {
-        let help = push(&qs.url, TOKEN, &u, text_xml(&u, kw)).await.text();
+        let help = send(&sim, &qs.url, SimPush::text(kw)).await;
+        let help = help.text().expect("help text");
         for command in ["帮助", "图文", "位置", "COUNT", "SLOW", "PANIC"] {
             assert!(help.contains(command), "help lacks {command}: {help}");
         }
     }
-    let news = push(&qs.url, TOKEN, &u, text_xml(&u, "图文")).await;
-    let f = news.fields();
-    assert_eq!(f.text("MsgType"), Some("news"));
-    assert_eq!(f.text("ArticleCount"), Some("1"));
-    assert_eq!(f.text("ToUserName"), Some(u.as_str()), "To/From swapped");
-    assert_eq!(f.text("FromUserName"), Some("gh_test"));
-    let created: i64 = f.text("CreateTime").unwrap().parse().unwrap();
-    assert!((created - now()).abs() <= 5, "CreateTime is now");
-    let echo = push(&qs.url, TOKEN, &u, text_xml(&u, "你好 ]]> <b>&amp;")).await;
-    assert_eq!(echo.text(), "收到:你好 ]]> <b>&amp;");
-    assert!(echo.body.contains("]]]]><![CDATA[>"), "{}", echo.body);
+    let news = send(&sim, &qs.url, SimPush::text("图文")).await;
+    let Ok(Answer::Reply(received)) = &news.answer else {
+        panic!("{news:?}")
+    };
+    assert!(
+        matches!(&received.reply, Reply::News(articles) if articles.len() == 1),
+        "{received:?}"
+    );
+    // The simulator checked To/From are swapped; CreateTime is now.
+    assert_eq!(received.to_user, sim.user());
+    assert!(
+        (received.create_time - now()).abs() <= 5,
+        "CreateTime is now"
+    );
+    let echo = send(&sim, &qs.url, SimPush::text("你好 ]]> <b>&amp;")).await;
+    assert_eq!(echo.text(), Some("收到:你好 ]]> <b>&amp;"));
+    assert!(echo.body_text().contains("]]]]><![CDATA[>"), "{echo:?}");
 }
 
 #[actix_rt::test]
 async fn location_is_remembered_per_user() {
     let qs = start();
-    let (a, b) = (user(), user());
+    let (a, b) = (sim(), sim());
     assert_eq!(
-        push(&qs.url, TOKEN, &a, text_xml(&a, "位置")).await.text(),
-        "还没有收到你的位置"
+        send(&a, &qs.url, SimPush::text("位置")).await.text(),
+        Some("还没有收到你的位置")
     );
-    let loc = event_xml(&a, now(), "LOCATION", "<Latitude>23.137466</Latitude><Longitude>113.352425</Longitude><Precision>119.385040</Precision>");
-    assert!(push(&qs.url, TOKEN, &a, loc).await.is_success());
+    let loc = SimPush::location_event(23.137466, 113.352425, 119.385040);
+    assert!(send(&a, &qs.url, loc).await.is_no_reply());
     assert_eq!(
-        push(&qs.url, TOKEN, &a, text_xml(&a, "位置")).await.text(),
-        "你的位置: 23.137466,113.352425"
+        send(&a, &qs.url, SimPush::text("位置")).await.text(),
+        Some("你的位置: 23.137466,113.352425")
     );
     assert_eq!(
-        push(&qs.url, TOKEN, &b, text_xml(&b, "位置")).await.text(),
-        "还没有收到你的位置"
+        send(&b, &qs.url, SimPush::text("位置")).await.text(),
+        Some("还没有收到你的位置")
     );
 }
 
 #[actix_rt::test]
 async fn image_is_sent_back() {
     let qs = start();
-    let u = user();
-    let img = message_xml(
-        &u,
-        "image",
-        "<PicUrl><![CDATA[http://mmbiz/p.jpg]]></PicUrl><MediaId><![CDATA[MEDIA_42]]></MediaId>",
-    );
-    let f = push(&qs.url, TOKEN, &u, img).await.fields();
-    assert_eq!(f.text("MsgType"), Some("image"));
-    assert_eq!(
-        f.get("Image")
-            .and_then(|v| v.as_fields())
-            .and_then(|i| i.text("MediaId")),
-        Some("MEDIA_42")
-    );
+    let answer = send(&sim(), &qs.url, SimPush::image("MEDIA_42")).await;
+    assert_eq!(answer.reply(), Some(&Reply::image("MEDIA_42")));
 }
 
 #[actix_rt::test]
 async fn subscribe_scan_click_view_unsubscribe() {
     let qs = start();
-    let u = user();
+    let sim = sim();
     let t = now();
-    let sub = push(&qs.url, TOKEN, &u, event_xml(&u, t, "subscribe", "")).await;
-    assert_eq!(sub.text(), "欢迎关注");
-    let qr = event_xml(
-        &u,
-        t + 1,
-        "subscribe",
-        "<EventKey><![CDATA[qrscene_123123]]></EventKey><Ticket><![CDATA[TICKET]]></Ticket>",
+    let at = |push: SimPush| push.create_time(t);
+    let sub = send(&sim, &qs.url, at(SimPush::subscribe())).await;
+    assert_eq!(sub.text(), Some("欢迎关注"));
+    let qr = SimPush::subscribe_scene("123123").create_time(t + 1);
+    assert_eq!(
+        send(&sim, &qs.url, qr).await.text(),
+        Some("欢迎关注，场景值 123123")
     );
     assert_eq!(
-        push(&qs.url, TOKEN, &u, qr).await.text(),
-        "欢迎关注，场景值 123123"
-    );
-    let scan = event_xml(
-        &u,
-        t,
-        "SCAN",
-        "<EventKey><![CDATA[SCENE_VALUE]]></EventKey><Ticket><![CDATA[TICKET]]></Ticket>",
-    );
-    assert_eq!(
-        push(&qs.url, TOKEN, &u, scan).await.text(),
-        "扫码场景 SCENE_VALUE"
-    );
-    assert_eq!(
-        push(&qs.url, TOKEN, &u, click_xml(&u, t, "EVENTKEY"))
+        send(&sim, &qs.url, at(SimPush::scan("SCENE_VALUE")))
             .await
             .text(),
-        "点击菜单 EVENTKEY"
+        Some("扫码场景 SCENE_VALUE")
     );
-    let view = event_xml(&u, t, "VIEW", "<EventKey><![CDATA[www.qq.com]]></EventKey>");
-    assert!(push(&qs.url, TOKEN, &u, view).await.is_success());
-    assert!(
-        push(&qs.url, TOKEN, &u, event_xml(&u, t, "unsubscribe", ""))
+    assert_eq!(
+        send(&sim, &qs.url, at(SimPush::click("EVENTKEY")))
             .await
-            .is_success()
+            .text(),
+        Some("点击菜单 EVENTKEY")
     );
-    let unknown = event_xml(
-        &u,
-        t,
-        "kf_create_session",
-        "<KfAccount><![CDATA[kf@x]]></KfAccount>",
-    );
-    assert!(push(&qs.url, TOKEN, &u, unknown).await.is_success());
-    let unknown_msg = message_xml(&u, "miniprogrampage", "<Title>x</Title>");
-    assert!(push(&qs.url, TOKEN, &u, unknown_msg).await.is_success());
-    let voice = message_xml(&u, "voice", "<MediaId>v</MediaId><Format>amr</Format>");
-    assert!(push(&qs.url, TOKEN, &u, voice).await.is_success());
+    for no_reply in [
+        SimPush::view("www.qq.com"),
+        SimPush::unsubscribe(),
+        SimPush::event("kf_create_session").field("KfAccount", "kf@x"),
+        SimPush::message("miniprogrampage").field("Title", "x"),
+        SimPush::voice("v"),
+        SimPush::voice_recognized("v", "你好"),
+        SimPush::video("v", "t"),
+        SimPush::shortvideo("v", "t"),
+        SimPush::location(23.1, 113.3, 15, "广州"),
+        SimPush::link("t", "d", "https://example.com"),
+    ] {
+        let what = no_reply.to_string();
+        let answer = send(&sim, &qs.url, at(no_reply)).await;
+        assert!(answer.is_no_reply(), "{what}: {answer:?}");
+    }
 }
 
 #[actix_rt::test]
 async fn count_and_retries_run_the_handler_once() {
     let qs = start();
-    let u = user();
+    let sim = sim();
     let t = now();
     // Three identical pushes at once (WeChat's retries racing the first try).
-    let body = click_xml(&u, t, "COUNT");
-    let query = signed_query(TOKEN, &u);
+    let push = sim.prepare(&SimPush::click("COUNT").create_time(t));
     let answers =
-        futures_util::future::join_all((0..3).map(|_| post(&qs.url, &query, body.clone()))).await;
-    let bodies: Vec<&str> = answers.iter().map(|a| a.body.as_str()).collect();
+        futures_util::future::join_all((0..3).map(|_| sim.deliver(qs.url.as_str(), &push))).await;
+    let answers: Vec<Response> = answers.into_iter().map(|a| a.expect("answered")).collect();
     assert!(
-        bodies.iter().all(|b| *b == bodies[0]),
-        "identical replies: {bodies:?}"
+        answers.iter().all(|a| a.text() == Some("1")),
+        "identical replies: {answers:?}"
     );
-    assert_eq!(answers[0].text(), "1");
     // A later retry gets the stored reply.
-    assert_eq!(post(&qs.url, &query, body.clone()).await.text(), "1");
+    let retry = sim.deliver(qs.url.as_str(), &push).await.expect("answered");
+    assert_eq!(retry.text(), Some("1"));
     // A new push is a new click.
     assert_eq!(
-        push(&qs.url, TOKEN, &u, click_xml(&u, t + 1, "COUNT"))
+        send(&sim, &qs.url, SimPush::click("COUNT").create_time(t + 1))
             .await
             .text(),
-        "2"
+        Some("2")
     );
 }
 
 #[actix_rt::test]
 async fn different_events_in_one_second_are_both_handled() {
     let qs = start();
-    let u = user();
+    let sim = sim();
     let t = now();
     let (a, b) = futures_util::join!(
-        push(&qs.url, TOKEN, &u, click_xml(&u, t, "COUNT")),
-        push(&qs.url, TOKEN, &u, click_xml(&u, t, "MENU_A")),
+        send(&sim, &qs.url, SimPush::click("COUNT").create_time(t)),
+        send(&sim, &qs.url, SimPush::click("MENU_A").create_time(t)),
     );
-    assert_eq!(a.text(), "1");
-    assert_eq!(b.text(), "点击菜单 MENU_A");
-    let sub = push(&qs.url, TOKEN, &u, event_xml(&u, t, "subscribe", "")).await;
-    assert_eq!(sub.text(), "欢迎关注");
+    assert_eq!(a.text(), Some("1"));
+    assert_eq!(b.text(), Some("点击菜单 MENU_A"));
+    let sub = send(&sim, &qs.url, SimPush::subscribe().create_time(t)).await;
+    assert_eq!(sub.text(), Some("欢迎关注"));
 }
 
 #[actix_rt::test]
 async fn slow_handler_is_answered_at_the_deadline() {
     let qs = start();
-    let u = user();
-    let slow = push(&qs.url, TOKEN, &u, click_xml(&u, now(), "SLOW")).await;
-    assert!(slow.is_success(), "{slow:?}");
+    let sim = sim();
+    let slow = send(&sim, &qs.url, SimPush::click("SLOW")).await;
+    assert!(slow.is_no_reply(), "{slow:?}");
     assert!(
         slow.elapsed >= Duration::from_millis(950),
         "{:?}",
@@ -232,32 +212,38 @@ async fn slow_handler_is_answered_at_the_deadline() {
         slow.elapsed
     );
     // The server keeps answering others meanwhile.
-    let fast = push(&qs.url, TOKEN, &u, text_xml(&u, "hi")).await;
-    assert_eq!(fast.text(), "收到:hi");
+    let fast = send(&sim, &qs.url, SimPush::text("hi")).await;
+    assert_eq!(fast.text(), Some("收到:hi"));
     assert!(fast.elapsed < Duration::from_millis(500));
 }
 
 #[actix_rt::test]
 async fn panicking_handler_answers_success_and_server_keeps_serving() {
     let qs = start();
-    let u = user();
+    let sim = sim();
     for i in 0..3 {
-        let p = push(&qs.url, TOKEN, &u, click_xml(&u, now() + i, "PANIC")).await;
-        assert!(p.is_success(), "{p:?}");
+        let p = send(
+            &sim,
+            &qs.url,
+            SimPush::click("PANIC").create_time(now() + i),
+        )
+        .await;
+        assert!(p.is_no_reply(), "{p:?}");
     }
     assert_eq!(
-        push(&qs.url, TOKEN, &u, text_xml(&u, "still there?"))
+        send(&sim, &qs.url, SimPush::text("still there?"))
             .await
             .text(),
-        "收到:still there?"
+        Some("收到:still there?")
     );
 }
 
 #[actix_rt::test]
 async fn bad_requests_get_clear_4xx() {
     let qs = start();
-    let u = user();
-    let body = text_xml(&u, "x");
+    let sim = sim();
+    let good = sim.prepare(&SimPush::text("x"));
+    let body = good.body().to_owned();
     // 405 for other methods.
     for m in [Method::PUT, Method::DELETE, Method::PATCH] {
         let a = request(m.clone(), &qs.url).await;
@@ -273,12 +259,11 @@ async fn bad_requests_get_clear_4xx() {
         assert_eq!(post(&qs.url, q, body.clone()).await.status, 400, "{q:?}");
     }
     // 403: wrong signature.
-    let forged = format!(
-        "signature={}&timestamp={}&nonce=1&openid={u}",
-        sign(&["wrong", &now().to_string(), "1"]),
-        now()
+    let forged = Simulator::new("wrongtoken").prepare(&SimPush::text("x"));
+    assert_eq!(
+        post(&qs.url, forged.query(), body.clone()).await.status,
+        403
     );
-    assert_eq!(post(&qs.url, &forged, body.clone()).await.status, 403);
     // 400: bodies that are not pushes.
     let bad_bodies: Vec<Vec<u8>> = vec![
         b"".to_vec(),
@@ -290,7 +275,7 @@ async fn bad_requests_get_clear_4xx() {
     ];
     for b in bad_bodies {
         let a = awc::Client::new()
-            .post(format!("{}?{}", qs.url, signed_query(TOKEN, &u)))
+            .post(format!("{}?{}", qs.url, good.query()))
             .send_body(b.clone())
             .await
             .expect("request");
@@ -302,8 +287,9 @@ async fn bad_requests_get_clear_4xx() {
         );
     }
     // 413: over the configured limit (2048 bytes here).
-    let big = text_xml(&u, &"长".repeat(1000));
-    assert_eq!(push(&qs.url, TOKEN, &u, big).await.status, 413);
-    // And a good push still works afterwards.
-    assert_eq!(push(&qs.url, TOKEN, &u, body).await.text(), "收到:x");
+    let big = send(&sim, &qs.url, SimPush::text("长".repeat(1000))).await;
+    assert_eq!(big.status, 413);
+    // And a good push still works afterwards (the very request prepared above).
+    let answer = sim.deliver(qs.url.as_str(), &good).await.expect("answered");
+    assert_eq!(answer.text(), Some("收到:x"));
 }

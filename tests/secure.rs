@@ -3,10 +3,12 @@
 
 mod common;
 
-use awc::http::Method;
+use actix_web::http::StatusCode;
 use common::*;
 use wechat_events::crypto::{encrypt, encrypt_with_random, AesKey};
 use wechat_events::signature::sign;
+use wechat_events::testing::{Answer, AnswerError, SimPush, Simulator};
+use wechat_events::Reply;
 
 /// Another valid key (the rotation's "previous" key in these tests).
 const OLD_KEY: &str = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR";
@@ -25,50 +27,57 @@ fn user() -> String {
     format!("o_sec_{}", unique())
 }
 
+/// The plaintext XML of a text push from `openid`, as the simulator writes it.
+fn text_xml(openid: &str, content: &str) -> String {
+    SimPush::text(content).to_xml("gh_test", openid, now(), unique())
+}
+
 #[actix_rt::test]
 async fn encrypted_push_gets_an_encrypted_reply_that_verifies() {
     let qs = secure(&[]); // mode defaults to secure when a key is set
-    let u = user();
-    let (query, body) = encrypted_push(
-        TOKEN,
-        &u,
-        &encrypt(&key(AES_KEY), APPID, &text_xml(&u, "你好 ]]>")),
+    let sim = secure_sim();
+    let prepared = sim.prepare(&SimPush::text("你好 ]]>"));
+    let answer = sim
+        .deliver(qs.url.as_str(), &prepared)
+        .await
+        .expect("answered");
+    assert_eq!(answer.status, 200, "{}", answer.body_text());
+    assert!(
+        answer.body_text().starts_with("<xml><Encrypt>"),
+        "{answer:?}"
     );
-    let answer = post(&qs.url, &query, body).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer.body.starts_with("<xml><Encrypt>"), "{}", answer.body);
-    let reply =
-        open_reply(TOKEN, AES_KEY, APPID, &answer.body).expect("reply verifies and decrypts");
-    let fields = wechat_events::push::parse_fields(&reply).unwrap();
-    assert_eq!(fields.text("Content"), Some("收到:你好 ]]>"));
-    assert_eq!(fields.text("ToUserName"), Some(u.as_str()));
+    // The simulator verified the MsgSignature, decrypted, checked the AppID
+    // and that To/From are swapped.
+    let Ok(Answer::Reply(received)) = &answer.answer else {
+        panic!("{answer:?}")
+    };
+    assert!(received.encrypted);
+    assert_eq!(received.reply, Reply::text("收到:你好 ]]>"));
+    assert_eq!(received.to_user, sim.user());
     // The reply's MsgSignature is checked: under another token it fails.
-    assert!(open_reply("othertoken", AES_KEY, APPID, &answer.body).is_err());
+    let other = Simulator::new("othertoken")
+        .openid(sim.user())
+        .secure(AES_KEY, APPID)
+        .expect("key");
+    assert_eq!(
+        other.decode(&prepared, answer.status, &answer.body),
+        Err(AnswerError::Signature)
+    );
     // No reply is a plain `success`, never an encrypted envelope.
-    let view = event_xml(&u, now(), "VIEW", "<EventKey>www.qq.com</EventKey>");
-    let (query, body) = encrypted_push(TOKEN, &u, &encrypt(&key(AES_KEY), APPID, &view));
-    assert!(post(&qs.url, &query, body).await.is_success());
+    let view = send(&sim, &qs.url, SimPush::view("www.qq.com")).await;
+    assert_eq!(view.body_text(), "success");
 }
 
 #[actix_rt::test]
 async fn secure_mode_refuses_plaintext_but_keeps_a_plaintext_handshake() {
     let qs = secure(&[]);
-    let u = user();
-    assert_eq!(
-        push(&qs.url, TOKEN, &u, text_xml(&u, "hi")).await.status,
-        400
-    );
-    let (ts, nonce) = (now().to_string(), "77".to_string());
-    let sig = sign(&[TOKEN, &ts, &nonce]);
-    let hs = request(
-        Method::GET,
-        &format!(
-            "{}?signature={sig}&timestamp={ts}&nonce={nonce}&echostr=plain",
-            qs.url
-        ),
-    )
-    .await;
-    assert_eq!((hs.status, hs.body.as_str()), (200, "plain"));
+    assert_eq!(send(&sim(), &qs.url, SimPush::text("hi")).await.status, 400);
+    // The handshake is plaintext whatever the mode.
+    let hs = secure_sim()
+        .verify(qs.url.as_str())
+        .await
+        .expect("answered");
+    assert!(matches!(hs.check(), Ok(Answer::Echo(_))), "{hs:?}");
 }
 
 #[actix_rt::test]
@@ -86,9 +95,9 @@ async fn every_crypto_rejection_has_its_status() {
     assert_eq!(post(&qs.url, &without, body).await.status, 400);
 
     // Encrypted for another AppID: 403.
-    let other_app = encrypt(&key(AES_KEY), "wx_someone_else", &text_xml(&u, "x"));
-    let (query, body) = encrypted_push(TOKEN, &u, &other_app);
-    assert_eq!(post(&qs.url, &query, body).await.status, 403);
+    let other_app = sim().secure(AES_KEY, "wx_someone_else").expect("key");
+    let answer = send(&other_app, &qs.url, SimPush::text("x")).await;
+    assert_eq!(answer.status, 403, "{answer:?}");
 
     // Bad base64, truncated ciphertext, garbage under our key: 400.
     let truncated = &good[..good.len() - 24];
@@ -120,18 +129,44 @@ async fn every_crypto_rejection_has_its_status() {
 #[actix_rt::test]
 async fn compatible_mode_answers_each_push_in_kind() {
     let qs = secure(&[("WECHAT_MODE", "compatible")]);
+    let plain = send(&sim(), &qs.url, SimPush::text("明文")).await;
+    assert_eq!(plain.text(), Some("收到:明文"));
+    assert!(!plain.body_text().contains("<Encrypt>"));
+    // Compatible bodies carry the plaintext fields beside <Encrypt>.
+    let compatible = secure_sim().compatible();
+    let prepared = compatible.prepare(&SimPush::text("兼容"));
+    assert!(prepared
+        .body()
+        .contains("<Content><![CDATA[兼容]]></Content>"));
+    let answer = compatible
+        .deliver(qs.url.as_str(), &prepared)
+        .await
+        .expect("answered");
+    let Ok(Answer::Reply(received)) = &answer.answer else {
+        panic!("{answer:?}")
+    };
+    assert!(
+        received.encrypted,
+        "an encrypted push gets an encrypted reply"
+    );
+    assert_eq!(received.reply, Reply::text("收到:兼容"));
+    // The encrypted copy is the one that counts, whatever the plaintext says.
     let u = user();
-    let plain = push(&qs.url, TOKEN, &u, text_xml(&u, "明文")).await;
-    assert_eq!(plain.text(), "收到:明文");
-    // Compatible bodies carry the plaintext fields beside <Encrypt>; the
-    // encrypted copy is the one that counts (and decides the reply's form).
     let decoy = text_xml(&u, "decoy");
     let encrypted = encrypt(&key(AES_KEY), APPID, &text_xml(&u, "密文"));
     let (query, _) = encrypted_push(TOKEN, &u, &encrypted);
     let body = compatible_body(&decoy, &encrypted);
     let answer = post(&qs.url, &query, body).await;
-    let reply = open_reply(TOKEN, AES_KEY, APPID, &answer.body).expect("encrypted reply");
-    assert!(reply.contains("收到:密文"), "{reply}");
+    // Read the answer as WeChat would for a push from `u`.
+    let reader = Simulator::new(TOKEN)
+        .openid(&u)
+        .secure(AES_KEY, APPID)
+        .expect("key");
+    let from_u = reader.prepare(&SimPush::text("密文"));
+    let reply = reader
+        .decode(&from_u, StatusCode::OK, answer.body.as_bytes())
+        .expect("encrypted reply");
+    assert_eq!(reply.reply(), Some(&Reply::text("收到:密文")));
 }
 
 #[actix_rt::test]
@@ -141,42 +176,35 @@ async fn plain_mode_ignores_encryption_parameters() {
         ("WECHAT_AES_KEY", AES_KEY),
         ("WECHAT_APPID", APPID),
     ]);
-    let u = user();
-    let inner = text_xml(&u, "plain please");
-    let (query, _) = encrypted_push(TOKEN, &u, "QUJD");
-    let answer = post(&qs.url, &query, inner).await;
+    // An encrypted push's query, with a plaintext body.
+    let prepared = secure_sim().prepare(&SimPush::text("plain please"));
+    let answer = post(&qs.url, prepared.query(), prepared.xml().to_owned()).await;
     assert_eq!(answer.text(), "收到:plain please");
 }
 
 #[actix_rt::test]
 async fn rotation_falls_back_to_the_previous_key_and_replies_with_it() {
     let qs = secure(&[("WECHAT_PREV_AES_KEY", OLD_KEY)]);
-    let u = user();
-    let (query, body) = encrypted_push(
-        TOKEN,
-        &u,
-        &encrypt(&key(OLD_KEY), APPID, &text_xml(&u, "old")),
-    );
-    let answer = post(&qs.url, &query, body).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let reply = open_reply(TOKEN, OLD_KEY, APPID, &answer.body).expect("reply under the old key");
-    assert!(reply.contains("收到:old"), "{reply}");
+    let old = sim().secure(OLD_KEY, APPID).expect("key");
+    let prepared = old.prepare(&SimPush::text("old"));
+    let answer = old
+        .deliver(qs.url.as_str(), &prepared)
+        .await
+        .expect("answered");
+    assert_eq!(answer.status, 200, "{}", answer.body_text());
+    assert_eq!(answer.text(), Some("收到:old"), "reply under the old key");
+    let new = Simulator::new(TOKEN)
+        .openid(old.user())
+        .secure(AES_KEY, APPID)
+        .expect("key");
     assert!(
-        open_reply(TOKEN, AES_KEY, APPID, &answer.body).is_err(),
+        matches!(
+            new.decode(&prepared, answer.status, &answer.body),
+            Err(AnswerError::Decrypt(_))
+        ),
         "not under the new key"
     );
     // The current key still works, and its replies use it.
-    let (query, body) = encrypted_push(
-        TOKEN,
-        &u,
-        &encrypt(&key(AES_KEY), APPID, &text_xml(&u, "new")),
-    );
-    let reply = open_reply(
-        TOKEN,
-        AES_KEY,
-        APPID,
-        &post(&qs.url, &query, body).await.body,
-    )
-    .unwrap();
-    assert!(reply.contains("收到:new"));
+    let answer = send(&new, &qs.url, SimPush::text("new")).await;
+    assert_eq!(answer.text(), Some("收到:new"));
 }

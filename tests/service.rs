@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use actix_web::web;
 use common::*;
+use wechat_events::testing::SimPush;
 use wechat_events::{
     Article, Captures, ClickEvent, Config, Context, LateReply, Push, Reply, Router, SubscribeEvent,
     TextMessage, WechatService,
@@ -45,9 +46,9 @@ async fn dropped_connection_neither_cancels_nor_reruns_the_handler() {
     let runs = web::Data::new(Runs::default());
     let service = WechatService::new(config(2000), Router::new().on(slow_counted)).unwrap();
     let server = Server::start(service, with_runs(runs.clone()));
-    let u = format!("o_{}", unique());
-    let body = click_xml(&u, now(), "K");
-    let query = signed_query(TOKEN, &u);
+    let sim = sim();
+    let push = sim.prepare(&SimPush::click("K"));
+    let (query, body) = (push.query(), push.body());
 
     // Send the push over a raw socket and hang up while the handler runs.
     let mut stream = TcpStream::connect(server.addr).unwrap();
@@ -68,8 +69,11 @@ async fn dropped_connection_neither_cancels_nor_reruns_the_handler() {
         "the handler finished despite the hang-up"
     );
     // WeChat's retry gets the stored reply; the handler does not run again.
-    let retry = post(&server.url, &query, body).await;
-    assert_eq!(retry.text(), "done K");
+    let retry = sim
+        .deliver(server.url.as_str(), &push)
+        .await
+        .expect("answered");
+    assert_eq!(retry.text(), Some("done K"));
     assert!(retry.elapsed < Duration::from_millis(200));
     assert_eq!(runs.0.load(Ordering::SeqCst), 1);
     server.stop().await;
@@ -80,16 +84,16 @@ async fn retry_during_the_run_waits_for_it() {
     let runs = web::Data::new(Runs::default());
     let service = WechatService::new(config(2000), Router::new().on(slow_counted)).unwrap();
     let server = Server::start(service, with_runs(runs.clone()));
-    let u = format!("o_{}", unique());
-    let body = click_xml(&u, now(), "W");
-    let query = signed_query(TOKEN, &u);
-    let first = post(&server.url, &query, body.clone());
+    let sim = sim();
+    let push = sim.prepare(&SimPush::click("W"));
+    let first = sim.deliver(server.url.as_str(), &push);
     let retry = async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        post(&server.url, &query, body.clone()).await
+        sim.deliver(server.url.as_str(), &push).await
     };
     let (first, retry) = futures_util::join!(first, retry);
-    assert_eq!(first.text(), "done W");
+    let (first, retry) = (first.expect("answered"), retry.expect("answered"));
+    assert_eq!(first.text(), Some("done W"));
     assert_eq!(retry.body, first.body, "identical replies");
     assert_eq!(runs.0.load(Ordering::SeqCst), 1);
     server.stop().await;
@@ -112,9 +116,9 @@ async fn late_reply_reaches_the_hook() {
         .build()
         .unwrap();
     let server = Server::start(service, |_| {});
-    let u = format!("o_{}", unique());
-    let answer = push(&server.url, TOKEN, &u, click_xml(&u, now(), "L")).await;
-    assert!(answer.is_success(), "{answer:?}");
+    let sim = sim();
+    let answer = send(&sim, &server.url, SimPush::click("L")).await;
+    assert!(answer.is_no_reply(), "{answer:?}");
     assert!(
         answer.elapsed < Duration::from_millis(300 + 200),
         "{:?}",
@@ -126,7 +130,7 @@ async fn late_reply_reaches_the_hook() {
         .expect("late reply reaches the hook");
     assert_eq!(late.reply, Reply::text("too late"));
     assert!(late.handler.ends_with("service::late"), "{}", late.handler);
-    assert_eq!(late.push.from_user, u);
+    assert_eq!(late.push.from_user, sim.user());
     assert!(late.elapsed >= Duration::from_millis(600));
     server.stop().await;
 }
@@ -149,13 +153,12 @@ async fn background_handlers_are_bounded() {
     .build()
     .unwrap();
     let server = Server::start(service, |_| {});
-    let u = format!("o_{}", unique());
-    let t = now();
+    let sim = sim();
     let (a, b) = futures_util::join!(
-        push(&server.url, TOKEN, &u, click_xml(&u, t, "A")),
-        push(&server.url, TOKEN, &u, click_xml(&u, t, "B")),
+        send(&sim, &server.url, SimPush::click("A")),
+        send(&sim, &server.url, SimPush::click("B")),
     );
-    assert!(a.is_success() && b.is_success());
+    assert!(a.is_no_reply() && b.is_no_reply());
     tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(
         hooked.load(Ordering::SeqCst),
@@ -197,50 +200,28 @@ async fn return_types_errors_extractors_and_fallback() {
         .fallback(fallback);
     let service = WechatService::new(config(1000), router).unwrap();
     let server = Server::start(service, |_| {});
-    let u = format!("o_{}", unique());
-    assert!(push(&server.url, TOKEN, &u, text_xml(&u, "fail"))
-        .await
-        .is_success());
+    let sim = sim();
+    let ask = |push: SimPush| send(&sim, &server.url, push);
+    assert!(ask(SimPush::text("fail")).await.is_no_reply());
+    assert_eq!(ask(SimPush::text("帮助")).await.text(), Some("static help"));
     assert_eq!(
-        push(&server.url, TOKEN, &u, text_xml(&u, "帮助"))
-            .await
-            .text(),
-        "static help"
+        ask(SimPush::text("天气 上海")).await.text(),
+        Some(format!("上海 {}", sim.user()).as_str())
     );
-    assert_eq!(
-        push(&server.url, TOKEN, &u, text_xml(&u, "天气 上海"))
-            .await
-            .text(),
-        format!("上海 {u}")
-    );
-    let news = push(&server.url, TOKEN, &u, text_xml(&u, "news"))
-        .await
-        .fields();
-    assert_eq!(
-        news.text("ArticleCount"),
-        Some("1"),
-        "one article when answering a message"
+    let news = ask(SimPush::text("news")).await;
+    assert!(
+        matches!(news.reply(), Some(Reply::News(articles)) if articles.len() == 1),
+        "one article when answering a message: {news:?}"
     );
     // A missing web::Data<T>: logged, answered success, handler not run.
-    assert!(push(&server.url, TOKEN, &u, click_xml(&u, now(), "X"))
-        .await
-        .is_success());
+    assert!(ask(SimPush::click("X")).await.is_no_reply());
     // Option: None is no reply.
-    assert!(push(
-        &server.url,
-        TOKEN,
-        &u,
-        event_xml(&u, now(), "subscribe", "")
-    )
-    .await
-    .is_success());
-    let qr = event_xml(&u, now(), "subscribe", "<EventKey>qrscene_9</EventKey>");
-    assert_eq!(push(&server.url, TOKEN, &u, qr).await.text(), "scene 9");
+    assert!(ask(SimPush::subscribe()).await.is_no_reply());
+    let qr = SimPush::subscribe().field("EventKey", "qrscene_9");
+    assert_eq!(ask(qr).await.text(), Some("scene 9"));
     assert_eq!(
-        push(&server.url, TOKEN, &u, text_xml(&u, "other"))
-            .await
-            .text(),
-        "fallback text"
+        ask(SimPush::text("other")).await.text(),
+        Some("fallback text")
     );
     server.stop().await;
 }
@@ -253,16 +234,15 @@ async fn custom_path_and_only_that_path() {
     )
     .unwrap();
     let server = Server::start(service, |_| {});
-    let u = format!("o_{}", unique());
+    let sim = sim();
     assert_eq!(
-        push(&server.url, TOKEN, &u, text_xml(&u, "x")).await.text(),
-        "fallback text"
+        send(&sim, &server.url, SimPush::text("x")).await.text(),
+        Some("fallback text")
     );
-    let elsewhere = push(
+    let elsewhere = send(
+        &sim,
         &format!("http://{}/wechat", server.addr),
-        TOKEN,
-        &u,
-        text_xml(&u, "x"),
+        SimPush::text("x"),
     )
     .await;
     assert_eq!(elsewhere.status, 404);

@@ -1,5 +1,7 @@
-//! Shared helpers for the end-to-end tests: signed pushes, the quickstart
-//! process, and in-process servers bound on 127.0.0.1.
+//! Shared helpers for the end-to-end tests: the simulator playing WeChat
+//! (`wechat_events::testing`), raw requests for the malformed cases it
+//! will not send, the quickstart process, and in-process servers bound on
+//! 127.0.0.1.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wechat_events::signature::sign;
+use wechat_events::testing::{Response, SimPush, Simulator};
 
 pub const TOKEN: &str = "testtoken";
 
@@ -26,38 +29,21 @@ pub fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed) + (std::process::id() as u64) * 1_000_000
 }
 
-/// A push query signed with `token`.
-pub fn signed_query(token: &str, openid: &str) -> String {
-    let timestamp = now().to_string();
-    let nonce = unique().to_string();
-    let signature = sign(&[token, &timestamp, &nonce]);
-    format!("signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}")
+/// The simulator, playing WeChat for a fresh user of an account with `TOKEN`.
+pub fn sim() -> Simulator {
+    Simulator::new(TOKEN).openid(format!("o_user_{}", unique()))
 }
 
-pub fn event_xml(from: &str, create_time: i64, event: &str, extra: &str) -> String {
-    format!(
-        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName>\
-         <CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>\
-         <Event><![CDATA[{event}]]></Event>{extra}</xml>"
-    )
+/// [`sim`] in secure mode with [`AES_KEY`] and [`APPID`].
+pub fn secure_sim() -> Simulator {
+    sim().secure(AES_KEY, APPID).expect("test key")
 }
 
-pub fn click_xml(from: &str, create_time: i64, key: &str) -> String {
-    event_xml(
-        from,
-        create_time,
-        "CLICK",
-        &format!("<EventKey><![CDATA[{key}]]></EventKey>"),
-    )
-}
-
-pub fn message_xml(from: &str, msg_type: &str, fields: &str) -> String {
-    format!(
-        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName>\
-         <CreateTime>{}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{fields}<MsgId>{}</MsgId></xml>",
-        now(),
-        unique()
-    )
+/// Sends `push` and returns the answer, panicking if none came.
+pub async fn send(sim: &Simulator, url: &str, push: SimPush) -> Response {
+    sim.send(url, &push)
+        .await
+        .unwrap_or_else(|e| panic!("{push}: {e}"))
 }
 
 /// `value` as CDATA, with `]]>` split safely.
@@ -67,15 +53,7 @@ pub fn cdata(value: &str) -> String {
     out
 }
 
-pub fn text_xml(from: &str, content: &str) -> String {
-    message_xml(
-        from,
-        "text",
-        &format!("<Content>{}</Content>", cdata(content)),
-    )
-}
-
-/// An answer, as the test sees it.
+/// An answer to a raw request (see [`post`]), as the test sees it.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
@@ -126,11 +104,6 @@ pub async fn post(base: &str, query: &str, body: impl Into<String>) -> Answer {
     }
 }
 
-/// POSTs a push signed with `token` from `openid`.
-pub async fn push(base: &str, token: &str, openid: &str, body: impl Into<String>) -> Answer {
-    post(base, &signed_query(token, openid), body).await
-}
-
 pub async fn request(method: awc::http::Method, url: &str) -> Answer {
     let started = std::time::Instant::now();
     let mut resp = client().request(method, url).send().await.expect("request");
@@ -172,6 +145,30 @@ fn quickstart_binary() -> PathBuf {
             .expect("cargo build --example quickstart");
         assert!(status.success(), "building the quickstart failed");
     }
+    bin
+}
+
+/// A binary built into the target directory beside this test's
+/// (`target/<profile>/NAME`, or `examples/NAME` for an example).
+pub fn target_binary(sub: &str, name: &str) -> PathBuf {
+    // target/<profile>/deps/<test binary> -> target/<profile>/
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    profile_dir
+        .join(sub)
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// The `wechat-sim` binary. `cargo test --workspace --all-features` builds
+/// it (it belongs to the `wechat-events` package, feature `cli`).
+pub fn wechat_sim_binary() -> PathBuf {
+    let bin = target_binary("", "wechat-sim");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test --workspace --all-features`, or first \
+         `cargo build -p wechat-events --features cli --bin wechat-sim`",
+        bin.display()
+    );
     bin
 }
 
@@ -273,32 +270,6 @@ pub fn encrypted_push(token: &str, openid: &str, encrypt: &str) -> (String, Stri
     );
     let body = format!("<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>");
     (query, body)
-}
-
-/// Opens an encrypted reply: checks its MsgSignature and decrypts it.
-pub fn open_reply(
-    token: &str,
-    key: &str,
-    appid: &str,
-    body: &str,
-) -> Result<String, wechat_events::crypto::CryptoError> {
-    use wechat_events::crypto::{decrypt, verify_msg_signature, AesKey};
-    let fields = wechat_events::push::parse_fields(body).expect("reply envelope is XML");
-    let get = |n: &str| {
-        fields
-            .text(n)
-            .unwrap_or_else(|| panic!("envelope lacks {n}: {body}"))
-            .to_owned()
-    };
-    let encrypt = get("Encrypt");
-    verify_msg_signature(
-        token,
-        &get("TimeStamp"),
-        &get("Nonce"),
-        &encrypt,
-        &get("MsgSignature"),
-    )?;
-    Ok(decrypt(&AesKey::from_encoding_aes_key(key)?, &encrypt, Some(appid))?.message)
 }
 
 /// `query` with parameter `name` set to `value` (added if absent).

@@ -41,7 +41,7 @@ mod target;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use actix_web::http::Method;
+use actix_web::http::{Method, StatusCode};
 use rand::Rng;
 
 use crate::config::WECHAT_TIMEOUT;
@@ -547,21 +547,43 @@ impl Simulator {
         let started = Instant::now();
         let (status, body) = target.call(prepared, self.timeout).await?;
         let elapsed = started.elapsed();
-        let expect = answer::Expect {
-            token: &self.token,
-            key: self.key.as_ref(),
-            appid: &self.appid,
-            secure: prepared.encrypted && !self.compatible,
-            parties: prepared.parties.clone(),
-            echostr: prepared.echostr.as_deref(),
-        };
-        let answer = expect.decode(status, &body);
+        let answer = self.decode(prepared, status, &body);
         Ok(Response {
             status,
             elapsed,
             body,
             answer,
         })
+    }
+
+    /// Reads an answer to `prepared` the way WeChat would — for requests
+    /// sent some other way (a raw socket, another client), or to read one
+    /// answer with another simulator's key.
+    ///
+    /// ```
+    /// use actix_web::http::StatusCode;
+    /// use wechat_events::testing::{Answer, SimPush, Simulator};
+    ///
+    /// let sim = Simulator::new("tok");
+    /// let prepared = sim.prepare(&SimPush::text("hi"));
+    /// assert_eq!(sim.decode(&prepared, StatusCode::OK, b"success"), Ok(Answer::Success));
+    /// assert!(sim.decode(&prepared, StatusCode::FORBIDDEN, b"no").is_err());
+    /// ```
+    pub fn decode(
+        &self,
+        prepared: &Prepared,
+        status: StatusCode,
+        body: &[u8],
+    ) -> Result<Answer, AnswerError> {
+        answer::Expect {
+            token: &self.token,
+            key: self.key.as_ref(),
+            appid: &self.appid,
+            secure: prepared.encrypted && !self.compatible,
+            parties: prepared.parties.clone(),
+            echostr: prepared.echostr.as_deref(),
+        }
+        .decode(status, body)
     }
 
     /// Delivers `prepared` as WeChat does: when no answer comes within the
