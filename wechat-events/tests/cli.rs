@@ -283,12 +283,29 @@ fn clear_errors() {
     );
 
     // Usage errors are clap's: exit 2.
-    let output = command().args(["subscribe"]).output().expect("run");
-    let run = finish(output);
-    assert_eq!(run.code, Some(2), "{run}");
-    assert!(run.stderr.contains("--token"), "{run}");
     let run = sim(&url, &["scan"]);
     assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("--scene"), "{run}");
+    let run = sim(&url, &["location", "--lat", "north", "--lng", "1"]);
+    assert_eq!(run.code, Some(2), "{run}");
+}
+
+#[test]
+fn token_defaults_to_the_quickstart_development_token() {
+    let service = wechat_events::WechatService::new(
+        wechat_events::Config::builder("devtoken")
+            .build()
+            .expect("config"),
+        wechat_events::Router::new(),
+    )
+    .expect("service");
+    let bot = Background::service(service);
+    let output = command()
+        .args(["--url", &bot.url, "verify"])
+        .output()
+        .expect("run");
+    let run = finish(output);
+    assert!(run.ok().contains("handshake verified"), "{run}");
 }
 
 /// A fake bot at `/wechat` answering with `answer(request number, query, body)`.

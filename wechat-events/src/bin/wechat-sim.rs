@@ -9,7 +9,7 @@
 //! ```text
 //! wechat-sim --token TOKEN text 你好
 //! wechat-sim --token TOKEN --aes-key KEY --appid wx… --retries click --key SLOW
-//! wechat-sim --token TOKEN tour
+//! wechat-sim tour                  # against `cargo run --example quickstart`
 //! ```
 //!
 //! Exit status: 0 when every answer is one WeChat accepts; 1 when an answer
@@ -34,8 +34,14 @@ struct Cli {
     /// The bot's push URL (plain http).
     #[arg(long, default_value = "http://127.0.0.1:8080/wechat")]
     url: String,
-    /// The token configured in the WeChat console.
-    #[arg(long, env = "WECHAT_TOKEN", hide_env_values = true)]
+    /// The token configured in the WeChat console; the default is the
+    /// quickstart's development token.
+    #[arg(
+        long,
+        env = "WECHAT_TOKEN",
+        hide_env_values = true,
+        default_value = "devtoken"
+    )]
     token: String,
     /// The EncodingAESKey (43 characters): encrypts pushes (secure mode).
     #[arg(long, env = "WECHAT_AES_KEY", hide_env_values = true)]

@@ -73,7 +73,7 @@ pub const WECHAT_TRIES: usize = 3;
 #[non_exhaustive]
 pub enum SimError {
     /// The EncodingAESKey given to the simulator is unusable.
-    #[error("invalid EncodingAESKey: {0}")]
+    #[error(transparent)]
     Key(CryptoError),
     /// Secure mode was asked for without an AppID.
     #[error("secure mode needs the account's AppID (it is sealed into every encrypted push)")]
