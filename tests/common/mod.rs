@@ -160,16 +160,25 @@ pub fn target_binary(sub: &str, name: &str) -> PathBuf {
 }
 
 /// The `wechat-sim` binary. `cargo test --workspace --all-features` builds
-/// it (it belongs to the `wechat-events` package, feature `cli`).
+/// it (it belongs to the `wechat-events` package, feature `cli`); when this
+/// package's tests run alone it may be missing, and is built here.
 pub fn wechat_sim_binary() -> PathBuf {
-    let bin = target_binary("", "wechat-sim");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo test --workspace --all-features`, or first \
-         `cargo build -p wechat-events --features cli --bin wechat-sim`",
-        bin.display()
-    );
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let bin = target_binary("", "wechat-sim");
+            if !bin.exists() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "-p", "wechat-events", "--features", "cli"])
+                    .args(["--bin", "wechat-sim"])
+                    .current_dir(env!("CARGO_MANIFEST_DIR"))
+                    .status()
+                    .expect("cargo build --bin wechat-sim");
+                assert!(status.success(), "building wechat-sim failed");
+            }
+            bin
+        })
+        .clone()
 }
 
 impl Quickstart {
