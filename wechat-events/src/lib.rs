@@ -53,6 +53,10 @@ pub mod router;
 pub mod service;
 pub mod signature;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use config::{Config, ConfigBuilder, ConfigError, Mode};
 pub use dedup::{DedupStore, MemoryStore, Outcome, Status};
 pub use event::{
@@ -70,5 +74,8 @@ pub use message::{
 pub use push::{parse, Body, ParseError, Push};
 pub use query::{Query, QueryError};
 pub use reply::{Article, Music, Reply};
-pub use router::{Filter, Route, RouteInfo, RouteKind, Router, RouterError, Routes};
+pub use router::{
+    Filter, RegisteredHandler, Route, RouteInfo, RouteKind, Router, RouterError, Routes,
+};
 pub use service::{BuildError, LateReply, PushError, ServiceBuilder, WechatService};
+pub use wechat_events_macros::{on_event, on_fallback, on_message, on_text};
