@@ -1,1 +1,159 @@
-fn main() {}
+//! The quickstart bot: every kind of push the runtime models, answered.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! Configured by `Config::from_env()` (`WECHAT_TOKEN`, `WECHAT_MODE`, ...)
+//! plus `WECHAT_ADDR` (default `127.0.0.1:8080`) and `RUST_LOG`. Without
+//! `WECHAT_TOKEN` it uses a development token and says so. On start it
+//! prints `listening on http://ADDR/PATH` with the bound address (use
+//! `WECHAT_ADDR=127.0.0.1:0` for any free port).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use wechat_events::{
+    Article, ClickEvent, Config, Context, ImageMessage, LocationEvent, Reply, Router, ScanEvent,
+    SubscribeEvent, TextMessage, WechatService,
+};
+
+/// The token used when `WECHAT_TOKEN` is not set.
+const DEV_TOKEN: &str = "devtoken";
+
+const HELP: &str = "可用指令:\n\
+    帮助 / help - 显示本帮助\n\
+    图文 - 回复一篇图文\n\
+    位置 - 你最后上报的位置\n\
+    其他文字 - 原样回显 (收到:...)\n\
+    发送图片 - 原图奉还\n\
+    菜单 COUNT / SLOW / PANIC - 计数 / 慢处理 / 崩溃演示";
+
+/// What the bot remembers between pushes.
+#[derive(Default)]
+struct State {
+    count_clicks: AtomicU64,
+    locations: Mutex<HashMap<String, (f64, f64)>>,
+}
+
+async fn help(_: TextMessage) -> &'static str {
+    HELP
+}
+
+async fn news(_: TextMessage) -> Reply {
+    Reply::news([Article::new(
+        "wechat-events 快速上手",
+        "https://github.com/wechat-events/wechat-events",
+    )
+    .description("用 Rust 接收并回复公众号推送")
+    .pic_url("https://example.com/cover.png")])
+}
+
+async fn where_am_i(_: TextMessage, cx: Context, state: web::Data<State>) -> String {
+    let locations = state.locations.lock().unwrap_or_else(|e| e.into_inner());
+    match locations.get(cx.openid()) {
+        Some((lat, lng)) => format!("你的位置: {lat},{lng}"),
+        None => "还没有收到你的位置".to_owned(),
+    }
+}
+
+async fn echo(msg: TextMessage) -> String {
+    format!("收到:{}", msg.content)
+}
+
+async fn image(msg: ImageMessage) -> Reply {
+    Reply::image(msg.media_id)
+}
+
+async fn subscribe(ev: SubscribeEvent) -> String {
+    match ev.scene {
+        Some(scene) => format!("欢迎关注，场景值 {scene}"),
+        None => "欢迎关注".to_owned(),
+    }
+}
+
+async fn scan(ev: ScanEvent) -> String {
+    format!("扫码场景 {}", ev.scene)
+}
+
+async fn remember_location(ev: LocationEvent, cx: Context, state: web::Data<State>) {
+    let mut locations = state.locations.lock().unwrap_or_else(|e| e.into_inner());
+    locations.insert(cx.openid().to_owned(), (ev.latitude, ev.longitude));
+}
+
+async fn count(_: ClickEvent, state: web::Data<State>) -> String {
+    (state.count_clicks.fetch_add(1, Ordering::SeqCst) + 1).to_string()
+}
+
+async fn slow(_: ClickEvent) -> &'static str {
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    "终于好了"
+}
+
+async fn panics(_: ClickEvent) -> &'static str {
+    panic!("the PANIC menu item was clicked")
+}
+
+async fn menu(ev: ClickEvent) -> String {
+    format!("点击菜单 {}", ev.key)
+}
+
+fn router() -> Router {
+    Router::new()
+        .keywords(["帮助", "help"], help)
+        .keyword("图文", news)
+        .keyword("位置", where_am_i)
+        .on(echo)
+        .on(image)
+        .on(subscribe)
+        .on(scan)
+        .on(remember_location)
+        .click("COUNT", count)
+        .click("SLOW", slow)
+        .click("PANIC", panics)
+        .on(menu)
+}
+
+fn config() -> Result<Config, wechat_events::ConfigError> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if env("WECHAT_TOKEN").is_none() {
+        println!("WECHAT_TOKEN is not set: using the development token {DEV_TOKEN:?}");
+    }
+    Config::from_lookup(|name| match name {
+        "WECHAT_TOKEN" => env(name).or_else(|| Some(DEV_TOKEN.to_owned())),
+        _ => env(name),
+    })
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = config().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    let path = config.path().to_owned();
+    let mode = config.mode();
+    let service = WechatService::new(config, router()).unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    let state = web::Data::new(State::default());
+    let addr = std::env::var("WECHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let server =
+        HttpServer::new(move || App::new().app_data(state.clone()).service(service.clone()))
+            .workers(2)
+            .bind(&addr)?;
+    for bound in server.addrs() {
+        println!("listening on http://{bound}{path} ({mode} mode)");
+    }
+    server.run().await
+}

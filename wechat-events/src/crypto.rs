@@ -26,8 +26,6 @@ use base64::alphabet;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 use rand::RngCore;
 
 use crate::signature;
@@ -396,13 +394,14 @@ pub fn encrypt_reply(
     let encrypted = encrypt(key, appid, reply_xml);
     let signature = msg_signature(token, timestamp, nonce, &encrypted);
     // `encrypted` is base64 and `signature` is hex: neither can contain "]]>".
+    let mut nonce_cdata = String::with_capacity(nonce.len() + 12);
+    crate::reply::push_cdata(&mut nonce_cdata, nonce);
     format!(
         "<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>\
          <MsgSignature><![CDATA[{signature}]]></MsgSignature>\
          <TimeStamp>{timestamp}</TimeStamp>\
-         <Nonce><![CDATA[{nonce}]]></Nonce></xml>",
+         <Nonce>{nonce_cdata}</Nonce></xml>",
         timestamp = escape_text(timestamp),
-        nonce = cdata_body(nonce),
     )
 }
 
@@ -459,97 +458,24 @@ pub fn extract_encrypt(body: &str) -> Result<String, CryptoError> {
 /// # Ok::<(), wechat_events::crypto::CryptoError>(())
 /// ```
 pub fn extract_envelope(body: &str) -> Result<Envelope, CryptoError> {
-    let mut reader = Reader::from_str(body);
-    let mut depth = 0usize;
-    let mut seen_root = false;
-    // The field being captured (a direct child of the root) and its text.
-    let mut capturing: Option<Field> = None;
-    let mut text = String::new();
-    let mut encrypt: Option<String> = None;
-    let mut to_user_name: Option<String> = None;
-
-    loop {
-        let event = reader.read_event().map_err(|e| {
-            CryptoError::ParseXml(format!("{e} (at byte {})", reader.error_position()))
-        })?;
-        match event {
-            Event::DocType(_) => return Err(parse_err("DOCTYPE is not allowed")),
-            Event::Start(start) => {
-                if let Some(field) = capturing {
-                    return Err(parse_err(format!(
-                        "unexpected element inside <{}>",
-                        field.name()
-                    )));
-                }
-                if depth == 0 {
-                    if seen_root {
-                        return Err(parse_err("more than one root element"));
-                    }
-                    seen_root = true;
-                } else if depth == 1 {
-                    capturing = Field::from_name(start.local_name().as_ref());
-                    text.clear();
-                }
-                depth += 1;
-            }
-            Event::Empty(start) => {
-                if let Some(field) = capturing {
-                    return Err(parse_err(format!(
-                        "unexpected element inside <{}>",
-                        field.name()
-                    )));
-                }
-                if depth == 0 {
-                    if seen_root {
-                        return Err(parse_err("more than one root element"));
-                    }
-                    seen_root = true;
-                } else if depth == 1 {
-                    if let Some(field) = Field::from_name(start.local_name().as_ref()) {
-                        store(field, "", &mut encrypt, &mut to_user_name)?;
-                    }
-                }
-            }
-            Event::End(_) => {
-                depth = depth
-                    .checked_sub(1)
-                    .ok_or_else(|| parse_err("unbalanced end tag"))?;
-                if depth == 1 {
-                    if let Some(field) = capturing.take() {
-                        store(field, &text, &mut encrypt, &mut to_user_name)?;
-                    }
-                }
-            }
-            Event::Text(t) => {
-                let unescaped = t.unescape().map_err(|e| {
-                    CryptoError::ParseXml(format!("{e} (at byte {})", reader.buffer_position()))
-                })?;
-                if capturing.is_some() {
-                    text.push_str(&unescaped);
-                } else if depth == 0 && !unescaped.trim().is_empty() {
-                    return Err(parse_err("text outside the root element"));
-                }
-            }
-            Event::CData(c) => {
-                if capturing.is_some() {
-                    let decoded = c.decode().map_err(|e| parse_err(e.to_string()))?;
-                    text.push_str(&decoded);
-                } else if depth == 0 {
-                    return Err(parse_err("CDATA outside the root element"));
-                }
-            }
-            Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-            Event::Eof => break,
+    // The push parser's XML rules apply (no DTD, predefined entities only,
+    // bounded depth and size); only the two envelope fields are read.
+    let fields = crate::push::parse_fields(body).map_err(|e| parse_err(e.to_string()))?;
+    let field = |name: &str| -> Result<Option<String>, CryptoError> {
+        let mut values = fields.all(name);
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if values.next().is_some() {
+            return Err(parse_err(format!("duplicate <{name}>")));
         }
-    }
-
-    if !seen_root {
-        return Err(parse_err("no root element"));
-    }
-    if depth != 0 {
-        return Err(parse_err("unexpected end of document"));
-    }
-    match encrypt {
+        let text = first
+            .as_text()
+            .ok_or_else(|| parse_err(format!("unexpected element inside <{name}>")))?;
+        Ok(Some(text.trim().to_owned()))
+    };
+    let to_user_name = field("ToUserName")?;
+    match field("Encrypt")? {
         Some(encrypt) if !encrypt.is_empty() => Ok(Envelope {
             encrypt,
             to_user_name,
@@ -557,46 +483,6 @@ pub fn extract_envelope(body: &str) -> Result<Envelope, CryptoError> {
         Some(_) => Err(parse_err("<Encrypt> is empty")),
         None => Err(parse_err("missing <Encrypt>")),
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
-    Encrypt,
-    ToUserName,
-}
-
-impl Field {
-    fn from_name(name: &[u8]) -> Option<Field> {
-        match name {
-            b"Encrypt" => Some(Field::Encrypt),
-            b"ToUserName" => Some(Field::ToUserName),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Field::Encrypt => "Encrypt",
-            Field::ToUserName => "ToUserName",
-        }
-    }
-}
-
-fn store(
-    field: Field,
-    text: &str,
-    encrypt: &mut Option<String>,
-    to_user_name: &mut Option<String>,
-) -> Result<(), CryptoError> {
-    let slot = match field {
-        Field::Encrypt => encrypt,
-        Field::ToUserName => to_user_name,
-    };
-    if slot.is_some() {
-        return Err(parse_err(format!("duplicate <{}>", field.name())));
-    }
-    *slot = Some(text.trim().to_owned());
-    Ok(())
 }
 
 fn parse_err(msg: impl Into<String>) -> CryptoError {
@@ -615,12 +501,6 @@ fn escape_text(s: &str) -> String {
         }
     }
     out
-}
-
-/// Makes `s` safe inside `<![CDATA[ … ]]>` by splitting any `]]>`
-/// across two CDATA sections.
-fn cdata_body(s: &str) -> String {
-    s.replace("]]>", "]]]]><![CDATA[>")
 }
 
 /// Base64-decodes and decrypts `encrypt`, checks and strips the padding,
@@ -1230,28 +1110,9 @@ mod tests {
         // Still exactly one Encrypt; the signature covers the raw values.
         let enc = extract_encrypt(&body).expect("extract");
         assert!(decrypt(&key(), &enc, Some(APPID)).is_ok());
-        let mut reader = Reader::from_str(&body);
-        let (mut current, mut got_ts, mut got_nonce, mut got_sig) =
-            (String::new(), String::new(), String::new(), String::new());
-        loop {
-            match reader.read_event().expect("well-formed") {
-                Event::Start(s) => {
-                    current = String::from_utf8(s.name().as_ref().to_vec()).expect("utf8")
-                }
-                Event::End(_) => current.clear(),
-                Event::Text(t) if current == "TimeStamp" => {
-                    got_ts.push_str(&t.unescape().expect("unescape"))
-                }
-                Event::CData(c) if current == "Nonce" => {
-                    got_nonce.push_str(&c.decode().expect("cdata"))
-                }
-                Event::CData(c) if current == "MsgSignature" => {
-                    got_sig.push_str(&c.decode().expect("cdata"))
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-        }
+        let fields = crate::push::parse_fields(&body).expect("well-formed");
+        let got = |name: &str| fields.text(name).expect(name).to_owned();
+        let (got_ts, got_nonce, got_sig) = (got("TimeStamp"), got("Nonce"), got("MsgSignature"));
         assert_eq!(got_ts, ts);
         assert_eq!(got_nonce, nonce);
         verify_msg_signature("t", &got_ts, &got_nonce, &enc, &got_sig).expect("sig");

@@ -114,10 +114,10 @@ impl DedupStore for MemoryStore {
     fn run_once(&self, key: String, start: Start) -> BoxFuture<'static, (Outcome, bool)> {
         let cache = self.cache.clone();
         Box::pin(async move {
-            let entry = cache
-                .entry(key)
-                .or_insert_with(async move { start().shared() })
-                .await;
+            // The init future only stores the (already running) shared work;
+            // awaiting that work happens below, outside the cache's lock.
+            let init = std::future::ready(()).map(move |()| start().shared());
+            let entry = cache.entry(key).or_insert_with(init).await;
             let duplicate = !entry.is_fresh();
             (entry.into_value().await, duplicate)
         })

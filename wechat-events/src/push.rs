@@ -459,7 +459,8 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_push() {
-        let cases: &[(&[u8], fn(&ParseError) -> bool)] = &[
+        type Check = fn(&ParseError) -> bool;
+        let cases: &[(&[u8], Check)] = &[
             (b"", |e| *e == ParseError::Empty),
             (b"\xff\xfe<xml/>", |e| matches!(e, ParseError::InvalidUtf8(_))),
             (b"<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x \"y\">]><xml/>", |e| *e == ParseError::Doctype),
