@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::web;
 use common::*;
-use wechat_events::{Config, Router, RouteKind, WechatService};
+use wechat_events::{Config, RouteKind, Router, WechatService};
 
 /// State shared with the handlers through `web::Data`.
 #[derive(Default)]
@@ -47,9 +47,7 @@ mod text {
         caps: Captures,
         counter: web::Data<super::Counter>,
     ) -> String {
-        counter
-            .0
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        counter.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         format!(
             "{} 晴 ({} asked {:?})",
             caps.name("city").unwrap_or("?"),
@@ -279,10 +277,18 @@ async fn event_keys_scenes_and_kinds() {
     let server = start(counter.clone());
     let u = user();
     let click = |key: &str| click_xml(&u, now() + unique() as i64, key);
-    assert_eq!(push(&server.url, TOKEN, &u, click("COUNT")).await.text(), "1");
-    assert_eq!(push(&server.url, TOKEN, &u, click("COUNT")).await.text(), "2");
     assert_eq!(
-        push(&server.url, TOKEN, &u, click("MENU_NEWS")).await.text(),
+        push(&server.url, TOKEN, &u, click("COUNT")).await.text(),
+        "1"
+    );
+    assert_eq!(
+        push(&server.url, TOKEN, &u, click("COUNT")).await.text(),
+        "2"
+    );
+    assert_eq!(
+        push(&server.url, TOKEN, &u, click("MENU_NEWS"))
+            .await
+            .text(),
         "menu MENU_NEWS"
     );
     assert_eq!(
@@ -340,7 +346,9 @@ async fn every_return_type_and_the_fallback() {
         )
     };
     assert_eq!(
-        answer(voice("<Recognition>你好</Recognition>")).await.text(),
+        answer(voice("<Recognition>你好</Recognition>"))
+            .await
+            .text(),
         "heard 你好"
     );
     assert!(answer(voice("")).await.is_success(), "None = no reply");
@@ -356,7 +364,11 @@ async fn every_return_type_and_the_fallback() {
     assert!(answer(link("http://x")).await.is_success(), "Err = success");
 
     // Nothing handles video: the fallback does.
-    let video = message_xml(&u, "video", "<MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId>");
+    let video = message_xml(
+        &u,
+        "video",
+        "<MediaId>m</MediaId><ThumbMediaId>t</ThumbMediaId>",
+    );
     assert_eq!(answer(video).await.text(), "fallback video");
     let custom = event_xml(&u, now(), "card_pass_check", "");
     assert_eq!(answer(custom).await.text(), "fallback event");
@@ -378,16 +390,28 @@ async fn table_shows_kind_filter_priority_and_path() {
     assert!(help.contains("message Text"), "{help}");
     assert!(help.contains(r#"keyword = ["帮助", "help"]"#), "{help}");
     let urgent = row(" macros::text::any_urgent");
-    assert!(urgent.contains(r#"contains = "urgent""#) && urgent.contains(" 10 "), "{urgent}");
+    assert!(
+        urgent.contains(r#"contains = "urgent""#) && urgent.contains(" 10 "),
+        "{urgent}"
+    );
     let scan = row(" macros::events::scan_42");
-    assert!(scan.contains("event Scan") && scan.contains(" -1 "), "{scan}");
+    assert!(
+        scan.contains("event Scan") && scan.contains(" -1 "),
+        "{scan}"
+    );
     assert!(row(" macros::media::fallback").contains("fallback"));
     // Precedence order: priority 10 first, priority -1 last, and the
     // fallback after everything else of priority 0.
     assert!(table[0].ends_with("macros::text::any_urgent"), "{table:#?}");
     let n = table.len();
-    assert!(table[n - 1].ends_with("macros::events::scan_42"), "{table:#?}");
-    assert!(table[n - 2].ends_with("macros::media::fallback"), "{table:#?}");
+    assert!(
+        table[n - 1].ends_with("macros::events::scan_42"),
+        "{table:#?}"
+    );
+    assert!(
+        table[n - 2].ends_with("macros::media::fallback"),
+        "{table:#?}"
+    );
     let kinds: Vec<RouteKind> = service.routes().table().map(|r| r.kind).collect();
     assert_eq!(kinds[n - 2], RouteKind::Any);
 }
@@ -428,8 +452,11 @@ async fn explicit_registration_is_not_doubled() {
         .handler::<text::help>()
         .handler::<text::help>();
     assert_eq!(router.infos().count(), 1);
-    let service = WechatService::new(config(), router.merge(Router::new().handler::<text::help>()))
-        .expect("routes");
+    let service = WechatService::new(
+        config(),
+        router.merge(Router::new().handler::<text::help>()),
+    )
+    .expect("routes");
     assert_eq!(service.routes().len(), HANDLERS.len());
     let helps = service
         .routes()

@@ -50,7 +50,10 @@ fn build_stops_on_a_keyword_claimed_twice_and_names_both_handlers() {
     both.sort_unstable();
     assert_eq!(
         both,
-        ["macros_conflict::a::help", "macros_conflict::b::nested::also_help"]
+        [
+            "macros_conflict::a::help",
+            "macros_conflict::b::nested::also_help"
+        ]
     );
     let message = err.to_string();
     assert!(

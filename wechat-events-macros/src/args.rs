@@ -87,6 +87,8 @@ pub(crate) struct Args {
     /// The filter argument's name as written, e.g. the `key` of `key = "x"`.
     pub(crate) filter_name: Option<Ident>,
     pub(crate) priority: Option<syn::Expr>,
+    /// Whether a kind was written at all (even a wrong one).
+    kind_written: bool,
 }
 
 impl Args {
@@ -96,6 +98,7 @@ impl Args {
             filter: Filter::None,
             filter_name: None,
             priority: None,
+            kind_written: false,
         };
         let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
             Ok(metas) => metas,
@@ -110,14 +113,20 @@ impl Args {
         for meta in metas {
             args.add(attr, meta, errors);
         }
-        if attr.takes_kind() && args.kind.is_none() {
+        if attr.takes_kind() && !args.kind_written {
             let (what, example) = match attr {
                 Attr::Event => ("event", "`#[on_event(Click)]` or `#[on_event(Subscribe)]`"),
-                _ => ("message", "`#[on_message(Image)]` or `#[on_message(Voice)]`"),
+                _ => (
+                    "message",
+                    "`#[on_message(Image)]` or `#[on_message(Voice)]`",
+                ),
             };
             errors.push(syn::Error::new(
                 Span::call_site(),
-                format!("`#[{}]` needs the {what} kind first, e.g. {example}", attr.name()),
+                format!(
+                    "`#[{}]` needs the {what} kind first, e.g. {example}",
+                    attr.name()
+                ),
             ));
         }
         args
@@ -159,7 +168,7 @@ impl Args {
             Meta::List(list) => {
                 return errors.push(syn::Error::new_spanned(
                     list,
-                    format!("write {}", example(&arg)),
+                    format!("`{arg}` takes its value after `=`: write {}", example(&arg)),
                 ))
             }
         };
@@ -184,14 +193,20 @@ impl Args {
                 Some(list) if list.is_empty() => {
                     return errors.push(syn::Error::new_spanned(
                         &value,
-                        format!("`keywords` is empty: list at least one, e.g. {}", example(&arg)),
+                        format!(
+                            "`keywords` is empty: list at least one, e.g. {}",
+                            example(&arg)
+                        ),
                     ))
                 }
                 Some(list) => Filter::Keywords(list),
                 None => {
                     return errors.push(syn::Error::new_spanned(
                         &value,
-                        format!("`keywords` takes a list of string literals: write {}", example(&arg)),
+                        format!(
+                            "`keywords` takes a list of string literals: write {}",
+                            example(&arg)
+                        ),
                     ))
                 }
             },
@@ -217,6 +232,7 @@ impl Args {
     }
 
     fn set_kind(&mut self, attr: Attr, kind: Ident, errors: &mut Errors) {
+        self.kind_written = true;
         let written = kind.to_string();
         if !attr.takes_kind() {
             let msg = match attr {
@@ -278,7 +294,7 @@ impl Args {
                     if have.iter().any(|h| h.value() == lit.value()) {
                         errors.push(syn::Error::new_spanned(
                             &lit,
-                            format!("keyword {:?} is listed twice", lit.value()),
+                            format!("keyword {:?} is listed twice; keep one", lit.value()),
                         ));
                     } else {
                         have.push(lit);
@@ -286,7 +302,11 @@ impl Args {
                 }
             }
             (_, _) => {
-                let first = self.filter_name.as_ref().map(Ident::to_string).unwrap_or_default();
+                let first = self
+                    .filter_name
+                    .as_ref()
+                    .map(Ident::to_string)
+                    .unwrap_or_default();
                 errors.push(syn::Error::new_spanned(
                     &name,
                     format!(
@@ -307,13 +327,18 @@ fn is_argument_name(arg: &str) -> bool {
 fn unknown_argument(attr: Attr, name: &Ident, kind: Option<&Ident>) -> syn::Error {
     let arg = name.to_string();
     let msg = if EVENT_ARGS.contains(&arg.as_str()) {
+        let by = if arg == "scene" {
+            "their QR-code scene"
+        } else {
+            "their EventKey"
+        };
         let on = match (attr, kind) {
             (Attr::Message, Some(kind)) => format!("`{kind}` is a message kind, which has none"),
             (Attr::Message, None) | (Attr::Text, _) => "messages have none".to_owned(),
             _ => "`#[on_fallback]` takes no filter".to_owned(),
         };
         format!(
-            "`{arg}` filters events by their EventKey or QR scene, and {on}: match text with `#[on_text(keyword = \"...\")]`, menu clicks with `#[on_event(Click, key = \"...\")]`"
+            "`{arg}` filters events by {by}, and {on}: match text with `#[on_text(keyword = \"...\")]`, menu clicks with `#[on_event(Click, key = \"...\")]`"
         )
     } else if TEXT_ARGS.contains(&arg.as_str()) {
         match attr {
@@ -328,11 +353,11 @@ fn unknown_argument(attr: Attr, name: &Ident, kind: Option<&Ident>) -> syn::Erro
     } else {
         let known = attr.args();
         let hint = match closest(&arg, &known) {
-            Some(best) => format!("did you mean `{best}`? "),
-            None => String::new(),
+            Some(best) => format!(": did you mean `{best}`?"),
+            None => ".".to_owned(),
         };
         format!(
-            "unknown argument `{arg}` for `#[{}]`; {hint}it takes {}",
+            "unknown argument `{arg}` for `#[{}]`{hint} The attribute is written {}",
             attr.name(),
             attr.usage()
         )
@@ -392,16 +417,20 @@ fn priority(value: &Expr) -> Option<()> {
         return None;
     }
     let n = lit.base10_parse::<i64>().ok()?;
-    i32::try_from(if negative { -n } else { n }).ok().map(|_| ())
+    i32::try_from(if negative { -n } else { n })
+        .ok()
+        .map(|_| ())
 }
 
 /// Values that can never match, and regexes that do not compile.
 fn check_values(arg: &str, filter: &Filter, errors: &mut Errors) {
     let lits: &[LitStr] = match filter {
         Filter::Keywords(list) => list,
-        Filter::Key(l) | Filter::KeyRegex(l) | Filter::Scene(l) | Filter::Contains(l) | Filter::Regex(l) => {
-            std::slice::from_ref(l)
-        }
+        Filter::Key(l)
+        | Filter::KeyRegex(l)
+        | Filter::Scene(l)
+        | Filter::Contains(l)
+        | Filter::Regex(l) => std::slice::from_ref(l),
         Filter::None => &[],
     };
     for lit in lits {
@@ -409,7 +438,10 @@ fn check_values(arg: &str, filter: &Filter, errors: &mut Errors) {
         if value.is_empty() && arg != "key_regex" && arg != "regex" {
             errors.push(syn::Error::new(
                 lit.span(),
-                format!("`{arg}` is empty and would never match; write {}", example(arg)),
+                format!(
+                    "`{arg}` is empty and would never match; write {}",
+                    example(arg)
+                ),
             ));
         }
     }

@@ -14,8 +14,8 @@
 //! reply fails exactly one bound, on that token, with the runtime's
 //! `#[diagnostic::on_unimplemented]` message.
 
-use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, ReturnType, Type};
 
@@ -100,7 +100,10 @@ fn check_signature<'a>(
             errors,
             syn::Error::new_spanned(
                 sig.fn_token,
-                format!("handlers must be `async`: write `async fn {}(...)`", sig.ident),
+                format!(
+                    "handlers must be `async`: write `async fn {}(...)`",
+                    sig.ident
+                ),
             ),
         );
     }
@@ -206,6 +209,16 @@ fn event_type_hint(attr: Attr, args: &Args) -> String {
     }
 }
 
+/// Whether the tokens contain `impl` (an `impl Trait` type, which cannot be
+/// written as a type argument).
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
+}
+
 /// Whether `ty` is a path ending in `name` without generic arguments.
 fn is_bare(ty: &Type, name: &str) -> bool {
     match ty {
@@ -227,16 +240,23 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
     let attr_name = attr.name();
 
     // The one place the kind is named: an unknown kind fails here, on the
-    // user's token, with the compiler's "similar name" suggestion.
+    // user's token, as "cannot find type `Clik` in module `on_event`" with
+    // the compiler's "similar name" suggestion.
     let kind = match (attr, &args.kind) {
-        (Attr::Event, Some(kind)) => {
-            quote_spanned!(kind.span()=> ::wechat_events::__private::kinds::event::#kind)
-        }
-        (Attr::Message, Some(kind)) => {
-            quote_spanned!(kind.span()=> ::wechat_events::__private::kinds::message::#kind)
-        }
-        (Attr::Text, _) => quote!(::wechat_events::__private::kinds::message::Text),
-        _ => quote!(::wechat_events::__private::kinds::Fallback),
+        (Attr::Event, Some(kind)) => quote_spanned! {kind.span()=>
+            use ::wechat_events::__private::kinds::event as on_event;
+            type __WechatKind = on_event::#kind;
+        },
+        (Attr::Message, Some(kind)) => quote_spanned! {kind.span()=>
+            use ::wechat_events::__private::kinds::message as on_message;
+            type __WechatKind = on_message::#kind;
+        },
+        (Attr::Text, _) => quote!(
+            type __WechatKind = ::wechat_events::__private::kinds::message::Text;
+        ),
+        _ => quote!(
+            type __WechatKind = ::wechat_events::__private::kinds::Fallback;
+        ),
     };
 
     let filter = match &args.filter {
@@ -265,9 +285,16 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
             let #arg = ::wechat_events::__private::extract::<#ty>(#parts)?;
         }
     });
+    // Naming the return type as `into_reply`'s type argument puts a "not a
+    // reply" error on that type; `impl Trait` cannot be named, but then the
+    // function itself already promises a reply.
     let call = quote!(#name(#event_arg #(, #arg_names)*).await);
-    let reply_span = sig.output.map_or_else(|| name.span(), |ty| ty.span());
-    let reply = quote_spanned!(reply_span=> ::wechat_events::__private::into_reply(#call));
+    let reply = match sig.output {
+        Some(ty) if !mentions_impl(ty.to_token_stream()) => quote_spanned! {ty.span()=>
+            ::wechat_events::__private::into_reply::<#ty>(#call)
+        },
+        _ => quote!(::wechat_events::__private::into_reply(#call)),
+    };
     let boxed = quote_spanned! {name.span()=>
         ::wechat_events::__private::boxed(async move { #reply })
     };
@@ -285,7 +312,7 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
         #vis struct #name {}
 
         const _: () = {
-            type __WechatKind = #kind;
+            #kind
 
             #filter_check
 

@@ -111,7 +111,7 @@ pub fn on_text(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Handles whatever no other handler takes: `#[on_fallback(priority = N?)]`;
-/// the handler takes the whole `Push` (or `Arc<Push>`) first.
+/// the handler takes the whole `Push` first.
 ///
 /// ```ignore
 /// #[on_fallback]

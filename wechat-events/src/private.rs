@@ -19,7 +19,6 @@ use futures_util::future::BoxFuture;
 pub use inventory;
 
 use crate::handler::{ExtractError, FromPush, HandlerResult, IntoReply, Parts, Payload};
-use crate::push::Push;
 use crate::router::{Route, RouteKind, Router};
 
 /// The kind names the attributes accept. Each is an alias of the type the
@@ -64,8 +63,8 @@ where
         + 'static,
 {
     let erased: crate::handler::ErasedHandler = Arc::new(move |parts: &Parts<'_>| {
-        let payload = K::from_push(parts.push())
-            .ok_or(ExtractError::Payload(std::any::type_name::<K>()))?;
+        let payload =
+            K::from_push(parts.push()).ok_or(ExtractError::Payload(std::any::type_name::<K>()))?;
         handler(payload, parts)
     });
     router.push_registered(def, K::KIND, route, erased)
@@ -101,7 +100,8 @@ where
     note = "a handler's first parameter receives the push's typed value, and the kind in the attribute decides its type: change the parameter's type or the kind"
 )]
 pub trait EventParam<K>: Sized {
-    /// The conversion (the identity, or `Push` into `Arc<Push>`).
+    /// The conversion: the identity (a trait rather than a type equality so
+    /// that a mismatch fails with the message above).
     fn from_kind(value: K) -> Self;
 }
 
@@ -109,14 +109,6 @@ impl<T> EventParam<T> for T {
     #[inline]
     fn from_kind(value: T) -> T {
         value
-    }
-}
-
-/// A fallback may take the push shared.
-impl EventParam<Push> for Arc<Push> {
-    #[inline]
-    fn from_kind(value: Push) -> Arc<Push> {
-        Arc::new(value)
     }
 }
 
