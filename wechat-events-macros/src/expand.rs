@@ -1,8 +1,9 @@
 //! From an annotated `async fn` to its registration.
 //!
 //! The function is emitted unchanged (it stays callable, e.g. from unit
-//! tests). Beside it come a type of the same name, in the type namespace
-//! like Rocket's route structs, implementing
+//! tests). Beside it come a type of the same name — a braced struct, so it
+//! lives only in the type namespace and never shadows the function —
+//! implementing
 //! `::wechat_events::RegisteredHandler` for explicit registration, and an
 //! anonymous `const` block holding the handler's description, its
 //! registration function and the `inventory` submission.

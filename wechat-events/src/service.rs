@@ -235,7 +235,8 @@ fn log_late_reply(late: LateReply) {
 }
 
 impl WechatService {
-    /// Starts a builder.
+    /// Starts a builder. Its service includes every attribute-macro
+    /// handler in the binary besides the routes given to it.
     pub fn builder(config: Config) -> ServiceBuilder {
         ServiceBuilder {
             config,
