@@ -168,6 +168,14 @@ mod media {
         }
     }
 
+    // Compiled out after the attribute saw it: its registration goes too
+    // (the table must not list it; the fallback handles video).
+    #[on_message(Video)]
+    #[cfg(any())]
+    pub async fn video(_: wechat_events::VideoMessage) -> &'static str {
+        "never"
+    }
+
     #[on_fallback]
     pub async fn fallback(push: Push, cx: Context, shared: Arc<Push>) -> String {
         assert_eq!(cx.msg_type(), shared.msg_type);

@@ -199,7 +199,7 @@ fn check_signature<'a>(
 }
 
 /// The event type a kind's handler takes, by the runtime's naming
-/// convention (`Click` → `ClickEvent`); only for messages.
+/// convention (`Click` → `ClickEvent`); used only in error messages.
 fn event_type_hint(attr: Attr, args: &Args) -> String {
     match (attr, &args.kind) {
         (Attr::Event, Some(kind)) => format!("{kind}Event"),
@@ -237,6 +237,12 @@ fn is_bare(ty: &Type, name: &str) -> bool {
 fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> TokenStream {
     let vis = &func.vis;
     let name = &func.sig.ident;
+    // A `#[cfg]` that removes the function removes its registration too.
+    let cfgs: Vec<_> = func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .collect();
     let name_str = name.to_string();
     let attr_name = attr.name();
 
@@ -294,7 +300,9 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
         Some(ty) if !mentions_impl(ty.to_token_stream()) => quote_spanned! {ty.span()=>
             ::wechat_events::__private::into_reply::<#ty>(#call)
         },
-        _ => quote!(::wechat_events::__private::into_reply(#call)),
+        _ => quote_spanned! {name.span()=>
+            ::wechat_events::__private::into_reply(#call)
+        },
     };
     let boxed = quote_spanned! {name.span()=>
         ::wechat_events::__private::boxed(async move { #reply })
@@ -308,10 +316,13 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
     quote! {
         #func
 
+        #(#cfgs)*
         #[doc = #doc]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #name {}
 
+        #(#cfgs)*
+        #[allow(deprecated)]
         const _: () = {
             #kind
 
