@@ -29,11 +29,16 @@ fn user() -> String {
 async fn encrypted_push_gets_an_encrypted_reply_that_verifies() {
     let qs = secure(&[]); // mode defaults to secure when a key is set
     let u = user();
-    let (query, body) = encrypted_push(TOKEN, &u, &encrypt(&key(AES_KEY), APPID, &text_xml(&u, "你好 ]]>")));
+    let (query, body) = encrypted_push(
+        TOKEN,
+        &u,
+        &encrypt(&key(AES_KEY), APPID, &text_xml(&u, "你好 ]]>")),
+    );
     let answer = post(&qs.url, &query, body).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert!(answer.body.starts_with("<xml><Encrypt>"), "{}", answer.body);
-    let reply = open_reply(TOKEN, AES_KEY, APPID, &answer.body).expect("reply verifies and decrypts");
+    let reply =
+        open_reply(TOKEN, AES_KEY, APPID, &answer.body).expect("reply verifies and decrypts");
     let fields = wechat_events::push::parse_fields(&reply).unwrap();
     assert_eq!(fields.text("Content"), Some("收到:你好 ]]>"));
     assert_eq!(fields.text("ToUserName"), Some(u.as_str()));
@@ -49,10 +54,20 @@ async fn encrypted_push_gets_an_encrypted_reply_that_verifies() {
 async fn secure_mode_refuses_plaintext_but_keeps_a_plaintext_handshake() {
     let qs = secure(&[]);
     let u = user();
-    assert_eq!(push(&qs.url, TOKEN, &u, text_xml(&u, "hi")).await.status, 400);
+    assert_eq!(
+        push(&qs.url, TOKEN, &u, text_xml(&u, "hi")).await.status,
+        400
+    );
     let (ts, nonce) = (now().to_string(), "77".to_string());
     let sig = sign(&[TOKEN, &ts, &nonce]);
-    let hs = request(Method::GET, &format!("{}?signature={sig}&timestamp={ts}&nonce={nonce}&echostr=plain", qs.url)).await;
+    let hs = request(
+        Method::GET,
+        &format!(
+            "{}?signature={sig}&timestamp={ts}&nonce={nonce}&echostr=plain",
+            qs.url
+        ),
+    )
+    .await;
     assert_eq!((hs.status, hs.body.as_str()), (200, "plain"));
 }
 
@@ -77,7 +92,12 @@ async fn every_crypto_rejection_has_its_status() {
 
     // Bad base64, truncated ciphertext, garbage under our key: 400.
     let truncated = &good[..good.len() - 24];
-    let wrong_key = encrypt_with_random(&key(OLD_KEY), APPID, b"0123456789abcdef", &text_xml(&u, "x"));
+    let wrong_key = encrypt_with_random(
+        &key(OLD_KEY),
+        APPID,
+        b"0123456789abcdef",
+        &text_xml(&u, "x"),
+    );
     for encrypt in ["!!!not base64!!!", truncated, &wrong_key, "QUJD"] {
         let (query, body) = encrypted_push(TOKEN, &u, encrypt);
         let answer = post(&qs.url, &query, body).await;
@@ -85,7 +105,12 @@ async fn every_crypto_rejection_has_its_status() {
     }
     // An envelope without <Encrypt>: 400.
     let (query, _) = encrypted_push(TOKEN, &u, "QUJD");
-    assert_eq!(post(&qs.url, &query, "<xml><ToUserName>gh</ToUserName></xml>").await.status, 400);
+    assert_eq!(
+        post(&qs.url, &query, "<xml><ToUserName>gh</ToUserName></xml>")
+            .await
+            .status,
+        400
+    );
 
     // And the server still answers a good push.
     let (query, body) = encrypted_push(TOKEN, &u, &good);
@@ -111,7 +136,11 @@ async fn compatible_mode_answers_each_push_in_kind() {
 
 #[actix_rt::test]
 async fn plain_mode_ignores_encryption_parameters() {
-    let qs = Quickstart::start(&[("WECHAT_MODE", "plain"), ("WECHAT_AES_KEY", AES_KEY), ("WECHAT_APPID", APPID)]);
+    let qs = Quickstart::start(&[
+        ("WECHAT_MODE", "plain"),
+        ("WECHAT_AES_KEY", AES_KEY),
+        ("WECHAT_APPID", APPID),
+    ]);
     let u = user();
     let inner = text_xml(&u, "plain please");
     let (query, _) = encrypted_push(TOKEN, &u, "QUJD");
@@ -123,14 +152,31 @@ async fn plain_mode_ignores_encryption_parameters() {
 async fn rotation_falls_back_to_the_previous_key_and_replies_with_it() {
     let qs = secure(&[("WECHAT_PREV_AES_KEY", OLD_KEY)]);
     let u = user();
-    let (query, body) = encrypted_push(TOKEN, &u, &encrypt(&key(OLD_KEY), APPID, &text_xml(&u, "old")));
+    let (query, body) = encrypted_push(
+        TOKEN,
+        &u,
+        &encrypt(&key(OLD_KEY), APPID, &text_xml(&u, "old")),
+    );
     let answer = post(&qs.url, &query, body).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let reply = open_reply(TOKEN, OLD_KEY, APPID, &answer.body).expect("reply under the old key");
     assert!(reply.contains("收到:old"), "{reply}");
-    assert!(open_reply(TOKEN, AES_KEY, APPID, &answer.body).is_err(), "not under the new key");
+    assert!(
+        open_reply(TOKEN, AES_KEY, APPID, &answer.body).is_err(),
+        "not under the new key"
+    );
     // The current key still works, and its replies use it.
-    let (query, body) = encrypted_push(TOKEN, &u, &encrypt(&key(AES_KEY), APPID, &text_xml(&u, "new")));
-    let reply = open_reply(TOKEN, AES_KEY, APPID, &post(&qs.url, &query, body).await.body).unwrap();
+    let (query, body) = encrypted_push(
+        TOKEN,
+        &u,
+        &encrypt(&key(AES_KEY), APPID, &text_xml(&u, "new")),
+    );
+    let reply = open_reply(
+        TOKEN,
+        AES_KEY,
+        APPID,
+        &post(&qs.url, &query, body).await.body,
+    )
+    .unwrap();
     assert!(reply.contains("收到:new"));
 }

@@ -276,12 +276,28 @@ pub fn encrypted_push(token: &str, openid: &str, encrypt: &str) -> (String, Stri
 }
 
 /// Opens an encrypted reply: checks its MsgSignature and decrypts it.
-pub fn open_reply(token: &str, key: &str, appid: &str, body: &str) -> Result<String, wechat_events::crypto::CryptoError> {
+pub fn open_reply(
+    token: &str,
+    key: &str,
+    appid: &str,
+    body: &str,
+) -> Result<String, wechat_events::crypto::CryptoError> {
     use wechat_events::crypto::{decrypt, verify_msg_signature, AesKey};
     let fields = wechat_events::push::parse_fields(body).expect("reply envelope is XML");
-    let get = |n: &str| fields.text(n).unwrap_or_else(|| panic!("envelope lacks {n}: {body}")).to_owned();
+    let get = |n: &str| {
+        fields
+            .text(n)
+            .unwrap_or_else(|| panic!("envelope lacks {n}: {body}"))
+            .to_owned()
+    };
     let encrypt = get("Encrypt");
-    verify_msg_signature(token, &get("TimeStamp"), &get("Nonce"), &encrypt, &get("MsgSignature"))?;
+    verify_msg_signature(
+        token,
+        &get("TimeStamp"),
+        &get("Nonce"),
+        &encrypt,
+        &get("MsgSignature"),
+    )?;
     Ok(decrypt(&AesKey::from_encoding_aes_key(key)?, &encrypt, Some(appid))?.message)
 }
 

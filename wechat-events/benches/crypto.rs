@@ -6,7 +6,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wechat_events::crypto::{decrypt, encrypt, encrypt_reply, AesKey};
+use wechat_events::crypto::{
+    decrypt, encrypt, encrypt_reply, extract_encrypt, verify_msg_signature, AesKey,
+};
+use wechat_events::{parse, Reply};
 
 struct M1 {
     token: String,
@@ -60,6 +63,37 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    // Side by side: a push's whole protocol path in plaintext mode versus
+    // secure mode (envelope, msg_signature, decrypt, parse, render, encrypt).
+    let plaintext = decrypt(&m.key, &m.encrypt, Some(&m.appid))
+        .expect("M1")
+        .message;
+    let envelope = format!("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{}]]></Encrypt></xml>", m.encrypt);
+    let msg_signature =
+        wechat_events::crypto::msg_signature(&m.token, &m.timestamp, &m.nonce, &m.encrypt);
+    let answer = |push: &wechat_events::Push| {
+        Reply::text("Thanks! We got your message")
+            .render(&push.from_user, &push.to_user, 1409735669)
+            .expect("reply")
+    };
+    group.bench_function("plaintext push: parse + render", |b| {
+        b.iter(|| answer(&parse(black_box(plaintext.as_bytes())).expect("parse")))
+    });
+    group.bench_function(
+        "secure push: verify + decrypt + parse + render + encrypt",
+        |b| {
+            b.iter(|| {
+                let encrypt = extract_encrypt(black_box(&envelope)).expect("envelope");
+                verify_msg_signature(&m.token, &m.timestamp, &m.nonce, &encrypt, &msg_signature)
+                    .expect("signature");
+                let xml = decrypt(&m.key, &encrypt, Some(&m.appid))
+                    .expect("decrypt")
+                    .message;
+                let reply = answer(&parse(xml.as_bytes()).expect("parse"));
+                encrypt_reply(&m.token, &m.key, &m.appid, &reply, &m.timestamp, &m.nonce)
+            })
+        },
+    );
     group.finish();
 
     let mut group = c.benchmark_group("crypto");
