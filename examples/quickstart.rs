@@ -1,5 +1,9 @@
 //! The quickstart bot: every kind of push the runtime models, answered.
 //!
+//! Each handler is a plain `async fn` with a handler attribute
+//! (`#[on_text]`, `#[on_message]`, `#[on_event]`); `WechatService` finds
+//! them all by itself, so `main` only configures and serves.
+//!
 //! ```text
 //! cargo run --example quickstart
 //! ```
@@ -17,8 +21,8 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use wechat_events::{
-    Article, ClickEvent, Config, Context, ImageMessage, LocationEvent, Reply, Router, ScanEvent,
-    SubscribeEvent, TextMessage, WechatService,
+    on_event, on_message, on_text, Article, ClickEvent, Config, Context, ImageMessage,
+    LocationEvent, Reply, ScanEvent, SubscribeEvent, TextMessage, WechatService,
 };
 
 /// The token used when `WECHAT_TOKEN` is not set.
@@ -39,10 +43,12 @@ struct State {
     locations: Mutex<HashMap<String, (f64, f64)>>,
 }
 
+#[on_text(keyword = "帮助", keyword = "help")]
 async fn help(_: TextMessage) -> &'static str {
     HELP
 }
 
+#[on_text(keyword = "图文")]
 async fn news(_: TextMessage) -> Reply {
     Reply::news([Article::new(
         "wechat-events 快速上手",
@@ -52,6 +58,7 @@ async fn news(_: TextMessage) -> Reply {
     .pic_url("https://example.com/cover.png")])
 }
 
+#[on_text(keyword = "位置")]
 async fn where_am_i(_: TextMessage, cx: Context, state: web::Data<State>) -> String {
     let locations = state.locations.lock().unwrap_or_else(|e| e.into_inner());
     match locations.get(cx.openid()) {
@@ -60,14 +67,18 @@ async fn where_am_i(_: TextMessage, cx: Context, state: web::Data<State>) -> Str
     }
 }
 
+/// Any other text.
+#[on_message(Text)]
 async fn echo(msg: TextMessage) -> String {
     format!("收到:{}", msg.content)
 }
 
+#[on_message(Image)]
 async fn image(msg: ImageMessage) -> Reply {
     Reply::image(msg.media_id)
 }
 
+#[on_event(Subscribe)]
 async fn subscribe(ev: SubscribeEvent) -> String {
     match ev.scene {
         Some(scene) => format!("欢迎关注，场景值 {scene}"),
@@ -75,46 +86,37 @@ async fn subscribe(ev: SubscribeEvent) -> String {
     }
 }
 
+#[on_event(Scan)]
 async fn scan(ev: ScanEvent) -> String {
     format!("扫码场景 {}", ev.scene)
 }
 
+#[on_event(Location)]
 async fn remember_location(ev: LocationEvent, cx: Context, state: web::Data<State>) {
     let mut locations = state.locations.lock().unwrap_or_else(|e| e.into_inner());
     locations.insert(cx.openid().to_owned(), (ev.latitude, ev.longitude));
 }
 
+#[on_event(Click, key = "COUNT")]
 async fn count(_: ClickEvent, state: web::Data<State>) -> String {
     (state.count_clicks.fetch_add(1, Ordering::SeqCst) + 1).to_string()
 }
 
+#[on_event(Click, key = "SLOW")]
 async fn slow(_: ClickEvent) -> &'static str {
     tokio::time::sleep(Duration::from_secs(10)).await;
     "终于好了"
 }
 
+#[on_event(Click, key = "PANIC")]
 async fn panics(_: ClickEvent) -> &'static str {
     panic!("the PANIC menu item was clicked")
 }
 
+/// Any other menu click.
+#[on_event(Click)]
 async fn menu(ev: ClickEvent) -> String {
     format!("点击菜单 {}", ev.key)
-}
-
-fn router() -> Router {
-    Router::new()
-        .keywords(["帮助", "help"], help)
-        .keyword("图文", news)
-        .keyword("位置", where_am_i)
-        .on(echo)
-        .on(image)
-        .on(subscribe)
-        .on(scan)
-        .on(remember_location)
-        .click("COUNT", count)
-        .click("SLOW", slow)
-        .click("PANIC", panics)
-        .on(menu)
 }
 
 fn config() -> Result<Config, wechat_events::ConfigError> {
@@ -142,7 +144,9 @@ async fn main() -> std::io::Result<()> {
     });
     let path = config.path().to_owned();
     let mode = config.mode();
-    let service = WechatService::new(config, router()).unwrap_or_else(|e| {
+    // Every `#[on_...]` handler above is registered by `build()`, which also
+    // logs the handler table and refuses two handlers for one keyword or key.
+    let service = WechatService::builder(config).build().unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2);
     });

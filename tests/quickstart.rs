@@ -66,7 +66,7 @@ async fn text_commands() {
         }
     }
     let news = send(&sim, &qs.url, SimPush::text("图文")).await;
-    let Ok(Answer::Reply(received)) = &news.answer else {
+    let Ok(Answer::Replied(received)) = &news.answer else {
         panic!("{news:?}")
     };
     assert!(

@@ -48,7 +48,7 @@ async fn encrypted_push_gets_an_encrypted_reply_that_verifies() {
     );
     // The simulator verified the MsgSignature, decrypted, checked the AppID
     // and that To/From are swapped.
-    let Ok(Answer::Reply(received)) = &answer.answer else {
+    let Ok(Answer::Replied(received)) = &answer.answer else {
         panic!("{answer:?}")
     };
     assert!(received.encrypted);
@@ -142,7 +142,7 @@ async fn compatible_mode_answers_each_push_in_kind() {
         .deliver(qs.url.as_str(), &prepared)
         .await
         .expect("answered");
-    let Ok(Answer::Reply(received)) = &answer.answer else {
+    let Ok(Answer::Replied(received)) = &answer.answer else {
         panic!("{answer:?}")
     };
     assert!(

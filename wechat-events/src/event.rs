@@ -65,7 +65,7 @@ impl EventKind {
     }
 
     /// Whether pushes of this kind carry an `EventKey` worth filtering on.
-    pub fn has_key(self) -> bool {
+    pub const fn has_key(self) -> bool {
         matches!(
             self,
             EventKind::Subscribe
@@ -77,7 +77,7 @@ impl EventKind {
     }
 
     /// Whether pushes of this kind carry a QR-code scene value.
-    pub fn has_scene(self) -> bool {
+    pub const fn has_scene(self) -> bool {
         matches!(self, EventKind::Subscribe | EventKind::Scan)
     }
 }

@@ -182,6 +182,11 @@ pub enum ExtractError {
 
 /// An argument a handler can take after the typed value. Implement it to
 /// add your own extractors.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a handler argument",
+    label = "not an extractor",
+    note = "after the event, a handler takes extractors: `Context`, `web::Data<T>`, `Captures`, `Arc<Push>`, `Option<E>` of any of them, or your own type implementing `wechat_events::FromPush`"
+)]
 pub trait FromPush: Sized + Send + 'static {
     /// Extracts the value; an error skips the handler and answers `success`.
     fn from_push(parts: &Parts<'_>) -> Result<Self, ExtractError>;
@@ -230,32 +235,63 @@ pub trait Payload: Sized + Send + 'static {
     fn from_push(push: &Push) -> Option<Self>;
 }
 
+// The two tables below are the one place a kind is tied to its type: each
+// line implements `Payload` and names the kind for the attribute macros
+// (`#[on_message(Text)]` resolves to `message_kinds::Text`, an alias of
+// `TextMessage`). Adding a kind to the catalog is one line here.
+
 macro_rules! message_payload {
-    ($($ty:ident => $variant:ident),* $(,)?) => {$(
-        impl Payload for $ty {
-            const KIND: RouteKind = RouteKind::Message(MessageKind::$variant);
-            fn from_push(push: &Push) -> Option<Self> {
-                match &push.body {
-                    Body::Message(Message::$variant(m)) => Some(m.clone()),
-                    _ => None,
+    ($($ty:ident => $variant:ident),* $(,)?) => {
+        $(
+            impl Payload for $ty {
+                const KIND: RouteKind = RouteKind::Message(MessageKind::$variant);
+                fn from_push(push: &Push) -> Option<Self> {
+                    match &push.body {
+                        Body::Message(Message::$variant(m)) => Some(m.clone()),
+                        _ => None,
+                    }
                 }
             }
+        )*
+
+        /// The message kinds `#[on_message(Kind)]` accepts, each an alias
+        /// of the type its handler takes. Re-exported as
+        /// `__private::kinds::message`.
+        #[doc(hidden)]
+        pub mod message_kinds {
+            $(
+                #[doc = concat!("`#[on_message(", stringify!($variant), ")]`: handlers take [`", stringify!($ty), "`](crate::", stringify!($ty), ").")]
+                pub type $variant = crate::message::$ty;
+            )*
         }
-    )*};
+    };
 }
 
 macro_rules! event_payload {
-    ($($ty:ident => $variant:ident),* $(,)?) => {$(
-        impl Payload for $ty {
-            const KIND: RouteKind = RouteKind::Event(EventKind::$variant);
-            fn from_push(push: &Push) -> Option<Self> {
-                match &push.body {
-                    Body::Event(Event::$variant(e)) => Some(e.clone()),
-                    _ => None,
+    ($($ty:ident => $variant:ident),* $(,)?) => {
+        $(
+            impl Payload for $ty {
+                const KIND: RouteKind = RouteKind::Event(EventKind::$variant);
+                fn from_push(push: &Push) -> Option<Self> {
+                    match &push.body {
+                        Body::Event(Event::$variant(e)) => Some(e.clone()),
+                        _ => None,
+                    }
                 }
             }
+        )*
+
+        /// The event kinds `#[on_event(Kind)]` accepts, each an alias of
+        /// the type its handler takes. Re-exported as
+        /// `__private::kinds::event`.
+        #[doc(hidden)]
+        pub mod event_kinds {
+            $(
+                #[doc = concat!("`#[on_event(", stringify!($variant), ")]`: handlers take [`", stringify!($ty), "`](crate::", stringify!($ty), ").")]
+                pub type $variant = crate::event::$ty;
+            )*
         }
-    )*};
+    };
 }
 
 message_payload! {
@@ -330,6 +366,11 @@ pub type HandlerResult = Result<Reply, HandlerError>;
 /// Implemented for [`Reply`], `String`, `&'static str` and `Cow<str>`
 /// (text), `()` (no reply), `Option<T>` (`None` = no reply) and
 /// `Result<T, E: Display>` (an error is logged and answered `success`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reply a handler can return",
+    label = "not a reply",
+    note = "a handler returns `Reply`, `String`, `&'static str`, `Cow<'static, str>`, `()` (no reply), or `Option<R>` / `Result<R, E: Display>` of one of these"
+)]
 pub trait IntoReply {
     /// Performs the conversion.
     fn into_reply(self) -> HandlerResult;

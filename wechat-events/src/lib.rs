@@ -32,6 +32,26 @@
 //! }
 //! ```
 //!
+//! Handlers can also be registered with attributes, anywhere in the binary;
+//! the service finds them without a `Router` ([`on_text`], [`on_event`],
+//! [`on_message`], [`on_fallback`]):
+//!
+//! ```no_run
+//! use wechat_events::{on_event, on_text, ClickEvent, Config, TextMessage, WechatService};
+//!
+//! #[on_text(keyword = "帮助", keyword = "help")]
+//! async fn help(_: TextMessage) -> &'static str { "发送任意文字，我会回复你" }
+//!
+//! #[on_event(Click, key = "COUNT")]
+//! async fn count(_: ClickEvent) -> String { "1".into() }
+//!
+//! # fn main() {
+//! let service = WechatService::builder(Config::from_env().expect("config"))
+//!     .build()
+//!     .expect("handlers");
+//! # }
+//! ```
+//!
 //! The layers, each usable on its own: [`signature`] and [`query`]
 //! (verification), [`crypto`] (secure mode), [`parse`] (XML to [`Push`]),
 //! [`dedup`] (retry de-duplication), [`Router`] (dispatch), [`Reply`]
@@ -60,6 +80,10 @@ pub mod signature;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
 pub use config::{Config, ConfigBuilder, ConfigError, Mode};
 pub use dedup::{DedupStore, MemoryStore, Outcome, Status};
 pub use event::{
@@ -77,5 +101,8 @@ pub use message::{
 pub use push::{parse, Body, ParseError, Push};
 pub use query::{Query, QueryError};
 pub use reply::{parse_reply, Article, Music, ParsedReply, Reply, ReplyParseError};
-pub use router::{Filter, Route, RouteInfo, RouteKind, Router, RouterError, Routes};
+pub use router::{
+    Filter, RegisteredHandler, Route, RouteInfo, RouteKind, Router, RouterError, Routes,
+};
 pub use service::{BuildError, LateReply, PushError, ServiceBuilder, WechatService};
+pub use wechat_events_macros::{on_event, on_fallback, on_message, on_text};

@@ -289,6 +289,30 @@ impl fmt::Display for RouteInfo {
 struct Pending {
     info: RouteInfo,
     handler: ErasedHandler,
+    /// The attribute-macro handler this route came from, by path, so that
+    /// one registered both explicitly and through inventory is added once.
+    origin: Option<&'static str>,
+}
+
+/// A handler function annotated with `#[on_event]`, `#[on_message]`,
+/// `#[on_text]` or `#[on_fallback]`: the attribute defines a type of the
+/// function's name that implements this trait, for [`Router::handler`].
+///
+/// You never implement it yourself.
+///
+/// ```
+/// use wechat_events::{on_text, Router, TextMessage};
+///
+/// #[on_text(keyword = "help")]
+/// async fn help(_: TextMessage) -> &'static str { "send any text" }
+///
+/// // `help` the function is the handler; `help` the type is its registration.
+/// let router = Router::new().handler::<help>();
+/// assert_eq!(router.infos().count(), 1);
+/// ```
+pub trait RegisteredHandler {
+    #[doc(hidden)]
+    const DEF: &'static crate::__private::HandlerDef;
 }
 
 /// Collects routes; see the module docs for precedence.
@@ -337,6 +361,7 @@ impl Router {
                 name,
             },
             handler: erase(handler),
+            origin: None,
         });
         self
     }
@@ -371,6 +396,7 @@ impl Router {
                 priority: 0,
             },
             handler: erase_reply(reply.into()),
+            origin: None,
         });
         self
     }
@@ -407,9 +433,82 @@ impl Router {
         self.route(Route::new(), handler)
     }
 
-    /// Adds every route of `other`.
+    /// Adds every route of `other` (an attribute handler both routers hold
+    /// is kept once).
     pub fn merge(mut self, other: Router) -> Self {
-        self.pending.extend(other.pending);
+        for p in other.pending {
+            if !matches!(p.origin, Some(o) if self.has_origin(o)) {
+                self.pending.push(p);
+            }
+        }
+        self
+    }
+
+    /// Adds one attribute-macro handler by name; adding it again (or also
+    /// through [`Router::registered`]) does nothing.
+    ///
+    /// [`WechatService`](crate::WechatService) finds attribute handlers by
+    /// itself; this is for handlers defined in a library crate, which the
+    /// linker may leave out of the binary unless something refers to them:
+    ///
+    /// ```ignore
+    /// let router = Router::new()
+    ///     .handler::<my_bot_handlers::help>()
+    ///     .handler::<my_bot_handlers::menu_click>();
+    /// ```
+    pub fn handler<H: RegisteredHandler>(self) -> Self {
+        self.add_registered(H::DEF)
+    }
+
+    /// Adds every attribute-macro handler linked into this binary that is
+    /// not already here, in source order (file, then line).
+    /// [`ServiceBuilder::build`](crate::ServiceBuilder::build) calls this,
+    /// so services include them without asking.
+    pub fn registered(mut self) -> Self {
+        let mut defs: Vec<&'static crate::__private::HandlerDef> =
+            inventory::iter::<crate::__private::Registration>
+                .into_iter()
+                .map(|r| r.0)
+                .collect();
+        defs.sort_by_key(|d| (d.file, d.line, d.name));
+        for def in defs {
+            self = self.add_registered(def);
+        }
+        self
+    }
+
+    fn add_registered(self, def: &'static crate::__private::HandlerDef) -> Self {
+        if self.has_origin(def.name) {
+            return self;
+        }
+        (def.register)(self)
+    }
+
+    fn has_origin(&self, origin: &str) -> bool {
+        self.pending.iter().any(|p| p.origin == Some(origin))
+    }
+
+    /// The route an attribute handler's generated code adds.
+    pub(crate) fn push_registered(
+        mut self,
+        def: &'static crate::__private::HandlerDef,
+        kind: RouteKind,
+        route: Route,
+        handler: ErasedHandler,
+    ) -> Self {
+        if self.has_origin(def.name) {
+            return self;
+        }
+        self.pending.push(Pending {
+            info: RouteInfo {
+                kind,
+                filter: route.filter,
+                priority: route.priority,
+                name: Cow::Borrowed(def.name),
+            },
+            handler,
+            origin: Some(def.name),
+        });
         self
     }
 
@@ -421,7 +520,7 @@ impl Router {
     /// Compiles the routes, checking regexes, filters and conflicts.
     pub fn build(self) -> Result<Routes, RouterError> {
         let mut entries = Vec::with_capacity(self.pending.len());
-        for Pending { info, handler } in self.pending {
+        for Pending { info, handler, .. } in self.pending {
             let name = info.name.to_string();
             if !info.kind.allows(&info.filter) {
                 return Err(RouterError::FilterNotAllowed {

@@ -190,9 +190,13 @@ impl ServiceBuilder {
         self
     }
 
-    /// Compiles the routes and builds the service; logs the route table.
+    /// Compiles the routes — those added with [`ServiceBuilder::router`]
+    /// plus every attribute-macro handler in the binary (see
+    /// [`Router::registered`]) — and builds the service; logs the route
+    /// table. Two routes claiming the same exact key, keyword or scene stop
+    /// here with [`RouterError::Conflict`] naming both.
     pub fn build(self) -> Result<WechatService, BuildError> {
-        let routes = self.router.build()?;
+        let routes = self.router.registered().build()?;
         tracing::info!(
             path = self.config.path(),
             mode = %self.config.mode(),
@@ -231,7 +235,8 @@ fn log_late_reply(late: LateReply) {
 }
 
 impl WechatService {
-    /// Starts a builder.
+    /// Starts a builder. Its service includes every attribute-macro
+    /// handler in the binary besides the routes given to it.
     pub fn builder(config: Config) -> ServiceBuilder {
         ServiceBuilder {
             config,
@@ -241,7 +246,8 @@ impl WechatService {
         }
     }
 
-    /// A service with `router`'s routes and the default store and hook.
+    /// A service with `router`'s routes, every attribute-macro handler in
+    /// the binary, and the default store and hook.
     pub fn new(config: Config, router: Router) -> Result<Self, BuildError> {
         Self::builder(config).router(router).build()
     }

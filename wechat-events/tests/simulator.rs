@@ -92,7 +92,7 @@ async fn raw_xml_is_sent_as_is() {
         .send(&app, &SimPush::raw(raw))
         .await
         .expect("answered");
-    let Ok(Answer::Reply(received)) = &response.answer else {
+    let Ok(Answer::Replied(received)) = &response.answer else {
         panic!("{response:?}")
     };
     assert_eq!(received.reply, Reply::text("收到:原样"));
@@ -137,7 +137,7 @@ async fn secure_mode_round_trip() {
         .send(&app, &SimPush::text("加密"))
         .await
         .expect("answered");
-    let Ok(Answer::Reply(received)) = &response.answer else {
+    let Ok(Answer::Replied(received)) = &response.answer else {
         panic!("{response:?}")
     };
     assert!(received.encrypted);
@@ -171,7 +171,7 @@ async fn compatible_mode_both_ways() {
         .send(&app, &SimPush::text("兼容"))
         .await
         .expect("answered");
-    let Ok(Answer::Reply(received)) = &response.answer else {
+    let Ok(Answer::Replied(received)) = &response.answer else {
         panic!("{response:?}")
     };
     assert!(received.encrypted);
@@ -180,7 +180,7 @@ async fn compatible_mode_both_ways() {
         .send(&app, &SimPush::text("明文"))
         .await
         .expect("answered");
-    let Ok(Answer::Reply(received)) = &response.answer else {
+    let Ok(Answer::Replied(received)) = &response.answer else {
         panic!("{response:?}")
     };
     assert!(!received.encrypted);
@@ -368,7 +368,7 @@ async fn replies_wechat_would_show_as_an_error() {
 
     let app = fake(|_| HttpResponse::Ok().body("ok")).await;
     let response = sim.send(&app, &SimPush::text("x")).await.expect("answered");
-    assert!(matches!(response.answer, Err(AnswerError::Reply(_))));
+    assert!(matches!(response.answer, Err(AnswerError::Malformed(_))));
 
     let app = fake(|_| HttpResponse::Ok().finish()).await;
     let response = sim.send(&app, &SimPush::text("x")).await.expect("answered");

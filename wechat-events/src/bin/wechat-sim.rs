@@ -339,7 +339,7 @@ fn report(cli: &Cli, response: &Response) -> bool {
     println!("← {} in {}", response.status, elapsed(response.elapsed));
     if cli.xml {
         println!("  received: {}", response.body_text());
-        if let Ok(Answer::Reply(received)) = &response.answer {
+        if let Ok(Answer::Replied(received)) = &response.answer {
             if received.encrypted {
                 println!("  decrypted: {}", received.xml);
             }

@@ -34,8 +34,9 @@ pub enum Answer {
     Success,
     /// An empty body: the same as `success`.
     Empty,
-    /// A passive reply.
-    Reply(Received),
+    /// A passive reply. (Not named `Reply`, so compiler messages keep
+    /// printing the crate's [`Reply`] by its short name.)
+    Replied(Received),
     /// The handshake's `echostr`, echoed back correctly.
     Echo(String),
 }
@@ -55,7 +56,7 @@ impl Answer {
     /// The reply, if the bot sent one.
     pub fn reply(&self) -> Option<&Reply> {
         match self {
-            Answer::Reply(received) => Some(&received.reply),
+            Answer::Replied(received) => Some(&received.reply),
             _ => None,
         }
     }
@@ -122,9 +123,9 @@ pub enum AnswerError {
     /// The encrypted reply could not be decrypted (wrong key, wrong appid, garbled).
     #[error("cannot decrypt the reply: {0} (code {code})", code = .0.code())]
     Decrypt(CryptoError),
-    /// The reply is not a passive reply.
+    /// The body is not a passive reply.
     #[error(transparent)]
-    Reply(#[from] ReplyParseError),
+    Malformed(#[from] ReplyParseError),
     /// A text reply with empty `Content`: WeChat shows the user an error.
     #[error(
         "text reply with empty <Content>: WeChat shows the user an error; answer `success` instead"
@@ -307,7 +308,7 @@ impl Expect<'_> {
                 }
             }
         }
-        Ok(Answer::Reply(Received {
+        Ok(Answer::Replied(Received {
             reply: parsed.reply,
             to_user: parsed.to_user,
             from_user: parsed.from_user,
@@ -332,7 +333,7 @@ fn cut(text: &str) -> String {
 /// use wechat_events::testing::{Answer, Received};
 /// use wechat_events::Reply;
 ///
-/// let answer = Answer::Reply(Received {
+/// let answer = Answer::Replied(Received {
 ///     reply: Reply::text("欢迎关注"),
 ///     to_user: "o".into(),
 ///     from_user: "gh".into(),
@@ -348,7 +349,7 @@ impl fmt::Display for Answer {
             Answer::Success => f.write_str("success (no reply)"),
             Answer::Empty => f.write_str("empty body: success (no reply)"),
             Answer::Echo(echo) => write!(f, "echostr {echo} echoed: handshake verified"),
-            Answer::Reply(received) => {
+            Answer::Replied(received) => {
                 write_reply(f, &received.reply)?;
                 if received.encrypted {
                     f.write_str("\n  (encrypted; MsgSignature verified)")?;
@@ -446,7 +447,7 @@ mod tests {
             .decode(StatusCode::OK, xml.as_bytes())
             .expect("decodes");
         assert_eq!(answer.reply(), Some(&Reply::text("hi")));
-        let Answer::Reply(r) = answer else { panic!() };
+        let Answer::Replied(r) = answer else { panic!() };
         assert!(!r.encrypted);
         assert_eq!(r.xml, xml);
     }
@@ -459,7 +460,7 @@ mod tests {
         let answer = expect(Some(&key), true)
             .decode(StatusCode::OK, body.as_bytes())
             .expect("decodes");
-        let Answer::Reply(r) = &answer else {
+        let Answer::Replied(r) = &answer else {
             panic!("{answer:?}")
         };
         assert!(r.encrypted);
@@ -504,7 +505,7 @@ mod tests {
         );
         assert!(matches!(
             e.decode(StatusCode::OK, b"ok"),
-            Err(AnswerError::Reply(ReplyParseError::Xml(_)))
+            Err(AnswerError::Malformed(ReplyParseError::Xml(_)))
         ));
         let empty = "<xml><ToUserName>o1</ToUserName><FromUserName>gh1</FromUserName>\
                      <CreateTime>1</CreateTime><MsgType>text</MsgType><Content></Content></xml>";
@@ -544,7 +545,7 @@ mod tests {
     #[test]
     fn readable_forms() {
         let show = |reply: Reply| {
-            Answer::Reply(Received {
+            Answer::Replied(Received {
                 reply,
                 to_user: String::new(),
                 from_user: String::new(),

@@ -1,0 +1,488 @@
+//! The handler attributes end to end: handlers spread over modules are
+//! found through inventory, precedence between keyword / contains / regex /
+//! type-level handlers and priority hold, regex captures and extractors
+//! reach the handler, every return type converts, and the start-up table
+//! names each handler's path. Every push crosses real HTTP.
+//!
+//! This file is its own test binary, so its inventory holds exactly the
+//! handlers below. Conflicting handlers live in `macros_conflict.rs`.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use actix_web::web;
+use common::*;
+use wechat_events::testing::SimPush;
+use wechat_events::{Config, Reply, RouteKind, Router, WechatService};
+
+/// State shared with the handlers through `web::Data`.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+mod text {
+    use actix_web::web;
+    use wechat_events::{on_message, on_text, Captures, Context, TextMessage};
+
+    #[on_text(keyword = "帮助", keyword = "help")]
+    pub async fn help(_: TextMessage) -> &'static str {
+        "help"
+    }
+
+    #[on_text(keywords = ["ping", "PING"])]
+    pub async fn ping(_: TextMessage) -> &'static str {
+        "pong"
+    }
+
+    #[on_text(contains = "ping")]
+    pub async fn mentions_ping(msg: TextMessage) -> String {
+        format!("contains ping: {}", msg.content)
+    }
+
+    // Extractors in any order after the event.
+    #[on_text(regex = r"^天气\s*(?P<city>\S+)$")]
+    pub async fn weather(
+        msg: TextMessage,
+        cx: Context,
+        caps: Captures,
+        counter: web::Data<super::Counter>,
+    ) -> String {
+        counter.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        format!(
+            "{} 晴 ({} asked {:?})",
+            caps.name("city").unwrap_or("?"),
+            cx.openid(),
+            msg.content
+        )
+    }
+
+    #[on_text(regex = "^p(.*)$")]
+    pub async fn starts_with_p(_: TextMessage, caps: Captures) -> String {
+        format!("regex p + {}", caps.get(1).unwrap_or_default())
+    }
+
+    #[on_text(keyword = "urgent")]
+    pub async fn exact_urgent(_: TextMessage) -> &'static str {
+        "exact urgent"
+    }
+
+    #[on_text(contains = "urgent", priority = 10)]
+    pub async fn any_urgent(_: TextMessage) -> &'static str {
+        "prioritized urgent"
+    }
+
+    // No filter: every other text.
+    #[on_message(Text)]
+    pub async fn echo(msg: TextMessage) -> String {
+        format!("echo {}", msg.content)
+    }
+}
+
+mod events {
+    pub mod menu {
+        use actix_web::web;
+        use wechat_events::{on_event, ClickEvent};
+
+        #[on_event(Click, key = "COUNT")]
+        pub async fn count(_: ClickEvent, counter: web::Data<crate::Counter>) -> String {
+            (counter.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1).to_string()
+        }
+
+        #[on_event(Click, key_regex = "^MENU_")]
+        pub async fn menu(click: ClickEvent) -> String {
+            format!("menu {}", click.key)
+        }
+
+        #[on_event(Click)]
+        pub async fn other_click(click: ClickEvent) -> String {
+            format!("click {}", click.key)
+        }
+    }
+
+    use wechat_events::{
+        on_event, LocationEvent, Reply, ScanEvent, SubscribeEvent, UnsubscribeEvent, ViewEvent,
+    };
+
+    #[on_event(Subscribe, scene = "42")]
+    pub async fn scene_42(_: SubscribeEvent) -> &'static str {
+        "scene 42"
+    }
+
+    #[on_event(Subscribe)]
+    pub async fn welcome(ev: SubscribeEvent) -> String {
+        format!("welcome {:?}", ev.scene)
+    }
+
+    #[on_event(Scan, scene = "42", priority = -1)]
+    pub async fn scan_42(_: ScanEvent) -> &'static str {
+        "exact scene 42, never reached"
+    }
+
+    #[on_event(Scan)]
+    pub async fn scan(ev: ScanEvent) -> String {
+        format!("scan {}", ev.scene)
+    }
+
+    #[on_event(Location)]
+    pub async fn location(_: LocationEvent) {}
+
+    #[on_event(View)]
+    pub async fn view(ev: ViewEvent) -> Reply {
+        Reply::text(format!("view {}", ev.url))
+    }
+
+    #[on_event(Unsubscribe)]
+    pub async fn unsubscribe(_: UnsubscribeEvent) -> Option<String> {
+        None
+    }
+}
+
+mod media {
+    use std::sync::Arc;
+
+    use actix_web::web;
+    use wechat_events::{
+        on_fallback, on_message, Context, ImageMessage, LinkMessage, Push, Reply, VoiceMessage,
+    };
+
+    /// Data no test registers: `Option` makes the extractor optional.
+    pub struct Missing;
+
+    #[on_message(Image)]
+    pub async fn image(img: ImageMessage, missing: Option<web::Data<Missing>>) -> Reply {
+        assert!(missing.is_none());
+        Reply::image(img.media_id)
+    }
+
+    #[on_message(Voice)]
+    pub async fn voice(voice: VoiceMessage) -> Option<String> {
+        voice.recognition.map(|r| format!("heard {r}"))
+    }
+
+    #[on_message(Link)]
+    pub async fn link(link: LinkMessage) -> Result<String, String> {
+        if link.url.starts_with("https://") {
+            Ok(format!("link {}", link.title))
+        } else {
+            Err(format!("refusing {}", link.url))
+        }
+    }
+
+    // Compiled out after the attribute saw it: its registration goes too
+    // (the table must not list it; the fallback handles video).
+    #[on_message(Video)]
+    #[cfg(any())]
+    pub async fn video(_: wechat_events::VideoMessage) -> &'static str {
+        "never"
+    }
+
+    #[on_fallback]
+    pub async fn fallback(push: Push, cx: Context, shared: Arc<Push>) -> String {
+        assert_eq!(cx.msg_type(), shared.msg_type);
+        format!("fallback {}", push.msg_type)
+    }
+}
+
+/// The handlers above, by path, as the table names them.
+const HANDLERS: &[&str] = &[
+    "macros::text::help",
+    "macros::text::ping",
+    "macros::text::mentions_ping",
+    "macros::text::weather",
+    "macros::text::starts_with_p",
+    "macros::text::exact_urgent",
+    "macros::text::any_urgent",
+    "macros::text::echo",
+    "macros::events::menu::count",
+    "macros::events::menu::menu",
+    "macros::events::menu::other_click",
+    "macros::events::scene_42",
+    "macros::events::welcome",
+    "macros::events::scan_42",
+    "macros::events::scan",
+    "macros::events::location",
+    "macros::events::view",
+    "macros::events::unsubscribe",
+    "macros::media::image",
+    "macros::media::voice",
+    "macros::media::link",
+    "macros::media::fallback",
+];
+
+fn config() -> Config {
+    Config::builder(TOKEN).build().expect("config")
+}
+
+fn start(counter: web::Data<Counter>) -> Server {
+    // No builder routes: every handler comes from the attributes.
+    let service = WechatService::builder(config()).build().expect("routes");
+    Server::start(service, move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(counter.clone());
+    })
+}
+
+/// The text reply to `content` from a fresh user.
+async fn text(server: &Server, content: &str) -> String {
+    let answer = send(&sim(), &server.url, SimPush::text(content)).await;
+    answer
+        .text()
+        .unwrap_or_else(|| panic!("no text reply to {content:?}: {answer:?}"))
+        .to_owned()
+}
+
+#[actix_rt::test]
+async fn handlers_in_every_module_are_found() {
+    let service = WechatService::builder(config()).build().expect("routes");
+    let mut names: Vec<&str> = service.routes().table().map(|r| &*r.name).collect();
+    names.sort_unstable();
+    let mut expected = HANDLERS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(names, expected);
+}
+
+#[actix_rt::test]
+async fn keyword_contains_regex_and_type_level_precedence() {
+    let server = start(web::Data::new(Counter::default()));
+    // Exact keywords, repeated form and list form.
+    assert_eq!(text(&server, "帮助").await, "help");
+    assert_eq!(text(&server, "help").await, "help");
+    assert_eq!(text(&server, "ping").await, "pong");
+    assert_eq!(text(&server, "PING").await, "pong");
+    // `contains` beats a regex that also matches ("ping me" starts with p).
+    assert_eq!(text(&server, "ping me").await, "contains ping: ping me");
+    // The regex beats the type-level handler.
+    assert_eq!(text(&server, "pa").await, "regex p + a");
+    // Nothing else matches: the type-level handler.
+    assert_eq!(text(&server, "hello").await, "echo hello");
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn priority_beats_specificity() {
+    let server = start(web::Data::new(Counter::default()));
+    // The exact keyword would win on specificity; priority 10 wins first.
+    assert_eq!(text(&server, "urgent").await, "prioritized urgent");
+    assert_eq!(text(&server, "very urgent").await, "prioritized urgent");
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn captures_and_extractors_reach_the_handler() {
+    let counter = web::Data::new(Counter::default());
+    let server = start(counter.clone());
+    let sim = sim();
+    let answer = send(&sim, &server.url, SimPush::text("天气 北京")).await;
+    assert_eq!(
+        answer.text(),
+        Some(format!("北京 晴 ({} asked \"天气 北京\")", sim.user()).as_str())
+    );
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn event_keys_scenes_and_kinds() {
+    let counter = web::Data::new(Counter::default());
+    let server = start(counter.clone());
+    let sim = sim();
+    let answer = |push: SimPush| send(&sim, &server.url, push);
+    // Two clicks of one key need two CreateTimes, or they are one push.
+    let t = now();
+    let count = |at: i64| SimPush::click("COUNT").create_time(at);
+    assert_eq!(answer(count(t)).await.text(), Some("1"));
+    assert_eq!(answer(count(t + 1)).await.text(), Some("2"));
+    assert_eq!(
+        answer(SimPush::click("MENU_NEWS")).await.text(),
+        Some("menu MENU_NEWS")
+    );
+    assert_eq!(
+        answer(SimPush::click("OTHER")).await.text(),
+        Some("click OTHER")
+    );
+
+    assert_eq!(
+        answer(SimPush::subscribe_scene(42)).await.text(),
+        Some("scene 42")
+    );
+    assert_eq!(
+        answer(SimPush::subscribe_scene(7)).await.text(),
+        Some("welcome Some(\"7\")")
+    );
+    assert_eq!(
+        answer(SimPush::subscribe()).await.text(),
+        Some("welcome None")
+    );
+    // A negative priority puts even an exact scene after the kind's handler.
+    assert_eq!(answer(SimPush::scan("42")).await.text(), Some("scan 42"));
+    assert_eq!(
+        answer(SimPush::view("https://example.com")).await.text(),
+        Some("view https://example.com")
+    );
+    let location = SimPush::location_event(23.1, 113.3, 1.0);
+    assert!(answer(location).await.is_no_reply());
+    assert!(answer(SimPush::unsubscribe()).await.is_no_reply());
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn every_return_type_and_the_fallback() {
+    let server = start(web::Data::new(Counter::default()));
+    let sim = sim();
+    let answer = |push: SimPush| send(&sim, &server.url, push);
+
+    let image = answer(SimPush::image("media-1")).await;
+    assert_eq!(image.reply(), Some(&Reply::image("media-1")));
+
+    assert_eq!(
+        answer(SimPush::voice_recognized("m", "你好")).await.text(),
+        Some("heard 你好")
+    );
+    assert!(
+        answer(SimPush::voice("m")).await.is_no_reply(),
+        "None = no reply"
+    );
+
+    assert_eq!(
+        answer(SimPush::link("T", "D", "https://x")).await.text(),
+        Some("link T")
+    );
+    assert!(
+        answer(SimPush::link("T", "D", "http://x"))
+            .await
+            .is_no_reply(),
+        "Err = success"
+    );
+
+    // Nothing handles video: the fallback does.
+    assert_eq!(
+        answer(SimPush::video("m", "t")).await.text(),
+        Some("fallback video")
+    );
+    assert_eq!(
+        answer(SimPush::event("card_pass_check")).await.text(),
+        Some("fallback event")
+    );
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn table_shows_kind_filter_priority_and_path() {
+    let service = WechatService::builder(config()).build().expect("routes");
+    let table: Vec<String> = service.routes().table().map(ToString::to_string).collect();
+    let row = |name: &str| {
+        table
+            .iter()
+            .find(|r| r.ends_with(name))
+            .unwrap_or_else(|| panic!("no row for {name} in {table:#?}"))
+            .clone()
+    };
+    let help = row(" macros::text::help");
+    assert!(help.contains("message Text"), "{help}");
+    assert!(help.contains(r#"keyword = ["帮助", "help"]"#), "{help}");
+    let urgent = row(" macros::text::any_urgent");
+    assert!(
+        urgent.contains(r#"contains = "urgent""#) && urgent.contains(" 10 "),
+        "{urgent}"
+    );
+    let scan = row(" macros::events::scan_42");
+    assert!(
+        scan.contains("event Scan") && scan.contains(" -1 "),
+        "{scan}"
+    );
+    assert!(row(" macros::media::fallback").contains("fallback"));
+    // Precedence order: priority 10 first, priority -1 last, and the
+    // fallback after everything else of priority 0.
+    assert!(table[0].ends_with("macros::text::any_urgent"), "{table:#?}");
+    let n = table.len();
+    assert!(
+        table[n - 1].ends_with("macros::events::scan_42"),
+        "{table:#?}"
+    );
+    assert!(
+        table[n - 2].ends_with("macros::media::fallback"),
+        "{table:#?}"
+    );
+    let kinds: Vec<RouteKind> = service.routes().table().map(|r| r.kind).collect();
+    assert_eq!(kinds[n - 2], RouteKind::Any);
+}
+
+#[actix_rt::test]
+async fn start_up_logs_the_handler_table() {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        WechatService::builder(config()).build().expect("routes");
+    });
+    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    for name in HANDLERS {
+        assert!(log.contains(name), "{name} missing from the log:\n{log}");
+    }
+    assert!(log.contains(r#"key = "COUNT""#), "{log}");
+}
+
+#[actix_rt::test]
+async fn explicit_registration_is_not_doubled() {
+    // Explicitly, twice, and again through inventory: one route.
+    let router = Router::new()
+        .handler::<text::help>()
+        .handler::<text::help>();
+    assert_eq!(router.infos().count(), 1);
+    let service = WechatService::new(
+        config(),
+        router.merge(Router::new().handler::<text::help>()),
+    )
+    .expect("routes");
+    assert_eq!(service.routes().len(), HANDLERS.len());
+    let helps = service
+        .routes()
+        .table()
+        .filter(|r| r.name == "macros::text::help")
+        .count();
+    assert_eq!(helps, 1);
+    // Explicit routes on their own: only what was asked for.
+    let routes = Router::new()
+        .handler::<events::menu::count>()
+        .build()
+        .unwrap();
+    assert_eq!(routes.len(), 1);
+}
+
+#[actix_rt::test]
+async fn builder_routes_sit_beside_attribute_handlers() {
+    async fn builder_handler(_: wechat_events::TextMessage) -> &'static str {
+        "from the builder"
+    }
+    let service = WechatService::new(config(), Router::new().keyword("builder", builder_handler))
+        .expect("routes");
+    assert_eq!(service.routes().len(), HANDLERS.len() + 1);
+    let server = Server::start(service, |_: &mut web::ServiceConfig| {});
+    assert_eq!(text(&server, "builder").await, "from the builder");
+    assert_eq!(text(&server, "help").await, "help");
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn annotated_functions_stay_callable() {
+    let xml = SimPush::text("help").to_xml("gh_test", "o", now(), 1);
+    let msg = wechat_events::parse(xml.as_bytes()).unwrap();
+    let Some(wechat_events::Message::Text(msg)) = msg.message().cloned() else {
+        panic!("not a text message");
+    };
+    assert_eq!(text::help(msg).await, "help");
+}

@@ -1,0 +1,390 @@
+//! From an annotated `async fn` to its registration.
+//!
+//! The function is emitted unchanged (it stays callable, e.g. from unit
+//! tests). Beside it come a type of the same name — a braced struct, so it
+//! lives only in the type namespace and never shadows the function —
+//! implementing
+//! `::wechat_events::RegisteredHandler` for explicit registration, and an
+//! anonymous `const` block holding the handler's description, its
+//! registration function and the `inventory` submission.
+//!
+//! The registration never asks the compiler whether the function as a
+//! whole is a handler: it calls it through one small runtime helper per
+//! concern, each emitted with the span of the user's own token, so a wrong
+//! event type, an argument that is no extractor or a return type that is no
+//! reply fails exactly one bound, on that token, with the runtime's
+//! `#[diagnostic::on_unimplemented]` message.
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemFn, ReturnType, Type};
+
+use crate::args::{Args, Attr, Filter};
+use crate::errors::Errors;
+
+/// Expands one attribute; on error, the item comes back as written with the
+/// errors appended, so the rest of the crate still type-checks.
+pub(crate) fn expand(attr: Attr, args: TokenStream, item: TokenStream) -> TokenStream {
+    match try_expand(attr, args, item.clone()) {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            let mut out = item;
+            out.extend(error.into_compile_error());
+            out
+        }
+    }
+}
+
+fn try_expand(attr: Attr, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let args = Args::parse(attr, args, &mut errors);
+    let func = match syn::parse2::<ItemFn>(item) {
+        Ok(func) => func,
+        Err(e) => {
+            errors.push(syn::Error::new(
+                e.span(),
+                format!(
+                    "`#[{}]` goes on an `async fn` handler: `async fn name(event: EventType, extractors...) -> impl IntoReply`",
+                    attr.name()
+                ),
+            ));
+            errors.finish()?;
+            unreachable!("an error was pushed");
+        }
+    };
+    let sig = check_signature(attr, &args, &func, &mut errors);
+    errors.finish()?;
+    let sig = sig.expect("no errors, so the signature was checked");
+    Ok(generate(attr, &args, &func, &sig))
+}
+
+/// The parts of the signature the registration needs.
+struct Signature<'a> {
+    event: &'a Type,
+    extractors: Vec<&'a Type>,
+    output: Option<&'a Type>,
+}
+
+fn check_signature<'a>(
+    attr: Attr,
+    args: &Args,
+    func: &'a ItemFn,
+    errors: &mut Errors,
+) -> Option<Signature<'a>> {
+    let sig = &func.sig;
+    let mut failed = false;
+    let mut fail = |errors: &mut Errors, e: syn::Error| {
+        failed = true;
+        errors.push(e);
+    };
+    for other in &func.attrs {
+        let last = other.path().segments.last().map(|s| s.ident.to_string());
+        if matches!(
+            last.as_deref(),
+            Some("on_event" | "on_message" | "on_text" | "on_fallback")
+        ) {
+            fail(
+                errors,
+                syn::Error::new_spanned(
+                    other,
+                    format!(
+                        "a function takes one handler attribute, and it already has `#[{}]`: move this one to a second function",
+                        attr.name()
+                    ),
+                ),
+            );
+        }
+    }
+    if sig.asyncness.is_none() {
+        fail(
+            errors,
+            syn::Error::new_spanned(
+                sig.fn_token,
+                format!(
+                    "handlers must be `async`: write `async fn {}(...)`",
+                    sig.ident
+                ),
+            ),
+        );
+    }
+    if let Some(constness) = &sig.constness {
+        fail(
+            errors,
+            syn::Error::new_spanned(constness, "a handler cannot be `const`: remove `const`"),
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        fail(
+            errors,
+            syn::Error::new_spanned(
+                unsafety,
+                "a handler cannot be `unsafe`: the router calls it with no way to uphold its contract",
+            ),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        fail(
+            errors,
+            syn::Error::new_spanned(abi, "a handler cannot declare an ABI: remove it"),
+        );
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        fail(
+            errors,
+            syn::Error::new_spanned(
+                &sig.generics,
+                "a handler cannot be generic: the router needs one concrete function; use concrete types",
+            ),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        fail(
+            errors,
+            syn::Error::new_spanned(variadic, "a handler cannot be variadic"),
+        );
+    }
+    let mut types = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => fail(
+                errors,
+                syn::Error::new_spanned(
+                    receiver,
+                    "a handler is a free function: remove `self` (share state through `web::Data<T>`)",
+                ),
+            ),
+            FnArg::Typed(pat) => types.push(&*pat.ty),
+        }
+    }
+    let Some((&event, extractors)) = types.split_first() else {
+        if sig.inputs.is_empty() {
+            fail(
+                errors,
+                syn::Error::new(
+                    sig.paren_token.span.join(),
+                    format!(
+                        "a handler's first parameter receives the push: write `async fn {}(ev: {}, ...)`",
+                        sig.ident,
+                        event_type_hint(attr, args)
+                    ),
+                ),
+            );
+        }
+        return None;
+    };
+    let takes_regex = matches!(args.filter, Filter::Regex(_));
+    for &ty in extractors {
+        if !takes_regex && is_bare(ty, "Captures") {
+            fail(
+                errors,
+                syn::Error::new_spanned(
+                    ty,
+                    "`Captures` only reach `#[on_text(regex = \"...\")]` handlers, so this one would fail at every push: add a `regex` filter, or remove the parameter",
+                ),
+            );
+        }
+    }
+    if failed {
+        return None;
+    }
+    Some(Signature {
+        event,
+        extractors: extractors.to_vec(),
+        output: match &sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) => Some(ty),
+        },
+    })
+}
+
+/// The event type a kind's handler takes, by the runtime's naming
+/// convention (`Click` → `ClickEvent`); used only in error messages.
+fn event_type_hint(attr: Attr, args: &Args) -> String {
+    match (attr, &args.kind) {
+        (Attr::Event, Some(kind)) => format!("{kind}Event"),
+        (Attr::Message, Some(kind)) => format!("{kind}Message"),
+        (Attr::Text, _) => "TextMessage".to_owned(),
+        (Attr::Fallback, _) => "Push".to_owned(),
+        _ => "<the kind's type>".to_owned(),
+    }
+}
+
+/// Whether the tokens contain `impl` (an `impl Trait` type, which cannot be
+/// written as a type argument).
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => ident == "impl",
+        TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
+}
+
+/// Whether `ty` is a path ending in `name` without generic arguments.
+fn is_bare(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == name && s.arguments.is_none()),
+        Type::Paren(p) => is_bare(&p.elem, name),
+        Type::Group(g) => is_bare(&g.elem, name),
+        _ => false,
+    }
+}
+
+fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> TokenStream {
+    let vis = &func.vis;
+    let name = &func.sig.ident;
+    // A `#[cfg]` that removes the function removes its registration too.
+    let cfgs: Vec<_> = func
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("cfg"))
+        .collect();
+    let name_str = name.to_string();
+    let attr_name = attr.name();
+
+    // The one place the kind is named: an unknown kind fails here, on the
+    // user's token, as "cannot find type `Clik` in module `on_event`" with
+    // the compiler's "similar name" suggestion.
+    let kind = match (attr, &args.kind) {
+        (Attr::Event, Some(kind)) => quote_spanned! {kind.span()=>
+            use ::wechat_events::__private::kinds::event as on_event;
+            type __WechatKind = on_event::#kind;
+        },
+        (Attr::Message, Some(kind)) => quote_spanned! {kind.span()=>
+            use ::wechat_events::__private::kinds::message as on_message;
+            type __WechatKind = on_message::#kind;
+        },
+        (Attr::Text, _) => quote!(
+            type __WechatKind = ::wechat_events::__private::kinds::message::Text;
+        ),
+        _ => quote!(
+            type __WechatKind = ::wechat_events::__private::kinds::Fallback;
+        ),
+    };
+
+    let filter = match &args.filter {
+        Filter::None => quote!(),
+        Filter::Key(lit) => quote!(.key(#lit)),
+        Filter::KeyRegex(lit) => quote!(.key_regex(#lit)),
+        Filter::Scene(lit) => quote!(.scene(#lit)),
+        Filter::Keywords(lits) => quote!(.keywords([#(#lits),*])),
+        Filter::Contains(lit) => quote!(.contains(#lit)),
+        Filter::Regex(lit) => quote!(.regex(#lit)),
+    };
+    let priority = args.priority.as_ref().map(|p| quote!(.priority(#p)));
+    let filter_check = filter_check(args);
+
+    let ev = Ident::new("__wechat_event", Span::mixed_site());
+    let parts = Ident::new("__wechat_parts", Span::mixed_site());
+    let event_ty = sig.event;
+    let event_arg = quote_spanned! {event_ty.span()=>
+        ::wechat_events::__private::event::<#event_ty, __WechatKind>(#ev)
+    };
+    let arg_names: Vec<Ident> = (1..=sig.extractors.len())
+        .map(|i| format_ident!("__wechat_arg{}", i, span = Span::mixed_site()))
+        .collect();
+    let extracts = sig.extractors.iter().zip(&arg_names).map(|(ty, arg)| {
+        quote_spanned! {ty.span()=>
+            let #arg = ::wechat_events::__private::extract::<#ty>(#parts)?;
+        }
+    });
+    // Naming the return type as `into_reply`'s type argument puts a "not a
+    // reply" error on that type; `impl Trait` cannot be named, but then the
+    // function itself already promises a reply.
+    let call = quote!(#name(#event_arg #(, #arg_names)*).await);
+    let reply = match sig.output {
+        Some(ty) if !mentions_impl(ty.to_token_stream()) => quote_spanned! {ty.span()=>
+            ::wechat_events::__private::into_reply::<#ty>(#call)
+        },
+        _ => quote_spanned! {name.span()=>
+            ::wechat_events::__private::into_reply(#call)
+        },
+    };
+    let boxed = quote_spanned! {name.span()=>
+        ::wechat_events::__private::boxed(async move { #reply })
+    };
+
+    let doc = format!(
+        "Registration of the `#[{attr_name}]` handler `{name_str}()`: pass `{name_str}` to \
+         `Router::handler` when the handler lives in a library crate (see `wechat_events::RegisteredHandler`)."
+    );
+
+    quote! {
+        #func
+
+        #(#cfgs)*
+        #[doc = #doc]
+        #[allow(non_camel_case_types, dead_code)]
+        #vis struct #name {}
+
+        #(#cfgs)*
+        #[allow(deprecated)]
+        const _: () = {
+            #kind
+
+            #filter_check
+
+            static __WECHAT_HANDLER: ::wechat_events::__private::HandlerDef =
+                ::wechat_events::__private::HandlerDef {
+                    name: ::core::concat!(::core::module_path!(), "::", #name_str),
+                    file: ::core::file!(),
+                    line: ::core::line!(),
+                    register: __wechat_register,
+                };
+
+            fn __wechat_register(router: ::wechat_events::Router) -> ::wechat_events::Router {
+                ::wechat_events::__private::route::<__WechatKind, _>(
+                    router,
+                    &__WECHAT_HANDLER,
+                    ::wechat_events::Route::new() #filter #priority,
+                    |#ev, #parts| {
+                        #(#extracts)*
+                        ::core::result::Result::Ok(#boxed)
+                    },
+                )
+            }
+
+            impl ::wechat_events::RegisteredHandler for #name {
+                const DEF: &'static ::wechat_events::__private::HandlerDef = &__WECHAT_HANDLER;
+            }
+
+            ::wechat_events::__private::inventory::submit! {
+                ::wechat_events::__private::Registration(&__WECHAT_HANDLER)
+            }
+        };
+    }
+}
+
+/// For `key`, `key_regex` and `scene`: a compile-time check, against the
+/// runtime's own rules, that the kind carries what the filter looks at.
+fn filter_check(args: &Args) -> TokenStream {
+    let (Some(arg), Some(kind)) = (&args.filter_name, &args.kind) else {
+        return quote!();
+    };
+    let (check, message) = match &args.filter {
+        Filter::Key(_) | Filter::KeyRegex(_) => (
+            quote!(allows_key),
+            format!(
+                "`{arg}` filters on the EventKey, and `{kind}` events carry none: remove `{arg}`, or put it on a kind that has one, e.g. `#[on_event(Click, key = \"...\")]`"
+            ),
+        ),
+        Filter::Scene(_) => (
+            quote!(allows_scene),
+            format!(
+                "`scene` filters on a QR-code scene, and `{kind}` events carry none: remove `scene`, or use it with `Subscribe` or `Scan`"
+            ),
+        ),
+        _ => return quote!(),
+    };
+    let message = syn::LitStr::new(&message, arg.span());
+    let check = quote_spanned!(arg.span()=> ::wechat_events::__private::#check);
+    quote_spanned! {arg.span()=>
+        const _: () = if !#check(<__WechatKind as ::wechat_events::Payload>::KIND) {
+            ::core::panic!(#message)
+        };
+    }
+}

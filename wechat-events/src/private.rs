@@ -1,0 +1,189 @@
+//! What the attribute macros' generated code refers to, and nothing else.
+//!
+//! `wechat-events-macros` is thin codegen (as `serde_derive` is to
+//! `serde`): every type, trait and check it relies on lives here, so the
+//! runtime owns the kind → type mapping and the rules, and users depend on
+//! `wechat-events` alone. Nothing here is public API; names may change in
+//! any release.
+//!
+//! The helpers that take a type parameter exist so that a mistake in a
+//! handler's signature fails one trait bound whose span is the user's own
+//! token (the macro emits the call with that span), with a message from
+//! `#[diagnostic::on_unimplemented]` that says what to write.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+
+pub use inventory;
+
+use crate::handler::{ExtractError, FromPush, HandlerResult, IntoReply, Parts, Payload};
+use crate::router::{Route, RouteKind, Router};
+
+/// The kind names the attributes accept. Each is an alias of the type the
+/// handler's first parameter must have; the tables are in `handler.rs`.
+pub mod kinds {
+    pub use crate::handler::event_kinds as event;
+    pub use crate::handler::message_kinds as message;
+
+    /// `#[on_fallback]`: handlers take the whole [`Push`](crate::Push).
+    pub type Fallback = crate::push::Push;
+}
+
+/// One attribute-macro handler, as its generated code describes it.
+#[derive(Debug)]
+pub struct HandlerDef {
+    /// `module_path!()::fn_name`: the route's name and the handler's identity.
+    pub name: &'static str,
+    /// `file!()` of the attribute, for a stable registration order.
+    pub file: &'static str,
+    /// `line!()` of the attribute.
+    pub line: u32,
+    /// Adds the handler's route to a router.
+    pub register: fn(Router) -> Router,
+}
+
+/// What each attribute submits to inventory.
+pub struct Registration(pub &'static HandlerDef);
+
+inventory::collect!(Registration);
+
+/// Adds an attribute handler's route. `handler` receives the typed value
+/// of kind `K` and the extractor parts; its signature is fixed so that the
+/// generated closure never fails the `Handler` trait as a whole — each
+/// argument is checked on its own (see [`extract`], [`event`],
+/// [`into_reply`]).
+pub fn route<K, F>(router: Router, def: &'static HandlerDef, route: Route, handler: F) -> Router
+where
+    K: Payload,
+    F: Fn(K, &Parts<'_>) -> Result<BoxFuture<'static, HandlerResult>, ExtractError>
+        + Send
+        + Sync
+        + 'static,
+{
+    let erased: crate::handler::ErasedHandler = Arc::new(move |parts: &Parts<'_>| {
+        let payload =
+            K::from_push(parts.push()).ok_or(ExtractError::Payload(std::any::type_name::<K>()))?;
+        handler(payload, parts)
+    });
+    router.push_registered(def, K::KIND, route, erased)
+}
+
+/// Runs one extractor; `E: FromPush` failing points at the parameter's type.
+#[inline]
+pub fn extract<E: FromPush>(parts: &Parts<'_>) -> Result<E, ExtractError> {
+    E::from_push(parts)
+}
+
+/// Converts the handler's output; `R: IntoReply` failing points at the
+/// return type.
+#[inline]
+pub fn into_reply<R: IntoReply>(reply: R) -> HandlerResult {
+    reply.into_reply()
+}
+
+/// Boxes the handler's future; `Send` failing points at the function name.
+#[inline]
+pub fn boxed<F>(future: F) -> BoxFuture<'static, HandlerResult>
+where
+    F: Future<Output = HandlerResult> + Send + 'static,
+{
+    Box::pin(future)
+}
+
+/// The event parameter's type `Self` against the type `K` the attribute's
+/// kind delivers.
+#[diagnostic::on_unimplemented(
+    message = "the event parameter has type `{Self}`, but this attribute's kind delivers `{K}`",
+    label = "expected `{K}` here",
+    note = "a handler's first parameter receives the push's typed value, and the kind in the attribute decides its type: change the parameter's type or the kind"
+)]
+pub trait EventParam<K>: Sized {
+    /// The conversion: the identity (a trait rather than a type equality so
+    /// that a mismatch fails with the message above).
+    fn from_kind(value: K) -> Self;
+}
+
+impl<T> EventParam<T> for T {
+    #[inline]
+    fn from_kind(value: T) -> T {
+        value
+    }
+}
+
+/// Passes the typed value as the handler's declared parameter type `P`.
+#[inline]
+pub fn event<P: EventParam<K>, K>(value: K) -> P {
+    P::from_kind(value)
+}
+
+/// Whether a `key` / `key_regex` filter fits the kind (evaluated at compile
+/// time by the generated code; [`Router::build`] checks it again).
+pub const fn allows_key(kind: RouteKind) -> bool {
+    match kind {
+        RouteKind::Event(k) => k.has_key(),
+        RouteKind::AnyEvent => true,
+        _ => false,
+    }
+}
+
+/// Whether a `scene` filter fits the kind.
+pub const fn allows_scene(kind: RouteKind) -> bool {
+    match kind {
+        RouteKind::Event(k) => k.has_scene(),
+        RouteKind::AnyEvent => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::message::MessageKind;
+
+    #[test]
+    fn const_filter_rules_match_the_router() {
+        for &k in EventKind::ALL {
+            assert_eq!(allows_key(RouteKind::Event(k)), k.has_key(), "{k:?}");
+            assert_eq!(allows_scene(RouteKind::Event(k)), k.has_scene(), "{k:?}");
+        }
+        for &k in MessageKind::ALL {
+            assert!(!allows_key(RouteKind::Message(k)));
+            assert!(!allows_scene(RouteKind::Message(k)));
+        }
+    }
+
+    #[test]
+    fn every_kind_has_a_name_for_the_macros() {
+        use kinds::{event, message};
+        // A kind added to EventKind/MessageKind without a line in the
+        // tables in handler.rs fails to compile here.
+        for &k in EventKind::ALL {
+            let covered = match k {
+                EventKind::Subscribe => <event::Subscribe as Payload>::KIND,
+                EventKind::Unsubscribe => <event::Unsubscribe as Payload>::KIND,
+                EventKind::Scan => <event::Scan as Payload>::KIND,
+                EventKind::Location => <event::Location as Payload>::KIND,
+                EventKind::Click => <event::Click as Payload>::KIND,
+                EventKind::View => <event::View as Payload>::KIND,
+                EventKind::Unknown => <event::Unknown as Payload>::KIND,
+            };
+            assert_eq!(covered, RouteKind::Event(k));
+        }
+        for &k in MessageKind::ALL {
+            let covered = match k {
+                MessageKind::Text => <message::Text as Payload>::KIND,
+                MessageKind::Image => <message::Image as Payload>::KIND,
+                MessageKind::Voice => <message::Voice as Payload>::KIND,
+                MessageKind::Video => <message::Video as Payload>::KIND,
+                MessageKind::ShortVideo => <message::ShortVideo as Payload>::KIND,
+                MessageKind::Location => <message::Location as Payload>::KIND,
+                MessageKind::Link => <message::Link as Payload>::KIND,
+                MessageKind::Unknown => <message::Unknown as Payload>::KIND,
+            };
+            assert_eq!(covered, RouteKind::Message(k));
+        }
+    }
+}
