@@ -10,8 +10,8 @@
 //! way WeChat would — `MsgSignature` verified, decrypted, parsed into a
 //! [`Reply`](crate::Reply) or recognised as "no reply" — together with the
 //! status, the raw body and the time it took. Everything protocol-shaped is
-//! reused from the runtime crate ([`signature`](crate::signature),
-//! [`crypto`](crate::crypto), [`parse_fields`](crate::push::parse_fields),
+//! reused from the runtime crate ([`crate::signature`],
+//! [`crate::crypto`], [`parse_fields`](crate::push::parse_fields),
 //! [`parse_reply`](crate::reply::parse_reply)); this module only drives it.
 //!
 //! Enabled by the `testing` cargo feature. The `wechat-sim` binary
