@@ -246,17 +246,21 @@ pub fn parse_fields(text: &str) -> Result<Fields, ParseError> {
     root.ok_or(ParseError::Empty)
 }
 
+/// A seed sample from `tests/fixtures`, parsed (for unit tests).
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> Push {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::*;
     use crate::message::*;
 
-    fn fixture(name: &str) -> Push {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
+    use crate::push::fixture;
 
     #[test]
     fn seed_subscribe() {

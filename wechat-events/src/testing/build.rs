@@ -551,13 +551,7 @@ fn raw_field(xml: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::push::{parse, Push};
-
-    fn fixture(name: &str) -> Push {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"))
-    }
+    use crate::push::{fixture, parse};
 
     /// The builders reproduce the seed document's samples field for field.
     #[test]

@@ -80,7 +80,7 @@ impl Target for str {
 
 impl Target for String {
     fn describe(&self) -> String {
-        self.clone()
+        self.as_str().describe()
     }
 
     fn call(
@@ -88,7 +88,7 @@ impl Target for String {
         request: &Prepared,
         timeout: Duration,
     ) -> impl Future<Output = Result<(StatusCode, Bytes), SimError>> {
-        call_url(self, request, timeout)
+        self.as_str().call(request, timeout)
     }
 }
 
