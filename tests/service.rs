@@ -248,3 +248,61 @@ async fn custom_path_and_only_that_path() {
     assert_eq!(elsewhere.status, 404);
     server.stop().await;
 }
+
+#[actix_rt::test]
+async fn a_body_that_never_finishes_is_answered_408_without_a_handler_run() {
+    let runs = web::Data::new(Runs::default());
+    let service = WechatService::new(config(300), Router::new().on(slow_counted)).unwrap();
+    let server = Server::start(service, with_runs(runs.clone()));
+    let push = sim().prepare(&SimPush::click("LORIS"));
+    let (query, body) = (push.query().to_owned(), push.body().to_owned());
+    let addr = server.addr;
+    // Announce the whole body, send half of it, then go quiet.
+    let started = std::time::Instant::now();
+    let response = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /wechat?{query} HTTP/1.1\r\nHost: test\r\nContent-Length: {}\r\n\r\n{}",
+            body.len(),
+            &body[..body.len() / 2]
+        )
+        .unwrap();
+        let mut buf = [0u8; 512];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(runs.0.load(Ordering::SeqCst), 0);
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn method_not_allowed_names_the_allowed_ones() {
+    let service = WechatService::new(config(1000), Router::new()).unwrap();
+    let server = Server::start(service, |_| {});
+    let mut resp = awc::Client::new()
+        .request(awc::http::Method::PUT, server.url.as_str())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 405);
+    assert_eq!(
+        resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, POST")
+    );
+    let body = resp.body().await.expect("body");
+    assert!(String::from_utf8_lossy(&body).contains("method not allowed"));
+    server.stop().await;
+}
