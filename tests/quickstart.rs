@@ -214,7 +214,7 @@ async fn slow_handler_is_answered_at_the_deadline() {
     // The server keeps answering others meanwhile.
     let fast = send(&sim, &qs.url, SimPush::text("hi")).await;
     assert_eq!(fast.text(), Some("收到:hi"));
-    assert!(fast.elapsed < Duration::from_millis(500));
+    assert!(fast.elapsed < Duration::from_millis(1000));
 }
 
 #[actix_rt::test]

@@ -301,3 +301,17 @@ pub fn compatible_body(plain_xml: &str, encrypt: &str) -> String {
         .expect("an <xml> document");
     format!("<xml>{inner}<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
 }
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes;
+/// returns whether it held. For waiting on background work without
+/// betting on a fixed sleep.
+pub async fn wait_until(timeout: Duration, condition: impl Fn() -> bool) -> bool {
+    let started = std::time::Instant::now();
+    while !condition() {
+        if started.elapsed() > timeout {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}

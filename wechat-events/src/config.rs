@@ -73,6 +73,8 @@ pub const DEFAULT_PATH: &str = "/wechat";
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4);
 /// Default time a push's outcome is remembered for retries.
 pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(30);
+/// Shortest accepted TTL: WeChat's three tries, 5 s apart.
+pub const MIN_DEDUP_TTL: Duration = Duration::from_secs(15);
 /// Default number of push outcomes remembered.
 pub const DEFAULT_DEDUP_CAPACITY: u64 = 100_000;
 /// Default largest accepted body.
@@ -368,7 +370,7 @@ impl ConfigBuilder {
         self.deadline = deadline;
         self
     }
-    /// How long outcomes are kept for retries (default 30 s).
+    /// How long outcomes are kept for retries (default 30 s, at least 15 s).
     pub fn dedup_ttl(mut self, ttl: Duration) -> Self {
         self.dedup_ttl = ttl;
         self
@@ -450,10 +452,11 @@ impl ConfigBuilder {
                 "must be more than 0 and less than WeChat's 5 s timeout",
             ));
         }
-        if self.dedup_ttl < Duration::from_secs(1) {
+        if self.dedup_ttl < MIN_DEDUP_TTL {
             return Err(ConfigError::new(
                 n.dedup_ttl,
-                "must be at least 1 s; WeChat retries over about 15 s, so keep the default 30 s",
+                "must be at least 15 s: WeChat's three tries span about 15 s, and a retry \
+                 arriving after its outcome expired would run the handler again",
             ));
         }
         if self.dedup_capacity == 0 {

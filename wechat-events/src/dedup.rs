@@ -62,18 +62,66 @@ pub struct Outcome {
     pub status: Status,
 }
 
-/// Starts the work for a key. Called at most once per key by a store; the
-/// returned future resolves to the outcome. The work itself must already
-/// be running detached (spawned) when this returns, so that dropping the
-/// future does not cancel it.
-pub type Start = Box<dyn FnOnce() -> BoxFuture<'static, Outcome> + Send>;
+impl Outcome {
+    /// The outcome of work whose first caller went away without finishing
+    /// it (its task failed): answered `success`.
+    pub fn abandoned() -> Self {
+        Outcome {
+            reply: None,
+            handler: None,
+            status: Status::Failed,
+        }
+    }
+}
 
-/// Runs work once per key and shares its outcome.
+/// What a [`DedupStore`] answers for a key.
+pub enum Claim {
+    /// The caller is the first with this key: it must start the work and
+    /// hand its outcome to [`Ticket::complete`].
+    First(Ticket),
+    /// Another caller has the key; this resolves to that work's outcome.
+    Duplicate(BoxFuture<'static, Outcome>),
+}
+
+/// The first caller's side of a claim.
+pub struct Ticket {
+    complete: Box<dyn FnOnce(Outcome) + Send>,
+    outcome: BoxFuture<'static, Outcome>,
+}
+
+impl Ticket {
+    /// A ticket from its two halves: `complete` stores the outcome (and
+    /// wakes the duplicates); `outcome` resolves once it is stored. A
+    /// ticket dropped without completing must resolve `outcome` (and the
+    /// duplicates) to [`Outcome::abandoned`].
+    pub fn new(
+        complete: impl FnOnce(Outcome) + Send + 'static,
+        outcome: BoxFuture<'static, Outcome>,
+    ) -> Self {
+        Ticket {
+            complete: Box::new(complete),
+            outcome,
+        }
+    }
+
+    /// Splits the ticket: the completion, to move into the (detached) work,
+    /// and the outcome, for the first caller to await.
+    pub fn into_parts(self) -> (Box<dyn FnOnce(Outcome) + Send>, BoxFuture<'static, Outcome>) {
+        (self.complete, self.outcome)
+    }
+}
+
+/// Decides, per key, which caller does the work, and shares its outcome
+/// with the others.
+///
+/// The two-phase shape (claim, then complete) lets only the first caller
+/// prepare the work — run extractors, spawn the handler — and suits a
+/// shared store (Redis `SET NX`, then a write of the outcome) as well as
+/// the in-memory one.
 pub trait DedupStore: Send + Sync + 'static {
-    /// Returns the outcome for `key`, calling `start` only if no outcome is
-    /// stored or in flight. The boolean is `true` for a duplicate (the
-    /// caller's `start` was not used).
-    fn run_once(&self, key: String, start: Start) -> BoxFuture<'static, (Outcome, bool)>;
+    /// Claims `key`: [`Claim::First`] for the first caller within the TTL,
+    /// [`Claim::Duplicate`] for every other.
+    fn claim(&self, key: String) -> BoxFuture<'static, Claim>;
 }
 
 type SharedOutcome = Shared<BoxFuture<'static, Outcome>>;
@@ -111,15 +159,28 @@ impl MemoryStore {
 }
 
 impl DedupStore for MemoryStore {
-    fn run_once(&self, key: String, start: Start) -> BoxFuture<'static, (Outcome, bool)> {
+    fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
         let cache = self.cache.clone();
         Box::pin(async move {
-            // The init future only stores the (already running) shared work;
-            // awaiting that work happens below, outside the cache's lock.
-            let init = std::future::ready(()).map(move |()| start().shared());
-            let entry = cache.entry(key).or_insert_with(init).await;
-            let duplicate = !entry.is_fresh();
-            (entry.into_value().await, duplicate)
+            let (tx, rx) = tokio::sync::oneshot::channel::<Outcome>();
+            let mine = rx
+                .map(|sent| sent.unwrap_or_else(|_| Outcome::abandoned()))
+                .boxed()
+                .shared();
+            let entry = cache
+                .entry(key)
+                .or_insert_with(std::future::ready(mine.clone()))
+                .await;
+            if entry.is_fresh() {
+                Claim::First(Ticket::new(
+                    move |outcome| {
+                        let _ = tx.send(outcome);
+                    },
+                    mine.boxed(),
+                ))
+            } else {
+                Claim::Duplicate(entry.into_value().boxed())
+            }
         })
     }
 }
@@ -188,7 +249,6 @@ fn digest(push: &Push) -> String {
 mod tests {
     use super::*;
     use crate::push::parse;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn push(inner: &str) -> Push {
         parse(format!("<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName><CreateTime>100</CreateTime>{inner}</xml>").as_bytes()).unwrap()
@@ -223,31 +283,49 @@ mod tests {
     }
 
     #[actix_rt::test]
-    async fn concurrent_callers_share_one_run() {
+    async fn one_first_claim_per_key_and_everyone_gets_its_outcome() {
         let store = MemoryStore::new(100, Duration::from_secs(30));
-        let runs = Arc::new(AtomicUsize::new(0));
-        let start = |runs: Arc<AtomicUsize>| -> Start {
-            Box::new(move || {
-                runs.fetch_add(1, Ordering::SeqCst);
-                let handle = tokio::spawn(async {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    Outcome {
-                        reply: Some("r".into()),
-                        handler: None,
-                        status: Status::Replied,
-                    }
-                });
-                Box::pin(async move { handle.await.expect("task") })
-            })
+        let claims = futures_util::future::join_all((0..3).map(|_| store.claim("k".into()))).await;
+        let mut waiting = Vec::new();
+        let mut firsts = 0;
+        for claim in claims {
+            match claim {
+                Claim::First(ticket) => {
+                    firsts += 1;
+                    let (complete, outcome) = ticket.into_parts();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        complete(Outcome {
+                            reply: Some("r".into()),
+                            handler: None,
+                            status: Status::Replied,
+                        });
+                    });
+                    waiting.push(outcome);
+                }
+                Claim::Duplicate(outcome) => waiting.push(outcome),
+            }
+        }
+        assert_eq!(firsts, 1);
+        let outcomes = futures_util::future::join_all(waiting).await;
+        assert!(outcomes.iter().all(|o| o.reply.as_deref() == Some("r")));
+        match store.claim("k".into()).await {
+            Claim::Duplicate(later) => assert_eq!(later.await.reply.as_deref(), Some("r")),
+            Claim::First(_) => panic!("a finished key is not claimed again"),
+        }
+        assert!(matches!(store.claim("other".into()).await, Claim::First(_)));
+    }
+
+    #[actix_rt::test]
+    async fn an_abandoned_ticket_answers_everyone() {
+        let store = MemoryStore::new(100, Duration::from_secs(30));
+        let Claim::First(ticket) = store.claim("gone".into()).await else {
+            panic!("first claim")
         };
-        let calls = (0..3).map(|_| store.run_once("k".into(), start(runs.clone())));
-        let results = futures_util::future::join_all(calls).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert_eq!(results.iter().filter(|(_, dup)| !dup).count(), 1);
-        assert!(results.iter().all(|(o, _)| o.reply.as_deref() == Some("r")));
-        let (later, dup) = store.run_once("k".into(), start(runs.clone())).await;
-        assert!(dup);
-        assert_eq!(later.reply.as_deref(), Some("r"));
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let Claim::Duplicate(dup) = store.claim("gone".into()).await else {
+            panic!("second claim")
+        };
+        drop(ticket);
+        assert_eq!(dup.await, Outcome::abandoned());
     }
 }

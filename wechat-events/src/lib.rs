@@ -85,7 +85,7 @@ pub mod testing;
 pub mod __private;
 
 pub use config::{Config, ConfigBuilder, ConfigError, Mode};
-pub use dedup::{DedupStore, MemoryStore, Outcome, Status};
+pub use dedup::{Claim, DedupStore, MemoryStore, Outcome, Status, Ticket};
 pub use event::{
     ClickEvent, Event, EventKind, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent,
     UnsubscribeEvent, ViewEvent,

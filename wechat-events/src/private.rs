@@ -34,7 +34,9 @@ pub mod kinds {
 /// One attribute-macro handler, as its generated code describes it.
 #[derive(Debug)]
 pub struct HandlerDef {
-    /// `module_path!()::fn_name`: the route's name and the handler's identity.
+    /// `module_path!()::fn_name`: the route's name in logs (not unique: two
+    /// handlers in different function bodies of one module share it; the
+    /// `static` holding this definition is the identity).
     pub name: &'static str,
     /// `file!()` of the attribute, for a stable registration order.
     pub file: &'static str,

@@ -7,6 +7,7 @@
 //! user WeChat's error page — an empty text — is answered `success`
 //! instead.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -172,11 +173,14 @@ impl Reply {
     }
 
     /// Whether this reply renders to nothing (answered `success`): `None`,
-    /// an empty text, or a news reply without articles.
+    /// an empty text (or one of only characters XML cannot carry), or a
+    /// news reply without articles.
     pub fn is_empty(&self) -> bool {
         match self {
             Reply::None => true,
-            Reply::Text { content } => content.is_empty(),
+            // Text of only forbidden characters renders empty: WeChat would
+            // show its error page, so it is no reply too.
+            Reply::Text { content } => !content.chars().any(is_xml_char),
             Reply::News(articles) => articles.is_empty(),
             _ => false,
         }
@@ -504,28 +508,33 @@ fn cdata_field(out: &mut String, tag: &str, value: &str) {
     let _ = write!(out, "</{tag}>");
 }
 
-/// Appends `value` as CDATA: `]]>` is split across two sections and
-/// characters XML 1.0 forbids (most C0 controls, U+FFFE, U+FFFF) are dropped.
+/// Appends `value` as CDATA: characters XML 1.0 forbids (most C0
+/// controls, U+FFFE, U+FFFF) are dropped first, then every `]]>` is split
+/// across two sections — in that order, so a dropped character can never
+/// join the pieces of a terminator.
 pub fn push_cdata(out: &mut String, value: &str) {
+    let value = xml_chars(value);
     out.push_str("<![CDATA[");
-    let mut rest = value;
+    let mut rest = &*value;
     while let Some(at) = rest.find("]]>") {
-        push_xml_chars(out, &rest[..at]);
+        out.push_str(&rest[..at]);
         out.push_str("]]]]><![CDATA[>");
         rest = &rest[at + 3..];
     }
-    push_xml_chars(out, rest);
+    out.push_str(rest);
     out.push_str("]]>");
 }
 
-fn push_xml_chars(out: &mut String, s: &str) {
-    let allowed = |c: char| {
-        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-    };
-    if s.chars().all(allowed) {
-        out.push_str(s);
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// `s` without the characters XML 1.0 forbids (borrowed when there are none).
+fn xml_chars(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
     } else {
-        out.extend(s.chars().filter(|&c| allowed(c)));
+        Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
     }
 }
 
@@ -571,7 +580,24 @@ mod tests {
     }
 
     #[test]
+    fn a_dropped_character_cannot_forge_a_terminator() {
+        for content in [
+            "a]]\u{1}><MsgType>evil</MsgType>",
+            "]\u{0}]>",
+            "]]\u{FFFF}>x",
+            "\u{1}]]>",
+        ] {
+            let xml = render(&Reply::text(content));
+            let fields = parse_fields(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+            assert_eq!(fields.text("MsgType"), Some("text"), "{xml}");
+            let clean: String = content.chars().filter(|&c| is_xml_char(c)).collect();
+            assert_eq!(fields.text("Content"), Some(clean.as_str()), "{xml}");
+        }
+    }
+
+    #[test]
     fn empty_replies_are_success() {
+        assert_eq!(Reply::text("\u{1}\u{2}").render("o", "g", 1), None);
         assert_eq!(Reply::None.render("o", "g", 1), None);
         assert_eq!(Reply::text("").render("o", "g", 1), None);
         assert_eq!(Reply::news([]).render("o", "g", 1), None);

@@ -289,9 +289,11 @@ impl fmt::Display for RouteInfo {
 struct Pending {
     info: RouteInfo,
     handler: ErasedHandler,
-    /// The attribute-macro handler this route came from, by path, so that
-    /// one registered both explicitly and through inventory is added once.
-    origin: Option<&'static str>,
+    /// The attribute-macro handler this route came from (its unique
+    /// `static` definition, compared by address: two handlers may share a
+    /// path), so that one registered both explicitly and through inventory
+    /// is added once.
+    origin: Option<&'static crate::__private::HandlerDef>,
 }
 
 /// A handler function annotated with `#[on_event]`, `#[on_message]`,
@@ -437,7 +439,7 @@ impl Router {
     /// is kept once).
     pub fn merge(mut self, other: Router) -> Self {
         for p in other.pending {
-            if !matches!(p.origin, Some(o) if self.has_origin(o)) {
+            if !p.origin.is_some_and(|o| self.has_origin(o)) {
                 self.pending.push(p);
             }
         }
@@ -478,14 +480,16 @@ impl Router {
     }
 
     fn add_registered(self, def: &'static crate::__private::HandlerDef) -> Self {
-        if self.has_origin(def.name) {
+        if self.has_origin(def) {
             return self;
         }
         (def.register)(self)
     }
 
-    fn has_origin(&self, origin: &str) -> bool {
-        self.pending.iter().any(|p| p.origin == Some(origin))
+    fn has_origin(&self, def: &'static crate::__private::HandlerDef) -> bool {
+        self.pending
+            .iter()
+            .any(|p| p.origin.is_some_and(|o| std::ptr::eq(o, def)))
     }
 
     /// The route an attribute handler's generated code adds.
@@ -496,7 +500,7 @@ impl Router {
         route: Route,
         handler: ErasedHandler,
     ) -> Self {
-        if self.has_origin(def.name) {
+        if self.has_origin(def) {
             return self;
         }
         self.pending.push(Pending {
@@ -507,7 +511,7 @@ impl Router {
                 name: Cow::Borrowed(def.name),
             },
             handler,
-            origin: Some(def.name),
+            origin: Some(def),
         });
         self
     }

@@ -7,6 +7,7 @@
 //! ([`PushError::status`]) and logged once; a rejected request never
 //! reaches a handler.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +23,7 @@ use tracing::{field, Instrument};
 
 use crate::config::{Config, Mode};
 use crate::crypto::{self, AesKey, CryptoError};
-use crate::dedup::{dedup_key, DedupStore, MemoryStore, Outcome, Status};
+use crate::dedup::{dedup_key, Claim, DedupStore, MemoryStore, Outcome, Status};
 use crate::handler::{Context, HandlerResult, Parts};
 use crate::push::{parse, Body, ParseError, Push};
 use crate::query::{Query, QueryError};
@@ -360,17 +361,19 @@ impl Inner {
         span.record("openid", push.from_user.as_str());
         span.record("msg_type", push.msg_type.as_str());
 
-        let cx = Context::new(push.clone(), decoded.xml.into(), decoded.key.is_some());
-        let job = self.prepare(req, &cx);
-        let this = self.clone();
-        let started = push.clone();
-        let (outcome, duplicate) = self
-            .dedup
-            .run_once(
-                dedup_key(&push),
-                Box::new(move || this.start(job, started, arrived)),
-            )
-            .await;
+        let (outcome, duplicate) = match self.dedup.claim(dedup_key(&push)).await {
+            Claim::Duplicate(outcome) => (outcome.await, true),
+            Claim::First(ticket) => {
+                // Only the first delivery prepares the work; it then runs
+                // detached from this request, so a hang-up cannot cancel it.
+                let cx = Context::new(push.clone(), decoded.xml.into(), decoded.key.is_some());
+                let job = self.prepare(req, &cx);
+                let (complete, outcome) = ticket.into_parts();
+                let work = self.clone().supervise(job, push.clone(), arrived);
+                tokio::spawn(async move { complete(work.await) }.in_current_span());
+                (outcome.await, false)
+            }
+        };
         span.record("dedup_hit", duplicate);
         if let Some(handler) = &outcome.handler {
             span.record("handler", &**handler);
@@ -467,7 +470,7 @@ impl Inner {
     }
 
     /// Picks the route and runs its extractors, yielding the handler's
-    /// (not yet started) future. Duplicates prepare too and simply drop it.
+    /// (not yet started) future. Only the first delivery of a push prepares.
     fn prepare(&self, req: &HttpRequest, cx: &Context) -> Job {
         let Some((entry, captures)) = self.routes.find(cx.push()) else {
             return Job::NoHandler;
@@ -478,34 +481,19 @@ impl Inner {
             cx,
             captures: captures.as_ref(),
         };
-        match (entry.handler)(&parts) {
-            Ok(future) => Job::Run { name, future },
-            Err(e) => Job::ExtractFailed {
+        // A panicking extractor must not take the request task down with it.
+        let extracted = std::panic::catch_unwind(AssertUnwindSafe(|| (entry.handler)(&parts)));
+        match extracted {
+            Ok(Ok(future)) => Job::Run { name, future },
+            Ok(Err(e)) => Job::ExtractFailed {
                 name,
                 error: e.to_string(),
             },
+            Err(panic) => Job::ExtractFailed {
+                name,
+                error: format!("extractor panicked: {}", panic_message(&*panic)),
+            },
         }
-    }
-
-    /// Spawns the supervisor for a first-seen push; the returned future
-    /// resolves to its outcome. Called by the dedup store at most once per key.
-    fn start(
-        self: Arc<Self>,
-        job: Job,
-        push: Arc<Push>,
-        arrived: Instant,
-    ) -> BoxFuture<'static, Outcome> {
-        let handle = tokio::spawn(self.supervise(job, push, arrived).in_current_span());
-        Box::pin(async move {
-            handle.await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "push supervisor failed");
-                Outcome {
-                    reply: None,
-                    handler: None,
-                    status: Status::Failed,
-                }
-            })
-        })
     }
 
     /// Runs the handler in its own task, answering by the deadline; a late
@@ -669,6 +657,14 @@ fn log_join_error(handler: &str, e: tokio::task::JoinError) {
     } else {
         tracing::error!(handler, "handler task was cancelled");
     }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
 }
 
 /// Renders with To/From swapped and `CreateTime` now; a news reply to a

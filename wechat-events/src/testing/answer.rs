@@ -114,6 +114,9 @@ pub enum AnswerError {
     /// An encrypted push was answered with a plaintext reply (secure mode only).
     #[error("an encrypted push was answered with a plaintext reply; secure mode requires an encrypted one")]
     PlaintextReply,
+    /// A plaintext push was answered with an encrypted reply.
+    #[error("a plaintext push was answered with an encrypted reply; replies are encrypted only when the push was")]
+    EncryptedReplyToPlaintext,
     /// The encrypted reply's envelope lacks a field.
     #[error("encrypted reply envelope has no <{0}>")]
     Envelope(&'static str),
@@ -235,6 +238,9 @@ pub(crate) struct Expect<'a> {
     pub appid: &'a str,
     /// The push was encrypted in secure mode (a plaintext reply is wrong).
     pub secure: bool,
+    /// The push was encrypted at all (an encrypted reply to a plaintext
+    /// push is wrong in every mode: WeChat would show its error page).
+    pub push_encrypted: bool,
     /// `(openid, account)` the reply must be addressed between.
     pub parties: Option<(String, String)>,
     /// The handshake's echostr.
@@ -268,6 +274,9 @@ impl Expect<'_> {
         }
         let fields = parse_fields(text).map_err(ReplyParseError::from)?;
         let (xml, encrypted) = if fields.get("Encrypt").is_some() {
+            if !self.push_encrypted {
+                return Err(AnswerError::EncryptedReplyToPlaintext);
+            }
             let key = self.key.ok_or(AnswerError::NoKey)?;
             let field = |name: &'static str| {
                 fields
@@ -424,6 +433,7 @@ mod tests {
             key,
             appid: "wx1",
             secure,
+            push_encrypted: secure,
             parties: Some(("o1".into(), "gh1".into())),
             echostr: None,
         }
@@ -480,9 +490,18 @@ mod tests {
             Err(AnswerError::Decrypt(CryptoError::AppIdMismatch { .. }))
         ));
         // No key to read it with.
+        let no_key = Expect {
+            push_encrypted: true,
+            ..expect(None, false)
+        };
         assert_eq!(
-            expect(None, false).decode(StatusCode::OK, body.as_bytes()),
+            no_key.decode(StatusCode::OK, body.as_bytes()),
             Err(AnswerError::NoKey)
+        );
+        // An encrypted reply to a plaintext push is wrong even with the key.
+        assert_eq!(
+            expect(Some(&key), false).decode(StatusCode::OK, body.as_bytes()),
+            Err(AnswerError::EncryptedReplyToPlaintext)
         );
         // Envelope without a signature.
         let bare = "<xml><Encrypt>QUJD</Encrypt><TimeStamp>1</TimeStamp><Nonce>n</Nonce></xml>";

@@ -580,6 +580,7 @@ impl Simulator {
             key: self.key.as_ref(),
             appid: &self.appid,
             secure: prepared.encrypted && !self.compatible,
+            push_encrypted: prepared.encrypted,
             parties: prepared.parties.clone(),
             echostr: prepared.echostr.as_deref(),
         }
