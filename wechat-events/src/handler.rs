@@ -232,7 +232,7 @@ pub trait Payload: Sized + Send + 'static {
     /// The pushes this payload covers.
     const KIND: RouteKind;
     /// The value, if `push` is of this kind.
-    fn from_push(push: &Push) -> Option<Self>;
+    fn from_push(push: &Arc<Push>) -> Option<Self>;
 }
 
 // The two tables below are the one place a kind is tied to its type: each
@@ -245,7 +245,7 @@ macro_rules! message_payload {
         $(
             impl Payload for $ty {
                 const KIND: RouteKind = RouteKind::Message(MessageKind::$variant);
-                fn from_push(push: &Push) -> Option<Self> {
+                fn from_push(push: &Arc<Push>) -> Option<Self> {
                     match &push.body {
                         Body::Message(Message::$variant(m)) => Some(m.clone()),
                         _ => None,
@@ -272,7 +272,7 @@ macro_rules! event_payload {
         $(
             impl Payload for $ty {
                 const KIND: RouteKind = RouteKind::Event(EventKind::$variant);
-                fn from_push(push: &Push) -> Option<Self> {
+                fn from_push(push: &Arc<Push>) -> Option<Self> {
                     match &push.body {
                         Body::Event(Event::$variant(e)) => Some(e.clone()),
                         _ => None,
@@ -317,14 +317,14 @@ event_payload! {
 
 impl Payload for Message {
     const KIND: RouteKind = RouteKind::AnyMessage;
-    fn from_push(push: &Push) -> Option<Self> {
+    fn from_push(push: &Arc<Push>) -> Option<Self> {
         push.message().cloned()
     }
 }
 
 impl Payload for Event {
     const KIND: RouteKind = RouteKind::AnyEvent;
-    fn from_push(push: &Push) -> Option<Self> {
+    fn from_push(push: &Arc<Push>) -> Option<Self> {
         push.event().cloned()
     }
 }
@@ -332,16 +332,16 @@ impl Payload for Event {
 /// The whole push: a handler taking it sees everything (the fallback).
 impl Payload for Arc<Push> {
     const KIND: RouteKind = RouteKind::Any;
-    fn from_push(push: &Push) -> Option<Self> {
-        Some(Arc::new(push.clone()))
+    fn from_push(push: &Arc<Push>) -> Option<Self> {
+        Some(push.clone())
     }
 }
 
 /// The whole push, by value.
 impl Payload for Push {
     const KIND: RouteKind = RouteKind::Any;
-    fn from_push(push: &Push) -> Option<Self> {
-        Some(push.clone())
+    fn from_push(push: &Arc<Push>) -> Option<Self> {
+        Some(Push::clone(push))
     }
 }
 
@@ -462,9 +462,22 @@ pub(crate) type ErasedHandler = Arc<
 >;
 
 pub(crate) fn erase<T: Payload, Args, H: Handler<T, Args>>(handler: H) -> ErasedHandler {
+    erase_typed(move |payload: T, parts: &Parts<'_>| handler.call(payload, parts))
+}
+
+/// Erases a function of the typed payload and the parts: the payload is
+/// taken from the push (a push of another kind is an extraction error).
+pub(crate) fn erase_typed<T, F>(call: F) -> ErasedHandler
+where
+    T: Payload,
+    F: Fn(T, &Parts<'_>) -> Result<BoxFuture<'static, HandlerResult>, ExtractError>
+        + Send
+        + Sync
+        + 'static,
+{
     Arc::new(move |parts: &Parts<'_>| {
         let payload = T::from_push(parts.push()).ok_or(ExtractError::Payload(type_name::<T>()))?;
-        handler.call(payload, parts)
+        call(payload, parts)
     })
 }
 

@@ -12,7 +12,6 @@
 //! `#[diagnostic::on_unimplemented]` that says what to write.
 
 use std::future::Future;
-use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
@@ -64,12 +63,7 @@ where
         + Sync
         + 'static,
 {
-    let erased: crate::handler::ErasedHandler = Arc::new(move |parts: &Parts<'_>| {
-        let payload =
-            K::from_push(parts.push()).ok_or(ExtractError::Payload(std::any::type_name::<K>()))?;
-        handler(payload, parts)
-    });
-    router.push_registered(def, K::KIND, route, erased)
+    router.push_registered(def, K::KIND, route, crate::handler::erase_typed(handler))
 }
 
 /// Runs one extractor; `E: FromPush` failing points at the parameter's type.
