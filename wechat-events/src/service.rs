@@ -9,14 +9,13 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
-use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{field, Instrument};
@@ -29,6 +28,7 @@ use crate::push::{parse, Body, ParseError, Push};
 use crate::query::{Query, QueryError};
 use crate::reply::Reply;
 use crate::router::{Router, RouterError, Routes};
+use crate::signature::{fresh_nonce, unix_now};
 
 /// Why a request was refused. Each is logged once and answered with
 /// [`PushError::status`] and a short plain-text reason.
@@ -610,9 +610,7 @@ impl Inner {
             None => xml.to_string(),
             Some(key) => {
                 let timestamp = unix_now().to_string();
-                let nonce = rand::thread_rng()
-                    .gen_range(100_000_000u64..10_000_000_000)
-                    .to_string();
+                let nonce = fresh_nonce();
                 crypto::encrypt_reply(
                     self.config.token(),
                     key,
@@ -683,10 +681,4 @@ fn render(reply: &Reply, push: &Push) -> Option<String> {
         _ => reply,
     };
     reply.render(&push.from_user, &push.to_user, unix_now())
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -42,6 +42,21 @@ pub fn verify(given: &str, parts: &[&str]) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
+/// Now, in unix seconds: the `timestamp` of a signature and a reply's `CreateTime`.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A fresh random `nonce`, digits like WeChat's.
+pub(crate) fn fresh_nonce() -> String {
+    use rand::Rng;
+    rand::thread_rng()
+        .gen_range(100_000_000u64..10_000_000_000)
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

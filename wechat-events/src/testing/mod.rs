@@ -39,7 +39,7 @@ mod answer;
 mod build;
 mod target;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix_web::http::{Method, StatusCode};
 use rand::Rng;
@@ -48,6 +48,7 @@ use crate::config::WECHAT_TIMEOUT;
 use crate::crypto::{self, AesKey, CryptoError};
 use crate::reply::push_cdata;
 use crate::signature;
+use crate::signature::{fresh_nonce, unix_now};
 
 pub use answer::{Answer, AnswerError, Received, Response};
 pub use build::{SimPush, SIM_TICKET};
@@ -398,7 +399,7 @@ impl Simulator {
             )
         };
         let timestamp = unix_now().to_string();
-        let nonce = nonce(&mut rng);
+        let nonce = fresh_nonce();
         let mut query: Vec<(&str, String)> = vec![
             (
                 "signature",
@@ -445,7 +446,7 @@ impl Simulator {
     pub fn prepare_handshake(&self) -> Prepared {
         let mut rng = rand::thread_rng();
         let timestamp = unix_now().to_string();
-        let nonce = nonce(&mut rng);
+        let nonce = fresh_nonce();
         let echostr = rng
             .gen_range(1_000_000_000_000_000_000u64..u64::MAX)
             .to_string();
@@ -622,42 +623,10 @@ impl Simulator {
     }
 }
 
+/// `application/x-www-form-urlencoded`, as WeChat builds its URLs.
 fn encode_query(pairs: &[(&str, String)]) -> String {
-    let mut out = String::new();
-    for (name, value) in pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(name);
-        out.push('=');
-        out.push_str(&percent_encode(value));
-    }
-    out
-}
-
-/// `application/x-www-form-urlencoded` escaping of one value.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(byte as char)
-            }
-            b' ' => out.push('+'),
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
-fn nonce(rng: &mut impl Rng) -> String {
-    rng.gen_range(100_000_000u32..u32::MAX).to_string()
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    // Serializing string pairs cannot fail.
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -760,7 +729,13 @@ mod tests {
 
     #[test]
     fn percent_encoding() {
-        assert_eq!(percent_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
-        assert_eq!(percent_encode("Az09-_.*"), "Az09-_.*");
+        assert_eq!(
+            encode_query(&[("v", "a b&c=d/é".into())]),
+            "v=a+b%26c%3Dd%2F%C3%A9"
+        );
+        assert_eq!(
+            encode_query(&[("a", "Az09-_.*".into()), ("b", String::new())]),
+            "a=Az09-_.*&b="
+        );
     }
 }
