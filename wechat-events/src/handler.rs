@@ -17,11 +17,9 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest};
 use futures_util::future::BoxFuture;
 
-use crate::event::*;
-use crate::message::*;
-use crate::push::{Body, Push};
+use crate::payload::Payload;
+use crate::push::Push;
 use crate::reply::Reply;
-use crate::router::RouteKind;
 
 /// Facts about the push being handled, for handlers that need more than
 /// the typed value.
@@ -223,125 +221,6 @@ impl<T: ?Sized + Send + Sync + 'static> FromPush for web::Data<T> {
 impl<E: FromPush> FromPush for Option<E> {
     fn from_push(parts: &Parts<'_>) -> Result<Self, ExtractError> {
         Ok(E::from_push(parts).ok())
-    }
-}
-
-/// A typed value a handler can take as its first argument; it decides
-/// which pushes the handler can see.
-pub trait Payload: Sized + Send + 'static {
-    /// The pushes this payload covers.
-    const KIND: RouteKind;
-    /// The value, if `push` is of this kind.
-    fn from_push(push: &Arc<Push>) -> Option<Self>;
-}
-
-// The two tables below are the one place a kind is tied to its type: each
-// line implements `Payload` and names the kind for the attribute macros
-// (`#[on_message(Text)]` resolves to `message_kinds::Text`, an alias of
-// `TextMessage`). Adding a kind to the catalog is one line here.
-
-macro_rules! message_payload {
-    ($($ty:ident => $variant:ident),* $(,)?) => {
-        $(
-            impl Payload for $ty {
-                const KIND: RouteKind = RouteKind::Message(MessageKind::$variant);
-                fn from_push(push: &Arc<Push>) -> Option<Self> {
-                    match &push.body {
-                        Body::Message(Message::$variant(m)) => Some(m.clone()),
-                        _ => None,
-                    }
-                }
-            }
-        )*
-
-        /// The message kinds `#[on_message(Kind)]` accepts, each an alias
-        /// of the type its handler takes. Re-exported as
-        /// `__private::kinds::message`.
-        #[doc(hidden)]
-        pub mod message_kinds {
-            $(
-                #[doc = concat!("`#[on_message(", stringify!($variant), ")]`: handlers take [`", stringify!($ty), "`](crate::", stringify!($ty), ").")]
-                pub type $variant = crate::message::$ty;
-            )*
-        }
-    };
-}
-
-macro_rules! event_payload {
-    ($($ty:ident => $variant:ident),* $(,)?) => {
-        $(
-            impl Payload for $ty {
-                const KIND: RouteKind = RouteKind::Event(EventKind::$variant);
-                fn from_push(push: &Arc<Push>) -> Option<Self> {
-                    match &push.body {
-                        Body::Event(Event::$variant(e)) => Some(e.clone()),
-                        _ => None,
-                    }
-                }
-            }
-        )*
-
-        /// The event kinds `#[on_event(Kind)]` accepts, each an alias of
-        /// the type its handler takes. Re-exported as
-        /// `__private::kinds::event`.
-        #[doc(hidden)]
-        pub mod event_kinds {
-            $(
-                #[doc = concat!("`#[on_event(", stringify!($variant), ")]`: handlers take [`", stringify!($ty), "`](crate::", stringify!($ty), ").")]
-                pub type $variant = crate::event::$ty;
-            )*
-        }
-    };
-}
-
-message_payload! {
-    TextMessage => Text,
-    ImageMessage => Image,
-    VoiceMessage => Voice,
-    VideoMessage => Video,
-    ShortVideoMessage => ShortVideo,
-    LocationMessage => Location,
-    LinkMessage => Link,
-    UnknownMessage => Unknown,
-}
-
-event_payload! {
-    SubscribeEvent => Subscribe,
-    UnsubscribeEvent => Unsubscribe,
-    ScanEvent => Scan,
-    LocationEvent => Location,
-    ClickEvent => Click,
-    ViewEvent => View,
-    UnknownEvent => Unknown,
-}
-
-impl Payload for Message {
-    const KIND: RouteKind = RouteKind::AnyMessage;
-    fn from_push(push: &Arc<Push>) -> Option<Self> {
-        push.message().cloned()
-    }
-}
-
-impl Payload for Event {
-    const KIND: RouteKind = RouteKind::AnyEvent;
-    fn from_push(push: &Arc<Push>) -> Option<Self> {
-        push.event().cloned()
-    }
-}
-
-/// The whole push: a handler taking it sees everything (the fallback).
-impl Payload for Arc<Push> {
-    const KIND: RouteKind = RouteKind::Any;
-    fn from_push(push: &Arc<Push>) -> Option<Self> {
-        Some(push.clone())
-    }
-}
-
-/// The whole push, by value.
-impl Payload for Push {
-    const KIND: RouteKind = RouteKind::Any;
-    fn from_push(push: &Arc<Push>) -> Option<Self> {
-        Some(Push::clone(push))
     }
 }
 

@@ -70,7 +70,9 @@ pub mod dedup;
 pub mod event;
 pub mod fields;
 pub mod handler;
+pub mod kinds;
 pub mod message;
+pub mod payload;
 pub mod push;
 pub mod query;
 pub mod reply;
@@ -87,22 +89,22 @@ pub mod __private;
 pub use config::{Config, ConfigBuilder, ConfigError, Mode};
 pub use dedup::{Claim, DedupStore, MemoryStore, Outcome, Status, Ticket};
 pub use event::{
-    ClickEvent, Event, EventKind, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent,
-    UnsubscribeEvent, ViewEvent,
+    ClickEvent, Event, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent, UnsubscribeEvent,
+    ViewEvent,
 };
 pub use fields::{Fields, Value};
 pub use handler::{
-    Captures, Context, ExtractError, FromPush, Handler, HandlerError, IntoReply, Parts, Payload,
+    Captures, Context, ExtractError, FromPush, Handler, HandlerError, IntoReply, Parts,
 };
+pub use kinds::{EventKind, MessageKind, RouteKind};
 pub use message::{
-    ImageMessage, LinkMessage, LocationMessage, Message, MessageKind, ShortVideoMessage,
-    TextMessage, UnknownMessage, VideoMessage, VoiceMessage,
+    ImageMessage, LinkMessage, LocationMessage, Message, ShortVideoMessage, TextMessage,
+    UnknownMessage, VideoMessage, VoiceMessage,
 };
+pub use payload::Payload;
 pub use push::{parse, Body, ParseError, Push};
 pub use query::{Query, QueryError};
 pub use reply::{parse_reply, Article, Music, ParsedReply, Reply, ReplyParseError};
-pub use router::{
-    Filter, RegisteredHandler, Route, RouteInfo, RouteKind, Router, RouterError, Routes,
-};
+pub use router::{Filter, RegisteredHandler, Route, RouteInfo, Router, RouterError, Routes};
 pub use service::{BuildError, LateReply, PushError, ServiceBuilder, WechatService};
 pub use wechat_events_macros::{on_event, on_fallback, on_message, on_text};

@@ -8,70 +8,7 @@
 use serde::Serialize;
 
 use crate::fields::Fields;
-
-/// The kinds of ordinary message, by their `MsgType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[non_exhaustive]
-pub enum MessageKind {
-    /// `text`
-    Text,
-    /// `image`
-    Image,
-    /// `voice`
-    Voice,
-    /// `video`
-    Video,
-    /// `shortvideo`
-    ShortVideo,
-    /// `location`
-    Location,
-    /// `link`
-    Link,
-    /// Any `MsgType` not modeled here.
-    Unknown,
-}
-
-impl MessageKind {
-    /// Every kind, in declaration order.
-    pub const ALL: &'static [MessageKind] = &[
-        MessageKind::Text,
-        MessageKind::Image,
-        MessageKind::Voice,
-        MessageKind::Video,
-        MessageKind::ShortVideo,
-        MessageKind::Location,
-        MessageKind::Link,
-        MessageKind::Unknown,
-    ];
-
-    /// The kind named by a `MsgType` value.
-    pub fn from_msg_type(msg_type: &str) -> MessageKind {
-        match msg_type {
-            "text" => MessageKind::Text,
-            "image" => MessageKind::Image,
-            "voice" => MessageKind::Voice,
-            "video" => MessageKind::Video,
-            "shortvideo" => MessageKind::ShortVideo,
-            "location" => MessageKind::Location,
-            "link" => MessageKind::Link,
-            _ => MessageKind::Unknown,
-        }
-    }
-
-    /// The `MsgType` value, `None` for [`MessageKind::Unknown`].
-    pub fn msg_type(self) -> Option<&'static str> {
-        Some(match self {
-            MessageKind::Text => "text",
-            MessageKind::Image => "image",
-            MessageKind::Voice => "voice",
-            MessageKind::Video => "video",
-            MessageKind::ShortVideo => "shortvideo",
-            MessageKind::Location => "location",
-            MessageKind::Link => "link",
-            MessageKind::Unknown => return None,
-        })
-    }
-}
+use crate::kinds::MessageKind;
 
 /// A parsed ordinary message.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -17,14 +17,16 @@ use futures_util::future::BoxFuture;
 
 pub use inventory;
 
-use crate::handler::{ExtractError, FromPush, HandlerResult, IntoReply, Parts, Payload};
-use crate::router::{Route, RouteKind, Router};
+use crate::handler::{ExtractError, FromPush, HandlerResult, IntoReply, Parts};
+use crate::kinds::RouteKind;
+use crate::payload::Payload;
+use crate::router::{Route, Router};
 
 /// The kind names the attributes accept. Each is an alias of the type the
 /// handler's first parameter must have; the tables are in `handler.rs`.
 pub mod kinds {
-    pub use crate::handler::event_kinds as event;
-    pub use crate::handler::message_kinds as message;
+    pub use crate::payload::event_kinds as event;
+    pub use crate::payload::message_kinds as message;
 
     /// `#[on_fallback]`: handlers take the whole [`Push`](crate::Push).
     pub type Fallback = crate::push::Push;
@@ -117,27 +119,18 @@ pub fn event<P: EventParam<K>, K>(value: K) -> P {
 /// Whether a `key` / `key_regex` filter fits the kind (evaluated at compile
 /// time by the generated code; [`Router::build`] checks it again).
 pub const fn allows_key(kind: RouteKind) -> bool {
-    match kind {
-        RouteKind::Event(k) => k.has_key(),
-        RouteKind::AnyEvent => true,
-        _ => false,
-    }
+    kind.allows_key()
 }
 
 /// Whether a `scene` filter fits the kind.
 pub const fn allows_scene(kind: RouteKind) -> bool {
-    match kind {
-        RouteKind::Event(k) => k.has_scene(),
-        RouteKind::AnyEvent => true,
-        _ => false,
-    }
+    kind.allows_scene()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventKind;
-    use crate::message::MessageKind;
+    use crate::kinds::{EventKind, MessageKind};
 
     #[test]
     fn const_filter_rules_match_the_router() {

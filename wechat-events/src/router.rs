@@ -23,78 +23,29 @@ use std::sync::Arc;
 
 use regex::Regex;
 
-use crate::event::{ClickEvent, EventKind};
-use crate::handler::{erase, erase_reply, Captures, ErasedHandler, Handler, Payload};
-use crate::message::{MessageKind, TextMessage};
+use crate::event::ClickEvent;
+use crate::handler::{erase, erase_reply, Captures, ErasedHandler, Handler};
+use crate::kinds::{MessageKind, RouteKind};
+use crate::message::TextMessage;
+use crate::payload::Payload;
 use crate::push::{Body, Push};
 use crate::reply::Reply;
 
-/// Which pushes a route can see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RouteKind {
-    /// One kind of message.
-    Message(MessageKind),
-    /// One kind of event.
-    Event(EventKind),
-    /// Every message.
-    AnyMessage,
-    /// Every event.
-    AnyEvent,
-    /// Everything: the fallback.
-    Any,
-}
-
-impl RouteKind {
-    /// Whether `push` is of this kind.
-    pub fn covers(self, push: &Push) -> bool {
-        match (self, &push.body) {
-            (RouteKind::Any, _) => true,
-            (RouteKind::AnyMessage, Body::Message(_)) | (RouteKind::AnyEvent, Body::Event(_)) => {
-                true
-            }
-            (RouteKind::Message(k), Body::Message(m)) => m.kind() == k,
-            (RouteKind::Event(k), Body::Event(e)) => e.kind() == k,
-            _ => false,
-        }
-    }
-
-    fn rank(self) -> u8 {
-        match self {
-            RouteKind::Message(_) | RouteKind::Event(_) => 2,
-            RouteKind::AnyMessage | RouteKind::AnyEvent => 1,
-            RouteKind::Any => 0,
-        }
-    }
-
-    fn allows(self, filter: &Filter) -> bool {
-        match filter {
-            Filter::None => true,
-            Filter::Key(_) | Filter::KeyRegex(_) => match self {
-                RouteKind::Event(k) => k.has_key(),
-                RouteKind::AnyEvent => true,
-                _ => false,
-            },
-            Filter::Scene(_) => match self {
-                RouteKind::Event(k) => k.has_scene(),
-                RouteKind::AnyEvent => true,
-                _ => false,
-            },
-            Filter::Keywords(_) | Filter::Contains(_) | Filter::Regex(_) => {
-                self == RouteKind::Message(MessageKind::Text)
-            }
-        }
+/// Whether `kind` is of this kind.
+fn covers(kind: RouteKind, push: &Push) -> bool {
+    match &push.body {
+        Body::Message(m) => kind.covers_message(m.kind()),
+        Body::Event(e) => kind.covers_event(e.kind()),
     }
 }
 
-impl fmt::Display for RouteKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RouteKind::Message(k) => write!(f, "message {k:?}"),
-            RouteKind::Event(k) => write!(f, "event {k:?}"),
-            RouteKind::AnyMessage => f.write_str("any message"),
-            RouteKind::AnyEvent => f.write_str("any event"),
-            RouteKind::Any => f.write_str("fallback"),
-        }
+/// Whether `filter` fits the pushes of `kind`.
+fn allows(kind: RouteKind, filter: &Filter) -> bool {
+    match filter {
+        Filter::None => true,
+        Filter::Key(_) | Filter::KeyRegex(_) => kind.allows_key(),
+        Filter::Scene(_) => kind.allows_scene(),
+        Filter::Keywords(_) | Filter::Contains(_) | Filter::Regex(_) => kind.allows_text(),
     }
 }
 
@@ -526,7 +477,7 @@ impl Router {
         let mut entries = Vec::with_capacity(self.pending.len());
         for Pending { info, handler, .. } in self.pending {
             let name = info.name.to_string();
-            if !info.kind.allows(&info.filter) {
+            if !allows(info.kind, &info.filter) {
                 return Err(RouterError::FilterNotAllowed {
                     name,
                     kind: info.kind.to_string(),
@@ -545,7 +496,7 @@ impl Router {
         entries.sort_by_key(|e| {
             (
                 Reverse(e.info.priority),
-                Reverse(e.info.filter.rank() * 3 + e.info.kind.rank()),
+                Reverse(e.info.filter.rank() * 3 + e.info.kind.specificity()),
             )
         });
         Ok(Routes { entries })
@@ -668,7 +619,7 @@ impl Routes {
     pub(crate) fn find(&self, push: &Push) -> Option<(&Entry, Option<Captures>)> {
         self.entries
             .iter()
-            .filter(|e| e.info.kind.covers(push))
+            .filter(|e| covers(e.info.kind, push))
             .find_map(|e| e.matcher.matches(push).map(|caps| (e, caps)))
     }
 
