@@ -29,6 +29,7 @@ use base64::Engine;
 use rand::RngCore;
 
 use crate::signature;
+use crate::xml;
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
@@ -394,15 +395,14 @@ pub fn encrypt_reply(
     let encrypted = encrypt(key, appid, reply_xml);
     let signature = msg_signature(token, timestamp, nonce, &encrypted);
     // `encrypted` is base64 and `signature` is hex: neither can contain "]]>".
-    let mut nonce_cdata = String::with_capacity(nonce.len() + 12);
-    crate::reply::push_cdata(&mut nonce_cdata, nonce);
-    format!(
-        "<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>\
-         <MsgSignature><![CDATA[{signature}]]></MsgSignature>\
-         <TimeStamp>{timestamp}</TimeStamp>\
-         <Nonce>{nonce_cdata}</Nonce></xml>",
-        timestamp = escape_text(timestamp),
-    )
+    let mut out = String::with_capacity(encrypted.len() + 160);
+    out.push_str("<xml>");
+    xml::cdata_element(&mut out, "Encrypt", &encrypted);
+    xml::cdata_element(&mut out, "MsgSignature", &signature);
+    xml::text_element(&mut out, "TimeStamp", timestamp);
+    xml::cdata_element(&mut out, "Nonce", nonce);
+    out.push_str("</xml>");
+    out
 }
 
 /// The interesting parts of an incoming secure-mode body.
@@ -460,7 +460,7 @@ pub fn extract_encrypt(body: &str) -> Result<String, CryptoError> {
 pub fn extract_envelope(body: &str) -> Result<Envelope, CryptoError> {
     // The push parser's XML rules apply (no DTD, predefined entities only,
     // bounded depth and size); only the two envelope fields are read.
-    let fields = crate::push::parse_fields(body).map_err(|e| parse_err(e.to_string()))?;
+    let fields = xml::parse_fields(body).map_err(|e| parse_err(e.to_string()))?;
     let field = |name: &str| -> Result<Option<String>, CryptoError> {
         let mut values = fields.all(name);
         let Some(first) = values.next() else {
@@ -487,20 +487,6 @@ pub fn extract_envelope(body: &str) -> Result<Envelope, CryptoError> {
 
 fn parse_err(msg: impl Into<String>) -> CryptoError {
     CryptoError::ParseXml(msg.into())
-}
-
-/// Escapes character data for use between tags.
-fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// Base64-decodes and decrypts `encrypt`, checks and strips the padding,
@@ -1110,7 +1096,7 @@ mod tests {
         // Still exactly one Encrypt; the signature covers the raw values.
         let enc = extract_encrypt(&body).expect("extract");
         assert!(decrypt(&key(), &enc, Some(APPID)).is_ok());
-        let fields = crate::push::parse_fields(&body).expect("well-formed");
+        let fields = xml::parse_fields(&body).expect("well-formed");
         let got = |name: &str| fields.text(name).expect(name).to_owned();
         let (got_ts, got_nonce, got_sig) = (got("TimeStamp"), got("Nonce"), got("MsgSignature"));
         assert_eq!(got_ts, ts);

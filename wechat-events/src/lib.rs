@@ -81,6 +81,7 @@ pub mod service;
 pub mod signature;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod xml;
 
 #[doc(hidden)]
 #[path = "private.rs"]

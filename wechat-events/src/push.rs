@@ -7,41 +7,20 @@
 //! error. Only a document that is not a WeChat push at all — not XML, no
 //! `<xml>` root, no `FromUserName`/`MsgType`/numeric `CreateTime` — fails.
 
-use quick_xml::events::Event as XmlEvent;
-use quick_xml::Reader;
 use serde::Serialize;
 
 use crate::event::{self, Event};
-use crate::fields::{Fields, Value};
+use crate::fields::Fields;
 use crate::message::{self, Message};
-
-/// Deepest element nesting accepted (the `<xml>` root is depth 1).
-pub const MAX_DEPTH: usize = 16;
-/// Most elements accepted in one document.
-pub const MAX_ELEMENTS: usize = 2048;
+use crate::xml::{parse_fields, XmlError};
 
 /// Why a body is not a WeChat push. Each maps to `400 Bad Request`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
-    /// The body is not valid UTF-8.
-    #[error("body is not valid UTF-8 (at byte {0})")]
-    InvalidUtf8(usize),
-    /// The body is empty or only whitespace.
-    #[error("body is empty")]
-    Empty,
-    /// The document declares a DTD, which WeChat never sends.
-    #[error("DOCTYPE declarations are not accepted")]
-    Doctype,
-    /// Malformed XML, or an entity other than the five predefined ones.
-    #[error("malformed XML: {0}")]
-    Xml(String),
-    /// Nesting deeper than [`MAX_DEPTH`] or more than [`MAX_ELEMENTS`] elements.
-    #[error("document too deep or too large")]
-    TooComplex,
-    /// The root element is not `<xml>`.
-    #[error("root element must be <xml>, found <{0}>")]
-    Root(String),
+    /// The body is not an acceptable XML document.
+    #[error(transparent)]
+    Xml(#[from] XmlError),
     /// A required field is missing or empty.
     #[error("required field <{0}> is missing")]
     Missing(&'static str),
@@ -145,105 +124,8 @@ impl Push {
 /// }
 /// ```
 pub fn parse(body: &[u8]) -> Result<Push, ParseError> {
-    let text = std::str::from_utf8(body).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
+    let text = std::str::from_utf8(body).map_err(|e| XmlError::InvalidUtf8(e.valid_up_to()))?;
     Push::from_fields(parse_fields(text)?)
-}
-
-/// Parses an `<xml>` document into its root's field tree.
-pub fn parse_fields(text: &str) -> Result<Fields, ParseError> {
-    if text.trim().is_empty() {
-        return Err(ParseError::Empty);
-    }
-    let mut reader = Reader::from_str(text);
-    reader.config_mut().trim_text(false);
-    reader.config_mut().check_end_names = true;
-
-    // One frame per open element: its name, its text, its children.
-    struct Frame {
-        name: String,
-        text: String,
-        children: Fields,
-    }
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut root: Option<Fields> = None;
-    let mut elements = 0usize;
-    let xml_err = |e: quick_xml::Error| ParseError::Xml(e.to_string());
-
-    loop {
-        match reader.read_event().map_err(xml_err)? {
-            XmlEvent::Start(start) => {
-                elements += 1;
-                if stack.len() >= MAX_DEPTH || elements > MAX_ELEMENTS {
-                    return Err(ParseError::TooComplex);
-                }
-                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-                if stack.is_empty() {
-                    if root.is_some() {
-                        return Err(ParseError::Xml("more than one root element".into()));
-                    }
-                    if name != "xml" {
-                        return Err(ParseError::Root(name));
-                    }
-                }
-                stack.push(Frame {
-                    name,
-                    text: String::new(),
-                    children: Fields::new(),
-                });
-            }
-            XmlEvent::Empty(start) => {
-                elements += 1;
-                if elements > MAX_ELEMENTS {
-                    return Err(ParseError::TooComplex);
-                }
-                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(name, Value::Text(String::new())),
-                    None if name == "xml" && root.is_none() => root = Some(Fields::new()),
-                    None => return Err(ParseError::Root(name)),
-                }
-            }
-            XmlEvent::End(_) => {
-                let frame = stack
-                    .pop()
-                    .ok_or_else(|| ParseError::Xml("unbalanced end tag".into()))?;
-                match stack.last_mut() {
-                    Some(parent) => {
-                        let value = if frame.children.is_empty() {
-                            Value::Text(frame.text)
-                        } else {
-                            Value::Nested(frame.children)
-                        };
-                        parent.children.push(frame.name, value);
-                    }
-                    None => root = Some(frame.children),
-                }
-            }
-            XmlEvent::Text(t) => {
-                let unescaped = t.unescape().map_err(xml_err)?;
-                match stack.last_mut() {
-                    Some(frame) => frame.text.push_str(&unescaped),
-                    None if unescaped.trim().is_empty() => {}
-                    None => return Err(ParseError::Xml("text outside the root element".into())),
-                }
-            }
-            XmlEvent::CData(c) => {
-                let frame = stack
-                    .last_mut()
-                    .ok_or_else(|| ParseError::Xml("CDATA outside the root element".into()))?;
-                let raw = std::str::from_utf8(c.as_ref())
-                    .map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
-                frame.text.push_str(raw);
-            }
-            XmlEvent::DocType(_) => return Err(ParseError::Doctype),
-            XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
-            XmlEvent::Eof => break,
-        }
-    }
-    if !stack.is_empty() {
-        return Err(ParseError::Xml("unexpected end of document".into()));
-    }
-    root.ok_or(ParseError::Empty)
 }
 
 /// A seed sample from `tests/fixtures`, parsed (for unit tests).
@@ -258,7 +140,9 @@ pub(crate) fn fixture(name: &str) -> Push {
 mod tests {
     use super::*;
     use crate::event::*;
+    use crate::fields::Value;
     use crate::message::*;
+    use crate::xml::{XmlError, MAX_DEPTH, MAX_ELEMENTS};
 
     use crate::push::fixture;
 
@@ -465,17 +349,17 @@ mod tests {
     fn rejects_what_is_not_a_push() {
         type Check = fn(&ParseError) -> bool;
         let cases: &[(&[u8], Check)] = &[
-            (b"", |e| *e == ParseError::Empty),
-            (b"\xff\xfe<xml/>", |e| matches!(e, ParseError::InvalidUtf8(_))),
-            (b"<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x \"y\">]><xml/>", |e| *e == ParseError::Doctype),
+            (b"", |e| *e == ParseError::Xml(XmlError::Empty)),
+            (b"\xff\xfe<xml/>", |e| matches!(e, ParseError::Xml(XmlError::InvalidUtf8(_)))),
+            (b"<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x \"y\">]><xml/>", |e| *e == ParseError::Xml(XmlError::Doctype)),
             (b"<xml><FromUserName>&xxe;</FromUserName></xml>", |e| matches!(e, ParseError::Xml(_))),
             (b"<xml><a></b></xml>", |e| matches!(e, ParseError::Xml(_))),
             (b"<xml><a>", |e| matches!(e, ParseError::Xml(_))),
-            (b"<root/>", |e| matches!(e, ParseError::Root(_))),
+            (b"<root/>", |e| matches!(e, ParseError::Xml(XmlError::Root(_)))),
             (b"<xml></xml><xml></xml>", |e| matches!(e, ParseError::Xml(_))),
             (b"<xml><MsgType>text</MsgType><CreateTime>1</CreateTime></xml>", |e| *e == ParseError::Missing("FromUserName")),
             (b"<xml><FromUserName>u</FromUserName><MsgType>text</MsgType><CreateTime>soon</CreateTime></xml>", |e| matches!(e, ParseError::CreateTime(_))),
-            (b"not xml at all", |e| matches!(e, ParseError::Xml(_)) || matches!(e, ParseError::Empty)),
+            (b"not xml at all", |e| matches!(e, ParseError::Xml(_)) || matches!(e, ParseError::Xml(XmlError::Empty))),
         ];
         for (input, check) in cases {
             let err = parse(input).expect_err(&String::from_utf8_lossy(input));
@@ -490,9 +374,15 @@ mod tests {
             "<a>".repeat(MAX_DEPTH),
             "</a>".repeat(MAX_DEPTH)
         );
-        assert_eq!(parse(deep.as_bytes()), Err(ParseError::TooComplex));
+        assert_eq!(
+            parse(deep.as_bytes()),
+            Err(ParseError::Xml(XmlError::TooComplex))
+        );
         let wide = format!("<xml>{}</xml>", "<a/>".repeat(MAX_ELEMENTS + 1));
-        assert_eq!(parse(wide.as_bytes()), Err(ParseError::TooComplex));
+        assert_eq!(
+            parse(wide.as_bytes()),
+            Err(ParseError::Xml(XmlError::TooComplex))
+        );
     }
 
     #[test]

@@ -7,13 +7,12 @@
 //! user WeChat's error page — an empty text — is answered `success`
 //! instead.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use crate::fields::{Fields, Value};
-use crate::push::{parse_fields, ParseError};
+use crate::xml::{cdata_element, is_xml_char, nested_element, parse_fields, XmlError};
 
 /// One article of a news (图文) reply.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -212,20 +211,24 @@ impl Reply {
         }
         let mut out = String::with_capacity(256);
         out.push_str("<xml>");
-        cdata_field(&mut out, "ToUserName", to_user);
-        cdata_field(&mut out, "FromUserName", from_user);
+        cdata_element(&mut out, "ToUserName", to_user);
+        cdata_element(&mut out, "FromUserName", from_user);
         let _ = write!(out, "<CreateTime>{create_time}</CreateTime>");
-        cdata_field(&mut out, "MsgType", msg_type);
+        cdata_element(&mut out, "MsgType", msg_type);
         match self {
             Reply::None => {}
-            Reply::Text { content } => cdata_field(&mut out, "Content", content),
-            Reply::Image { media_id } => nested(&mut out, "Image", &[("MediaId", media_id)]),
-            Reply::Voice { media_id } => nested(&mut out, "Voice", &[("MediaId", media_id)]),
+            Reply::Text { content } => cdata_element(&mut out, "Content", content),
+            Reply::Image { media_id } => {
+                nested_element(&mut out, "Image", &[("MediaId", media_id)])
+            }
+            Reply::Voice { media_id } => {
+                nested_element(&mut out, "Voice", &[("MediaId", media_id)])
+            }
             Reply::Video {
                 media_id,
                 title,
                 description,
-            } => nested(
+            } => nested_element(
                 &mut out,
                 "Video",
                 &[
@@ -234,7 +237,7 @@ impl Reply {
                     ("Description", description.as_deref().unwrap_or_default()),
                 ],
             ),
-            Reply::Music(m) => nested(
+            Reply::Music(m) => nested_element(
                 &mut out,
                 "Music",
                 &[
@@ -253,7 +256,7 @@ impl Reply {
                     articles.len()
                 );
                 for a in articles {
-                    nested(
+                    nested_element(
                         &mut out,
                         "item",
                         &[
@@ -268,7 +271,7 @@ impl Reply {
             }
             Reply::TransferCustomerService { kf_account } => {
                 if let Some(kf) = kf_account {
-                    nested(&mut out, "TransInfo", &[("KfAccount", kf)]);
+                    nested_element(&mut out, "TransInfo", &[("KfAccount", kf)]);
                 }
             }
         }
@@ -290,7 +293,7 @@ impl Reply {
 pub enum ReplyParseError {
     /// The body is not acceptable XML (or has no `<xml>` root).
     #[error("reply is not valid XML: {0}")]
-    Xml(#[from] ParseError),
+    Xml(#[from] XmlError),
     /// A field every reply of this type needs is missing.
     #[error("reply field <{0}> is missing")]
     Missing(&'static str),
@@ -491,50 +494,6 @@ impl From<String> for Reply {
 impl From<&str> for Reply {
     fn from(s: &str) -> Self {
         Reply::text(s)
-    }
-}
-
-fn nested(out: &mut String, tag: &str, fields: &[(&str, &str)]) {
-    let _ = write!(out, "<{tag}>");
-    for (name, value) in fields {
-        cdata_field(out, name, value);
-    }
-    let _ = write!(out, "</{tag}>");
-}
-
-fn cdata_field(out: &mut String, tag: &str, value: &str) {
-    let _ = write!(out, "<{tag}>");
-    push_cdata(out, value);
-    let _ = write!(out, "</{tag}>");
-}
-
-/// Appends `value` as CDATA: characters XML 1.0 forbids (most C0
-/// controls, U+FFFE, U+FFFF) are dropped first, then every `]]>` is split
-/// across two sections — in that order, so a dropped character can never
-/// join the pieces of a terminator.
-pub fn push_cdata(out: &mut String, value: &str) {
-    let value = xml_chars(value);
-    out.push_str("<![CDATA[");
-    let mut rest = &*value;
-    while let Some(at) = rest.find("]]>") {
-        out.push_str(&rest[..at]);
-        out.push_str("]]]]><![CDATA[>");
-        rest = &rest[at + 3..];
-    }
-    out.push_str(rest);
-    out.push_str("]]>");
-}
-
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
-}
-
-/// `s` without the characters XML 1.0 forbids (borrowed when there are none).
-fn xml_chars(s: &str) -> Cow<'_, str> {
-    if s.chars().all(is_xml_char) {
-        Cow::Borrowed(s)
-    } else {
-        Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
     }
 }
 

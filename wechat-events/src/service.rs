@@ -29,6 +29,7 @@ use crate::query::{Query, QueryError};
 use crate::reply::Reply;
 use crate::router::{Router, RouterError, Routes};
 use crate::signature::{fresh_nonce, unix_now};
+use crate::xml::XmlError;
 
 /// Why a request was refused. Each is logged once and answered with
 /// [`PushError::status`] and a short plain-text reason.
@@ -418,8 +419,8 @@ impl Inner {
     }
 
     fn decode(&self, query: &Query, body: &[u8]) -> Result<Decoded, PushError> {
-        let text =
-            std::str::from_utf8(body).map_err(|e| ParseError::InvalidUtf8(e.valid_up_to()))?;
+        let text = std::str::from_utf8(body)
+            .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.valid_up_to())))?;
         let encrypted = query.is_encrypted();
         match (self.config.mode(), encrypted) {
             (Mode::Plain, _) | (Mode::Compatible, false) => Ok(Decoded {

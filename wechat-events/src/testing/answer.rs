@@ -15,8 +15,8 @@ use actix_web::web::Bytes;
 
 use crate::config::WECHAT_TIMEOUT;
 use crate::crypto::{self, AesKey, CryptoError};
-use crate::push::parse_fields;
 use crate::reply::{parse_reply, Reply, ReplyParseError};
+use crate::xml::parse_fields;
 
 use super::SimError;
 

@@ -9,8 +9,8 @@
 
 use std::fmt;
 
-use crate::push::parse_fields;
-use crate::reply::push_cdata;
+use crate::xml::parse_fields;
+use crate::xml::push_cdata;
 
 /// One field's value: strings go in CDATA, numbers as plain text.
 #[derive(Debug, Clone, PartialEq, Eq)]

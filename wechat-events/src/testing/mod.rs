@@ -11,7 +11,7 @@
 //! [`Reply`](crate::Reply) or recognised as "no reply" — together with the
 //! status, the raw body and the time it took. Everything protocol-shaped is
 //! reused from the runtime crate ([`crate::signature`],
-//! [`crate::crypto`], [`parse_fields`](crate::push::parse_fields),
+//! [`crate::crypto`], [`parse_fields`](crate::xml::parse_fields),
 //! [`parse_reply`](crate::reply::parse_reply)); this module only drives it.
 //!
 //! Enabled by the `testing` cargo feature. The `wechat-sim` binary
@@ -46,9 +46,9 @@ use rand::Rng;
 
 use crate::config::WECHAT_TIMEOUT;
 use crate::crypto::{self, AesKey, CryptoError};
-use crate::reply::push_cdata;
 use crate::signature;
 use crate::signature::{fresh_nonce, unix_now};
+use crate::xml::push_cdata;
 
 pub use answer::{Answer, AnswerError, Received, Response};
 pub use build::{SimPush, SIM_TICKET};
@@ -633,8 +633,8 @@ fn encode_query(pairs: &[(&str, String)]) -> String {
 mod tests {
     use super::*;
     use crate::crypto::extract_envelope;
-    use crate::push::parse_fields;
     use crate::query::Query;
+    use crate::xml::parse_fields;
 
     const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
