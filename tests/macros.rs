@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::web;
 use common::*;
+use wechat_events::kinds::RouteKind;
 use wechat_events::testing::SimPush;
-use wechat_events::{Config, Reply, RouteKind, Router, WechatService};
+use wechat_events::{Config, Reply, Router, WechatService};
 
 /// State shared with the handlers through `web::Data`.
 #[derive(Default)]
@@ -480,7 +481,7 @@ async fn builder_routes_sit_beside_attribute_handlers() {
 #[actix_rt::test]
 async fn annotated_functions_stay_callable() {
     let xml = SimPush::text("help").to_xml("gh_test", "o", now(), 1);
-    let msg = wechat_events::parse(xml.as_bytes()).unwrap();
+    let msg = wechat_events::push::parse(xml.as_bytes()).unwrap();
     let Some(wechat_events::Message::Text(msg)) = msg.message().cloned() else {
         panic!("not a text message");
     };

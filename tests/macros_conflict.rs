@@ -2,7 +2,9 @@
 //! building the service must fail and name both functions. This file is
 //! its own test binary so the conflicting pair poisons no other test.
 
-use wechat_events::{BuildError, Config, Router, RouterError, WechatService};
+use wechat_events::router::RouterError;
+use wechat_events::service::BuildError;
+use wechat_events::{Config, Router, WechatService};
 
 mod a {
     use wechat_events::{on_text, TextMessage};

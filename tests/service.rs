@@ -324,7 +324,7 @@ static EXTRACTIONS: AtomicUsize = AtomicUsize::new(0);
 struct Session;
 
 impl wechat_events::FromPush for Session {
-    fn from_push(parts: &wechat_events::Parts<'_>) -> Result<Self, wechat_events::ExtractError> {
+    async fn from_push(parts: &wechat_events::Parts) -> Result<Self, wechat_events::ExtractError> {
         EXTRACTIONS.fetch_add(1, Ordering::SeqCst);
         if parts.context().openid() == "o_panicky" {
             panic!("session store exploded");

@@ -49,7 +49,7 @@ pub async fn send(sim: &Simulator, url: &str, push: SimPush) -> Response {
 /// `value` as CDATA, with `]]>` split safely.
 pub fn cdata(value: &str) -> String {
     let mut out = String::new();
-    wechat_events::reply::push_cdata(&mut out, value);
+    wechat_events::xml::push_cdata(&mut out, value);
     out
 }
 
@@ -63,9 +63,9 @@ pub struct Answer {
 
 impl Answer {
     /// The reply's fields (panics unless the body is reply XML).
-    pub fn fields(&self) -> wechat_events::Fields {
+    pub fn fields(&self) -> wechat_events::fields::Fields {
         assert_eq!(self.status, 200, "body: {}", self.body);
-        wechat_events::push::parse_fields(&self.body)
+        wechat_events::xml::parse_fields(&self.body)
             .unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 

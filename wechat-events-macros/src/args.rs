@@ -27,6 +27,8 @@ pub(crate) enum Attr {
 const EVENT_ARGS: &[&str] = &["key", "key_regex", "scene"];
 /// Text filters.
 const TEXT_ARGS: &[&str] = &["keyword", "keywords", "contains", "regex"];
+/// What every attribute takes.
+const COMMON_ARGS: &[&str] = &["priority", "tag", "crate"];
 
 impl Attr {
     pub(crate) fn name(self) -> &'static str {
@@ -50,7 +52,11 @@ impl Attr {
             Attr::Text => TEXT_ARGS,
             Attr::Message | Attr::Fallback => &[],
         };
-        filters.iter().copied().chain(["priority"]).collect()
+        filters
+            .iter()
+            .copied()
+            .chain(COMMON_ARGS.iter().copied())
+            .collect()
     }
 
     /// How the attribute's arguments are written, for messages.
@@ -87,6 +93,10 @@ pub(crate) struct Args {
     /// The filter argument's name as written, e.g. the `key` of `key = "x"`.
     pub(crate) filter_name: Option<Ident>,
     pub(crate) priority: Option<syn::Expr>,
+    /// `tag = "..."`: the handler is served only by routers that ask for it.
+    pub(crate) tag: Option<LitStr>,
+    /// `crate = "path"`: where `wechat_events` is, for crates re-exporting it.
+    pub(crate) krate: Option<syn::Path>,
     /// Whether a kind was written at all (even a wrong one).
     kind_written: bool,
 }
@@ -98,6 +108,8 @@ impl Args {
             filter: Filter::None,
             filter_name: None,
             priority: None,
+            tag: None,
+            krate: None,
             kind_written: false,
         };
         let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(tokens) {
@@ -172,6 +184,43 @@ impl Args {
                 ))
             }
         };
+        if arg == "tag" || arg == "crate" {
+            let already = if arg == "tag" {
+                self.tag.is_some()
+            } else {
+                self.krate.is_some()
+            };
+            if already {
+                return errors.push(syn::Error::new_spanned(
+                    &name,
+                    format!("`{arg}` is given twice; keep one"),
+                ));
+            }
+            let Some(lit) = string(&value).filter(|l| !l.value().trim().is_empty()) else {
+                return errors.push(syn::Error::new_spanned(
+                    &value,
+                    format!(
+                        "`{arg}` takes a non-empty string literal: write {}",
+                        example(&arg)
+                    ),
+                ));
+            };
+            if arg == "tag" {
+                self.tag = Some(lit);
+            } else {
+                match lit.parse_with(syn::Path::parse_mod_style) {
+                    Ok(path) => self.krate = Some(path),
+                    Err(_) => errors.push(syn::Error::new_spanned(
+                        &lit,
+                        format!(
+                            "`crate` takes the path of the re-exported crate: write {}",
+                            example(&arg)
+                        ),
+                    )),
+                }
+            }
+            return;
+        }
         if arg == "priority" {
             if self.priority.is_some() {
                 return errors.push(syn::Error::new_spanned(
@@ -319,7 +368,7 @@ impl Args {
 }
 
 fn is_argument_name(arg: &str) -> bool {
-    EVENT_ARGS.contains(&arg) || TEXT_ARGS.contains(&arg) || arg == "priority"
+    EVENT_ARGS.contains(&arg) || TEXT_ARGS.contains(&arg) || COMMON_ARGS.contains(&arg)
 }
 
 /// An argument the attribute does not take: say where it belongs, or what
@@ -374,6 +423,8 @@ fn example(arg: &str) -> &'static str {
         "keywords" => "`keywords = [\"帮助\", \"help\"]`",
         "contains" => "`contains = \"天气\"`",
         "regex" => "`regex = r\"^天气\\s*(\\S+)$\"`",
+        "tag" => "`tag = \"shop\"`",
+        "crate" => "`crate = \"my_sdk::wechat_events\"`",
         _ => "`priority = 10`",
     }
 }

@@ -173,18 +173,6 @@ fn check_signature<'a>(
         }
         return None;
     };
-    let takes_regex = matches!(args.filter, Filter::Regex(_));
-    for &ty in extractors {
-        if !takes_regex && is_bare(ty, "Captures") {
-            fail(
-                errors,
-                syn::Error::new_spanned(
-                    ty,
-                    "`Captures` only reach `#[on_text(regex = \"...\")]` handlers, so this one would fail at every push: add a `regex` filter, or remove the parameter",
-                ),
-            );
-        }
-    }
     if failed {
         return None;
     }
@@ -220,23 +208,15 @@ fn mentions_impl(tokens: TokenStream) -> bool {
     })
 }
 
-/// Whether `ty` is a path ending in `name` without generic arguments.
-fn is_bare(ty: &Type, name: &str) -> bool {
-    match ty {
-        Type::Path(p) if p.qself.is_none() => p
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == name && s.arguments.is_none()),
-        Type::Paren(p) => is_bare(&p.elem, name),
-        Type::Group(g) => is_bare(&g.elem, name),
-        _ => false,
-    }
-}
-
 fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> TokenStream {
     let vis = &func.vis;
     let name = &func.sig.ident;
+    // `crate = "..."` for crates that re-export this one; the runtime's
+    // paths are absolute otherwise.
+    let krate = match &args.krate {
+        Some(path) => quote!(#path),
+        None => quote!(::wechat_events),
+    };
     // A `#[cfg]` that removes the function removes its registration too.
     let cfgs: Vec<_> = func
         .attrs
@@ -251,18 +231,18 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
     // the compiler's "similar name" suggestion.
     let kind = match (attr, &args.kind) {
         (Attr::Event, Some(kind)) => quote_spanned! {kind.span()=>
-            use ::wechat_events::__private::kinds::event as on_event;
+            use #krate::__private::kinds::event as on_event;
             type __WechatKind = on_event::#kind;
         },
         (Attr::Message, Some(kind)) => quote_spanned! {kind.span()=>
-            use ::wechat_events::__private::kinds::message as on_message;
+            use #krate::__private::kinds::message as on_message;
             type __WechatKind = on_message::#kind;
         },
         (Attr::Text, _) => quote!(
-            type __WechatKind = ::wechat_events::__private::kinds::message::Text;
+            type __WechatKind = #krate::__private::kinds::message::Text;
         ),
         _ => quote!(
-            type __WechatKind = ::wechat_events::__private::kinds::Fallback;
+            type __WechatKind = #krate::__private::kinds::Fallback;
         ),
     };
 
@@ -276,36 +256,75 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
         Filter::Regex(lit) => quote!(.regex(#lit)),
     };
     let priority = args.priority.as_ref().map(|p| quote!(.priority(#p)));
-    let filter_check = filter_check(args);
+    let tag = match &args.tag {
+        Some(lit) => quote!(::core::option::Option::Some(#lit)),
+        None => quote!(::core::option::Option::None),
+    };
+    let filter_check = filter_check(args, &krate);
 
     let ev = Ident::new("__wechat_event", Span::mixed_site());
     let parts = Ident::new("__wechat_parts", Span::mixed_site());
+    let host = Ident::new("__wechat_host", Span::mixed_site());
     let event_ty = sig.event;
     let event_arg = quote_spanned! {event_ty.span()=>
-        ::wechat_events::__private::event::<#event_ty, __WechatKind>(#ev)
+        #krate::__private::event::<#event_ty, __WechatKind>(#ev)
     };
+    // Each extractor type is named once, in a const describing it: a type
+    // that is no extractor fails `extractor`'s bound there, on its token.
+    let descriptors: Vec<Ident> = (1..=sig.extractors.len())
+        .map(|i| format_ident!("__WECHAT_EXTRACTOR_{}", i, span = Span::mixed_site()))
+        .collect();
     let arg_names: Vec<Ident> = (1..=sig.extractors.len())
         .map(|i| format_ident!("__wechat_arg{}", i, span = Span::mixed_site()))
         .collect();
-    let extracts = sig.extractors.iter().zip(&arg_names).map(|(ty, arg)| {
+    let describe = sig.extractors.iter().zip(&descriptors).map(|(ty, d)| {
         quote_spanned! {ty.span()=>
-            let #arg = ::wechat_events::__private::extract::<#ty>(#parts)?;
+            const #d: #krate::__private::Extractor<#ty> = #krate::__private::extractor::<#ty>();
         }
     });
+    // `Captures` (or any extractor that needs a regex route's captures)
+    // without a regex filter would fail at every push: refuse it here.
+    let captures_checks = if matches!(args.filter, Filter::Regex(_)) {
+        Vec::new()
+    } else {
+        sig.extractors
+            .iter()
+            .zip(&descriptors)
+            .map(|(ty, d)| {
+                let message = syn::LitStr::new(
+                    &format!(
+                        "`{}` only reaches `#[on_text(regex = \"...\")]` handlers, so this one would fail at every push: add a `regex` filter, or remove the parameter",
+                        ty.to_token_stream().to_string().replace(' ', "")
+                    ),
+                    ty.span(),
+                );
+                quote_spanned! {ty.span()=>
+                    const _: () = if #d.needs_captures { ::core::panic!(#message) };
+                }
+            })
+            .collect()
+    };
+    let needs_captures = quote!(false #(|| #descriptors.needs_captures)*);
     // Naming the return type as `into_reply`'s type argument puts a "not a
     // reply" error on that type; `impl Trait` cannot be named, but then the
     // function itself already promises a reply.
     let call = quote!(#name(#event_arg #(, #arg_names)*).await);
     let reply = match sig.output {
         Some(ty) if !mentions_impl(ty.to_token_stream()) => quote_spanned! {ty.span()=>
-            ::wechat_events::__private::into_reply::<#ty>(#call)
+            #krate::__private::into_reply::<#ty>(#call)
         },
         _ => quote_spanned! {name.span()=>
-            ::wechat_events::__private::into_reply(#call)
+            #krate::__private::into_reply(#call)
         },
     };
-    let boxed = quote_spanned! {name.span()=>
-        ::wechat_events::__private::boxed(async move { #reply })
+    let call_handler = quote_spanned! {name.span()=>
+        |#ev, #parts| #krate::__private::boxed(async move {
+            let (#(#arg_names,)*) = #krate::__private::extracted(async {
+                ::core::result::Result::Ok((#((#descriptors.extract)(&#parts).await?,)*))
+            })
+            .await?;
+            ::core::result::Result::Ok(#reply)
+        })
     };
 
     let doc = format!(
@@ -328,32 +347,46 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
 
             #filter_check
 
-            static __WECHAT_HANDLER: ::wechat_events::__private::HandlerDef =
-                ::wechat_events::__private::HandlerDef {
+            #(#describe)*
+
+            #(#captures_checks)*
+
+            static __WECHAT_HANDLER: #krate::__private::HandlerDef =
+                #krate::__private::HandlerDef {
                     name: ::core::concat!(::core::module_path!(), "::", #name_str),
+                    tag: #tag,
                     file: ::core::file!(),
                     line: ::core::line!(),
                     register: __wechat_register,
                 };
 
-            fn __wechat_register(router: ::wechat_events::Router) -> ::wechat_events::Router {
-                ::wechat_events::__private::route::<__WechatKind, _>(
+            #[allow(unused_variables)]
+            fn __wechat_prepare(
+                #host: &dyn ::core::any::Any,
+                #parts: &mut #krate::Parts,
+            ) {
+                #((#descriptors.prepare)(#host, #parts);)*
+            }
+
+            fn __wechat_register(router: #krate::Router) -> #krate::Router {
+                #krate::__private::route::<__WechatKind, _>(
                     router,
                     &__WECHAT_HANDLER,
-                    ::wechat_events::Route::new() #filter #priority,
-                    |#ev, #parts| {
-                        #(#extracts)*
-                        ::core::result::Result::Ok(#boxed)
-                    },
+                    #krate::Route::new() #filter #priority,
+                    __wechat_prepare,
+                    #needs_captures,
+                    #call_handler,
                 )
             }
 
-            impl ::wechat_events::RegisteredHandler for #name {
-                const DEF: &'static ::wechat_events::__private::HandlerDef = &__WECHAT_HANDLER;
+            impl #krate::__private::Sealed for #name {}
+
+            impl #krate::RegisteredHandler for #name {
+                const DEF: &'static #krate::__private::HandlerDef = &__WECHAT_HANDLER;
             }
 
-            ::wechat_events::__private::inventory::submit! {
-                ::wechat_events::__private::Registration(&__WECHAT_HANDLER)
+            #krate::__private::inventory::submit! {
+                #krate::__private::Registration(&__WECHAT_HANDLER)
             }
         };
     }
@@ -361,7 +394,7 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
 
 /// For `key`, `key_regex` and `scene`: a compile-time check, against the
 /// runtime's own rules, that the kind carries what the filter looks at.
-fn filter_check(args: &Args) -> TokenStream {
+fn filter_check(args: &Args, krate: &TokenStream) -> TokenStream {
     let (Some(arg), Some(kind)) = (&args.filter_name, &args.kind) else {
         return quote!();
     };
@@ -381,9 +414,9 @@ fn filter_check(args: &Args) -> TokenStream {
         _ => return quote!(),
     };
     let message = syn::LitStr::new(&message, arg.span());
-    let check = quote_spanned!(arg.span()=> ::wechat_events::__private::#check);
+    let check = quote_spanned!(arg.span()=> #krate::__private::#check);
     quote_spanned! {arg.span()=>
-        const _: () = if !#check(<__WechatKind as ::wechat_events::Payload>::KIND) {
+        const _: () = if !#check(<__WechatKind as #krate::payload::Payload>::KIND) {
             ::core::panic!(#message)
         };
     }

@@ -81,10 +81,64 @@ pub const DEFAULT_DEDUP_CAPACITY: u64 = 100_000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Hard upper bound for the body limit.
 pub const MAX_BODY_BYTES_LIMIT: usize = 1024 * 1024;
+/// Longest accepted TTL (one day): outcomes are kept for retries, and
+/// WeChat's retries span 15 s.
+pub const MAX_DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Largest accepted dedup capacity.
+pub const MAX_DEDUP_CAPACITY: u64 = 1_000_000_000;
 /// Default number of handlers allowed to keep running past their deadline.
 pub const DEFAULT_MAX_BACKGROUND: usize = 256;
+/// Largest accepted background limit.
+pub const MAX_BACKGROUND_LIMIT: usize = 1_000_000;
 /// WeChat gives up on an answer after this long.
 pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The secure-mode settings (消息加解密): the AppID sealed into every
+/// encrypted push and the EncodingAESKeys. A config in secure or
+/// compatible mode always has them; a plaintext one never does.
+#[derive(Clone)]
+pub struct Keys {
+    appid: String,
+    current: AesKey,
+    previous: Option<AesKey>,
+}
+
+impl Keys {
+    /// The AppID encrypted pushes must carry.
+    pub fn appid(&self) -> &str {
+        &self.appid
+    }
+    /// The current EncodingAESKey.
+    pub fn current(&self) -> &AesKey {
+        &self.current
+    }
+    /// The previous EncodingAESKey, during a rotation.
+    pub fn previous(&self) -> Option<&AesKey> {
+        self.previous.as_ref()
+    }
+    /// The keys to try on a push, current first.
+    pub fn all(&self) -> impl Iterator<Item = &AesKey> {
+        std::iter::once(&self.current).chain(self.previous.as_ref())
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys")
+            .field("appid", &self.appid)
+            .field("current", &"<redacted>")
+            .field("previous", &self.previous.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The mode with what it needs: keys exist exactly when they are used.
+#[derive(Clone, Debug)]
+pub(crate) enum Crypto {
+    Plain,
+    Compatible(Keys),
+    Secure(Keys),
+}
 
 /// The service's settings. Build with [`Config::builder`] or [`Config::from_env`].
 ///
@@ -103,9 +157,7 @@ pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Config {
     pub(crate) token: String,
     pub(crate) appid: Option<String>,
-    pub(crate) aes_key: Option<AesKey>,
-    pub(crate) prev_aes_key: Option<AesKey>,
-    pub(crate) mode: Mode,
+    pub(crate) crypto: Crypto,
     pub(crate) path: String,
     pub(crate) deadline: Duration,
     pub(crate) dedup_ttl: Duration,
@@ -119,12 +171,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("token", &"<redacted>")
             .field("appid", &self.appid)
-            .field("aes_key", &self.aes_key.as_ref().map(|_| "<redacted>"))
-            .field(
-                "prev_aes_key",
-                &self.prev_aes_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("mode", &self.mode)
+            .field("crypto", &self.crypto)
             .field("path", &self.path)
             .field("deadline", &self.deadline)
             .field("dedup_ttl", &self.dedup_ttl)
@@ -239,15 +286,19 @@ impl Config {
     }
     /// The encryption mode.
     pub fn mode(&self) -> Mode {
-        self.mode
+        match self.crypto {
+            Crypto::Plain => Mode::Plain,
+            Crypto::Compatible(_) => Mode::Compatible,
+            Crypto::Secure(_) => Mode::Secure,
+        }
     }
-    /// The current EncodingAESKey, decoded.
-    pub fn aes_key(&self) -> Option<&AesKey> {
-        self.aes_key.as_ref()
-    }
-    /// The previous EncodingAESKey, decoded, during a rotation.
-    pub fn prev_aes_key(&self) -> Option<&AesKey> {
-        self.prev_aes_key.as_ref()
+    /// The AppID and EncodingAESKeys: `Some` exactly in secure and
+    /// compatible mode.
+    pub fn keys(&self) -> Option<&Keys> {
+        match &self.crypto {
+            Crypto::Plain => None,
+            Crypto::Compatible(keys) | Crypto::Secure(keys) => Some(keys),
+        }
     }
     /// The mount path.
     pub fn path(&self) -> &str {
@@ -420,26 +471,26 @@ impl ConfigBuilder {
             .appid
             .map(|a| a.trim().to_owned())
             .filter(|a| !a.is_empty());
-        if mode != Mode::Plain {
-            if aes_key.is_none() {
-                return Err(ConfigError::new(
-                    n.aes_key,
-                    format!("is required in {mode} mode"),
-                ));
-            }
-            if appid.is_none() {
-                return Err(ConfigError::new(
-                    n.appid,
-                    format!("is required in {mode} mode"),
-                ));
-            }
-        }
         if prev_aes_key.is_some() && aes_key.is_none() {
             return Err(ConfigError::new(
                 n.prev_aes_key,
                 format!("is set but {} is not", n.aes_key),
             ));
         }
+        let keys = || -> Result<Keys, ConfigError> {
+            let required =
+                |name: &str| ConfigError::new(name, format!("is required in {mode} mode"));
+            Ok(Keys {
+                current: aes_key.clone().ok_or_else(|| required(n.aes_key))?,
+                appid: appid.clone().ok_or_else(|| required(n.appid))?,
+                previous: prev_aes_key.clone(),
+            })
+        };
+        let crypto = match mode {
+            Mode::Plain => Crypto::Plain,
+            Mode::Compatible => Crypto::Compatible(keys()?),
+            Mode::Secure => Crypto::Secure(keys()?),
+        };
         if !self.path.starts_with('/') {
             return Err(ConfigError::new(
                 n.path,
@@ -459,8 +510,17 @@ impl ConfigBuilder {
                  arriving after its outcome expired would run the handler again",
             ));
         }
-        if self.dedup_capacity == 0 {
-            return Err(ConfigError::new(n.dedup_capacity, "must be at least 1"));
+        if self.dedup_ttl > MAX_DEDUP_TTL {
+            return Err(ConfigError::new(
+                n.dedup_ttl,
+                "must be at most 86400 s (one day); WeChat's retries span 15 s",
+            ));
+        }
+        if self.dedup_capacity == 0 || self.dedup_capacity > MAX_DEDUP_CAPACITY {
+            return Err(ConfigError::new(
+                n.dedup_capacity,
+                "must be between 1 and 1000000000",
+            ));
         }
         if self.max_body_bytes == 0 || self.max_body_bytes > MAX_BODY_BYTES_LIMIT {
             return Err(ConfigError::new(
@@ -468,15 +528,16 @@ impl ConfigBuilder {
                 "must be between 1 and 1048576 (1 MiB)",
             ));
         }
-        if self.max_background == 0 {
-            return Err(ConfigError::new(n.max_background, "must be at least 1"));
+        if self.max_background == 0 || self.max_background > MAX_BACKGROUND_LIMIT {
+            return Err(ConfigError::new(
+                n.max_background,
+                "must be between 1 and 1000000",
+            ));
         }
         Ok(Config {
             token,
             appid,
-            aes_key,
-            prev_aes_key,
-            mode,
+            crypto,
             path: self.path,
             deadline: self.deadline,
             dedup_ttl: self.dedup_ttl,
@@ -590,6 +651,53 @@ mod tests {
             assert_eq!(err.setting, *name, "{err}");
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors_not_panics() {
+        let cases: &[(&str, &str)] = &[
+            ("WECHAT_MAX_BACKGROUND", "99999999999999"),
+            ("WECHAT_MAX_BACKGROUND", "0"),
+            ("WECHAT_DEDUP_TTL_S", "99999999999"),
+            ("WECHAT_DEDUP_TTL_S", "86401"),
+            ("WECHAT_DEDUP_CAPACITY", "0"),
+            ("WECHAT_DEDUP_CAPACITY", "18446744073709551615"),
+            ("WECHAT_DEADLINE_MS", "18446744073709551615"),
+            ("WECHAT_MAX_BODY_BYTES", "0"),
+        ];
+        for (name, value) in cases {
+            let err = env(&[("WECHAT_TOKEN", "abc"), (name, value)]).expect_err(name);
+            assert_eq!(err.setting, *name, "{err}");
+        }
+        let err = Config::builder("abc")
+            .max_background(usize::MAX)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting, "max_background", "{err}");
+        let err = Config::builder("abc")
+            .dedup_ttl(Duration::from_secs(99_999_999_999))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting, "dedup_ttl", "{err}");
+    }
+
+    #[test]
+    fn keys_exist_exactly_outside_plain_mode() {
+        let plain = Config::builder("abc").appid("wx1").build().unwrap();
+        assert!(plain.keys().is_none());
+        let secure = Config::builder("abc")
+            .aes_key(KEY)
+            .appid("wx1")
+            .build()
+            .unwrap();
+        assert_eq!(secure.keys().map(Keys::appid), Some("wx1"));
+        assert_eq!(secure.keys().map(|k| k.all().count()), Some(1));
+        let err = Config::builder("abc")
+            .mode(Mode::Compatible)
+            .appid("wx1")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.setting, "aes_key");
     }
 
     #[test]

@@ -194,9 +194,9 @@ impl DedupStore for MemoryStore {
 /// second never collide while a retry (same body) always does.
 ///
 /// ```
-/// let a = wechat_events::parse(b"<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName>\
+/// let a = wechat_events::push::parse(b"<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName>\
 ///     <CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>A</EventKey></xml>").unwrap();
-/// let b = wechat_events::parse(b"<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName>\
+/// let b = wechat_events::push::parse(b"<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName>\
 ///     <CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>B</EventKey></xml>").unwrap();
 /// assert_ne!(wechat_events::dedup::dedup_key(&a), wechat_events::dedup::dedup_key(&b));
 /// ```

@@ -46,7 +46,7 @@ impl Serialize for Value {
 /// (as `<item>` does in lists).
 ///
 /// ```
-/// let push = wechat_events::parse(
+/// let push = wechat_events::push::parse(
 ///     b"<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName>\
 ///       <CreateTime>1</CreateTime><MsgType>event</MsgType><Event>new_thing</Event>\
 ///       <Info><Level>3</Level></Info></xml>",

@@ -75,6 +75,7 @@ pub mod message;
 pub mod payload;
 pub mod push;
 pub mod query;
+pub mod registry;
 pub mod reply;
 pub mod router;
 pub mod service;
@@ -87,25 +88,21 @@ pub mod xml;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use config::{Config, ConfigBuilder, ConfigError, Mode};
-pub use dedup::{Claim, DedupStore, MemoryStore, Outcome, Status, Ticket};
+// The crate root holds what a bot author writes; everything else stays in
+// its module (`push::parse`, `dedup::Status`, `fields::Value`, ...).
+pub use config::{Config, ConfigError, Mode};
 pub use event::{
     ClickEvent, Event, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent, UnsubscribeEvent,
     ViewEvent,
 };
-pub use fields::{Fields, Value};
-pub use handler::{
-    Captures, Context, ExtractError, FromPush, Handler, HandlerError, IntoReply, Parts,
-};
-pub use kinds::{EventKind, MessageKind, RouteKind};
+pub use handler::{Captures, Context, ExtractError, FromPush, IntoReply, Parts};
 pub use message::{
     ImageMessage, LinkMessage, LocationMessage, Message, ShortVideoMessage, TextMessage,
     UnknownMessage, VideoMessage, VoiceMessage,
 };
-pub use payload::Payload;
-pub use push::{parse, Body, ParseError, Push};
-pub use query::{Query, QueryError};
-pub use reply::{parse_reply, Article, Music, ParsedReply, Reply, ReplyParseError};
-pub use router::{Filter, RegisteredHandler, Route, RouteInfo, Router, RouterError, Routes};
-pub use service::{BuildError, LateReply, PushError, ServiceBuilder, WechatService};
+pub use push::Push;
+pub use registry::RegisteredHandler;
+pub use reply::{Article, Music, Reply};
+pub use router::{Route, Router};
+pub use service::{LateReply, WechatService};
 pub use wechat_events_macros::{on_event, on_fallback, on_message, on_text};

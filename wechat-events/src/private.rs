@@ -11,19 +11,26 @@
 //! token (the macro emits the call with that span), with a message from
 //! `#[diagnostic::on_unimplemented]` that says what to write.
 
+use std::any::Any;
+use std::borrow::Cow;
 use std::future::Future;
+use std::marker::PhantomData;
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt};
 
 pub use inventory;
 
-use crate::handler::{ExtractError, FromPush, HandlerResult, IntoReply, Parts};
+pub use crate::registry::{HandlerDef, Registration, Sealed};
+
+use crate::handler::{
+    contain, ErasedHandler, ExtractError, FromPush, HandlerResult, IntoReply, Parts, Run,
+};
 use crate::kinds::RouteKind;
 use crate::payload::Payload;
 use crate::router::{Route, Router};
 
 /// The kind names the attributes accept. Each is an alias of the type the
-/// handler's first parameter must have; the tables are in `handler.rs`.
+/// handler's first parameter must have; the tables are in `payload.rs`.
 pub mod kinds {
     pub use crate::payload::event_kinds as event;
     pub use crate::payload::message_kinds as message;
@@ -32,46 +39,66 @@ pub mod kinds {
     pub type Fallback = crate::push::Push;
 }
 
-/// One attribute-macro handler, as its generated code describes it.
-#[derive(Debug)]
-pub struct HandlerDef {
-    /// `module_path!()::fn_name`: the route's name in logs (not unique: two
-    /// handlers in different function bodies of one module share it; the
-    /// `static` holding this definition is the identity).
-    pub name: &'static str,
-    /// `file!()` of the attribute, for a stable registration order.
-    pub file: &'static str,
-    /// `line!()` of the attribute.
-    pub line: u32,
-    /// Adds the handler's route to a router.
-    pub register: fn(Router) -> Router,
-}
-
-/// What each attribute submits to inventory.
-pub struct Registration(pub &'static HandlerDef);
-
-inventory::collect!(Registration);
-
-/// Adds an attribute handler's route. `handler` receives the typed value
-/// of kind `K` and the extractor parts; its signature is fixed so that the
+/// Adds an attribute handler's route. `call` receives the typed value of
+/// kind `K` and the extractor parts; its signature is fixed so that the
 /// generated closure never fails the `Handler` trait as a whole — each
-/// argument is checked on its own (see [`extract`], [`event`],
+/// argument is checked on its own (see [`extractor`], [`event`],
 /// [`into_reply`]).
-pub fn route<K, F>(router: Router, def: &'static HandlerDef, route: Route, handler: F) -> Router
+pub fn route<K, F>(
+    router: Router,
+    def: &'static HandlerDef,
+    route: Route,
+    prepare: fn(&dyn Any, &mut Parts),
+    needs_captures: bool,
+    call: F,
+) -> Router
 where
     K: Payload,
-    F: Fn(K, &Parts<'_>) -> Result<BoxFuture<'static, HandlerResult>, ExtractError>
-        + Send
-        + Sync
-        + 'static,
+    F: Fn(K, Parts) -> BoxFuture<'static, Run> + Send + Sync + 'static,
 {
-    router.push_registered(def, K::KIND, route, crate::handler::erase_typed(handler))
+    let info = route.into_info(K::KIND, Cow::Borrowed(def.name));
+    let handler = ErasedHandler::from_parts(prepare, call);
+    router.push_registered(def.origin(), info, handler, needs_captures)
 }
 
-/// Runs one extractor; `E: FromPush` failing points at the parameter's type.
-#[inline]
-pub fn extract<E: FromPush>(parts: &Parts<'_>) -> Result<E, ExtractError> {
-    E::from_push(parts)
+/// One extractor parameter of an attribute handler, described once so the
+/// generated code names its type (and so checks `FromPush`) in one place:
+/// a type that is no extractor fails [`extractor`]'s bound, on that type.
+pub struct Extractor<T> {
+    /// [`FromPush::NEEDS_CAPTURES`].
+    pub needs_captures: bool,
+    /// [`FromPush::prepare`].
+    pub prepare: fn(&dyn Any, &mut Parts),
+    /// [`FromPush::from_push`], boxed.
+    pub extract: for<'a> fn(&'a Parts) -> BoxFuture<'a, Result<T, ExtractError>>,
+    _type: PhantomData<fn() -> T>,
+}
+
+/// The description of extractor `T`; `T: FromPush` failing points at the
+/// parameter's type.
+pub const fn extractor<T: FromPush>() -> Extractor<T> {
+    Extractor {
+        needs_captures: T::NEEDS_CAPTURES,
+        prepare: T::prepare,
+        extract: extract::<T>,
+        _type: PhantomData,
+    }
+}
+
+fn extract<T: FromPush>(parts: &Parts) -> BoxFuture<'_, Result<T, ExtractError>> {
+    Box::pin(T::from_push(parts))
+}
+
+/// Runs the extraction future, a panic in it becoming an
+/// [`ExtractError::Panicked`].
+pub async fn extracted<T>(
+    extraction: impl Future<Output = Result<T, ExtractError>>,
+) -> Result<T, ExtractError> {
+    contain(
+        std::panic::AssertUnwindSafe(extraction)
+            .catch_unwind()
+            .await,
+    )
 }
 
 /// Converts the handler's output; `R: IntoReply` failing points at the
@@ -83,9 +110,9 @@ pub fn into_reply<R: IntoReply>(reply: R) -> HandlerResult {
 
 /// Boxes the handler's future; `Send` failing points at the function name.
 #[inline]
-pub fn boxed<F>(future: F) -> BoxFuture<'static, HandlerResult>
+pub fn boxed<F>(future: F) -> BoxFuture<'static, Run>
 where
-    F: Future<Output = HandlerResult> + Send + 'static,
+    F: Future<Output = Run> + Send + 'static,
 {
     Box::pin(future)
 }

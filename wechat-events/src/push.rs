@@ -112,7 +112,8 @@ impl Push {
 /// Parses a push body (plaintext XML) into a [`Push`].
 ///
 /// ```
-/// use wechat_events::{parse, Body, Event};
+/// use wechat_events::push::{parse, Body};
+/// use wechat_events::Event;
 /// let push = parse(br#"<xml><ToUserName><![CDATA[gh_1]]></ToUserName>
 ///   <FromUserName><![CDATA[oUser]]></FromUserName><CreateTime>123456789</CreateTime>
 ///   <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[CLICK]]></Event>

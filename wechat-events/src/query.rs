@@ -1,4 +1,4 @@
-//! The query string WeChat signs: parsing and checking it (protocol §1–2).
+//! The query string WeChat signs: parsing and checking it.
 //!
 //! Kept apart from actix so a CLI, a test or another framework can verify
 //! a request from its query string alone.
@@ -6,9 +6,27 @@
 use crate::signature;
 
 /// Why a query string is unusable. Maps to `400 Bad Request`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad query: {0}")]
-pub struct QueryError(pub String);
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The query string is not `application/x-www-form-urlencoded`.
+    #[error("bad query: not a valid query string: {0}")]
+    Syntax(#[source] serde_urlencoded::de::Error),
+    /// A parameter WeChat always sends is missing or empty.
+    #[error("bad query: missing {0}")]
+    Missing(&'static str),
+    /// A parameter appears twice.
+    #[error("bad query: parameter {0} given twice")]
+    Duplicate(&'static str),
+    /// A parameter does not have the shape WeChat gives it.
+    #[error("bad query: {name} {problem}")]
+    Malformed {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
 
 /// The parameters WeChat puts on the URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,32 +55,38 @@ impl Query {
     /// Parses and shape-checks a raw query string.
     ///
     /// ```
-    /// let q = wechat_events::Query::parse(
+    /// let q = wechat_events::query::Query::parse(
     ///     "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1410685589&nonce=test&echostr=hi",
     /// ).unwrap();
     /// assert!(q.verify("test"));
     /// ```
     pub fn parse(query: &str) -> Result<Query, QueryError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-            .map_err(|e| QueryError(format!("not a valid query string: {e}")))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query).map_err(QueryError::Syntax)?;
         let mut q = Query::default();
         let mut seen = Vec::new();
         for (k, v) in pairs {
-            let slot = match k.as_str() {
-                "signature" => &mut q.signature,
-                "timestamp" => &mut q.timestamp,
-                "nonce" => &mut q.nonce,
-                "echostr" => q.echostr.get_or_insert_with(String::new),
-                "openid" => q.openid.get_or_insert_with(String::new),
-                "encrypt_type" => q.encrypt_type.get_or_insert_with(String::new),
-                "msg_signature" => q.msg_signature.get_or_insert_with(String::new),
+            let (name, slot) = match k.as_str() {
+                "signature" => ("signature", &mut q.signature),
+                "timestamp" => ("timestamp", &mut q.timestamp),
+                "nonce" => ("nonce", &mut q.nonce),
+                "echostr" => ("echostr", q.echostr.get_or_insert_with(String::new)),
+                "openid" => ("openid", q.openid.get_or_insert_with(String::new)),
+                "encrypt_type" => (
+                    "encrypt_type",
+                    q.encrypt_type.get_or_insert_with(String::new),
+                ),
+                "msg_signature" => (
+                    "msg_signature",
+                    q.msg_signature.get_or_insert_with(String::new),
+                ),
                 _ => continue,
             };
-            if seen.contains(&k) {
-                return Err(QueryError(format!("parameter {k} given twice")));
+            if seen.contains(&name) {
+                return Err(QueryError::Duplicate(name));
             }
             *slot = v;
-            seen.push(k);
+            seen.push(name);
         }
         for (name, value) in [
             ("signature", &q.signature),
@@ -70,21 +94,33 @@ impl Query {
             ("nonce", &q.nonce),
         ] {
             if value.is_empty() {
-                return Err(QueryError(format!("missing {name}")));
+                return Err(QueryError::Missing(name));
             }
         }
         if !is_sha1_hex(&q.signature) {
-            return Err(QueryError("signature is not 40 hex digits".into()));
+            return Err(QueryError::Malformed {
+                name: "signature",
+                problem: "is not 40 hex digits",
+            });
         }
         if q.timestamp.len() > 20 || !q.timestamp.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(QueryError("timestamp is not a number".into()));
+            return Err(QueryError::Malformed {
+                name: "timestamp",
+                problem: "is not a number",
+            });
         }
         if q.nonce.len() > 128 {
-            return Err(QueryError("nonce is too long".into()));
+            return Err(QueryError::Malformed {
+                name: "nonce",
+                problem: "is longer than 128 bytes",
+            });
         }
         if let Some(ms) = &q.msg_signature {
             if !is_sha1_hex(ms) {
-                return Err(QueryError("msg_signature is not 40 hex digits".into()));
+                return Err(QueryError::Malformed {
+                    name: "msg_signature",
+                    problem: "is not 40 hex digits",
+                });
             }
         }
         Ok(q)

@@ -12,8 +12,10 @@
 //! 4. then registration order.
 //!
 //! Building checks what can be checked before the first push: regexes
-//! compile, filters fit their kind, and no two routes claim the same exact
-//! key or keyword.
+//! compile, filters fit their kind, a handler taking [`Captures`] is on a
+//! regex route, no two routes claim the same exact key, keyword or scene,
+//! and no two routes have the same kind, filter and priority (one would
+//! silently shadow the other).
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -24,7 +26,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::event::ClickEvent;
-use crate::handler::{erase, erase_reply, Captures, ErasedHandler, Handler};
+use crate::handler::{Captures, ErasedHandler, Handler};
 use crate::kinds::{MessageKind, RouteKind};
 use crate::message::TextMessage;
 use crate::payload::Payload;
@@ -165,6 +167,17 @@ impl Route {
         self.name = Some(name.into());
         self
     }
+
+    /// The route as the table shows it, for pushes of `kind`, named
+    /// `default_name` unless [`Route::name`] said otherwise.
+    pub(crate) fn into_info(self, kind: RouteKind, default_name: Cow<'static, str>) -> RouteInfo {
+        RouteInfo {
+            kind,
+            filter: self.filter,
+            priority: self.priority,
+            name: self.name.unwrap_or(default_name),
+        }
+    }
 }
 
 /// A problem found while compiling routes; start-up should stop on it.
@@ -197,8 +210,16 @@ pub enum RouterError {
         /// The route's handler.
         name: String,
     },
-    /// Two routes claim the same exact key, keyword or scene for one kind.
-    #[error("routes {first} and {second} both handle {kind} with {what}; remove one or give them different filters")]
+    /// A handler takes [`Captures`] but its route is not a regex route, so
+    /// it would fail at every push.
+    #[error("route {name}: the handler takes Captures, which only regex routes have; add a regex filter or remove the parameter")]
+    CapturesWithoutRegex {
+        /// The route's handler.
+        name: String,
+    },
+    /// Two routes claim the same exact key, keyword or scene for one kind,
+    /// or have the same kind, filter and priority.
+    #[error("routes {first} and {second} both handle {kind} with {what}; remove one or give them different filters or priorities")]
     Conflict {
         /// The kind.
         kind: String,
@@ -237,35 +258,23 @@ impl fmt::Display for RouteInfo {
     }
 }
 
+/// Where an attribute-macro route came from: the address of its handler's
+/// unique `static` definition (two handlers may share a path), so that a
+/// handler registered both explicitly and through inventory is added once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin(usize);
+
+impl Origin {
+    pub(crate) fn of<T>(definition: &'static T) -> Self {
+        Origin(std::ptr::from_ref(definition) as usize)
+    }
+}
+
 struct Pending {
     info: RouteInfo,
     handler: ErasedHandler,
-    /// The attribute-macro handler this route came from (its unique
-    /// `static` definition, compared by address: two handlers may share a
-    /// path), so that one registered both explicitly and through inventory
-    /// is added once.
-    origin: Option<&'static crate::__private::HandlerDef>,
-}
-
-/// A handler function annotated with `#[on_event]`, `#[on_message]`,
-/// `#[on_text]` or `#[on_fallback]`: the attribute defines a type of the
-/// function's name that implements this trait, for [`Router::handler`].
-///
-/// You never implement it yourself.
-///
-/// ```
-/// use wechat_events::{on_text, Router, TextMessage};
-///
-/// #[on_text(keyword = "help")]
-/// async fn help(_: TextMessage) -> &'static str { "send any text" }
-///
-/// // `help` the function is the handler; `help` the type is its registration.
-/// let router = Router::new().handler::<help>();
-/// assert_eq!(router.infos().count(), 1);
-/// ```
-pub trait RegisteredHandler {
-    #[doc(hidden)]
-    const DEF: &'static crate::__private::HandlerDef;
+    origin: Option<Origin>,
+    needs_captures: bool,
 }
 
 /// Collects routes; see the module docs for precedence.
@@ -303,18 +312,11 @@ impl Router {
         route: Route,
         handler: H,
     ) -> Self {
-        let name = route
-            .name
-            .unwrap_or(Cow::Borrowed(std::any::type_name::<H>()));
         self.pending.push(Pending {
-            info: RouteInfo {
-                kind: T::KIND,
-                filter: route.filter,
-                priority: route.priority,
-                name,
-            },
-            handler: erase(handler),
+            info: route.into_info(T::KIND, Cow::Borrowed(std::any::type_name::<H>())),
+            handler: ErasedHandler::new(handler),
             origin: None,
+            needs_captures: H::NEEDS_CAPTURES,
         });
         self
     }
@@ -348,8 +350,9 @@ impl Router {
                 filter: Filter::Keywords(vec![keyword]),
                 priority: 0,
             },
-            handler: erase_reply(reply.into()),
+            handler: ErasedHandler::reply(reply.into()),
             origin: None,
+            needs_captures: false,
         });
         self
     }
@@ -397,73 +400,27 @@ impl Router {
         self
     }
 
-    /// Adds one attribute-macro handler by name; adding it again (or also
-    /// through [`Router::registered`]) does nothing.
-    ///
-    /// [`WechatService`](crate::WechatService) finds attribute handlers by
-    /// itself; this is for handlers defined in a library crate, which the
-    /// linker may leave out of the binary unless something refers to them:
-    ///
-    /// ```ignore
-    /// let router = Router::new()
-    ///     .handler::<my_bot_handlers::help>()
-    ///     .handler::<my_bot_handlers::menu_click>();
-    /// ```
-    pub fn handler<H: RegisteredHandler>(self) -> Self {
-        self.add_registered(H::DEF)
+    pub(crate) fn has_origin(&self, origin: Origin) -> bool {
+        self.pending.iter().any(|p| p.origin == Some(origin))
     }
 
-    /// Adds every attribute-macro handler linked into this binary that is
-    /// not already here, in source order (file, then line).
-    /// [`ServiceBuilder::build`](crate::ServiceBuilder::build) calls this,
-    /// so services include them without asking.
-    pub fn registered(mut self) -> Self {
-        let mut defs: Vec<&'static crate::__private::HandlerDef> =
-            inventory::iter::<crate::__private::Registration>
-                .into_iter()
-                .map(|r| r.0)
-                .collect();
-        defs.sort_by_key(|d| (d.file, d.line, d.name));
-        for def in defs {
-            self = self.add_registered(def);
-        }
-        self
-    }
-
-    fn add_registered(self, def: &'static crate::__private::HandlerDef) -> Self {
-        if self.has_origin(def) {
-            return self;
-        }
-        (def.register)(self)
-    }
-
-    fn has_origin(&self, def: &'static crate::__private::HandlerDef) -> bool {
-        self.pending
-            .iter()
-            .any(|p| p.origin.is_some_and(|o| std::ptr::eq(o, def)))
-    }
-
-    /// The route an attribute handler's generated code adds.
+    /// Adds an attribute-macro handler's route, unless that handler is
+    /// already here.
     pub(crate) fn push_registered(
         mut self,
-        def: &'static crate::__private::HandlerDef,
-        kind: RouteKind,
-        route: Route,
+        origin: Origin,
+        info: RouteInfo,
         handler: ErasedHandler,
+        needs_captures: bool,
     ) -> Self {
-        if self.has_origin(def) {
-            return self;
+        if !self.has_origin(origin) {
+            self.pending.push(Pending {
+                info,
+                handler,
+                origin: Some(origin),
+                needs_captures,
+            });
         }
-        self.pending.push(Pending {
-            info: RouteInfo {
-                kind,
-                filter: route.filter,
-                priority: route.priority,
-                name: Cow::Borrowed(def.name),
-            },
-            handler,
-            origin: Some(def),
-        });
         self
     }
 
@@ -475,8 +432,17 @@ impl Router {
     /// Compiles the routes, checking regexes, filters and conflicts.
     pub fn build(self) -> Result<Routes, RouterError> {
         let mut entries = Vec::with_capacity(self.pending.len());
-        for Pending { info, handler, .. } in self.pending {
+        for Pending {
+            info,
+            handler,
+            needs_captures,
+            ..
+        } in self.pending
+        {
             let name = info.name.to_string();
+            if needs_captures && !matches!(info.filter, Filter::Regex(_)) {
+                return Err(RouterError::CapturesWithoutRegex { name });
+            }
             if !allows(info.kind, &info.filter) {
                 return Err(RouterError::FilterNotAllowed {
                     name,
@@ -504,23 +470,44 @@ impl Router {
 }
 
 fn check_conflicts(entries: &[Entry]) -> Result<(), RouterError> {
+    let conflict = |kind: RouteKind, what: String, first: &str, second: &str| {
+        Err(RouterError::Conflict {
+            kind: kind.to_string(),
+            what,
+            first: first.to_owned(),
+            second: second.to_owned(),
+        })
+    };
+    // Exact values: the same key, keyword or scene for one kind, whatever
+    // the priorities (the lower route could never run for that value).
     let mut claimed: HashMap<(RouteKind, &str, &str), &str> = HashMap::new();
+    // Whole rules: the same kind, filter and priority.
+    let mut rules: HashMap<(RouteKind, String, i32), &str> = HashMap::new();
     for e in entries {
-        let (what, values): (&str, Vec<&str>) = match &e.info.filter {
+        let info = &e.info;
+        let (what, values): (&str, Vec<&str>) = match &info.filter {
             Filter::Key(k) => ("key", vec![k.as_str()]),
             Filter::Scene(s) => ("scene", vec![s.as_str()]),
             Filter::Keywords(ks) => ("keyword", ks.iter().map(String::as_str).collect()),
-            _ => continue,
+            _ => ("", Vec::new()),
         };
         for v in values {
-            if let Some(first) = claimed.insert((e.info.kind, what, v), &e.info.name) {
-                return Err(RouterError::Conflict {
-                    kind: e.info.kind.to_string(),
-                    what: format!("{what} {v:?}"),
-                    first: first.to_owned(),
-                    second: e.info.name.to_string(),
-                });
+            if let Some(first) = claimed.insert((info.kind, what, v), &info.name) {
+                return conflict(info.kind, format!("{what} {v:?}"), first, &info.name);
             }
+        }
+        let rule = (info.kind, info.filter.to_string(), info.priority);
+        if let Some(first) = rules.insert(rule, &info.name) {
+            let what = match &info.filter {
+                Filter::None => "no filter".to_owned(),
+                filter => format!("`{filter}`"),
+            };
+            return conflict(
+                info.kind,
+                format!("{what} at priority {}", info.priority),
+                first,
+                &info.name,
+            );
         }
     }
     Ok(())

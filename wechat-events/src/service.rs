@@ -7,11 +7,15 @@
 //! ([`PushError::status`]) and logged once; a rejected request never
 //! reaches a handler.
 
+use std::any::{type_name, Any};
+use std::error::Error as StdError;
+use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
+use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
@@ -20,10 +24,10 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{field, Instrument};
 
-use crate::config::{Config, Mode};
+use crate::config::{Config, Crypto};
 use crate::crypto::{self, AesKey, CryptoError};
 use crate::dedup::{dedup_key, Claim, DedupStore, MemoryStore, Outcome, Status};
-use crate::handler::{Context, HandlerResult, Parts};
+use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts, Run};
 use crate::push::{parse, Body, ParseError, Push};
 use crate::query::{Query, QueryError};
 use crate::reply::Reply;
@@ -50,7 +54,7 @@ pub enum PushError {
     },
     /// The body could not be read.
     #[error("could not read body: {0}")]
-    Body(String),
+    Body(#[source] PayloadError),
     /// The body did not arrive before the deadline.
     #[error("body not received within {0:?}")]
     BodyTimeout(Duration),
@@ -94,7 +98,7 @@ impl PushError {
             code,
             peer = ?req.peer_addr(),
             path = req.path(),
-            error = %self,
+            error = %ErrorChain(self),
             "rejected request"
         );
         HttpResponse::build(status)
@@ -168,13 +172,45 @@ struct Inner {
 pub struct ServiceBuilder {
     config: Config,
     router: Router,
+    scoped: bool,
     dedup: Option<Arc<dyn DedupStore>>,
     late_hook: Option<LateHook>,
 }
 
 impl ServiceBuilder {
-    /// Adds routes (may be called several times).
+    /// Adds routes (may be called several times). Without
+    /// [`ServiceBuilder::only`], the service also has every untagged
+    /// attribute handler in the binary.
     pub fn router(mut self, router: Router) -> Self {
+        self.router = self.router.merge(router);
+        self
+    }
+
+    /// Serves exactly `router`'s routes (plus any added with
+    /// [`ServiceBuilder::router`]): attribute handlers are included only
+    /// where `router` names them — one by one ([`Router::handler`]), by
+    /// module ([`Router::registered_in`]) or by tag
+    /// ([`Router::registered_tagged`]). For several services (accounts)
+    /// in one binary, and for tests that must not pick up the binary's
+    /// other handlers.
+    ///
+    /// ```
+    /// use wechat_events::{on_text, Config, Router, TextMessage, WechatService};
+    ///
+    /// #[on_text(keyword = "价格", tag = "shop")]
+    /// async fn price(_: TextMessage) -> &'static str { "9.9" }
+    ///
+    /// #[on_text(keyword = "帮助")]
+    /// async fn help(_: TextMessage) -> &'static str { "..." }
+    ///
+    /// let shop = WechatService::builder(Config::builder("shoptoken").path("/shop").build().unwrap())
+    ///     .only(Router::new().registered_tagged("shop"))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(shop.routes().len(), 1); // `help` is not served here
+    /// ```
+    pub fn only(mut self, router: Router) -> Self {
+        self.scoped = true;
         self.router = self.router.merge(router);
         self
     }
@@ -193,12 +229,18 @@ impl ServiceBuilder {
     }
 
     /// Compiles the routes — those added with [`ServiceBuilder::router`]
-    /// plus every attribute-macro handler in the binary (see
-    /// [`Router::registered`]) — and builds the service; logs the route
-    /// table. Two routes claiming the same exact key, keyword or scene stop
-    /// here with [`RouterError::Conflict`] naming both.
+    /// or [`ServiceBuilder::only`], plus, without `only`, every untagged
+    /// attribute-macro handler in the binary (see [`Router::registered`])
+    /// — and builds the service; logs the route table. Two routes claiming
+    /// the same exact key, keyword or scene, or with the same kind, filter
+    /// and priority, stop here with [`RouterError::Conflict`] naming both.
     pub fn build(self) -> Result<WechatService, BuildError> {
-        let routes = self.router.registered().build()?;
+        let router = if self.scoped {
+            self.router
+        } else {
+            self.router.registered()
+        };
+        let routes = router.build()?;
         tracing::info!(
             path = self.config.path(),
             mode = %self.config.mode(),
@@ -237,19 +279,21 @@ fn log_late_reply(late: LateReply) {
 }
 
 impl WechatService {
-    /// Starts a builder. Its service includes every attribute-macro
-    /// handler in the binary besides the routes given to it.
+    /// Starts a builder. Its service includes every untagged
+    /// attribute-macro handler in the binary besides the routes given to
+    /// it, unless told [`ServiceBuilder::only`].
     pub fn builder(config: Config) -> ServiceBuilder {
         ServiceBuilder {
             config,
             router: Router::new(),
+            scoped: false,
             dedup: None,
             late_hook: None,
         }
     }
 
-    /// A service with `router`'s routes, every attribute-macro handler in
-    /// the binary, and the default store and hook.
+    /// A service with `router`'s routes, every untagged attribute-macro
+    /// handler in the binary, and the default store and hook.
     pub fn new(config: Config, router: Router) -> Result<Self, BuildError> {
         Self::builder(config).router(router).build()
     }
@@ -288,10 +332,7 @@ async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
     let checked = Query::parse(req.query_string())
         .map_err(PushError::from)
         .and_then(|q| {
-            let echostr = q
-                .echostr
-                .clone()
-                .ok_or_else(|| QueryError("missing echostr".into()))?;
+            let echostr = q.echostr.clone().ok_or(QueryError::Missing("echostr"))?;
             if q.verify(inner.config.token()) {
                 Ok(echostr)
             } else {
@@ -367,8 +408,8 @@ impl Inner {
             Claim::First(ticket) => {
                 // Only the first delivery prepares the work; it then runs
                 // detached from this request, so a hang-up cannot cancel it.
-                let cx = Context::new(push.clone(), decoded.xml.into(), decoded.key.is_some());
-                let job = self.prepare(req, &cx);
+                let cx = Context::new(push.clone(), decoded.xml, decoded.key.is_some());
+                let job = self.prepare(req, cx);
                 let (complete, outcome) = ticket.into_parts();
                 let work = self.clone().supervise(job, push.clone(), arrived);
                 tokio::spawn(async move { complete(work.await) }.in_current_span());
@@ -404,7 +445,7 @@ impl Inner {
         let read = async {
             let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| PushError::Body(e.to_string()))?;
+                let chunk = chunk.map_err(PushError::Body)?;
                 if body.len() + chunk.len() > limit {
                     return Err(PushError::TooLarge { limit });
                 }
@@ -421,84 +462,78 @@ impl Inner {
     fn decode(&self, query: &Query, body: &[u8]) -> Result<Decoded, PushError> {
         let text = std::str::from_utf8(body)
             .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.valid_up_to())))?;
-        let encrypted = query.is_encrypted();
-        match (self.config.mode(), encrypted) {
-            (Mode::Plain, _) | (Mode::Compatible, false) => Ok(Decoded {
-                xml: text.to_owned(),
-                key: None,
-            }),
-            (Mode::Secure, false) => Err(PushError::PlaintextRefused),
-            (Mode::Secure | Mode::Compatible, true) => {
-                let given = query.msg_signature.as_deref().ok_or_else(|| {
-                    QueryError("missing msg_signature for an encrypted push".into())
-                })?;
-                let encrypt = crypto::extract_encrypt(text)?;
-                crypto::verify_msg_signature(
-                    self.config.token(),
-                    &query.timestamp,
-                    &query.nonce,
-                    &encrypt,
-                    given,
-                )?;
-                let appid = self.config.appid();
-                let keys = self
-                    .config
-                    .aes_key()
-                    .into_iter()
-                    .chain(self.config.prev_aes_key());
-                let mut first_error = None;
-                for key in keys {
-                    match crypto::decrypt(key, &encrypt, appid) {
-                        Ok(plain) => {
-                            return Ok(Decoded {
-                                xml: plain.message,
-                                key: Some(key.clone()),
-                            })
-                        }
-                        Err(e @ CryptoError::Base64(_)) => return Err(e.into()),
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                Err(first_error
-                    .unwrap_or_else(|| {
-                        CryptoError::IllegalAesKey("no EncodingAESKey configured".into())
+        let keys = match (&self.config.crypto, query.is_encrypted()) {
+            (Crypto::Plain, _) | (Crypto::Compatible(_), false) => {
+                return Ok(Decoded {
+                    xml: text.to_owned(),
+                    key: None,
+                })
+            }
+            (Crypto::Secure(_), false) => return Err(PushError::PlaintextRefused),
+            (Crypto::Secure(keys) | Crypto::Compatible(keys), true) => keys,
+        };
+        let given = query
+            .msg_signature
+            .as_deref()
+            .ok_or(QueryError::Missing("msg_signature"))?;
+        let encrypt = crypto::extract_encrypt(text)?;
+        crypto::verify_msg_signature(
+            self.config.token(),
+            &query.timestamp,
+            &query.nonce,
+            &encrypt,
+            given,
+        )?;
+        // The current key first; the previous one during a rotation. The
+        // error reported is the current key's.
+        let mut first_error = None;
+        for key in keys.all() {
+            match crypto::decrypt(key, &encrypt, Some(keys.appid())) {
+                Ok(plain) => {
+                    return Ok(Decoded {
+                        xml: plain.message,
+                        key: Some(key.clone()),
                     })
-                    .into())
+                }
+                Err(e @ CryptoError::Base64(_)) => return Err(e.into()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
+        Err(first_error
+            .expect("Keys::all yields the current key")
+            .into())
     }
 
-    /// Picks the route and runs its extractors, yielding the handler's
-    /// (not yet started) future. Only the first delivery of a push prepares.
-    fn prepare(&self, req: &HttpRequest, cx: &Context) -> Job {
+    /// Picks the route and lets its extractors copy what they need from
+    /// the request ([`FromPush::prepare`]), yielding the (not yet started)
+    /// extraction and handler. Only the first delivery of a push prepares.
+    fn prepare(&self, req: &HttpRequest, cx: Context) -> Job {
         let Some((entry, captures)) = self.routes.find(cx.push()) else {
             return Job::NoHandler;
         };
         let name: Arc<str> = entry.info.name.clone().into();
-        let parts = Parts {
-            req,
-            cx,
-            captures: captures.as_ref(),
-        };
-        // A panicking extractor must not take the request task down with it.
-        let extracted = std::panic::catch_unwind(AssertUnwindSafe(|| (entry.handler)(&parts)));
-        match extracted {
-            Ok(Ok(future)) => Job::Run { name, future },
-            Ok(Err(e)) => Job::ExtractFailed {
+        let mut parts = Parts::new(cx, captures);
+        // A panicking `prepare` must not take the request task down with it.
+        let host: &dyn Any = req;
+        let prepared =
+            std::panic::catch_unwind(AssertUnwindSafe(|| entry.handler.prepare(host, &mut parts)));
+        match prepared {
+            Ok(()) => Job::Run {
                 name,
-                error: e.to_string(),
+                future: entry.handler.call(parts),
             },
             Err(panic) => Job::ExtractFailed {
                 name,
-                error: format!("extractor panicked: {}", panic_message(&*panic)),
+                error: ExtractError::Panicked(panic_message(&*panic)),
             },
         }
     }
 
-    /// Runs the handler in its own task, answering by the deadline; a late
-    /// handler finishes in the background (bounded) and reports to the hook.
+    /// Runs extraction and the handler in their own task, answering by the
+    /// deadline; a late handler finishes in the background (bounded) and
+    /// reports to the hook.
     async fn supervise(self: Arc<Self>, job: Job, push: Arc<Push>, arrived: Instant) -> Outcome {
         let (name, future) = match job {
             Job::NoHandler => {
@@ -510,7 +545,7 @@ impl Inner {
                 };
             }
             Job::ExtractFailed { name, error } => {
-                tracing::error!(handler = &*name, %error, "extractor failed; answering success");
+                tracing::error!(handler = &*name, error = %ErrorChain(&error), "extractor failed; answering success");
                 return Outcome {
                     reply: None,
                     handler: Some(name),
@@ -519,7 +554,7 @@ impl Inner {
             }
             Job::Run { name, future } => (name, future),
         };
-        let mut handle = tokio::spawn(future);
+        let mut handle = tokio::spawn(future.in_current_span());
         let deadline = arrived + self.config.deadline();
         tokio::select! {
             biased;
@@ -553,7 +588,7 @@ impl Inner {
     fn finish(
         &self,
         name: &Arc<str>,
-        joined: Result<HandlerResult, tokio::task::JoinError>,
+        joined: Result<Run, tokio::task::JoinError>,
         push: &Push,
     ) -> Outcome {
         let outcome = |reply: Option<Arc<str>>, status| Outcome {
@@ -562,12 +597,16 @@ impl Inner {
             status,
         };
         match joined {
-            Ok(Ok(reply)) => match render(&reply, push) {
+            Ok(Ok(Ok(reply))) => match render(&reply, push) {
                 Some(xml) => outcome(Some(xml.into()), Status::Replied),
                 None => outcome(None, Status::NoReply),
             },
-            Ok(Err(error)) => {
+            Ok(Ok(Err(error))) => {
                 tracing::error!(handler = &**name, %error, "handler returned an error; answering success");
+                outcome(None, Status::Failed)
+            }
+            Ok(Err(error)) => {
+                tracing::error!(handler = &**name, error = %ErrorChain(&error), "extractor failed; answering success");
                 outcome(None, Status::Failed)
             }
             Err(e) => {
@@ -580,22 +619,25 @@ impl Inner {
     fn finish_late(
         &self,
         handler: Arc<str>,
-        joined: Result<HandlerResult, tokio::task::JoinError>,
+        joined: Result<Run, tokio::task::JoinError>,
         push: Arc<Push>,
         arrived: Instant,
     ) {
         match joined {
-            Ok(Ok(reply)) if !reply.is_empty() => (self.late_hook)(LateReply {
+            Ok(Ok(Ok(reply))) if !reply.is_empty() => (self.late_hook)(LateReply {
                 handler,
                 push,
                 reply,
                 elapsed: arrived.elapsed(),
             }),
-            Ok(Ok(_)) => {
+            Ok(Ok(Ok(_))) => {
                 tracing::debug!(handler = &*handler, "late handler finished without a reply")
             }
-            Ok(Err(error)) => {
+            Ok(Ok(Err(error))) => {
                 tracing::error!(handler = &*handler, %error, "late handler returned an error")
+            }
+            Ok(Err(error)) => {
+                tracing::error!(handler = &*handler, error = %ErrorChain(&error), "late extractor failed")
             }
             Err(e) => log_join_error(&handler, e),
         }
@@ -612,14 +654,8 @@ impl Inner {
             Some(key) => {
                 let timestamp = unix_now().to_string();
                 let nonce = fresh_nonce();
-                crypto::encrypt_reply(
-                    self.config.token(),
-                    key,
-                    self.config.appid().unwrap_or_default(),
-                    xml,
-                    &timestamp,
-                    &nonce,
-                )
+                let appid = self.config.keys().map_or("", |keys| keys.appid());
+                crypto::encrypt_reply(self.config.token(), key, appid, xml, &timestamp, &nonce)
             }
         };
         HttpResponse::Ok()
@@ -632,38 +668,56 @@ enum Job {
     NoHandler,
     ExtractFailed {
         name: Arc<str>,
-        error: String,
+        error: ExtractError,
     },
     Run {
         name: Arc<str>,
-        future: BoxFuture<'static, HandlerResult>,
+        future: BoxFuture<'static, Run>,
     },
 }
 
 fn log_join_error(handler: &str, e: tokio::task::JoinError) {
     if e.is_panic() {
-        let panic = e.into_panic();
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic payload".into());
-        tracing::error!(
-            handler,
-            panic = message,
-            "handler panicked; answering success"
-        );
+        let panic = panic_message(&*e.into_panic());
+        tracing::error!(handler, panic, "handler panicked; answering success");
     } else {
         tracing::error!(handler, "handler task was cancelled");
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".into())
+/// Displays an error with its whole source chain: `error: cause: root`.
+struct ErrorChain<'a>(&'a (dyn StdError + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+/// `web::Data<T>` registered on the actix `App` (or the service's
+/// resource): copied from the request before the handler's task starts.
+impl<T: ?Sized + Send + Sync + 'static> FromPush for web::Data<T> {
+    fn prepare(host: &dyn Any, parts: &mut Parts) {
+        if let Some(data) = host
+            .downcast_ref::<HttpRequest>()
+            .and_then(|req| req.app_data::<web::Data<T>>())
+        {
+            parts.lend(data.clone());
+        }
+    }
+
+    async fn from_push(parts: &Parts) -> Result<Self, ExtractError> {
+        parts
+            .lent::<web::Data<T>>()
+            .cloned()
+            .ok_or(ExtractError::MissingData(type_name::<T>()))
+    }
 }
 
 /// Renders with To/From swapped and `CreateTime` now; a news reply to a

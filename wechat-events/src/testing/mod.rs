@@ -380,7 +380,7 @@ impl Simulator {
     ///
     /// ```
     /// use wechat_events::testing::{SimPush, Simulator};
-    /// use wechat_events::Query;
+    /// use wechat_events::query::Query;
     ///
     /// let p = Simulator::new("mytoken").prepare(&SimPush::subscribe().create_time(1));
     /// assert!(Query::parse(p.query()).unwrap().verify("mytoken"));
