@@ -9,7 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use wechat_events::crypto::{
     decrypt, encrypt, encrypt_reply, extract_encrypt, verify_msg_signature, AesKey,
 };
-use wechat_events::{parse, Reply};
+use wechat_events::push::parse;
+use wechat_events::Reply;
 
 struct M1 {
     token: String,

@@ -1,4 +1,4 @@
-//! WeChat's SHA-1 signatures (protocol §1, §2 and §5).
+//! WeChat's SHA-1 signatures.
 //!
 //! Every signature WeChat uses is the same recipe: sort the parts as
 //! strings, concatenate them without a separator, SHA-1, lower-case hex.
@@ -20,13 +20,17 @@ use subtle::ConstantTimeEq;
 /// );
 /// ```
 pub fn sign(parts: &[&str]) -> String {
+    hex::encode(digest(parts))
+}
+
+fn digest(parts: &[&str]) -> [u8; 20] {
     let mut sorted: Vec<&str> = parts.to_vec();
     sorted.sort_unstable();
     let mut hasher = Sha1::new();
     for part in sorted {
         hasher.update(part.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
 /// Checks `given` against the signature of `parts` in constant time.
@@ -34,12 +38,11 @@ pub fn sign(parts: &[&str]) -> String {
 /// Upper-case hex is accepted too: the comparison is on the decoded
 /// digest, so only a wrong digest (or non-hex text) fails.
 pub fn verify(given: &str, parts: &[&str]) -> bool {
-    let expected = sign(parts);
-    if given.len() != expected.len() {
+    let mut given_digest = [0u8; 20];
+    if hex::decode_to_slice(given, &mut given_digest).is_err() {
         return false;
     }
-    let given = given.to_ascii_lowercase();
-    given.as_bytes().ct_eq(expected.as_bytes()).into()
+    given_digest.ct_eq(&digest(parts)).into()
 }
 
 /// Now, in unix seconds: the `timestamp` of a signature and a reply's `CreateTime`.
