@@ -13,12 +13,19 @@
 //! `WECHAT_TOKEN` it uses a development token and says so. On start it
 //! prints `listening on http://ADDR/PATH` with the bound address (use
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
+//!
+//! On SIGTERM or Ctrl-C it shuts down gracefully: it stops accepting
+//! connections, lets every handler finish — those answering a push and
+//! those running on past their deadline, whose late replies still reach
+//! the hook — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
+//! what is in flight, and exits 0.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use wechat_events::{
     on_event, on_message, on_text, Article, ClickEvent, Config, Context, ImageMessage,
@@ -144,6 +151,7 @@ async fn main() -> std::io::Result<()> {
     });
     let path = config.path().to_owned();
     let mode = config.mode();
+    let grace = config.shutdown_grace();
     // Every `#[on_...]` handler above is registered by `build()`, which also
     // logs the handler table and refuses two handlers for one keyword or key.
     let service = WechatService::builder(config).build().unwrap_or_else(|e| {
@@ -152,12 +160,55 @@ async fn main() -> std::io::Result<()> {
     });
     let state = web::Data::new(State::default());
     let addr = std::env::var("WECHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    let server =
-        HttpServer::new(move || App::new().app_data(state.clone()).service(service.clone()))
-            .workers(2)
-            .bind(&addr)?;
+    let app_service = service.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .service(app_service.clone())
+    })
+    .workers(2)
+    // Signals are handled below, so handlers can finish first.
+    .disable_signals()
+    .shutdown_timeout(grace.as_secs().max(1))
+    .bind(&addr)?;
     for bound in server.addrs() {
         println!("listening on http://{bound}{path} ({mode} mode)");
     }
-    server.run().await
+    let server = server.run();
+    actix_web::rt::spawn(shut_down_on_signal(server.handle(), service, grace));
+    server.await
+}
+
+/// On SIGTERM or Ctrl-C: stop accepting, let handlers finish (up to
+/// `grace`), then stop the server, answering what is in flight.
+async fn shut_down_on_signal(handle: ServerHandle, service: WechatService, grace: Duration) {
+    let terminate = async {
+        #[cfg(unix)]
+        {
+            use actix_web::rt::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut sigterm) => {
+                    sigterm.recv().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = actix_web::rt::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!(
+        grace_s = grace.as_secs(),
+        "shutting down: no new connections; waiting for handlers"
+    );
+    handle.pause().await;
+    service.drain(grace).await;
+    handle.stop(true).await;
+    tracing::info!("stopped");
 }

@@ -24,7 +24,9 @@ async fn handshake_echoes_echostr() {
     let ok = sim().verify(qs.url.as_str()).await.expect("answered");
     assert!(matches!(ok.check(), Ok(Answer::Echo(_))), "{ok:?}");
     // Any echostr comes back byte for byte, percent-decoded.
-    let (ts, nonce) = ("1409735669", "1320562132");
+    // Signed now: a timestamp outside the replay window is refused.
+    let ts = common::now().to_string();
+    let (ts, nonce) = (ts.as_str(), "1320562132");
     let sig = sign(&[TOKEN, ts, nonce]);
     let ok = request(
         Method::GET,

@@ -90,6 +90,14 @@ pub const MAX_DEDUP_CAPACITY: u64 = 1_000_000_000;
 pub const DEFAULT_MAX_BACKGROUND: usize = 256;
 /// Largest accepted background limit.
 pub const MAX_BACKGROUND_LIMIT: usize = 1_000_000;
+/// Default replay window: a `timestamp` further than this from now is refused.
+pub const DEFAULT_REPLAY_WINDOW: Duration = Duration::from_secs(300);
+/// Widest accepted replay window.
+pub const MAX_REPLAY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default time background handlers get to finish on shutdown.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Longest accepted shutdown grace period.
+pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(600);
 /// WeChat gives up on an answer after this long.
 pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -164,6 +172,8 @@ pub struct Config {
     pub(crate) dedup_capacity: u64,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_background: usize,
+    pub(crate) replay_window: Option<Duration>,
+    pub(crate) shutdown_grace: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -178,6 +188,8 @@ impl fmt::Debug for Config {
             .field("dedup_capacity", &self.dedup_capacity)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_background", &self.max_background)
+            .field("replay_window", &self.replay_window)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }
@@ -197,6 +209,8 @@ impl Config {
             dedup_capacity: DEFAULT_DEDUP_CAPACITY,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_background: DEFAULT_MAX_BACKGROUND,
+            replay_window: Some(DEFAULT_REPLAY_WINDOW),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             names: Names::code(),
         }
     }
@@ -212,10 +226,12 @@ impl Config {
     /// | `WECHAT_MODE` | `plain`, `compatible` or `secure` | `secure` with a key, else `plain` |
     /// | `WECHAT_PATH` | mount path | `/wechat` |
     /// | `WECHAT_DEADLINE_MS` | reply deadline, ms | `4000` |
-    /// | `WECHAT_DEDUP_TTL_S` | how long outcomes are kept for retries, s | `30` |
+    /// | `WECHAT_DEDUP_TTL_S` | how long outcomes are kept for retries, s (15–86400) | `30` |
     /// | `WECHAT_DEDUP_CAPACITY` | how many outcomes are kept | `100000` |
     /// | `WECHAT_MAX_BODY_BYTES` | largest body accepted | `65536` |
-    /// | `WECHAT_MAX_BACKGROUND` | handlers allowed to run on past their deadline | `256` |
+    /// | `WECHAT_MAX_BACKGROUND` | handlers allowed to run on past their deadline (1–1000000) | `256` |
+    /// | `WECHAT_REPLAY_WINDOW_S` | how far a `timestamp` may be from now, s (1–86400; `0` = off) | `300` |
+    /// | `WECHAT_SHUTDOWN_GRACE_S` | time background handlers get on shutdown, s (0–600) | `10` |
     ///
     /// Empty variables count as unset.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -273,6 +289,12 @@ impl Config {
         if let Some(n) = num("WECHAT_MAX_BACKGROUND", get("WECHAT_MAX_BACKGROUND"))? {
             b.max_background = n;
         }
+        if let Some(s) = num::<u64>("WECHAT_REPLAY_WINDOW_S", get("WECHAT_REPLAY_WINDOW_S"))? {
+            b.replay_window = (s > 0).then(|| Duration::from_secs(s));
+        }
+        if let Some(s) = num::<u64>("WECHAT_SHUTDOWN_GRACE_S", get("WECHAT_SHUTDOWN_GRACE_S"))? {
+            b.shutdown_grace = Duration::from_secs(s);
+        }
         b.build()
     }
 
@@ -324,6 +346,15 @@ impl Config {
     pub fn max_background(&self) -> usize {
         self.max_background
     }
+    /// How far a request's `timestamp` may be from now; `None` when replay
+    /// protection is off.
+    pub fn replay_window(&self) -> Option<Duration> {
+        self.replay_window
+    }
+    /// How long background handlers get to finish on shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace
+    }
 }
 
 /// The names settings are reported under: builder methods or env variables.
@@ -339,6 +370,8 @@ struct Names {
     dedup_capacity: &'static str,
     max_body_bytes: &'static str,
     max_background: &'static str,
+    replay_window: &'static str,
+    shutdown_grace: &'static str,
 }
 
 impl Names {
@@ -354,6 +387,8 @@ impl Names {
             dedup_capacity: "dedup_capacity",
             max_body_bytes: "max_body_bytes",
             max_background: "max_background",
+            replay_window: "replay_window",
+            shutdown_grace: "shutdown_grace",
         }
     }
     fn env() -> Self {
@@ -368,6 +403,8 @@ impl Names {
             dedup_capacity: "WECHAT_DEDUP_CAPACITY",
             max_body_bytes: "WECHAT_MAX_BODY_BYTES",
             max_background: "WECHAT_MAX_BACKGROUND",
+            replay_window: "WECHAT_REPLAY_WINDOW_S",
+            shutdown_grace: "WECHAT_SHUTDOWN_GRACE_S",
         }
     }
 }
@@ -386,6 +423,8 @@ pub struct ConfigBuilder {
     dedup_capacity: u64,
     max_body_bytes: usize,
     max_background: usize,
+    replay_window: Option<Duration>,
+    shutdown_grace: Duration,
     names: Names,
 }
 
@@ -439,6 +478,19 @@ impl ConfigBuilder {
     /// How many handlers may keep running past their deadline (default 256).
     pub fn max_background(mut self, n: usize) -> Self {
         self.max_background = n;
+        self
+    }
+    /// How far a request's `timestamp` may be from now, either way
+    /// (default 300 s; `None` turns replay protection off, e.g. to replay
+    /// recorded pushes). See [`crate::replay`].
+    pub fn replay_window(mut self, window: Option<Duration>) -> Self {
+        self.replay_window = window;
+        self
+    }
+    /// How long background handlers get to finish when the server shuts
+    /// down (default 10 s); see [`WechatService::drain`](crate::WechatService::drain).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
         self
     }
 
@@ -534,6 +586,18 @@ impl ConfigBuilder {
                 "must be between 1 and 1000000",
             ));
         }
+        if self
+            .replay_window
+            .is_some_and(|w| w.is_zero() || w > MAX_REPLAY_WINDOW)
+        {
+            return Err(ConfigError::new(
+                n.replay_window,
+                "must be between 1 and 86400 s (0 from the environment turns it off)",
+            ));
+        }
+        if self.shutdown_grace > MAX_SHUTDOWN_GRACE {
+            return Err(ConfigError::new(n.shutdown_grace, "must be at most 600 s"));
+        }
         Ok(Config {
             token,
             appid,
@@ -544,6 +608,8 @@ impl ConfigBuilder {
             dedup_capacity: self.dedup_capacity,
             max_body_bytes: self.max_body_bytes,
             max_background: self.max_background,
+            replay_window: self.replay_window,
+            shutdown_grace: self.shutdown_grace,
         })
     }
 }
@@ -664,6 +730,8 @@ mod tests {
             ("WECHAT_DEDUP_CAPACITY", "18446744073709551615"),
             ("WECHAT_DEADLINE_MS", "18446744073709551615"),
             ("WECHAT_MAX_BODY_BYTES", "0"),
+            ("WECHAT_REPLAY_WINDOW_S", "86401"),
+            ("WECHAT_SHUTDOWN_GRACE_S", "601"),
         ];
         for (name, value) in cases {
             let err = env(&[("WECHAT_TOKEN", "abc"), (name, value)]).expect_err(name);

@@ -76,6 +76,7 @@ pub mod payload;
 pub mod push;
 pub mod query;
 pub mod registry;
+pub mod replay;
 pub mod reply;
 pub mod router;
 pub mod service;

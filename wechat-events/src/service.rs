@@ -22,6 +22,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
 use tracing::{field, Instrument};
 
 use crate::config::{Config, Crypto};
@@ -30,6 +31,7 @@ use crate::dedup::{dedup_key, Claim, DedupStore, MemoryStore, Outcome, Status};
 use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts, Run};
 use crate::push::{parse, Body, ParseError, Push};
 use crate::query::{Query, QueryError};
+use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
 use crate::reply::Reply;
 use crate::router::{Router, RouterError, Routes};
 use crate::signature::{fresh_nonce, unix_now};
@@ -46,6 +48,9 @@ pub enum PushError {
     /// `signature` does not match the token.
     #[error("signature mismatch")]
     Signature,
+    /// A stale `timestamp`, or a signed URL replayed with another body.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
     /// The body is larger than the configured limit.
     #[error("body larger than {limit} bytes")]
     TooLarge {
@@ -73,7 +78,7 @@ impl PushError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            PushError::Signature => StatusCode::FORBIDDEN,
+            PushError::Signature | PushError::Replay(_) => StatusCode::FORBIDDEN,
             PushError::Crypto(
                 CryptoError::InvalidSignature | CryptoError::AppIdMismatch { .. },
             ) => StatusCode::FORBIDDEN,
@@ -164,8 +169,12 @@ struct Inner {
     config: Config,
     routes: Routes,
     dedup: Arc<dyn DedupStore>,
+    /// `None` when replay protection is off.
+    bindings: Option<Arc<dyn BindingStore>>,
     late_hook: LateHook,
     background: Arc<Semaphore>,
+    /// Every handler task, in time or late, for [`WechatService::drain`].
+    tasks: TaskTracker,
 }
 
 /// Builder for [`WechatService`].
@@ -174,6 +183,7 @@ pub struct ServiceBuilder {
     router: Router,
     scoped: bool,
     dedup: Option<Arc<dyn DedupStore>>,
+    bindings: Option<Arc<dyn BindingStore>>,
     late_hook: Option<LateHook>,
 }
 
@@ -221,6 +231,13 @@ impl ServiceBuilder {
         self
     }
 
+    /// Replaces the in-memory replay-binding store (see [`crate::replay`]),
+    /// e.g. with one every instance shares.
+    pub fn binding_store(mut self, store: impl BindingStore) -> Self {
+        self.bindings = Some(Arc::new(store));
+        self
+    }
+
     /// Called with each reply that arrived after its push's deadline.
     /// The default logs a warning.
     pub fn on_late_reply(mut self, hook: impl Fn(LateReply) + Send + Sync + 'static) -> Self {
@@ -259,8 +276,14 @@ impl ServiceBuilder {
                         config.dedup_ttl(),
                     ))
                 }),
+                bindings: config.replay_window().map(|window| {
+                    self.bindings.unwrap_or_else(|| {
+                        Arc::new(MemoryBindings::new(config.dedup_capacity(), window))
+                    })
+                }),
                 late_hook: self.late_hook.unwrap_or_else(|| Arc::new(log_late_reply)),
                 background: Arc::new(Semaphore::new(config.max_background())),
+                tasks: TaskTracker::new(),
                 routes,
                 config,
             }),
@@ -288,6 +311,7 @@ impl WechatService {
             router: Router::new(),
             scoped: false,
             dedup: None,
+            bindings: None,
             late_hook: None,
         }
     }
@@ -306,6 +330,42 @@ impl WechatService {
     /// The compiled routes.
     pub fn routes(&self) -> &Routes {
         &self.inner.routes
+    }
+
+    /// Waits, up to `grace`, until no handler of this service runs —
+    /// neither one answering a push in flight nor one finishing in the
+    /// background after its deadline (its late reply still reaches the
+    /// hook). `true` when all finished in time.
+    ///
+    /// For a graceful shutdown: stop accepting connections, drain, then
+    /// stop the server (handlers run on the server's worker threads, so
+    /// they must finish before the workers stop):
+    ///
+    /// ```no_run
+    /// # async fn demo(service: wechat_events::WechatService, handle: actix_web::dev::ServerHandle) {
+    /// handle.pause().await;                          // on SIGTERM: stop accepting
+    /// let grace = service.config().shutdown_grace();
+    /// if !service.drain(grace).await {
+    ///     eprintln!("handlers still running after {grace:?}; stopping anyway");
+    /// }
+    /// handle.stop(true).await;                       // answer what is in flight, exit
+    /// # }
+    /// ```
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let tasks = &self.inner.tasks;
+        tasks.close();
+        let drained = tokio::time::timeout(grace, tasks.wait()).await.is_ok();
+        tasks.reopen();
+        if drained {
+            tracing::info!("every handler finished");
+        } else {
+            tracing::warn!(
+                running = tasks.len(),
+                grace_s = grace.as_secs_f64(),
+                "handlers still running at the end of the grace period"
+            );
+        }
+        drained
     }
 }
 
@@ -333,11 +393,11 @@ async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
         .map_err(PushError::from)
         .and_then(|q| {
             let echostr = q.echostr.clone().ok_or(QueryError::Missing("echostr"))?;
-            if q.verify(inner.config.token()) {
-                Ok(echostr)
-            } else {
-                Err(PushError::Signature)
+            if !q.verify(inner.config.token()) {
+                return Err(PushError::Signature);
             }
+            inner.check_window(&q)?;
+            Ok(echostr)
         });
     match checked {
         Ok(echostr) => {
@@ -396,9 +456,13 @@ impl Inner {
         if !query.verify(self.config.token()) {
             return Err(PushError::Signature);
         }
+        self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
         let decoded = self.decode(&query, &body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
+        // Only a body that is a push binds its URL: garbage is refused
+        // above and does not lock the URL for the genuine push.
+        self.check_binding(&query, &body).await?;
         let span = tracing::Span::current();
         span.record("openid", push.from_user.as_str());
         span.record("msg_type", push.msg_type.as_str());
@@ -412,7 +476,8 @@ impl Inner {
                 let job = self.prepare(req, cx);
                 let (complete, outcome) = ticket.into_parts();
                 let work = self.clone().supervise(job, push.clone(), arrived);
-                tokio::spawn(async move { complete(work.await) }.in_current_span());
+                self.tasks
+                    .spawn(async move { complete(work.await) }.in_current_span());
                 (outcome.await, false)
             }
         };
@@ -426,6 +491,26 @@ impl Inner {
             "push answered"
         );
         Ok(self.respond(&outcome, decoded.key.as_ref()))
+    }
+
+    /// Refuses a `timestamp` outside the replay window.
+    fn check_window(&self, query: &Query) -> Result<(), PushError> {
+        match self.config.replay_window() {
+            Some(window) => Ok(replay::check_window(&query.timestamp, unix_now(), window)?),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a signed URL replayed with another body than its first.
+    async fn check_binding(&self, query: &Query, body: &[u8]) -> Result<(), PushError> {
+        let Some(bindings) = &self.bindings else {
+            return Ok(());
+        };
+        let key = replay::binding_key(&query.signature, &query.timestamp, &query.nonce);
+        match bindings.bind(key, replay::body_digest(body)).await {
+            Binding::New | Binding::Same => Ok(()),
+            Binding::Different => Err(ReplayError::BodyMismatch.into()),
+        }
     }
 
     async fn read_body(
@@ -554,7 +639,7 @@ impl Inner {
             }
             Job::Run { name, future } => (name, future),
         };
-        let mut handle = tokio::spawn(future.in_current_span());
+        let mut handle = self.tasks.spawn(future.in_current_span());
         let deadline = arrived + self.config.deadline();
         tokio::select! {
             biased;
@@ -565,7 +650,7 @@ impl Inner {
                         tracing::warn!(handler = &*name, "handler missed the deadline; answering success, it continues in the background");
                         let this = self.clone();
                         let name = name.clone();
-                        tokio::spawn(async move {
+                        self.tasks.spawn(async move {
                             let joined = handle.await;
                             drop(permit);
                             this.finish_late(name, joined, push, arrived);

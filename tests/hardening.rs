@@ -1,0 +1,256 @@
+//! Hardening through real servers: replay protection, overload, and a
+//! graceful shutdown of the quickstart process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use wechat_events::signature::sign;
+use wechat_events::testing::{SimPush, Simulator, TestServer};
+use wechat_events::{ClickEvent, Config, Router, TextMessage, WechatService};
+
+const TOKEN: &str = "hardtoken";
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn signed_query(timestamp: i64, nonce: &str) -> String {
+    let ts = timestamp.to_string();
+    let signature = sign(&[TOKEN, &ts, nonce]);
+    format!("signature={signature}&timestamp={ts}&nonce={nonce}")
+}
+
+fn text_xml(from: &str, content: &str, msg_id: u64) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName>\
+         <CreateTime>{}</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+         <Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>",
+        now()
+    )
+}
+
+/// Posts `body` to `url?query`; the status and the body.
+async fn post(url: &str, query: &str, body: String) -> (u16, String) {
+    let mut resp = awc::Client::new()
+        .post(format!("{url}?{query}"))
+        .insert_header(("content-type", "text/xml"))
+        .send_body(body)
+        .await
+        .expect("request");
+    let text = resp.body().await.expect("body");
+    (
+        resp.status().as_u16(),
+        String::from_utf8_lossy(&text).into_owned(),
+    )
+}
+
+static ECHOES: AtomicUsize = AtomicUsize::new(0);
+
+async fn echo(msg: TextMessage) -> String {
+    ECHOES.fetch_add(1, Ordering::SeqCst);
+    format!("echo {}", msg.content)
+}
+
+fn echo_service(window: Option<Duration>) -> WechatService {
+    let config = Config::builder(TOKEN)
+        .replay_window(window)
+        .build()
+        .unwrap();
+    WechatService::builder(config)
+        .only(Router::new().on(echo))
+        .build()
+        .unwrap()
+}
+
+#[actix_rt::test]
+async fn replays_outside_the_window_or_with_another_body_are_refused() {
+    let server = TestServer::start(echo_service(Some(Duration::from_secs(300)))).unwrap();
+    let url = server.url().to_owned();
+
+    // A handshake signed long ago: 403, not 200.
+    let mut resp = awc::Client::new()
+        .get(format!("{url}?{}&echostr=hello", signed_query(1, "n1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let body = resp.body().await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("replay window"));
+
+    // A push signed 10 minutes ago: 403, and no handler runs.
+    let before = ECHOES.load(Ordering::SeqCst);
+    let (status, _) = post(
+        &url,
+        &signed_query(now() - 600, "n2"),
+        text_xml("o_a", "old", 1),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // A fresh signed URL: its first body is answered, a retry with the same
+    // body gets the same reply, another body under the same URL is refused.
+    let query = signed_query(now(), "n3");
+    let original = text_xml("o_a", "hello", 2);
+    let (status, first) = post(&url, &query, original.clone()).await;
+    assert_eq!(status, 200);
+    assert!(first.contains("echo hello"), "{first}");
+    let (status, retry) = post(&url, &query, original).await;
+    assert_eq!((status, retry.as_str()), (200, first.as_str()));
+    let (status, forged) = post(&url, &query, text_xml("o_victim", "transfer", 3)).await;
+    assert_eq!(status, 403, "{forged}");
+    assert!(forged.contains("another body"), "{forged}");
+    assert_eq!(
+        ECHOES.load(Ordering::SeqCst),
+        before + 1,
+        "only the genuine push ran"
+    );
+    server.stop().await;
+
+    // With the window off (replaying recorded pushes), an old timestamp passes.
+    let server = TestServer::start(echo_service(None)).unwrap();
+    let (status, body) = post(
+        server.url(),
+        &signed_query(1, "n4"),
+        text_xml("o_a", "recorded", 4),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("echo recorded"), "{body}");
+    server.stop().await;
+}
+
+static GATE: OnceLock<Arc<Notify>> = OnceLock::new();
+static FINISHED: AtomicUsize = AtomicUsize::new(0);
+
+async fn stuck(_: ClickEvent) -> &'static str {
+    GATE.get_or_init(Default::default).notified().await;
+    FINISHED.fetch_add(1, Ordering::SeqCst);
+    "late"
+}
+
+#[actix_rt::test]
+async fn hundreds_of_slow_handlers_are_all_answered_and_the_background_limit_holds() {
+    const PUSHES: usize = 300;
+    const LIMIT: usize = 100;
+    let late = Arc::new(Mutex::new(0usize));
+    let config = Config::builder(TOKEN)
+        .deadline(Duration::from_millis(300))
+        .max_background(LIMIT)
+        .build()
+        .unwrap();
+    let hook_count = late.clone();
+    let service = WechatService::builder(config)
+        .only(Router::new().on(stuck))
+        .on_late_reply(move |_| *hook_count.lock().unwrap() += 1)
+        .build()
+        .unwrap();
+    let server = TestServer::start(service.clone()).unwrap();
+    let sim = Simulator::new(TOKEN);
+    let answers = futures_util::future::join_all((0..PUSHES).map(|i| {
+        let sim = &sim;
+        let server = &server;
+        async move { sim.send(server, &SimPush::click(format!("K{i}"))).await }
+    }))
+    .await;
+    for response in &answers {
+        let response = response.as_ref().expect("answered");
+        // Accepted by WeChat's rules: 200, within 5 s, `success`.
+        assert!(response.check().expect("accepted").is_no_reply());
+    }
+    assert_eq!(
+        FINISHED.load(Ordering::SeqCst),
+        0,
+        "every handler is still waiting"
+    );
+    // Beyond the background limit, overdue handlers were cancelled; the
+    // ones within it finish when released, their replies reaching the hook.
+    GATE.get().expect("gate").notify_waiters();
+    assert!(service.drain(Duration::from_secs(20)).await, "drained");
+    assert_eq!(FINISHED.load(Ordering::SeqCst), LIMIT);
+    assert_eq!(*late.lock().unwrap(), LIMIT);
+    server.stop().await;
+}
+
+/// The quickstart example, built beside this test binary.
+fn quickstart_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "quickstart"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build --example quickstart");
+        assert!(status.success(), "building the quickstart failed");
+    }
+    bin
+}
+
+#[cfg(unix)]
+#[actix_rt::test]
+async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
+    let mut child = Command::new(quickstart_binary())
+        .env_clear()
+        .env("WECHAT_TOKEN", TOKEN)
+        .env("WECHAT_ADDR", "127.0.0.1:0")
+        .env("WECHAT_DEADLINE_MS", "300")
+        .env("WECHAT_SHUTDOWN_GRACE_S", "30")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn quickstart");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let url = stdout
+        .lines()
+        .map(|l| l.expect("stdout"))
+        .find_map(|l| {
+            l.strip_prefix("listening on ")
+                .map(|rest| rest.split(' ').next().unwrap_or_default().to_owned())
+        })
+        .expect("listening line");
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (log_tx, log_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if log_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    // The SLOW menu item misses the deadline and runs on in the background.
+    let sim = Simulator::new(TOKEN);
+    let answer = sim
+        .send(url.as_str(), &SimPush::click("SLOW"))
+        .await
+        .expect("answered");
+    assert!(answer.is_no_reply());
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+
+    // It exits 0, and only after the late reply reached the hook.
+    let exit = tokio::task::spawn_blocking(move || child.wait().expect("wait"))
+        .await
+        .unwrap();
+    let log: Vec<String> = log_rx.try_iter().collect();
+    let position = |needle: &str| log.iter().position(|l| l.contains(needle));
+    let shutdown = position("shutting down").unwrap_or_else(|| panic!("{log:#?}"));
+    let late = position("reply arrived after the deadline").unwrap_or_else(|| panic!("{log:#?}"));
+    let stopped = position("stopped").unwrap_or_else(|| panic!("{log:#?}"));
+    assert!(shutdown < late && late < stopped, "{log:#?}");
+    assert!(exit.success(), "exit status {exit:?}");
+}

@@ -1,0 +1,189 @@
+//! Replay protection: a signed URL is good for one body, for a while.
+//!
+//! In plaintext mode WeChat's `signature` covers only the token, the
+//! `timestamp` and the `nonce` — not the body. A signed URL captured once
+//! (from an access log, a proxy, a `Referer`) could otherwise be replayed
+//! with any body, as any user, at any later time. Two rules close that:
+//!
+//! 1. **A window.** A `timestamp` more than the window away from now
+//!    (default 300 s, either way) is refused: old signed URLs are dead.
+//! 2. **A binding.** The first body seen with a `(signature, timestamp,
+//!    nonce)` is bound to it for as long as the timestamp is inside the
+//!    window. The same body again is a WeChat retry and goes on to the
+//!    de-duplication as usual; a different body is a forgery.
+//!
+//! Memory is bounded: bindings live in a moka cache of fixed capacity
+//! whose entries expire once their timestamp leaves the window. A binding
+//! pushed out of a full cache early lets that URL carry a second body —
+//! size the capacity for the pushes of one window (each entry is about
+//! 150 bytes). In secure mode `msg_signature` already covers the body;
+//! the rules still apply and cost a hash.
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sha1::{Digest, Sha1};
+
+/// Default width of the window, either side of now.
+pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
+
+/// Why a request was refused as a replay. Maps to `403 Forbidden`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The `timestamp` is too far from now.
+    #[error(
+        "timestamp {timestamp} is {skew} s away from now, outside the {window} s replay window"
+    )]
+    Stale {
+        /// The request's `timestamp`.
+        timestamp: i64,
+        /// Its distance from now, in seconds.
+        skew: i64,
+        /// The window, in seconds.
+        window: u64,
+    },
+    /// The signed URL was first seen with another body.
+    #[error("this signature was first used with another body: refused as a forgery")]
+    BodyMismatch,
+}
+
+/// Checks a `timestamp` (unix seconds, as sent) against the window around
+/// `now`; a `timestamp` that is not a number is stale.
+///
+/// ```
+/// use std::time::Duration;
+/// use wechat_events::replay::check_window;
+/// let window = Duration::from_secs(300);
+/// assert!(check_window("1000", 1200, window).is_ok());
+/// assert!(check_window("1", 1200, window).is_err());
+/// ```
+pub fn check_window(timestamp: &str, now: i64, window: Duration) -> Result<(), ReplayError> {
+    let window_s = window.as_secs();
+    let ts = timestamp.parse::<i64>().unwrap_or(i64::MIN);
+    let skew = now.saturating_sub(ts).saturating_abs();
+    if skew.unsigned_abs() > window_s {
+        return Err(ReplayError::Stale {
+            timestamp: ts,
+            skew,
+            window: window_s,
+        });
+    }
+    Ok(())
+}
+
+/// What a [`BindingStore`] says about a signed URL and a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// First sighting: the body is now bound to the URL.
+    New,
+    /// The bound body again (a WeChat retry).
+    Same,
+    /// Another body than the bound one.
+    Different,
+}
+
+/// Remembers which body each signed URL was first used with. The
+/// in-memory store is [`MemoryBindings`]; a shared store (Redis) can
+/// implement the same trait so that every instance sees every binding.
+pub trait BindingStore: Send + Sync + 'static {
+    /// Binds `digest` to `key` unless `key` is bound already, and says
+    /// which it was.
+    fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding>;
+}
+
+/// The in-memory binding store: a bounded moka cache, entries kept for
+/// twice the window (a timestamp is acceptable for that long).
+#[derive(Clone)]
+pub struct MemoryBindings {
+    cache: moka::sync::Cache<String, [u8; 20]>,
+}
+
+impl MemoryBindings {
+    /// A store of up to `capacity` bindings, each kept for `2 × window`.
+    pub fn new(capacity: u64, window: Duration) -> Self {
+        MemoryBindings {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(window.saturating_mul(2).max(Duration::from_secs(1)))
+                .build(),
+        }
+    }
+}
+
+impl BindingStore for MemoryBindings {
+    fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
+        // The sync cache's entry API inserts atomically, with no await
+        // point: nothing can cancel it half-way.
+        let entry = self.cache.entry(key).or_insert(digest);
+        let binding = if entry.is_fresh() {
+            Binding::New
+        } else if entry.into_value() == digest {
+            Binding::Same
+        } else {
+            Binding::Different
+        };
+        Box::pin(std::future::ready(binding))
+    }
+}
+
+/// The binding key of a signed request.
+pub fn binding_key(signature: &str, timestamp: &str, nonce: &str) -> String {
+    format!("{}|{timestamp}|{nonce}", signature.to_ascii_lowercase())
+}
+
+/// The digest a body is bound by.
+pub fn body_digest(body: &[u8]) -> [u8; 20] {
+    Sha1::digest(body).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_either_side_of_now() {
+        let w = Duration::from_secs(300);
+        assert!(check_window("1000", 1000, w).is_ok());
+        assert!(check_window("700", 1000, w).is_ok());
+        assert!(check_window("1300", 1000, w).is_ok());
+        assert!(matches!(
+            check_window("699", 1000, w),
+            Err(ReplayError::Stale { skew: 301, .. })
+        ));
+        assert!(check_window("1301", 1000, w).is_err());
+        assert!(check_window("99999999999999999999", 1000, w).is_err());
+        assert!(check_window("", 1000, w).is_err());
+    }
+
+    #[actix_rt::test]
+    async fn a_url_is_bound_to_its_first_body() {
+        let store = MemoryBindings::new(10, Duration::from_secs(300));
+        let key = binding_key("AB", "1", "n");
+        assert_eq!(
+            store.bind(key.clone(), body_digest(b"a")).await,
+            Binding::New
+        );
+        assert_eq!(
+            store.bind(key.clone(), body_digest(b"a")).await,
+            Binding::Same
+        );
+        assert_eq!(
+            store.bind(key.clone(), body_digest(b"b")).await,
+            Binding::Different
+        );
+        assert_eq!(
+            store
+                .bind(binding_key("ab", "1", "n"), body_digest(b"b"))
+                .await,
+            Binding::Different,
+            "the signature's case does not make a new URL"
+        );
+        assert_eq!(
+            store
+                .bind(binding_key("ab", "1", "m"), body_digest(b"b"))
+                .await,
+            Binding::New
+        );
+    }
+}
