@@ -472,7 +472,13 @@ macro_rules! impl_handler {
 pub(crate) fn contain<T>(
     extracted: Result<Result<T, ExtractError>, Box<dyn Any + Send>>,
 ) -> Result<T, ExtractError> {
-    extracted.unwrap_or_else(|panic| Err(ExtractError::Panicked(panic_message(&*panic))))
+    extracted.unwrap_or_else(|panic| {
+        let mut message = panic_message(&*panic);
+        if let Some(location) = crate::panics::take_location() {
+            message = format!("{message} (at {location})");
+        }
+        Err(ExtractError::Panicked(message))
+    })
 }
 
 /// The message of a panic payload.

@@ -72,6 +72,7 @@ pub mod fields;
 pub mod handler;
 pub mod kinds;
 pub mod message;
+mod panics;
 pub mod payload;
 pub mod push;
 pub mod query;

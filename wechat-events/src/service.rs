@@ -29,6 +29,7 @@ use crate::config::{Config, Crypto};
 use crate::crypto::{self, AesKey, CryptoError};
 use crate::dedup::{dedup_key, Claim, DedupStore, MemoryStore, Outcome, Status};
 use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts, Run};
+use crate::panics::{self, Quiet};
 use crate::push::{parse, Body, ParseError, Push};
 use crate::query::{Query, QueryError};
 use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
@@ -258,6 +259,7 @@ impl ServiceBuilder {
             self.router.registered()
         };
         let routes = router.build()?;
+        panics::install_hook();
         tracing::info!(
             path = self.config.path(),
             mode = %self.config.mode(),
@@ -602,8 +604,9 @@ impl Inner {
         let mut parts = Parts::new(cx, captures);
         // A panicking `prepare` must not take the request task down with it.
         let host: &dyn Any = req;
-        let prepared =
-            std::panic::catch_unwind(AssertUnwindSafe(|| entry.handler.prepare(host, &mut parts)));
+        let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            panics::quietly(|| entry.handler.prepare(host, &mut parts))
+        }));
         match prepared {
             Ok(()) => Job::Run {
                 name,
@@ -611,7 +614,7 @@ impl Inner {
             },
             Err(panic) => Job::ExtractFailed {
                 name,
-                error: ExtractError::Panicked(panic_message(&*panic)),
+                error: ExtractError::Panicked(with_location(panic_message(&*panic))),
             },
         }
     }
@@ -639,7 +642,7 @@ impl Inner {
             }
             Job::Run { name, future } => (name, future),
         };
-        let mut handle = self.tasks.spawn(future.in_current_span());
+        let mut handle = self.tasks.spawn(Quiet(future).in_current_span());
         let deadline = arrived + self.config.deadline();
         tokio::select! {
             biased;
@@ -761,10 +764,24 @@ enum Job {
     },
 }
 
+/// A panic message with where it happened, when the hook recorded it.
+fn with_location(message: String) -> String {
+    match panics::take_location() {
+        Some(location) => format!("{message} (at {location})"),
+        None => message,
+    }
+}
+
 fn log_join_error(handler: &str, e: tokio::task::JoinError) {
     if e.is_panic() {
         let panic = panic_message(&*e.into_panic());
-        tracing::error!(handler, panic, "handler panicked; answering success");
+        let location = panics::take_location();
+        tracing::error!(
+            handler,
+            panic,
+            location = location.as_deref(),
+            "handler panicked; answering success"
+        );
     } else {
         tracing::error!(handler, "handler task was cancelled");
     }

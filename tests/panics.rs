@@ -1,0 +1,81 @@
+//! A panicking handler is logged once, structured, with where it panicked;
+//! every other panic still reaches the process's own panic hook.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use wechat_events::testing::{SimPush, Simulator, TestServer};
+use wechat_events::{ClickEvent, Config, Router, WechatService};
+
+static OTHER_PANICS: AtomicUsize = AtomicUsize::new(0);
+
+async fn boom(_: ClickEvent) -> &'static str {
+    panic!("boom in the handler")
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[actix_rt::test]
+async fn a_handler_panic_is_logged_once_with_its_location() {
+    // The application's own hook, installed before the service.
+    std::panic::set_hook(Box::new(|_| {
+        OTHER_PANICS.fetch_add(1, Ordering::SeqCst);
+    }));
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .try_init()
+        .expect("the only subscriber of this test binary");
+
+    let config = Config::builder("panictoken").build().unwrap();
+    let service = WechatService::builder(config)
+        .only(Router::new().on(boom))
+        .build()
+        .unwrap();
+    let server = TestServer::start(service).unwrap();
+    let sim = Simulator::new("panictoken");
+    let answer = sim
+        .send(&server, &SimPush::click("X"))
+        .await
+        .expect("answered");
+    assert!(answer.is_no_reply(), "{answer:?}");
+    // The server survived and serves the next push.
+    let again = sim
+        .send(&server, &SimPush::click("Y"))
+        .await
+        .expect("answered");
+    assert!(again.is_no_reply());
+    server.stop().await;
+
+    assert_eq!(
+        OTHER_PANICS.load(Ordering::SeqCst),
+        0,
+        "no second, unstructured report"
+    );
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("handler panicked"))
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per panic:\n{log}");
+    assert!(lines[0].contains("boom in the handler"), "{}", lines[0]);
+    assert!(lines[0].contains("tests/panics.rs:"), "{}", lines[0]);
+
+    // A panic outside handler code is the application's business.
+    let _ = std::panic::catch_unwind(|| panic!("elsewhere"));
+    assert_eq!(OTHER_PANICS.load(Ordering::SeqCst), 1);
+}
