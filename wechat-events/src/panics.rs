@@ -40,10 +40,15 @@ pub(crate) fn install_hook() {
 
 /// Runs `f` as handler code: a panic in it is left to the service's log.
 pub(crate) fn quietly<R>(f: impl FnOnce() -> R) -> R {
-    let was = IN_HANDLER.with(|h| h.replace(true));
-    let result = f();
-    IN_HANDLER.with(|h| h.set(was));
-    result
+    /// Restores the flag however `f` ends, unwinding included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_HANDLER.with(|h| h.set(self.0));
+        }
+    }
+    let _restore = Restore(IN_HANDLER.with(|h| h.replace(true)));
+    f()
 }
 
 /// Where the last panic contained on this thread happened, once.
