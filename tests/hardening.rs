@@ -254,3 +254,47 @@ async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
     assert!(shutdown < late && late < stopped, "{log:#?}");
     assert!(exit.success(), "exit status {exit:?}");
 }
+
+static GARBAGE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+async fn count_runs(_: wechat_events::Push) {
+    GARBAGE_RUNS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[actix_rt::test]
+async fn garbage_of_every_shape_is_a_4xx_and_runs_no_handler() {
+    let config = Config::builder(TOKEN).build().unwrap();
+    let service = WechatService::builder(config)
+        .only(Router::new().fallback(count_runs))
+        .build()
+        .unwrap();
+    let server = TestServer::start(service).unwrap();
+    let deep = format!("<xml>{}{}</xml>", "<a>".repeat(5000), "</a>".repeat(5000));
+    let wide = format!("<xml>{}</xml>", "<a>x</a>".repeat(5000));
+    let genuine = text_xml("o_g", "fine", 99);
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        vec![0xff; 300],
+        (0..=255u8).cycle().take(4000).collect(),
+        genuine.as_bytes()[..genuine.len() / 2].to_vec(),
+        deep.into_bytes(),
+        wide.into_bytes(),
+        "长".repeat(30_000).into_bytes(),
+        b"<xml><![CDATA[".to_vec(),
+        b"<?xml version=\"1.0\" encoding=\"UTF-16\"?><xml/>".to_vec(),
+        b"<xml><FromUserName>&#0;</FromUserName></xml>".to_vec(),
+        b"<xml><CreateTime>99999999999999999999999</CreateTime></xml>".to_vec(),
+    ];
+    for (i, body) in bodies.into_iter().enumerate() {
+        let query = signed_query(now(), &format!("g{i}"));
+        let resp = awc::Client::new()
+            .post(format!("{}?{query}", server.url()))
+            .send_body(body)
+            .await
+            .expect("answered");
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "body {i}: {status}");
+    }
+    assert_eq!(GARBAGE_RUNS.load(Ordering::SeqCst), 0, "no handler ran");
+    server.stop().await;
+}
