@@ -88,19 +88,13 @@ pub mod __private;
 
 pub use config::{Config, ConfigBuilder, ConfigError, Mode};
 pub use dedup::{Claim, DedupStore, MemoryStore, Outcome, Status, Ticket};
-pub use event::{
-    ClickEvent, Event, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent, UnsubscribeEvent,
-    ViewEvent,
-};
+pub use event::*;
 pub use fields::{Fields, Value};
 pub use handler::{
     Captures, Context, ExtractError, FromPush, Handler, HandlerError, IntoReply, Parts,
 };
 pub use kinds::{EventKind, MessageKind, RouteKind};
-pub use message::{
-    ImageMessage, LinkMessage, LocationMessage, Message, ShortVideoMessage, TextMessage,
-    UnknownMessage, VideoMessage, VoiceMessage,
-};
+pub use message::*;
 pub use payload::Payload;
 pub use push::{parse, Body, ParseError, Push};
 pub use query::{Query, QueryError};
