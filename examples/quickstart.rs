@@ -126,6 +126,76 @@ async fn menu(ev: ClickEvent) -> String {
     format!("点击菜单 {}", ev.key)
 }
 
+// ---- the menu's scanner, photo and location pickers ----
+
+#[on_event(ScancodeWaitmsg)]
+async fn scanned(ev: wechat_events::ScancodeWaitmsgEvent) -> String {
+    format!("扫码结果: {}", ev.scan_code_info.scan_result)
+}
+
+#[on_event(LocationSelect)]
+async fn place_picked(ev: wechat_events::LocationSelectEvent) -> String {
+    format!("你选择了: {}", ev.send_location_info.label)
+}
+
+fn photos_received(info: &wechat_events::SendPicsInfo) -> String {
+    let count = info.count.unwrap_or(info.pic_list.len() as u32);
+    format!("收到 {count} 张图片")
+}
+
+#[on_event(PicSysphoto)]
+async fn photos_camera(ev: wechat_events::PicSysphotoEvent) -> String {
+    photos_received(&ev.send_pics_info)
+}
+
+#[on_event(PicPhotoOrAlbum)]
+async fn photos_album(ev: wechat_events::PicPhotoOrAlbumEvent) -> String {
+    photos_received(&ev.send_pics_info)
+}
+
+#[on_event(PicWeixin)]
+async fn photos_weixin(ev: wechat_events::PicWeixinEvent) -> String {
+    photos_received(&ev.send_pics_info)
+}
+
+// ---- jobs and verification: logged, answered `success` ----
+
+#[on_event(TemplateSendJobFinish)]
+async fn template_sent(ev: wechat_events::TemplateSendJobFinishEvent) {
+    tracing::info!(msg_id = ?ev.msg_id, status = %ev.status, "template message finished");
+}
+
+#[on_event(MassSendJobFinish)]
+async fn mass_sent(ev: wechat_events::MassSendJobFinishEvent) {
+    tracing::info!(msg_id = ?ev.msg_id, status = %ev.status, sent = ?ev.sent_count, errors = ?ev.error_count, "mass send finished");
+}
+
+#[on_event(PublishJobFinish)]
+async fn published(ev: wechat_events::PublishJobFinishEvent) {
+    let info = &ev.publish_event_info;
+    tracing::info!(publish_id = ?info.publish_id, status = ?info.publish_status, "publishing finished");
+}
+
+/// The verification events (`qualification_verify_*`, `naming_verify_*`,
+/// `annual_renew`, `verify_expired`): one handler each, all logging.
+macro_rules! log_verification {
+    ($($name:ident: $kind:ident($ty:ident)),* $(,)?) => {$(
+        #[on_event($kind)]
+        async fn $name(ev: wechat_events::$ty, cx: Context) {
+            tracing::info!(account = %cx.account(), event = ?ev, "verification event");
+        }
+    )*};
+}
+
+log_verification! {
+    qualification_verified: QualificationVerifySuccess(QualificationVerifySuccessEvent),
+    qualification_refused: QualificationVerifyFail(QualificationVerifyFailEvent),
+    naming_verified: NamingVerifySuccess(NamingVerifySuccessEvent),
+    naming_refused: NamingVerifyFail(NamingVerifyFailEvent),
+    annual_renew_due: AnnualRenew(AnnualRenewEvent),
+    verification_expired: VerifyExpired(VerifyExpiredEvent),
+}
+
 fn config() -> Result<Config, wechat_events::ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if env("WECHAT_TOKEN").is_none() {

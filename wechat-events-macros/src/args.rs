@@ -24,7 +24,7 @@ pub(crate) enum Attr {
 }
 
 /// Event filters.
-const EVENT_ARGS: &[&str] = &["key", "key_regex", "scene"];
+const EVENT_ARGS: &[&str] = &["key", "key_regex", "scene", "event"];
 /// Text filters.
 const TEXT_ARGS: &[&str] = &["keyword", "keywords", "contains", "regex"];
 /// What every attribute takes.
@@ -80,6 +80,8 @@ pub(crate) enum Filter {
     Key(LitStr),
     KeyRegex(LitStr),
     Scene(LitStr),
+    /// The raw `Event` name.
+    Event(LitStr),
     Keywords(Vec<LitStr>),
     Contains(LitStr),
     Regex(LitStr),
@@ -270,6 +272,7 @@ impl Args {
                     "key" => Filter::Key(lit),
                     "key_regex" => Filter::KeyRegex(lit),
                     "scene" => Filter::Scene(lit),
+                    "event" => Filter::Event(lit),
                     "keyword" => Filter::Keywords(vec![lit]),
                     "contains" => Filter::Contains(lit),
                     _ => Filter::Regex(lit),
@@ -378,6 +381,8 @@ fn unknown_argument(attr: Attr, name: &Ident, kind: Option<&Ident>) -> syn::Erro
     let msg = if EVENT_ARGS.contains(&arg.as_str()) {
         let by = if arg == "scene" {
             "their QR-code scene"
+        } else if arg == "event" {
+            "their raw Event name"
         } else {
             "their EventKey"
         };
@@ -419,6 +424,7 @@ fn example(arg: &str) -> &'static str {
         "key" => "`key = \"MENU_HELP\"`",
         "key_regex" => "`key_regex = \"^MENU_\"`",
         "scene" => "`scene = \"42\"`",
+        "event" => "`event = \"some_new_event\"`",
         "keyword" => "`keyword = \"帮助\"`",
         "keywords" => "`keywords = [\"帮助\", \"help\"]`",
         "contains" => "`contains = \"天气\"`",
@@ -480,6 +486,7 @@ fn check_values(arg: &str, filter: &Filter, errors: &mut Errors) {
         Filter::Key(l)
         | Filter::KeyRegex(l)
         | Filter::Scene(l)
+        | Filter::Event(l)
         | Filter::Contains(l)
         | Filter::Regex(l) => std::slice::from_ref(l),
         Filter::None => &[],

@@ -251,6 +251,7 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
         Filter::Key(lit) => quote!(.key(#lit)),
         Filter::KeyRegex(lit) => quote!(.key_regex(#lit)),
         Filter::Scene(lit) => quote!(.scene(#lit)),
+        Filter::Event(lit) => quote!(.event(#lit)),
         Filter::Keywords(lits) => quote!(.keywords([#(#lits),*])),
         Filter::Contains(lit) => quote!(.contains(#lit)),
         Filter::Regex(lit) => quote!(.regex(#lit)),

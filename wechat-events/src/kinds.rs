@@ -8,61 +8,161 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// The kinds of event, by their `Event` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[non_exhaustive]
-pub enum EventKind {
+macro_rules! event_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $event:literal,)*) => {
+        /// The kinds of event, by their `Event` value.
+        ///
+        /// [`EventKind::SubscribeScanProduct`] shares `subscribe` with
+        /// [`EventKind::Subscribe`]: it is a `subscribe` whose `EventKey`
+        /// starts with `scanbarcode|` or `scanimage|`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum EventKind {
+            $($(#[$doc])* $variant,)*
+            /// Any `Event` not modeled here.
+            Unknown,
+        }
+
+        impl EventKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)* EventKind::Unknown];
+
+            /// The `Event` value as WeChat spells it, `None` for [`EventKind::Unknown`].
+            pub fn event(self) -> Option<&'static str> {
+                match self {
+                    $(EventKind::$variant => Some($event),)*
+                    EventKind::Unknown => None,
+                }
+            }
+        }
+    };
+}
+
+event_kinds! {
     /// `subscribe`
-    Subscribe,
+    Subscribe => "subscribe",
     /// `unsubscribe`
-    Unsubscribe,
+    Unsubscribe => "unsubscribe",
     /// `SCAN`
-    Scan,
+    Scan => "SCAN",
     /// `LOCATION`
-    Location,
+    Location => "LOCATION",
     /// `CLICK`
-    Click,
+    Click => "CLICK",
     /// `VIEW`
-    View,
-    /// Any `Event` not modeled here.
-    Unknown,
+    View => "VIEW",
+    /// `scancode_push`: the menu's scanner opened and the scan result was
+    /// handled by the client.
+    ScancodePush => "scancode_push",
+    /// `scancode_waitmsg`: the menu's scanner opened; the client waits for
+    /// the account's answer.
+    ScancodeWaitmsg => "scancode_waitmsg",
+    /// `pic_sysphoto`: photos taken with the camera from the menu.
+    PicSysphoto => "pic_sysphoto",
+    /// `pic_photo_or_album`: photos taken or picked from the album.
+    PicPhotoOrAlbum => "pic_photo_or_album",
+    /// `pic_weixin`: photos picked from WeChat's album.
+    PicWeixin => "pic_weixin",
+    /// `location_select`: a place picked from the menu's location picker.
+    LocationSelect => "location_select",
+    /// `view_miniprogram`: a menu item opened a mini program page.
+    ViewMiniprogram => "view_miniprogram",
+    /// `TEMPLATESENDJOBFINISH`: a template message was delivered (or not).
+    TemplateSendJobFinish => "TEMPLATESENDJOBFINISH",
+    /// `MASSSENDJOBFINISH`: a mass send finished.
+    MassSendJobFinish => "MASSSENDJOBFINISH",
+    /// `PUBLISHJOBFINISH`: a publishing job finished.
+    PublishJobFinish => "PUBLISHJOBFINISH",
+    /// `subscribe_msg_popup_event`: the user answered a subscription popup.
+    SubscribeMsgPopup => "subscribe_msg_popup_event",
+    /// `subscribe_msg_change_event`: the user changed subscriptions.
+    SubscribeMsgChange => "subscribe_msg_change_event",
+    /// `subscribe_msg_sent_event`: a subscription message was sent.
+    SubscribeMsgSent => "subscribe_msg_sent_event",
+    /// `kf_create_session`: a customer-service session started.
+    KfCreateSession => "kf_create_session",
+    /// `kf_close_session`: a customer-service session ended.
+    KfCloseSession => "kf_close_session",
+    /// `kf_switch_session`: a session moved to another agent.
+    KfSwitchSession => "kf_switch_session",
+    /// `qualification_verify_success`
+    QualificationVerifySuccess => "qualification_verify_success",
+    /// `qualification_verify_fail`
+    QualificationVerifyFail => "qualification_verify_fail",
+    /// `naming_verify_success`
+    NamingVerifySuccess => "naming_verify_success",
+    /// `naming_verify_fail`
+    NamingVerifyFail => "naming_verify_fail",
+    /// `annual_renew`: the yearly verification is due.
+    AnnualRenew => "annual_renew",
+    /// `verify_expired`: the verification lapsed.
+    VerifyExpired => "verify_expired",
+    /// `card_pass_check`: a card passed review.
+    CardPassCheck => "card_pass_check",
+    /// `card_not_pass_check`: a card failed review.
+    CardNotPassCheck => "card_not_pass_check",
+    /// `user_get_card`: a user received a card.
+    UserGetCard => "user_get_card",
+    /// `user_gifting_card`: a user gave a card away.
+    UserGiftingCard => "user_gifting_card",
+    /// `user_del_card`: a user deleted a card.
+    UserDelCard => "user_del_card",
+    /// `user_consume_card`: a card was redeemed.
+    UserConsumeCard => "user_consume_card",
+    /// `user_pay_from_pay_cell`: a user paid through the card's pay cell.
+    UserPayFromPayCell => "user_pay_from_pay_cell",
+    /// `user_view_card`: a user opened a member card.
+    UserViewCard => "user_view_card",
+    /// `user_enter_session_from_card`: a user entered the chat from a card.
+    UserEnterSessionFromCard => "user_enter_session_from_card",
+    /// `update_member_card`: a member card's bonus or balance changed.
+    UpdateMemberCard => "update_member_card",
+    /// `card_sku_remind`: a card's stock runs low.
+    CardSkuRemind => "card_sku_remind",
+    /// `card_pay_order`: a card coin order changed.
+    CardPayOrder => "card_pay_order",
+    /// `submit_membercard_user_info`: a user filled in member information.
+    SubmitMembercardUserInfo => "submit_membercard_user_info",
+    /// `merchant_order`: a WeChat store order was paid.
+    MerchantOrder => "merchant_order",
+    /// `poi_check_notify`: a store location was reviewed.
+    PoiCheckNotify => "poi_check_notify",
+    /// `WifiConnected`: a user connected to the account's Wi-Fi.
+    WifiConnected => "WifiConnected",
+    /// `ShakearoundUserShake`: a user shook near a beacon.
+    ShakearoundUserShake => "ShakearoundUserShake",
+    /// `user_scan_product`: a user scanned a product code.
+    UserScanProduct => "user_scan_product",
+    /// `user_scan_product_enter_session`: a user entered the chat from a product page.
+    UserScanProductEnterSession => "user_scan_product_enter_session",
+    /// `user_scan_product_async`: a product scan's location, reported later.
+    UserScanProductAsync => "user_scan_product_async",
+    /// `user_scan_product_verify_action`: a product's review result.
+    UserScanProductVerifyAction => "user_scan_product_verify_action",
+    /// `user_authorization_revoke`: a user revoked an authorization.
+    UserAuthorizationRevoke => "user_authorization_revoke",
+    /// `user_info_modified`: an authorized user changed their information.
+    UserInfoModified => "user_info_modified",
+    /// `user_enter_tempsession`: a user entered a temporary session.
+    UserEnterTempsession => "user_enter_tempsession",
+    /// `subscribe` with an `EventKey` of `scanbarcode|...` or
+    /// `scanimage|...`: the user followed from a scanned product.
+    SubscribeScanProduct => "subscribe",
 }
 
 impl EventKind {
-    /// Every kind, in declaration order.
-    pub const ALL: &'static [EventKind] = &[
-        EventKind::Subscribe,
-        EventKind::Unsubscribe,
-        EventKind::Scan,
-        EventKind::Location,
-        EventKind::Click,
-        EventKind::View,
-        EventKind::Unknown,
-    ];
-
     /// The kind named by an `Event` value (compared ignoring ASCII case,
-    /// since WeChat spells some upper-case and some lower-case).
+    /// since WeChat spells some upper-case and some lower-case). A
+    /// `subscribe` is [`EventKind::Subscribe`] here; the parser tells a
+    /// product-scan subscribe by its `EventKey`.
     pub fn from_event(event: &str) -> EventKind {
         EventKind::ALL
             .iter()
             .copied()
             .find(|k| k.event().is_some_and(|e| e.eq_ignore_ascii_case(event)))
             .unwrap_or(EventKind::Unknown)
-    }
-
-    /// The `Event` value as WeChat spells it, `None` for [`EventKind::Unknown`].
-    pub fn event(self) -> Option<&'static str> {
-        Some(match self {
-            EventKind::Subscribe => "subscribe",
-            EventKind::Unsubscribe => "unsubscribe",
-            EventKind::Scan => "SCAN",
-            EventKind::Location => "LOCATION",
-            EventKind::Click => "CLICK",
-            EventKind::View => "VIEW",
-            EventKind::Unknown => return None,
-        })
     }
 
     /// Whether pushes of this kind carry an `EventKey` worth filtering on.
@@ -73,6 +173,14 @@ impl EventKind {
                 | EventKind::Scan
                 | EventKind::Click
                 | EventKind::View
+                | EventKind::ScancodePush
+                | EventKind::ScancodeWaitmsg
+                | EventKind::PicSysphoto
+                | EventKind::PicPhotoOrAlbum
+                | EventKind::PicWeixin
+                | EventKind::LocationSelect
+                | EventKind::ViewMiniprogram
+                | EventKind::SubscribeScanProduct
                 | EventKind::Unknown
         )
     }
@@ -81,10 +189,18 @@ impl EventKind {
     pub const fn has_scene(self) -> bool {
         matches!(self, EventKind::Subscribe | EventKind::Scan)
     }
+
+    /// Whether an event called `name` (its raw `Event` value) can be of
+    /// this kind: a typed kind only under its own name, `Unknown` only
+    /// under names no kind has.
+    pub fn has_event_name(self, name: &str) -> bool {
+        let named = EventKind::from_event(name);
+        named == self || (named == EventKind::Subscribe && self == EventKind::SubscribeScanProduct)
+    }
 }
 
 /// The kinds of ordinary message, by their `MsgType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum MessageKind {
     /// `text`
@@ -101,6 +217,8 @@ pub enum MessageKind {
     Location,
     /// `link`
     Link,
+    /// `miniprogrampage`: a mini program card.
+    MiniProgramPage,
     /// Any `MsgType` not modeled here.
     Unknown,
 }
@@ -115,21 +233,20 @@ impl MessageKind {
         MessageKind::ShortVideo,
         MessageKind::Location,
         MessageKind::Link,
+        MessageKind::MiniProgramPage,
         MessageKind::Unknown,
     ];
 
-    /// The kind named by a `MsgType` value.
+    /// The kind named by a `MsgType` value (compared ignoring ASCII case).
     pub fn from_msg_type(msg_type: &str) -> MessageKind {
-        match msg_type {
-            "text" => MessageKind::Text,
-            "image" => MessageKind::Image,
-            "voice" => MessageKind::Voice,
-            "video" => MessageKind::Video,
-            "shortvideo" => MessageKind::ShortVideo,
-            "location" => MessageKind::Location,
-            "link" => MessageKind::Link,
-            _ => MessageKind::Unknown,
-        }
+        MessageKind::ALL
+            .iter()
+            .copied()
+            .find(|k| {
+                k.msg_type()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(msg_type))
+            })
+            .unwrap_or(MessageKind::Unknown)
     }
 
     /// The `MsgType` value, `None` for [`MessageKind::Unknown`].
@@ -142,6 +259,7 @@ impl MessageKind {
             MessageKind::ShortVideo => "shortvideo",
             MessageKind::Location => "location",
             MessageKind::Link => "link",
+            MessageKind::MiniProgramPage => "miniprogrampage",
             MessageKind::Unknown => return None,
         })
     }
@@ -204,6 +322,16 @@ impl RouteKind {
     pub const fn allows_scene(self) -> bool {
         match self {
             RouteKind::Event(k) => k.has_scene(),
+            RouteKind::AnyEvent => true,
+            _ => false,
+        }
+    }
+
+    /// Whether a raw event-name filter for `name` fits these pushes: any
+    /// event route, as long as the name can be of its kind.
+    pub fn allows_event_name(self, name: &str) -> bool {
+        match self {
+            RouteKind::Event(k) => k.has_event_name(name),
             RouteKind::AnyEvent => true,
             _ => false,
         }

@@ -93,15 +93,9 @@ pub mod __private;
 // The crate root holds what a bot author writes; everything else stays in
 // its module (`push::parse`, `dedup::Status`, `fields::Value`, ...).
 pub use config::{Config, ConfigError, Mode};
-pub use event::{
-    ClickEvent, Event, LocationEvent, ScanEvent, SubscribeEvent, UnknownEvent, UnsubscribeEvent,
-    ViewEvent,
-};
+pub use event::*;
 pub use handler::{Captures, Context, ExtractError, FromPush, IntoReply, Parts};
-pub use message::{
-    ImageMessage, LinkMessage, LocationMessage, Message, ShortVideoMessage, TextMessage,
-    UnknownMessage, VideoMessage, VoiceMessage,
-};
+pub use message::*;
 pub use push::Push;
 pub use registry::RegisteredHandler;
 pub use reply::{Article, Music, Reply};

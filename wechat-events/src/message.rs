@@ -2,17 +2,22 @@
 //!
 //! Each message type is its own struct so a handler states in its
 //! signature what it accepts: `async fn echo(msg: TextMessage) -> String`.
-//! A `MsgType` this crate does not model becomes [`UnknownMessage`], which
-//! keeps every raw field.
+//! Fields are named after WeChat's elements in snake_case, every struct
+//! keeps the elements it does not model in `extra`, and a `MsgType` this
+//! crate does not model becomes [`UnknownMessage`], which keeps every raw
+//! field.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::fields::Fields;
+use crate::fields::{record, Fields, Reader, Record};
 use crate::kinds::MessageKind;
 
 /// A parsed ordinary message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+///
+/// In JSON, an object whose `type` is the `MsgType` in lower case
+/// (`unknown` for the rest), beside the message's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Message {
     /// A text message.
@@ -29,8 +34,26 @@ pub enum Message {
     Location(LocationMessage),
     /// A link.
     Link(LinkMessage),
+    /// A mini program card.
+    MiniProgramPage(MiniProgramPageMessage),
     /// A `MsgType` not modeled here.
     Unknown(UnknownMessage),
+}
+
+macro_rules! each_message {
+    ($self:expr, $m:ident => $e:expr, $unknown:ident => $u:expr) => {
+        match $self {
+            Message::Text($m) => $e,
+            Message::Image($m) => $e,
+            Message::Voice($m) => $e,
+            Message::Video($m) => $e,
+            Message::ShortVideo($m) => $e,
+            Message::Location($m) => $e,
+            Message::Link($m) => $e,
+            Message::MiniProgramPage($m) => $e,
+            Message::Unknown($unknown) => $u,
+        }
+    };
 }
 
 impl Message {
@@ -44,173 +67,200 @@ impl Message {
             Message::ShortVideo(_) => MessageKind::ShortVideo,
             Message::Location(_) => MessageKind::Location,
             Message::Link(_) => MessageKind::Link,
+            Message::MiniProgramPage(_) => MessageKind::MiniProgramPage,
             Message::Unknown(_) => MessageKind::Unknown,
         }
     }
 
-    /// The `MsgId`, when the push carried a valid one.
+    /// The `MsgId` (or `MsgID`), when the push carried a valid one.
     pub fn msg_id(&self) -> Option<u64> {
-        match self {
-            Message::Text(m) => m.msg_id,
-            Message::Image(m) => m.msg_id,
-            Message::Voice(m) => m.msg_id,
-            Message::Video(m) => m.msg_id,
-            Message::ShortVideo(m) => m.msg_id,
-            Message::Location(m) => m.msg_id,
-            Message::Link(m) => m.msg_id,
-            Message::Unknown(m) => m.msg_id,
-        }
+        each_message!(self, m => m.msg_id, u => u.msg_id)
+    }
+
+    /// The elements the typed value does not model (every field for
+    /// [`UnknownMessage`]).
+    pub fn extra(&self) -> &Fields {
+        each_message!(self, m => &m.extra, u => &u.fields)
     }
 }
 
-/// `MsgType` `text`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TextMessage {
-    /// What the user typed.
-    pub content: String,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
-}
+record! {
+    /// `MsgType` `text`.
+    #[derive(Eq)]
+    pub struct TextMessage {
+        /// `Content`: what the user typed.
+        content: String = "Content",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`: the article the message came from, if any.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`: the article's position in that send, if any.
+        idx: Option<u32> = "Idx",
+        /// `bizmsgmenuid`: the customer-service menu choice the user tapped.
+        bizmsgmenuid: Option<u64> = "bizmsgmenuid",
+    }
 
-/// `MsgType` `image`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ImageMessage {
-    /// `PicUrl`: where WeChat serves the picture.
-    pub pic_url: String,
-    /// `MediaId`: usable for an image reply.
-    pub media_id: String,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
-}
+    /// `MsgType` `image`.
+    #[derive(Eq)]
+    pub struct ImageMessage {
+        /// `PicUrl`: where WeChat serves the picture.
+        pic_url: String = "PicUrl",
+        /// `MediaId`: usable for an image reply.
+        media_id: String = "MediaId",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
 
-/// `MsgType` `voice`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VoiceMessage {
-    /// `MediaId`.
-    pub media_id: String,
-    /// `Format`, such as `amr` or `speex`.
-    pub format: String,
-    /// `Recognition`: speech-to-text, when enabled. WeChat may send it empty.
-    pub recognition: Option<String>,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
-}
+    /// `MsgType` `voice`.
+    #[derive(Eq)]
+    pub struct VoiceMessage {
+        /// `MediaId`.
+        media_id: String = "MediaId",
+        /// `Format`, such as `amr` or `speex`.
+        format: String = "Format",
+        /// `Recognition`: speech-to-text, when enabled; `None` when WeChat
+        /// sends it empty.
+        recognition: Option<String> = "Recognition",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
 
-/// `MsgType` `video`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VideoMessage {
-    /// `MediaId`.
-    pub media_id: String,
-    /// `ThumbMediaId`.
-    pub thumb_media_id: String,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
-}
+    /// `MsgType` `video`.
+    #[derive(Eq)]
+    pub struct VideoMessage {
+        /// `MediaId`.
+        media_id: String = "MediaId",
+        /// `ThumbMediaId`.
+        thumb_media_id: String = "ThumbMediaId",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
 
-/// `MsgType` `shortvideo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ShortVideoMessage {
-    /// `MediaId`.
-    pub media_id: String,
-    /// `ThumbMediaId`.
-    pub thumb_media_id: String,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
-}
+    /// `MsgType` `shortvideo`.
+    #[derive(Eq)]
+    pub struct ShortVideoMessage {
+        /// `MediaId`.
+        media_id: String = "MediaId",
+        /// `ThumbMediaId`.
+        thumb_media_id: String = "ThumbMediaId",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
 
-/// `MsgType` `location`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LocationMessage {
-    /// `Location_X`: latitude.
-    pub latitude: f64,
-    /// `Location_Y`: longitude.
-    pub longitude: f64,
-    /// `Scale`: the map's zoom level.
-    pub scale: f64,
-    /// `Label`: the place's description.
-    pub label: String,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
-}
+    /// `MsgType` `location`.
+    pub struct LocationMessage {
+        /// `Location_X`: latitude.
+        #[serde(rename = "location_x")]
+        latitude: f64 = "Location_X",
+        /// `Location_Y`: longitude.
+        #[serde(rename = "location_y")]
+        longitude: f64 = "Location_Y",
+        /// `Scale`: the map's zoom level.
+        scale: f64 = "Scale",
+        /// `Label`: the place's description.
+        label: String = "Label",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
 
-/// `MsgType` `link`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LinkMessage {
-    /// `Title`.
-    pub title: String,
-    /// `Description`.
-    pub description: String,
-    /// `Url`.
-    pub url: String,
-    /// `MsgId`.
-    pub msg_id: Option<u64>,
+    /// `MsgType` `link`.
+    #[derive(Eq)]
+    pub struct LinkMessage {
+        /// `Title`.
+        title: String = "Title",
+        /// `Description`.
+        description: String = "Description",
+        /// `Url`.
+        url: String = "Url",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
+
+    /// `MsgType` `miniprogrampage`: the user sent a mini program card.
+    #[derive(Eq)]
+    pub struct MiniProgramPageMessage {
+        /// `AppId`: the mini program.
+        app_id: String = "AppId",
+        /// `Title`.
+        title: String = "Title",
+        /// `PagePath`.
+        page_path: String = "PagePath",
+        /// `ThumbUrl`: the cover picture.
+        thumb_url: Option<String> = "ThumbUrl",
+        /// `ThumbMediaId`: the cover picture's media id.
+        thumb_media_id: Option<String> = "ThumbMediaId",
+        /// `MsgId`.
+        msg_id: Option<u64> = "MsgId|MsgID",
+        /// `MsgDataId`.
+        msg_data_id: Option<u64> = "MsgDataId",
+        /// `Idx`.
+        idx: Option<u32> = "Idx",
+    }
 }
 
 /// A message whose `MsgType` is not modeled (or whose fields did not fit
 /// the model); every raw field is kept.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct UnknownMessage {
     /// The `MsgType` as sent.
     pub msg_type: String,
-    /// `MsgId`, when present and numeric.
+    /// `MsgId` (or `MsgID`), when present and numeric.
     pub msg_id: Option<u64>,
     /// Every field of the push.
     pub fields: Fields,
 }
 
+/// The envelope every message has: never part of a typed value's `extra`.
+const ENVELOPE: &[&str] = &["ToUserName", "FromUserName", "CreateTime", "MsgType"];
+
 pub(crate) fn from_fields(msg_type: &str, f: &Fields) -> Message {
-    let msg_id = f.text("MsgId").and_then(|s| s.trim().parse().ok());
-    let s = |name: &str| f.text(name).unwrap_or_default().to_owned();
-    let num = |name: &str| f.text(name).and_then(|v| v.trim().parse::<f64>().ok());
-    let unknown = || {
-        Message::Unknown(UnknownMessage {
-            msg_type: msg_type.to_owned(),
-            msg_id,
-            fields: f.clone(),
-        })
-    };
+    let number = |name: &str| f.text(name).and_then(|v| v.trim().parse::<f64>().ok());
+    let reader = &mut Reader::new(f, ENVELOPE);
     match MessageKind::from_msg_type(msg_type) {
-        MessageKind::Text => Message::Text(TextMessage {
-            content: s("Content"),
-            msg_id,
+        MessageKind::Text => Message::Text(Record::read(reader)),
+        MessageKind::Image => Message::Image(Record::read(reader)),
+        MessageKind::Voice => Message::Voice(Record::read(reader)),
+        MessageKind::Video => Message::Video(Record::read(reader)),
+        MessageKind::ShortVideo => Message::ShortVideo(Record::read(reader)),
+        // A location without coordinates says nothing: keep it whole.
+        MessageKind::Location
+            if number("Location_X").is_some() && number("Location_Y").is_some() =>
+        {
+            Message::Location(Record::read(reader))
+        }
+        MessageKind::Link => Message::Link(Record::read(reader)),
+        MessageKind::MiniProgramPage => Message::MiniProgramPage(Record::read(reader)),
+        _ => Message::Unknown(UnknownMessage {
+            msg_type: msg_type.to_owned(),
+            msg_id: ["MsgId", "MsgID"]
+                .iter()
+                .find_map(|n| f.text(n))
+                .and_then(|s| s.trim().parse().ok()),
+            fields: f.clone(),
         }),
-        MessageKind::Image => Message::Image(ImageMessage {
-            pic_url: s("PicUrl"),
-            media_id: s("MediaId"),
-            msg_id,
-        }),
-        MessageKind::Voice => Message::Voice(VoiceMessage {
-            media_id: s("MediaId"),
-            format: s("Format"),
-            recognition: f.text("Recognition").map(str::to_owned),
-            msg_id,
-        }),
-        MessageKind::Video => Message::Video(VideoMessage {
-            media_id: s("MediaId"),
-            thumb_media_id: s("ThumbMediaId"),
-            msg_id,
-        }),
-        MessageKind::ShortVideo => Message::ShortVideo(ShortVideoMessage {
-            media_id: s("MediaId"),
-            thumb_media_id: s("ThumbMediaId"),
-            msg_id,
-        }),
-        MessageKind::Location => match (num("Location_X"), num("Location_Y"), num("Scale")) {
-            (Some(latitude), Some(longitude), scale) => Message::Location(LocationMessage {
-                latitude,
-                longitude,
-                scale: scale.unwrap_or(0.0),
-                label: s("Label"),
-                msg_id,
-            }),
-            _ => unknown(),
-        },
-        MessageKind::Link => Message::Link(LinkMessage {
-            title: s("Title"),
-            description: s("Description"),
-            url: s("Url"),
-            msg_id,
-        }),
-        MessageKind::Unknown => unknown(),
     }
 }

@@ -90,6 +90,11 @@ macro_rules! event_payload {
                 #[doc = concat!("`#[on_event(", stringify!($variant), ")]`: handlers take [`", stringify!($ty), "`](crate::", stringify!($ty), ").")]
                 pub type $variant = crate::event::$ty;
             )*
+
+            /// `#[on_event(Any)]`: every event, typed or not; handlers take
+            /// [`Event`](crate::Event). Pair it with `event = "..."` to route
+            /// by the raw `Event` name.
+            pub type Any = crate::event::Event;
         }
     };
 }
@@ -102,6 +107,7 @@ message_payload! {
     ShortVideoMessage => ShortVideo,
     LocationMessage => Location,
     LinkMessage => Link,
+    MiniProgramPageMessage => MiniProgramPage,
     UnknownMessage => Unknown,
 }
 
@@ -112,6 +118,53 @@ event_payload! {
     LocationEvent => Location,
     ClickEvent => Click,
     ViewEvent => View,
+    ScancodePushEvent => ScancodePush,
+    ScancodeWaitmsgEvent => ScancodeWaitmsg,
+    PicSysphotoEvent => PicSysphoto,
+    PicPhotoOrAlbumEvent => PicPhotoOrAlbum,
+    PicWeixinEvent => PicWeixin,
+    LocationSelectEvent => LocationSelect,
+    ViewMiniprogramEvent => ViewMiniprogram,
+    TemplateSendJobFinishEvent => TemplateSendJobFinish,
+    MassSendJobFinishEvent => MassSendJobFinish,
+    PublishJobFinishEvent => PublishJobFinish,
+    SubscribeMsgPopupEvent => SubscribeMsgPopup,
+    SubscribeMsgChangeEvent => SubscribeMsgChange,
+    SubscribeMsgSentEvent => SubscribeMsgSent,
+    KfCreateSessionEvent => KfCreateSession,
+    KfCloseSessionEvent => KfCloseSession,
+    KfSwitchSessionEvent => KfSwitchSession,
+    QualificationVerifySuccessEvent => QualificationVerifySuccess,
+    QualificationVerifyFailEvent => QualificationVerifyFail,
+    NamingVerifySuccessEvent => NamingVerifySuccess,
+    NamingVerifyFailEvent => NamingVerifyFail,
+    AnnualRenewEvent => AnnualRenew,
+    VerifyExpiredEvent => VerifyExpired,
+    CardPassCheckEvent => CardPassCheck,
+    CardNotPassCheckEvent => CardNotPassCheck,
+    UserGetCardEvent => UserGetCard,
+    UserGiftingCardEvent => UserGiftingCard,
+    UserDelCardEvent => UserDelCard,
+    UserConsumeCardEvent => UserConsumeCard,
+    UserPayFromPayCellEvent => UserPayFromPayCell,
+    UserViewCardEvent => UserViewCard,
+    UserEnterSessionFromCardEvent => UserEnterSessionFromCard,
+    UpdateMemberCardEvent => UpdateMemberCard,
+    CardSkuRemindEvent => CardSkuRemind,
+    CardPayOrderEvent => CardPayOrder,
+    SubmitMembercardUserInfoEvent => SubmitMembercardUserInfo,
+    MerchantOrderEvent => MerchantOrder,
+    PoiCheckNotifyEvent => PoiCheckNotify,
+    WifiConnectedEvent => WifiConnected,
+    ShakearoundUserShakeEvent => ShakearoundUserShake,
+    UserScanProductEvent => UserScanProduct,
+    UserScanProductEnterSessionEvent => UserScanProductEnterSession,
+    UserScanProductAsyncEvent => UserScanProductAsync,
+    UserScanProductVerifyActionEvent => UserScanProductVerifyAction,
+    UserAuthorizationRevokeEvent => UserAuthorizationRevoke,
+    UserInfoModifiedEvent => UserInfoModified,
+    UserEnterTempsessionEvent => UserEnterTempsession,
+    SubscribeScanProductEvent => SubscribeScanProduct,
     UnknownEvent => Unknown,
 }
 

@@ -184,6 +184,67 @@ mod tests {
                 EventKind::Location => <event::Location as Payload>::KIND,
                 EventKind::Click => <event::Click as Payload>::KIND,
                 EventKind::View => <event::View as Payload>::KIND,
+                EventKind::ScancodePush => <event::ScancodePush as Payload>::KIND,
+                EventKind::ScancodeWaitmsg => <event::ScancodeWaitmsg as Payload>::KIND,
+                EventKind::PicSysphoto => <event::PicSysphoto as Payload>::KIND,
+                EventKind::PicPhotoOrAlbum => <event::PicPhotoOrAlbum as Payload>::KIND,
+                EventKind::PicWeixin => <event::PicWeixin as Payload>::KIND,
+                EventKind::LocationSelect => <event::LocationSelect as Payload>::KIND,
+                EventKind::ViewMiniprogram => <event::ViewMiniprogram as Payload>::KIND,
+                EventKind::TemplateSendJobFinish => <event::TemplateSendJobFinish as Payload>::KIND,
+                EventKind::MassSendJobFinish => <event::MassSendJobFinish as Payload>::KIND,
+                EventKind::PublishJobFinish => <event::PublishJobFinish as Payload>::KIND,
+                EventKind::SubscribeMsgPopup => <event::SubscribeMsgPopup as Payload>::KIND,
+                EventKind::SubscribeMsgChange => <event::SubscribeMsgChange as Payload>::KIND,
+                EventKind::SubscribeMsgSent => <event::SubscribeMsgSent as Payload>::KIND,
+                EventKind::KfCreateSession => <event::KfCreateSession as Payload>::KIND,
+                EventKind::KfCloseSession => <event::KfCloseSession as Payload>::KIND,
+                EventKind::KfSwitchSession => <event::KfSwitchSession as Payload>::KIND,
+                EventKind::QualificationVerifySuccess => {
+                    <event::QualificationVerifySuccess as Payload>::KIND
+                }
+                EventKind::QualificationVerifyFail => {
+                    <event::QualificationVerifyFail as Payload>::KIND
+                }
+                EventKind::NamingVerifySuccess => <event::NamingVerifySuccess as Payload>::KIND,
+                EventKind::NamingVerifyFail => <event::NamingVerifyFail as Payload>::KIND,
+                EventKind::AnnualRenew => <event::AnnualRenew as Payload>::KIND,
+                EventKind::VerifyExpired => <event::VerifyExpired as Payload>::KIND,
+                EventKind::CardPassCheck => <event::CardPassCheck as Payload>::KIND,
+                EventKind::CardNotPassCheck => <event::CardNotPassCheck as Payload>::KIND,
+                EventKind::UserGetCard => <event::UserGetCard as Payload>::KIND,
+                EventKind::UserGiftingCard => <event::UserGiftingCard as Payload>::KIND,
+                EventKind::UserDelCard => <event::UserDelCard as Payload>::KIND,
+                EventKind::UserConsumeCard => <event::UserConsumeCard as Payload>::KIND,
+                EventKind::UserPayFromPayCell => <event::UserPayFromPayCell as Payload>::KIND,
+                EventKind::UserViewCard => <event::UserViewCard as Payload>::KIND,
+                EventKind::UserEnterSessionFromCard => {
+                    <event::UserEnterSessionFromCard as Payload>::KIND
+                }
+                EventKind::UpdateMemberCard => <event::UpdateMemberCard as Payload>::KIND,
+                EventKind::CardSkuRemind => <event::CardSkuRemind as Payload>::KIND,
+                EventKind::CardPayOrder => <event::CardPayOrder as Payload>::KIND,
+                EventKind::SubmitMembercardUserInfo => {
+                    <event::SubmitMembercardUserInfo as Payload>::KIND
+                }
+                EventKind::MerchantOrder => <event::MerchantOrder as Payload>::KIND,
+                EventKind::PoiCheckNotify => <event::PoiCheckNotify as Payload>::KIND,
+                EventKind::WifiConnected => <event::WifiConnected as Payload>::KIND,
+                EventKind::ShakearoundUserShake => <event::ShakearoundUserShake as Payload>::KIND,
+                EventKind::UserScanProduct => <event::UserScanProduct as Payload>::KIND,
+                EventKind::UserScanProductEnterSession => {
+                    <event::UserScanProductEnterSession as Payload>::KIND
+                }
+                EventKind::UserScanProductAsync => <event::UserScanProductAsync as Payload>::KIND,
+                EventKind::UserScanProductVerifyAction => {
+                    <event::UserScanProductVerifyAction as Payload>::KIND
+                }
+                EventKind::UserAuthorizationRevoke => {
+                    <event::UserAuthorizationRevoke as Payload>::KIND
+                }
+                EventKind::UserInfoModified => <event::UserInfoModified as Payload>::KIND,
+                EventKind::UserEnterTempsession => <event::UserEnterTempsession as Payload>::KIND,
+                EventKind::SubscribeScanProduct => <event::SubscribeScanProduct as Payload>::KIND,
                 EventKind::Unknown => <event::Unknown as Payload>::KIND,
             };
             assert_eq!(covered, RouteKind::Event(k));
@@ -197,6 +258,7 @@ mod tests {
                 MessageKind::ShortVideo => <message::ShortVideo as Payload>::KIND,
                 MessageKind::Location => <message::Location as Payload>::KIND,
                 MessageKind::Link => <message::Link as Payload>::KIND,
+                MessageKind::MiniProgramPage => <message::MiniProgramPage as Payload>::KIND,
                 MessageKind::Unknown => <message::Unknown as Payload>::KIND,
             };
             assert_eq!(covered, RouteKind::Message(k));

@@ -7,7 +7,7 @@
 //! error. Only a document that is not a WeChat push at all — not XML, no
 //! `<xml>` root, no `FromUserName`/`MsgType`/numeric `CreateTime` — fails.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{self, Event};
 use crate::fields::Fields;
@@ -30,7 +30,9 @@ pub enum ParseError {
 }
 
 /// What a push is: a message or an event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// In JSON, `{"event": {"type": ..., ...}}` or `{"message": {"type": ..., ...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Body {
     /// An ordinary message (`MsgType` other than `event`).
@@ -40,11 +42,31 @@ pub enum Body {
 }
 
 /// One parsed push: the common header, the typed body, and every raw field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Serializes (and deserializes back to an equal value) as
+///
+/// ```json
+/// {
+///   "to_user_name": "gh_...", "from_user_name": "o...", "create_time": 1700000000,
+///   "msg_type": "event",
+///   "body": {"event": {"type": "scancode_waitmsg", "event_key": "...", "scan_code_info": {...}}},
+///   "fields": {"ToUserName": "gh_...", "ScanCodeInfo": {"ScanType": "qrcode", ...}, ...}
+/// }
+/// ```
+///
+/// Typed values use the snake_case of WeChat's element names, their kind
+/// is under `type`, lists are arrays (one item or many), absent optional
+/// values are `null`, and elements a type does not model are under
+/// `extra` (omitted when there are none). `fields` is the raw tree with the
+/// names as sent: a leaf is a string, a nested element an object, a
+/// repeated name an array.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Push {
     /// `ToUserName`: the account's original id (`gh_...`).
+    #[serde(rename = "to_user_name")]
     pub to_user: String,
     /// `FromUserName`: the user's OpenID.
+    #[serde(rename = "from_user_name")]
     pub from_user: String,
     /// `CreateTime`: unix seconds.
     pub create_time: i64,
@@ -155,11 +177,7 @@ mod tests {
         assert_eq!(p.create_time, 123456789);
         assert_eq!(
             p.body,
-            Body::Event(Event::Subscribe(SubscribeEvent {
-                scene: None,
-                ticket: None,
-                event_key: None
-            }))
+            Body::Event(Event::Subscribe(SubscribeEvent::default()))
         );
     }
 
@@ -181,7 +199,8 @@ mod tests {
             p.body,
             Body::Event(Event::Scan(ScanEvent {
                 scene: "SCENE_VALUE".into(),
-                ticket: Some("TICKET".into())
+                ticket: Some("TICKET".into()),
+                extra: Fields::new(),
             }))
         );
         assert_eq!(p.event().and_then(Event::scene), Some("SCENE_VALUE"));
@@ -196,7 +215,8 @@ mod tests {
             Body::Event(Event::Location(LocationEvent {
                 latitude: 23.137466,
                 longitude: 113.352425,
-                precision: 119.385040
+                precision: 119.385040,
+                extra: Fields::new(),
             }))
         );
     }
@@ -207,7 +227,8 @@ mod tests {
         assert_eq!(
             p.body,
             Body::Event(Event::Click(ClickEvent {
-                key: "EVENTKEY".into()
+                key: "EVENTKEY".into(),
+                extra: Fields::new(),
             }))
         );
         let p = fixture("seed-view.xml");
@@ -215,7 +236,8 @@ mod tests {
             p.body,
             Body::Event(Event::View(ViewEvent {
                 url: "www.qq.com".into(),
-                menu_id: None
+                menu_id: None,
+                extra: Fields::new(),
             }))
         );
     }
@@ -234,13 +256,20 @@ mod tests {
             p.body,
             Body::Event(Event::View(ViewEvent {
                 url: "https://a.b/?x=1&y=2".into(),
-                menu_id: Some("42".into())
+                menu_id: Some("42".into()),
+                extra: Fields::new(),
             }))
         );
         let p =
             parse(doc("<MsgType>event</MsgType><Event>unsubscribe</Event><EventKey/>").as_bytes())
                 .unwrap();
-        assert_eq!(p.body, Body::Event(Event::Unsubscribe(UnsubscribeEvent {})));
+        // The empty `EventKey` is kept, as sent, among the unmodeled fields.
+        let mut extra = Fields::new();
+        extra.push("EventKey", Value::Text(String::new()));
+        assert_eq!(
+            p.body,
+            Body::Event(Event::Unsubscribe(UnsubscribeEvent { extra }))
+        );
     }
 
     #[test]
@@ -250,7 +279,8 @@ mod tests {
             p.body,
             Body::Message(Message::Text(TextMessage {
                 content: "你好 ]]> x".into(),
-                msg_id: Some(1234567890123456)
+                msg_id: Some(1234567890123456),
+                ..Default::default()
             }))
         );
         let p = parse(doc("<MsgType>image</MsgType><PicUrl>http://p</PicUrl><MediaId>m1</MediaId><MsgId>1</MsgId>").as_bytes()).unwrap();
@@ -259,7 +289,8 @@ mod tests {
             Body::Message(Message::Image(ImageMessage {
                 pic_url: "http://p".into(),
                 media_id: "m1".into(),
-                msg_id: Some(1)
+                msg_id: Some(1),
+                ..Default::default()
             }))
         );
         let p = parse(doc("<MsgType>voice</MsgType><MediaId>v</MediaId><Format>amr</Format><Recognition><![CDATA[腾讯]]></Recognition><MsgId>2</MsgId>").as_bytes()).unwrap();
@@ -269,7 +300,8 @@ mod tests {
                 media_id: "v".into(),
                 format: "amr".into(),
                 recognition: Some("腾讯".into()),
-                msg_id: Some(2)
+                msg_id: Some(2),
+                ..Default::default()
             }))
         );
         let p = parse(
@@ -296,7 +328,8 @@ mod tests {
                 longitude: 113.358803,
                 scale: 20.0,
                 label: "位置信息".into(),
-                msg_id: Some(5)
+                msg_id: Some(5),
+                ..Default::default()
             }))
         );
         let p = parse(doc("<MsgType>link</MsgType><Title>t</Title><Description>d</Description><Url>u</Url><MsgId>6</MsgId>").as_bytes()).unwrap();
@@ -305,11 +338,11 @@ mod tests {
 
     #[test]
     fn unknown_types_keep_every_field() {
-        let p = parse(doc("<MsgType>event</MsgType><Event>kf_switch_session</Event><FromKfAccount>a@x</FromKfAccount><Info><Deep>1</Deep></Info>").as_bytes()).unwrap();
+        let p = parse(doc("<MsgType>event</MsgType><Event>kf_new_thing</Event><FromKfAccount>a@x</FromKfAccount><Info><Deep>1</Deep></Info>").as_bytes()).unwrap();
         let Body::Event(Event::Unknown(u)) = &p.body else {
             panic!("{:?}", p.body)
         };
-        assert_eq!(u.event, "kf_switch_session");
+        assert_eq!(u.event, "kf_new_thing");
         assert_eq!(u.fields.text("FromKfAccount"), Some("a@x"));
         assert_eq!(
             u.fields
@@ -318,17 +351,13 @@ mod tests {
                 .and_then(|f| f.text("Deep")),
             Some("1")
         );
-        let p = parse(
-            doc("<MsgType>miniprogrampage</MsgType><Title>x</Title><MsgId>9</MsgId>").as_bytes(),
-        )
-        .unwrap();
+        let p =
+            parse(doc("<MsgType>musicpage</MsgType><Title>x</Title><MsgId>9</MsgId>").as_bytes())
+                .unwrap();
         let Body::Message(Message::Unknown(u)) = &p.body else {
             panic!("{:?}", p.body)
         };
-        assert_eq!(
-            (u.msg_type.as_str(), u.msg_id),
-            ("miniprogrampage", Some(9))
-        );
+        assert_eq!((u.msg_type.as_str(), u.msg_id), ("musicpage", Some(9)));
         // A known type whose numbers are not numbers is unknown, not an error.
         let p = parse(
             doc("<MsgType>event</MsgType><Event>LOCATION</Event><Latitude>north</Latitude>")

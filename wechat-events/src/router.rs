@@ -48,6 +48,7 @@ fn allows(kind: RouteKind, filter: &Filter) -> bool {
         Filter::Key(_) | Filter::KeyRegex(_) => kind.allows_key(),
         Filter::Scene(_) => kind.allows_scene(),
         Filter::Keywords(_) | Filter::Contains(_) | Filter::Regex(_) => kind.allows_text(),
+        Filter::Event(name) => kind.allows_event_name(name),
     }
 }
 
@@ -69,12 +70,16 @@ pub enum Filter {
     Contains(String),
     /// The text matches this regex; its captures reach the handler (text messages).
     Regex(String),
+    /// The raw `Event` value equals this, ignoring ASCII case (any event
+    /// route whose kind the name can be: `Unknown` for names no kind has,
+    /// or "any event").
+    Event(String),
 }
 
 impl Filter {
     fn rank(&self) -> u8 {
         match self {
-            Filter::Key(_) | Filter::Scene(_) | Filter::Keywords(_) => 3,
+            Filter::Key(_) | Filter::Scene(_) | Filter::Keywords(_) | Filter::Event(_) => 3,
             Filter::Contains(_) => 2,
             Filter::KeyRegex(_) | Filter::Regex(_) => 1,
             Filter::None => 0,
@@ -92,6 +97,7 @@ impl fmt::Display for Filter {
             Filter::Keywords(k) => write!(f, "keyword = {k:?}"),
             Filter::Contains(c) => write!(f, "contains = {c:?}"),
             Filter::Regex(r) => write!(f, "regex = {r:?}"),
+            Filter::Event(e) => write!(f, "event = {e:?}"),
         }
     }
 }
@@ -142,6 +148,11 @@ impl Route {
     /// Exact QR scene value.
     pub fn scene(self, scene: impl Into<String>) -> Self {
         self.filter(Filter::Scene(scene.into()))
+    }
+    /// Exact raw `Event` name (ignoring ASCII case), for events no kind
+    /// models or with an "any event" handler.
+    pub fn event(self, name: impl Into<String>) -> Self {
+        self.filter(Filter::Event(name.into()))
     }
     /// Exact text keywords.
     pub fn keywords<I: IntoIterator<Item = S>, S: Into<String>>(self, keywords: I) -> Self {
@@ -489,6 +500,7 @@ fn check_conflicts(entries: &[Entry]) -> Result<(), RouterError> {
             Filter::Key(k) => ("key", vec![k.as_str()]),
             Filter::Scene(s) => ("scene", vec![s.as_str()]),
             Filter::Keywords(ks) => ("keyword", ks.iter().map(String::as_str).collect()),
+            Filter::Event(e) => ("event", vec![e.as_str()]),
             _ => ("", Vec::new()),
         };
         for v in values {
@@ -521,6 +533,7 @@ enum Matcher {
     Keywords(Vec<String>),
     Contains(String),
     Regex(Regex, Arc<[Option<String>]>),
+    Event(String),
 }
 
 impl Matcher {
@@ -559,6 +572,10 @@ impl Matcher {
                 non_empty(c)?;
                 Matcher::Contains(c.clone())
             }
+            Filter::Event(e) => {
+                non_empty(e)?;
+                Matcher::Event(e.clone())
+            }
             Filter::Regex(p) => {
                 let re = regex(p)?;
                 let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
@@ -581,6 +598,13 @@ impl Matcher {
             Matcher::Scene(s) => event.and_then(|e| e.scene()) == Some(s.as_str()),
             Matcher::Keywords(ks) => text().is_some_and(|t| ks.iter().any(|k| k == t)),
             Matcher::Contains(c) => text().is_some_and(|t| t.contains(c.as_str())),
+            Matcher::Event(e) => {
+                event.is_some()
+                    && push
+                        .fields
+                        .text("Event")
+                        .is_some_and(|name| name.eq_ignore_ascii_case(e))
+            }
             Matcher::Regex(re, names) => {
                 let caps = re.captures(text()?)?;
                 return Some(Some(Captures::new(&caps, names)));

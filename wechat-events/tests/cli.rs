@@ -271,8 +271,10 @@ fn clear_errors() {
     assert!(run.failed().stderr.contains("EncodingAESKey"), "{run}");
     assert!(run.stderr.contains("--aes-key"), "{run}");
 
+    // A key without an AppID is a usage error: exit 2.
     let run = sim(&url, &["--aes-key", KEY, "subscribe"]);
-    assert!(run.failed().stderr.contains("needs --appid"), "{run}");
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("needs --appid"), "{run}");
 
     let run = sim(&url, &["raw", "/nonexistent/push.xml"]);
     assert!(

@@ -10,12 +10,13 @@
 //! wechat-sim --token TOKEN text 你好
 //! wechat-sim --token TOKEN --aes-key KEY --appid wx… --retries click --key SLOW
 //! wechat-sim tour                  # against `cargo run --example quickstart`
+//! wechat-sim parse push.xml        # what the crate makes of a push, as JSON
 //! ```
 //!
 //! Exit status: 0 when every answer is one WeChat accepts; 1 when an answer
 //! is not (status other than 200, later than 5 s, an encrypted reply whose
 //! signature does not verify, a malformed reply) or no answer came; 2 for
-//! usage errors.
+//! usage errors, and for `parse` of a document that is not a push.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,6 +128,96 @@ enum Command {
         #[arg(long)]
         media_id: String,
     },
+    /// The user sends a voice clip.
+    Voice {
+        /// The clip's MediaId.
+        #[arg(long)]
+        media_id: String,
+        /// Format.
+        #[arg(long, default_value = "amr")]
+        format: String,
+        /// Speech recognition result (Recognition).
+        #[arg(long)]
+        recognition: Option<String>,
+    },
+    /// The user sends a video (a short video with --short).
+    Video {
+        /// The video's MediaId.
+        #[arg(long)]
+        media_id: String,
+        /// The cover's ThumbMediaId.
+        #[arg(long)]
+        thumb_media_id: String,
+        /// MsgType shortvideo instead of video.
+        #[arg(long)]
+        short: bool,
+    },
+    /// The user sends a link.
+    Link {
+        /// The link's URL.
+        url: String,
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// The menu's scanner read a code (scancode_push, or scancode_waitmsg
+    /// with --waitmsg).
+    Scancode {
+        /// The menu key (EventKey).
+        #[arg(long)]
+        key: String,
+        /// ScanType: qrcode, barcode, ...
+        #[arg(long = "type", default_value = "qrcode")]
+        scan_type: String,
+        /// Send scancode_waitmsg (the client waits for an answer).
+        #[arg(long)]
+        waitmsg: bool,
+        /// ScanResult: the decoded text.
+        result: String,
+    },
+    /// The menu sent photos (pic_sysphoto, pic_photo_or_album or pic_weixin).
+    Pics {
+        /// The menu key (EventKey).
+        #[arg(long)]
+        key: String,
+        /// Which menu item type.
+        #[arg(long, value_enum, default_value_t = PicSource::Sysphoto)]
+        source: PicSource,
+        /// One PicMd5Sum per photo.
+        #[arg(required = true)]
+        md5: Vec<String>,
+    },
+    /// The menu's location picker chose a place (location_select).
+    LocationSelect {
+        /// The menu key (EventKey).
+        #[arg(long)]
+        key: String,
+        /// Latitude (Location_X).
+        #[arg(long, allow_negative_numbers = true)]
+        lat: f64,
+        /// Longitude (Location_Y).
+        #[arg(long, allow_negative_numbers = true)]
+        lng: f64,
+        /// Map zoom (Scale).
+        #[arg(long, default_value_t = 15)]
+        scale: u32,
+        /// The address (Label).
+        #[arg(long)]
+        label: String,
+        /// The place's name (Poiname).
+        #[arg(long, default_value = "")]
+        poiname: String,
+    },
+    /// Print a push's XML from FILE ("-" for stdin) as JSON, the way this
+    /// crate parses it; with --aes-key/--appid an encrypted body is
+    /// decrypted first. Sends nothing.
+    Parse {
+        /// The XML file; stdin when absent or "-".
+        file: Option<PathBuf>,
+    },
     /// Send any XML document from FILE ("-" for stdin), signed and, with a
     /// key, encrypted.
     Raw {
@@ -135,6 +226,27 @@ enum Command {
     },
     /// The seed document's six events and a text message, as a transcript.
     Tour,
+}
+
+/// The three `pic_*` menu events.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PicSource {
+    /// pic_sysphoto: the camera.
+    Sysphoto,
+    /// pic_photo_or_album: the camera or the album.
+    PhotoOrAlbum,
+    /// pic_weixin: WeChat's album.
+    Weixin,
+}
+
+impl PicSource {
+    fn event(self) -> &'static str {
+        match self {
+            PicSource::Sysphoto => "pic_sysphoto",
+            PicSource::PhotoOrAlbum => "pic_photo_or_album",
+            PicSource::Weixin => "pic_weixin",
+        }
+    }
 }
 
 /// Why the simulator could not run at all.
@@ -153,18 +265,74 @@ enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the document is encrypted (<Encrypt>): give --aes-key and --appid (WECHAT_AES_KEY, WECHAT_APPID)")]
+    EncryptedWithoutKey,
+    #[error("cannot decrypt the push: {0}")]
+    Decrypt(wechat_events::crypto::CryptoError),
+    #[error("not a WeChat push: {0}")]
+    Parse(wechat_events::push::ParseError),
+}
+
+impl CliError {
+    /// Usage errors (and documents that are not pushes) exit 2.
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Key(_) | CliError::File { .. } => ExitCode::FAILURE,
+            CliError::AppIdMissing
+            | CliError::CompatibleWithoutKey
+            | CliError::Wait(_)
+            | CliError::EncryptedWithoutKey
+            | CliError::Decrypt(_)
+            | CliError::Parse(_) => ExitCode::from(2),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = match &cli.command {
+        Command::Parse { file } => parse(&cli, file.as_ref()).map(|()| true),
+        _ => run(cli),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
+}
+
+/// `parse`: prints the push as JSON (the shape documented on `Push`).
+fn parse(cli: &Cli, file: Option<&PathBuf>) -> Result<(), CliError> {
+    let stdin = PathBuf::from("-");
+    let mut xml = read(file.unwrap_or(&stdin))?;
+    if xml.contains("<Encrypt>") {
+        let present = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let (Some(key), Some(appid)) = (present(&cli.aes_key), present(&cli.appid)) else {
+            return Err(match present(&cli.aes_key) {
+                Some(_) => CliError::AppIdMissing,
+                None => CliError::EncryptedWithoutKey,
+            });
+        };
+        use wechat_events::crypto;
+        let key = crypto::AesKey::from_encoding_aes_key(&key)
+            .map_err(|e| CliError::Key(SimError::Key(e)))?;
+        let encrypt = crypto::extract_encrypt(&xml).map_err(CliError::Decrypt)?;
+        xml = crypto::decrypt(&key, &encrypt, Some(&appid))
+            .map_err(CliError::Decrypt)?
+            .message;
+    }
+    let push = wechat_events::push::parse(xml.as_bytes()).map_err(CliError::Parse)?;
+    let json = serde_json::to_string_pretty(&push).expect("a push always serializes");
+    println!("{json}");
+    Ok(())
 }
 
 /// Runs the command; `Ok(false)` when an answer was not acceptable.
@@ -266,6 +434,48 @@ fn pushes(command: &Command) -> Result<Option<Vec<SimPush>>, CliError> {
         } => SimPush::view_menu(url, id),
         Command::Text { content } => SimPush::text(content),
         Command::Image { media_id } => SimPush::image(media_id),
+        Command::Voice {
+            media_id,
+            format,
+            recognition,
+        } => {
+            let voice = match recognition {
+                Some(r) => SimPush::voice_recognized(media_id, r),
+                None => SimPush::voice(media_id),
+            };
+            voice.field("Format", format)
+        }
+        Command::Video {
+            media_id,
+            thumb_media_id,
+            short: false,
+        } => SimPush::video(media_id, thumb_media_id),
+        Command::Video {
+            media_id,
+            thumb_media_id,
+            short: true,
+        } => SimPush::shortvideo(media_id, thumb_media_id),
+        Command::Link {
+            url,
+            title,
+            description,
+        } => SimPush::link(title, description, url),
+        Command::Scancode {
+            key,
+            scan_type,
+            waitmsg,
+            result,
+        } => SimPush::scancode(*waitmsg, key, scan_type, result),
+        Command::Pics { key, source, md5 } => SimPush::pics(source.event(), key, md5),
+        Command::LocationSelect {
+            key,
+            lat,
+            lng,
+            scale,
+            label,
+            poiname,
+        } => SimPush::location_select(key, *lat, *lng, *scale, label, poiname),
+        Command::Parse { .. } => unreachable!("parse sends nothing"),
         Command::Raw { file } => SimPush::raw(read(file)?),
     };
     Ok(Some(vec![push]))

@@ -17,6 +17,23 @@ use crate::xml::push_cdata;
 enum FieldValue {
     Cdata(String),
     Plain(String),
+    /// Child elements, such as `<ScanCodeInfo>`'s.
+    Nested(Vec<(String, FieldValue)>),
+}
+
+/// A leaf in CDATA.
+fn cdata(name: &str, value: impl Into<String>) -> (String, FieldValue) {
+    (name.to_owned(), FieldValue::Cdata(value.into()))
+}
+
+/// A leaf in plain text (a number).
+fn plain(name: &str, value: impl fmt::Display) -> (String, FieldValue) {
+    (name.to_owned(), FieldValue::Plain(value.to_string()))
+}
+
+/// An element with children.
+fn nested(name: &str, children: Vec<(String, FieldValue)>) -> (String, FieldValue) {
+    (name.to_owned(), FieldValue::Nested(children))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +209,106 @@ impl SimPush {
         SimPush::view(url).cdata("MenuId", menu_id)
     }
 
+    fn child(mut self, (name, value): (String, FieldValue)) -> Self {
+        self.set(&name, value);
+        self
+    }
+
+    /// `scancode_push` (`waitmsg` false) or `scancode_waitmsg` (`waitmsg`
+    /// true): the menu item `key`'s scanner read `result`, a code of
+    /// `scan_type` (`qrcode`, `barcode`).
+    ///
+    /// ```
+    /// use wechat_events::testing::SimPush;
+    /// let xml = SimPush::scancode(true, "SCAN_1", "qrcode", "https://example.com").to_xml("gh", "o", 1, 0);
+    /// assert!(xml.contains("<Event><![CDATA[scancode_waitmsg]]></Event><EventKey><![CDATA[SCAN_1]]></EventKey>\
+    ///     <ScanCodeInfo><ScanType><![CDATA[qrcode]]></ScanType><ScanResult><![CDATA[https://example.com]]></ScanResult></ScanCodeInfo>"));
+    /// ```
+    pub fn scancode(
+        waitmsg: bool,
+        key: impl Into<String>,
+        scan_type: impl Into<String>,
+        result: impl Into<String>,
+    ) -> Self {
+        let event = if waitmsg {
+            "scancode_waitmsg"
+        } else {
+            "scancode_push"
+        };
+        SimPush::event(event).cdata("EventKey", key).child(nested(
+            "ScanCodeInfo",
+            vec![cdata("ScanType", scan_type), cdata("ScanResult", result)],
+        ))
+    }
+
+    /// A `pic_*` menu event (`event` is `pic_sysphoto`,
+    /// `pic_photo_or_album` or `pic_weixin`): the menu item `key` sent one
+    /// photo per MD5 in `md5s`.
+    ///
+    /// ```
+    /// use wechat_events::testing::SimPush;
+    /// let xml = SimPush::pics("pic_weixin", "PICS", ["1b5f7c23b5bf75682a53e7b6d163e185"]).to_xml("gh", "o", 1, 0);
+    /// assert!(xml.contains("<SendPicsInfo><Count>1</Count><PicList><item><PicMd5Sum><![CDATA[1b5f7c23b5bf75682a53e7b6d163e185]]></PicMd5Sum></item></PicList></SendPicsInfo>"));
+    /// ```
+    pub fn pics<I, S>(event: impl Into<String>, key: impl Into<String>, md5s: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let items: Vec<_> = md5s
+            .into_iter()
+            .map(|md5| nested("item", vec![cdata("PicMd5Sum", md5)]))
+            .collect();
+        SimPush::event(event).cdata("EventKey", key).child(nested(
+            "SendPicsInfo",
+            vec![plain("Count", items.len()), nested("PicList", items)],
+        ))
+    }
+
+    /// `location_select`: the menu item `key`'s picker chose a place.
+    ///
+    /// ```
+    /// use wechat_events::testing::SimPush;
+    /// let xml = SimPush::location_select("LOC", 23.1, 113.3, 15, "广州市海珠区", "TIT创意园")
+    ///     .to_xml("gh", "o", 1, 0);
+    /// assert!(xml.contains("<Label><![CDATA[广州市海珠区]]></Label><Poiname><![CDATA[TIT创意园]]></Poiname>"));
+    /// ```
+    pub fn location_select(
+        key: impl Into<String>,
+        latitude: f64,
+        longitude: f64,
+        scale: u32,
+        label: impl Into<String>,
+        poiname: impl Into<String>,
+    ) -> Self {
+        SimPush::event("location_select")
+            .cdata("EventKey", key)
+            .child(nested(
+                "SendLocationInfo",
+                vec![
+                    plain("Location_X", latitude),
+                    plain("Location_Y", longitude),
+                    plain("Scale", scale),
+                    cdata("Label", label),
+                    cdata("Poiname", poiname),
+                ],
+            ))
+    }
+
+    /// `TEMPLATESENDJOBFINISH`: template message `msg_id` ended with
+    /// `status` (`success`, `failed:user block`, ...).
+    ///
+    /// ```
+    /// use wechat_events::testing::SimPush;
+    /// let xml = SimPush::template_send_job_finish(200163836, "success").to_xml("gh", "o", 1, 0);
+    /// assert!(xml.contains("<MsgID>200163836</MsgID><Status><![CDATA[success]]></Status>"));
+    /// ```
+    pub fn template_send_job_finish(msg_id: u64, status: impl Into<String>) -> Self {
+        SimPush::event("TEMPLATESENDJOBFINISH")
+            .plain("MsgID", msg_id)
+            .cdata("Status", status)
+    }
+
     // ---- messages -------------------------------------------------------
 
     /// Any ordinary message type, e.g. one this crate does not model; add
@@ -308,6 +425,26 @@ impl SimPush {
             .cdata("Title", title)
             .cdata("Description", description)
             .cdata("Url", url)
+    }
+
+    /// `miniprogrampage`: the user sent a mini program card.
+    ///
+    /// ```
+    /// use wechat_events::testing::SimPush;
+    /// let xml = SimPush::mini_program_page("wx1234567890abcdef", "小程序", "pages/index/index").to_xml("gh", "o", 1, 0);
+    /// assert!(xml.contains("<AppId><![CDATA[wx1234567890abcdef]]></AppId><Title><![CDATA[小程序]]></Title>"));
+    /// ```
+    pub fn mini_program_page(
+        app_id: impl Into<String>,
+        title: impl Into<String>,
+        page_path: impl Into<String>,
+    ) -> Self {
+        SimPush::message("miniprogrampage")
+            .cdata("AppId", app_id)
+            .cdata("Title", title)
+            .cdata("PagePath", page_path)
+            .cdata("ThumbUrl", "http://mmbiz.qpic.cn/sim_thumb")
+            .cdata("ThumbMediaId", "sim_thumb_media")
     }
 
     /// Any document, sent exactly as given (signed, and encrypted when the
@@ -483,8 +620,9 @@ impl fmt::Display for SimPush {
             self.fields
                 .iter()
                 .find(|(n, _)| n == name)
-                .map(|(_, v)| match v {
-                    FieldValue::Cdata(s) | FieldValue::Plain(s) => s.as_str(),
+                .and_then(|(_, v)| match v {
+                    FieldValue::Cdata(s) | FieldValue::Plain(s) => Some(s.as_str()),
+                    FieldValue::Nested(_) => None,
                 })
         };
         match &self.kind {
@@ -533,6 +671,11 @@ fn write_field(out: &mut String, name: &str, value: &FieldValue) {
     match value {
         FieldValue::Cdata(text) => push_cdata(out, text),
         FieldValue::Plain(text) => out.push_str(text),
+        FieldValue::Nested(children) => {
+            for (name, value) in children {
+                write_field(out, name, value);
+            }
+        }
     }
     out.push_str("</");
     out.push_str(name);
@@ -617,7 +760,11 @@ mod tests {
                 SimPush::link("t", "d", "u"),
                 |m| matches!(m, Message::Link(l) if l.url == "u" && l.title == "t"),
             ),
-            (SimPush::message("miniprogrampage"), |m| {
+            (
+                SimPush::mini_program_page("wx1", "标题", "pages/a"),
+                |m| matches!(m, Message::MiniProgramPage(p) if p.app_id == "wx1" && p.page_path == "pages/a"),
+            ),
+            (SimPush::message("musicpage"), |m| {
                 matches!(m, Message::Unknown(_))
             }),
         ];
@@ -630,6 +777,77 @@ mod tests {
             assert!(check(m), "{xml}");
             assert_eq!(m.msg_id(), Some(99), "{xml}");
         }
+    }
+
+    #[test]
+    fn menu_events_parse_into_their_types() {
+        use crate::event::Event;
+        let scan = parse(
+            SimPush::scancode(true, "K", "qrcode", "结果")
+                .to_xml("gh", "o", 1, 0)
+                .as_bytes(),
+        )
+        .unwrap();
+        let Some(Event::ScancodeWaitmsg(e)) = scan.event() else {
+            panic!("{scan:?}")
+        };
+        assert_eq!(
+            (e.event_key.as_str(), e.scan_code_info.scan_result.as_str()),
+            ("K", "结果")
+        );
+        let scan = parse(
+            SimPush::scancode(false, "K", "barcode", "EAN_13,6901234567892")
+                .to_xml("gh", "o", 1, 0)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(
+            matches!(scan.event(), Some(Event::ScancodePush(e)) if e.scan_code_info.scan_type == "barcode")
+        );
+        let pics = parse(
+            SimPush::pics("pic_sysphoto", "P", ["a", "b"])
+                .to_xml("gh", "o", 1, 0)
+                .as_bytes(),
+        )
+        .unwrap();
+        let Some(Event::PicSysphoto(e)) = pics.event() else {
+            panic!("{pics:?}")
+        };
+        assert_eq!(e.send_pics_info.count, Some(2));
+        let md5s: Vec<&str> = e
+            .send_pics_info
+            .pic_list
+            .iter()
+            .map(|p| p.pic_md5_sum.as_str())
+            .collect();
+        assert_eq!(md5s, ["a", "b"]);
+        let loc = parse(
+            SimPush::location_select("L", 23.5, 113.25, 15, "地址", "地点")
+                .to_xml("gh", "o", 1, 0)
+                .as_bytes(),
+        )
+        .unwrap();
+        let Some(Event::LocationSelect(e)) = loc.event() else {
+            panic!("{loc:?}")
+        };
+        let info = &e.send_location_info;
+        assert_eq!(
+            (info.location_x, info.location_y, info.scale),
+            (Some(23.5), Some(113.25), Some(15.0))
+        );
+        assert_eq!(
+            (info.label.as_str(), info.poiname.as_deref()),
+            ("地址", Some("地点"))
+        );
+        let job = parse(
+            SimPush::template_send_job_finish(7, "success")
+                .to_xml("gh", "o", 1, 0)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(
+            matches!(job.event(), Some(Event::TemplateSendJobFinish(e)) if e.msg_id == Some(7) && e.status == "success")
+        );
     }
 
     #[test]
