@@ -7,16 +7,74 @@
 //! is in flight waits for it, a retry after it finished gets the stored
 //! outcome. The in-memory store is moka; a shared store (Redis) implements
 //! the same trait.
+//!
+//! # The in-memory store at capacity
+//!
+//! [`MemoryStore`] bounds the **bytes** it holds, not the number of keys:
+//! each entry weighs its key, its reply and handler name, plus a fixed
+//! [`ENTRY_OVERHEAD_BYTES`] (measured, see that constant). Eviction is
+//! LRU: when the store is full the *oldest* entries go, so the newest
+//! pushes — the ones WeChat is about to retry — are always remembered.
+//! (moka's default TinyLFU policy refused to admit new keys into a full
+//! cache: at capacity 100, only 64 of 100 retries of fresh pushes were
+//! recognised; with LRU, all are.)
+//!
+//! An in-flight entry is inserted with the weight of its key alone (the
+//! reply is not known yet) and re-inserted with its final weight when the
+//! work completes, which also starts its TTL afresh. The re-insert replaces
+//! only the same claim, so it never overwrites a newer claim of the key.
+//!
+//! # A claim cannot be orphaned
+//!
+//! A claim's future may be dropped at any await point (a client hang-up
+//! drops the request future), including inside moka after the entry is
+//! inserted and before the [`Ticket`] is returned. The store is safe there
+//! **by construction**, not by the absence of await points:
+//!
+//! - the stored value is a shared future fed by a oneshot channel whose
+//!   sender is created before the insertion and lives only in the claim
+//!   future and then in the [`Ticket`]'s completion — never in the cache;
+//! - so whenever the key is claimed and nobody can complete it, the sender
+//!   has been dropped, and the stored future resolves to "abandoned":
+//!   waiting duplicates get [`Outcome::abandoned`] (`success`) at once
+//!   instead of hanging;
+//! - and an abandoned entry does not count as a claim: the next claim of
+//!   the key replaces it (atomically, through moka's
+//!   `or_insert_with_if`) and becomes [`Claim::First`], so WeChat's next
+//!   retry runs the handler.
+//!
+//! The unit tests drop the claim future at each of its await points and
+//! check that the next claim is `First`.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde::Serialize;
 use sha1::{Digest, Sha1};
+use tokio::sync::oneshot;
 
 use crate::event::Event;
 use crate::push::{Body, Push};
+
+/// The fixed cost, in heap bytes, of one [`MemoryStore`] entry beyond its
+/// key and reply text: moka's entry, hash-table slot, deque and timer
+/// nodes, the shared outcome future and its boxed state.
+///
+/// Measured with a counting global allocator (`tests/dedup_memory.rs`,
+/// 10,000 and 100,000 entries, 72-byte keys): a completed entry with no
+/// reply costs 715–717 bytes, 643–645 beyond its key; an in-flight claim
+/// about 870 beyond its key, its ticket (channel, completion closure)
+/// included. The figure is rounded up; the allocator's rounding and
+/// fragmentation come on top of it in RSS.
+pub const ENTRY_OVERHEAD_BYTES: u64 = 768;
+
+/// The budget per key of [`MemoryStore::new`]'s `capacity`: the fixed
+/// overhead, a typical key (~80 bytes) and a short reply (~170 bytes).
+/// Entries with longer replies take more of the budget, so fewer fit.
+pub const BYTES_PER_ENTRY: u64 = 1024;
 
 /// How a push was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,26 +182,108 @@ pub trait DedupStore: Send + Sync + 'static {
     fn claim(&self, key: String) -> BoxFuture<'static, Claim>;
 }
 
-type SharedOutcome = Shared<BoxFuture<'static, Outcome>>;
+/// One entry of the in-memory store: a claim, in flight or completed.
+#[derive(Clone)]
+struct Slot {
+    /// Tells this claim from a later claim of the same key.
+    id: u64,
+    /// Bytes the entry holds beyond its key and the fixed overhead.
+    bytes: u32,
+    /// The outcome; `None` when the claim was abandoned (its sender
+    /// dropped without completing).
+    outcome: Shared<BoxFuture<'static, Option<Outcome>>>,
+}
 
-/// The in-memory store: a bounded moka cache of in-flight and finished
-/// outcomes, each kept for the TTL after insertion.
+impl Slot {
+    fn in_flight(id: u64, rx: oneshot::Receiver<Outcome>) -> Slot {
+        Slot {
+            id,
+            bytes: 0,
+            outcome: rx.map(Result::ok).boxed().shared(),
+        }
+    }
+
+    fn done(id: u64, outcome: Outcome) -> Slot {
+        let text = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
+        let bytes = text(&outcome.reply).saturating_add(text(&outcome.handler));
+        Slot {
+            id,
+            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+            outcome: futures_util::future::ready(Some(outcome)).boxed().shared(),
+        }
+    }
+
+    /// Whether nobody can complete this claim any more.
+    fn is_abandoned(&self) -> bool {
+        match self.outcome.peek() {
+            Some(done) => done.is_none(),
+            // Polling resolves a receiver whose sender is gone.
+            None => matches!(self.outcome.clone().now_or_never(), Some(None)),
+        }
+    }
+
+    /// The outcome as duplicates see it.
+    fn outcome(&self) -> BoxFuture<'static, Outcome> {
+        self.outcome
+            .clone()
+            .map(|outcome| outcome.unwrap_or_else(Outcome::abandoned))
+            .boxed()
+    }
+}
+
+fn weigh(key: &str, slot: &Slot) -> u32 {
+    let bytes = ENTRY_OVERHEAD_BYTES
+        .saturating_add(key.len() as u64)
+        .saturating_add(u64::from(slot.bytes));
+    u32::try_from(bytes).unwrap_or(u32::MAX)
+}
+
+/// The in-memory store: a moka cache of in-flight and finished outcomes,
+/// bounded in bytes, least recently used evicted first, each kept for the
+/// TTL after it completes.
 ///
-/// An entry evicted early (the cache is full) lets a later retry run the
-/// handler again; size the capacity for your peak pushes per TTL.
+/// An entry evicted early (more than the byte budget of newer pushes
+/// arrived within its TTL) lets a later retry run the handler again; size
+/// the budget for your peak pushes per TTL (see [`BYTES_PER_ENTRY`]).
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: moka::future::Cache<String, SharedOutcome>,
+    cache: moka::future::Cache<String, Slot>,
+    next_id: Arc<AtomicU64>,
+    /// Re-inserts of completed entries not yet applied.
+    settling: Arc<AtomicUsize>,
+    max_bytes: u64,
 }
 
 impl MemoryStore {
-    /// A store remembering up to `capacity` keys for `ttl` each.
+    /// A store with room for `capacity` typical keys
+    /// (`capacity × BYTES_PER_ENTRY` bytes, see [`MemoryStore::with_max_bytes`]),
+    /// each remembered for `ttl`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_events::dedup::{MemoryStore, BYTES_PER_ENTRY};
+    ///
+    /// let store = MemoryStore::new(100_000, Duration::from_secs(30));
+    /// assert_eq!(store.max_bytes(), 100_000 * BYTES_PER_ENTRY);
+    /// ```
     pub fn new(capacity: u64, ttl: Duration) -> Self {
+        Self::with_max_bytes(capacity.saturating_mul(BYTES_PER_ENTRY), ttl)
+    }
+
+    /// A store holding at most `max_bytes` of entries (keys, replies and
+    /// [`ENTRY_OVERHEAD_BYTES`] each), least recently used evicted first,
+    /// each remembered for `ttl`.
+    pub fn with_max_bytes(max_bytes: u64, ttl: Duration) -> Self {
         MemoryStore {
             cache: moka::future::Cache::builder()
-                .max_capacity(capacity)
+                .max_capacity(max_bytes)
+                .weigher(|key: &String, slot: &Slot| weigh(key, slot))
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .time_to_live(ttl)
                 .build(),
+            next_id: Arc::new(AtomicU64::new(0)),
+            settling: Arc::new(AtomicUsize::new(0)),
+            max_bytes,
         }
     }
 
@@ -156,32 +296,120 @@ impl MemoryStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The bytes the entries weigh (approximate, as moka counts lazily).
+    pub fn weighted_size(&self) -> u64 {
+        self.cache.weighted_size()
+    }
+
+    /// The most bytes the store holds.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Applies now what the store does lazily — completed entries'
+    /// final weights, evictions, expirations — so counts and sizes are
+    /// exact afterwards. For tests and measurements.
+    pub async fn run_pending_tasks(&self) {
+        while self.settling.load(Ordering::Acquire) > 0 {
+            tokio::task::yield_now().await;
+        }
+        self.cache.run_pending_tasks().await;
+    }
+
+    /// The claim, with `pause` awaited at each of its await points: before
+    /// the insertion, while moka holds the key's initialisation (the value
+    /// is being produced), and after the insertion. Production passes a
+    /// ready future; the tests pass one that yields, to drop the claim
+    /// there.
+    fn claim_with<P, F>(&self, key: String, pause: P) -> impl Future<Output = Claim> + Send
+    where
+        P: Fn() -> F + Send + Sync,
+        F: Future<Output = ()> + Send,
+    {
+        let store = self.clone();
+        async move {
+            let id = store.next_id.fetch_add(1, Ordering::Relaxed);
+            // The sender exists before the entry and is dropped with this
+            // future unless it reaches the ticket: see the module docs.
+            let (tx, rx) = oneshot::channel::<Outcome>();
+            let mine = Slot::in_flight(id, rx);
+            pause().await;
+            let init = {
+                let mine = mine.clone();
+                let pause = &pause;
+                async move {
+                    pause().await;
+                    mine
+                }
+            };
+            let entry = store
+                .cache
+                .entry(key.clone())
+                .or_insert_with_if(init, Slot::is_abandoned)
+                .await;
+            pause().await;
+            let slot = entry.into_value();
+            if slot.id == id {
+                Claim::First(store.ticket(key, id, tx, mine))
+            } else {
+                Claim::Duplicate(slot.outcome())
+            }
+        }
+    }
+
+    fn ticket(&self, key: String, id: u64, tx: oneshot::Sender<Outcome>, mine: Slot) -> Ticket {
+        let store = self.clone();
+        Ticket::new(
+            move |outcome| {
+                let done = Slot::done(id, outcome.clone());
+                let _ = tx.send(outcome);
+                store.settle(key, done);
+            },
+            mine.outcome(),
+        )
+    }
+
+    /// Re-inserts a completed claim with its final weight, unless the key
+    /// has been claimed anew meanwhile. Needs a tokio runtime (the service
+    /// completes inside one); without one the entry keeps its in-flight
+    /// weight, and its outcome is still shared.
+    fn settle(&self, key: String, done: Slot) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let pending = Settling::start(&self.settling);
+        let cache = self.cache.clone();
+        runtime.spawn(async move {
+            let _pending = pending;
+            let id = done.id;
+            cache
+                .entry(key)
+                .or_insert_with_if(std::future::ready(done), move |current| current.id == id)
+                .await;
+        });
+    }
+}
+
+/// Counts a re-insert from its spawn until its task ends or is dropped.
+struct Settling(Arc<AtomicUsize>);
+
+impl Settling {
+    fn start(count: &Arc<AtomicUsize>) -> Settling {
+        count.fetch_add(1, Ordering::AcqRel);
+        Settling(count.clone())
+    }
+}
+
+impl Drop for Settling {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl DedupStore for MemoryStore {
     fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
-        let cache = self.cache.clone();
-        Box::pin(async move {
-            let (tx, rx) = tokio::sync::oneshot::channel::<Outcome>();
-            let mine = rx
-                .map(|sent| sent.unwrap_or_else(|_| Outcome::abandoned()))
-                .boxed()
-                .shared();
-            let entry = cache
-                .entry(key)
-                .or_insert_with(std::future::ready(mine.clone()))
-                .await;
-            if entry.is_fresh() {
-                Claim::First(Ticket::new(
-                    move |outcome| {
-                        let _ = tx.send(outcome);
-                    },
-                    mine.boxed(),
-                ))
-            } else {
-                Claim::Duplicate(entry.into_value().boxed())
-            }
-        })
+        self.claim_with(key, || std::future::ready(())).boxed()
     }
 }
 
@@ -247,11 +475,39 @@ fn digest(push: &Push) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
     use super::*;
     use crate::push::parse;
 
     fn push(inner: &str) -> Push {
         parse(format!("<xml><ToUserName>gh</ToUserName><FromUserName>u</FromUserName><CreateTime>100</CreateTime>{inner}</xml>").as_bytes()).unwrap()
+    }
+
+    fn replied(reply: &str) -> Outcome {
+        Outcome {
+            reply: Some(reply.into()),
+            handler: None,
+            status: Status::Replied,
+        }
+    }
+
+    /// Claims `key`; if first, completes it with `reply` at once.
+    /// Returns whether the claim was first.
+    async fn claim_and_complete(store: &MemoryStore, key: String, reply: &str) -> bool {
+        match store.claim(key).await {
+            Claim::First(ticket) => {
+                let (complete, outcome) = ticket.into_parts();
+                complete(replied(reply));
+                assert_eq!(outcome.await.reply.as_deref(), Some(reply));
+                true
+            }
+            Claim::Duplicate(outcome) => {
+                outcome.await;
+                false
+            }
+        }
     }
 
     #[test]
@@ -295,11 +551,7 @@ mod tests {
                     let (complete, outcome) = ticket.into_parts();
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_millis(20)).await;
-                        complete(Outcome {
-                            reply: Some("r".into()),
-                            handler: None,
-                            status: Status::Replied,
-                        });
+                        complete(replied("r"));
                     });
                     waiting.push(outcome);
                 }
@@ -309,6 +561,7 @@ mod tests {
         assert_eq!(firsts, 1);
         let outcomes = futures_util::future::join_all(waiting).await;
         assert!(outcomes.iter().all(|o| o.reply.as_deref() == Some("r")));
+        store.run_pending_tasks().await;
         match store.claim("k".into()).await {
             Claim::Duplicate(later) => assert_eq!(later.await.reply.as_deref(), Some("r")),
             Claim::First(_) => panic!("a finished key is not claimed again"),
@@ -317,7 +570,7 @@ mod tests {
     }
 
     #[actix_rt::test]
-    async fn an_abandoned_ticket_answers_everyone() {
+    async fn an_abandoned_ticket_answers_everyone_and_frees_the_key() {
         let store = MemoryStore::new(100, Duration::from_secs(30));
         let Claim::First(ticket) = store.claim("gone".into()).await else {
             panic!("first claim")
@@ -327,5 +580,168 @@ mod tests {
         };
         drop(ticket);
         assert_eq!(dup.await, Outcome::abandoned());
+        assert!(
+            claim_and_complete(&store, "gone".into(), "second try").await,
+            "a retry after an abandoned claim runs the work"
+        );
+        assert!(!claim_and_complete(&store, "gone".into(), "unused").await);
+    }
+
+    /// Pending once (waking at once), then ready: an await point a test
+    /// can stop the claim at.
+    struct YieldOnce(bool);
+
+    impl Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_claim_dropped_at_any_await_point_leaves_the_key_claimable() {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let mut completed_at = None;
+        let mut duplicates_seen = 0;
+        for polls in 0..16 {
+            let store = MemoryStore::new(100, Duration::from_secs(30));
+            let mut claim = Box::pin(store.claim_with("k".into(), || YieldOnce(false)));
+            let mut duplicate = None;
+            for poll in 0..polls {
+                if let Poll::Ready(claim) = claim.as_mut().poll(&mut cx) {
+                    completed_at.get_or_insert(poll + 1);
+                    // The caller hangs up right after the claim: the
+                    // ticket goes unused.
+                    assert!(matches!(claim, Claim::First(_)), "after {polls} polls");
+                    break;
+                }
+                // A retry arriving meanwhile: once the entry is in, it
+                // waits on the claim; it must not wait forever.
+                if duplicate.is_none() {
+                    if let Some(Claim::Duplicate(outcome)) = store.claim("k".into()).now_or_never()
+                    {
+                        duplicate = Some(outcome);
+                    }
+                }
+            }
+            drop(claim);
+            if let Some(outcome) = duplicate {
+                duplicates_seen += 1;
+                assert_eq!(
+                    outcome.now_or_never(),
+                    Some(Outcome::abandoned()),
+                    "a duplicate of a claim dropped after {polls} polls is answered at once"
+                );
+            }
+            assert!(
+                claim_and_complete(&store, "k".into(), "ran").await,
+                "after a claim dropped after {polls} polls, the next claim runs the work"
+            );
+            assert!(!claim_and_complete(&store, "k".into(), "unused").await);
+        }
+        // The claim has three pauses: it completes on the fourth poll, so
+        // the loop dropped it at each of them.
+        assert_eq!(completed_at, Some(4));
+        assert!(duplicates_seen > 0, "a duplicate waited on a dropped claim");
+    }
+
+    #[actix_rt::test]
+    async fn retries_of_fresh_pushes_are_recognised_however_full_the_store() {
+        let store = MemoryStore::new(100, Duration::from_secs(60));
+        let reply = "<xml>a reply of some length</xml>".repeat(6);
+        for i in 0..2_000 {
+            assert!(claim_and_complete(&store, format!("old-push-{i}"), &reply).await);
+        }
+        store.run_pending_tasks().await;
+        assert!(store.weighted_size() <= store.max_bytes());
+        assert!(store.len() < 2_000, "the store evicted: {}", store.len());
+
+        // Fresh pushes, completed, then retried.
+        for i in 0..100 {
+            assert!(claim_and_complete(&store, format!("fresh-{i}"), &reply).await);
+        }
+        store.run_pending_tasks().await;
+        let mut recognised = 0;
+        for i in 0..100 {
+            if !claim_and_complete(&store, format!("fresh-{i}"), "unused").await {
+                recognised += 1;
+            }
+        }
+        assert_eq!(recognised, 100, "retries recognised past capacity");
+
+        // Fresh pushes still in flight while more unique pushes arrive.
+        let mut tickets = Vec::new();
+        for i in 0..20 {
+            match store.claim(format!("slow-{i}")).await {
+                Claim::First(ticket) => tickets.push(ticket),
+                Claim::Duplicate(_) => panic!("slow-{i} is new"),
+            }
+        }
+        for i in 0..40 {
+            assert!(claim_and_complete(&store, format!("burst-{i}"), &reply).await);
+        }
+        store.run_pending_tasks().await;
+        let mut waiting = Vec::new();
+        for i in 0..20 {
+            match store.claim(format!("slow-{i}")).await {
+                Claim::Duplicate(outcome) => waiting.push(outcome),
+                Claim::First(_) => panic!("the retry of in-flight slow-{i} was not recognised"),
+            }
+        }
+        for ticket in tickets {
+            let (complete, _) = ticket.into_parts();
+            complete(replied("slow"));
+        }
+        for outcome in waiting {
+            assert_eq!(outcome.await.reply.as_deref(), Some("slow"));
+        }
+        store.run_pending_tasks().await;
+        assert!(store.weighted_size() <= store.max_bytes());
+    }
+
+    #[actix_rt::test]
+    async fn entries_weigh_their_bytes() {
+        let store = MemoryStore::with_max_bytes(1 << 20, Duration::from_secs(60));
+        let Claim::First(ticket) = store.claim("key-1".into()).await else {
+            panic!("first claim")
+        };
+        store.run_pending_tasks().await;
+        assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES + 5);
+        let (complete, _) = ticket.into_parts();
+        complete(Outcome {
+            reply: Some("x".repeat(1000).into()),
+            handler: Some("bot::handler".into()),
+            status: Status::Replied,
+        });
+        store.run_pending_tasks().await;
+        assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES + 5 + 1000 + 12);
+        assert_eq!(store.len(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_late_completion_does_not_overwrite_a_newer_claim() {
+        let store = MemoryStore::new(100, Duration::from_secs(60));
+        let Claim::First(old) = store.claim("k".into()).await else {
+            panic!("first claim")
+        };
+        // The entry is lost (as to an early eviction) and claimed anew.
+        store.cache.invalidate("k").await;
+        let Claim::First(new) = store.claim("k".into()).await else {
+            panic!("claim after eviction")
+        };
+        let (complete_old, _) = old.into_parts();
+        complete_old(replied("old"));
+        store.run_pending_tasks().await;
+        let Claim::Duplicate(retry) = store.claim("k".into()).await else {
+            panic!("the newer claim is in flight")
+        };
+        let (complete_new, _) = new.into_parts();
+        complete_new(replied("new"));
+        assert_eq!(retry.await.reply.as_deref(), Some("new"));
     }
 }
