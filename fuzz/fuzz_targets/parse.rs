@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(push) = wechat_events::parse(data) {
+    if let Ok(push) = wechat_events::push::parse(data) {
         // A parsed push always has a de-duplication key.
         let _ = wechat_events::dedup::dedup_key(&push);
     }

@@ -1,7 +1,7 @@
 //! De-duplicating WeChat's retries.
 //!
 //! WeChat retries a push it got no answer to within 5 seconds, three tries
-//! in all, with the same body. Each push gets a key (protocol §4); the
+//! in all, with the same body. Each push gets a key ; the
 //! [`DedupStore`] runs the work for a key once and hands every caller with
 //! that key the same [`Outcome`]: a retry that arrives while the first run
 //! is in flight waits for it, a retry after it finished gets the stored
@@ -413,7 +413,7 @@ impl DedupStore for MemoryStore {
     }
 }
 
-/// The de-duplication key of a push (protocol §4).
+/// The de-duplication key of a push .
 ///
 /// Messages: account + `FromUserName` + `MsgId`. Events: account +
 /// `FromUserName` + `CreateTime` + `Event` + `EventKey`, plus the
@@ -445,8 +445,17 @@ pub fn dedup_key(push: &Push) -> String {
                         l.latitude, l.longitude, l.precision
                     )
                 }
-                Event::Unknown(_) => format!("e|{to}|{from}|{time}|{event}|{key}|{}", digest(push)),
-                _ => format!("e|{to}|{from}|{time}|{event}|{key}"),
+                // The menu and follow events: user, second, event and key
+                // tell two apart, as the protocol's key does.
+                Event::Subscribe(_)
+                | Event::Unsubscribe(_)
+                | Event::Scan(_)
+                | Event::Click(_)
+                | Event::View(_) => format!("e|{to}|{from}|{time}|{event}|{key}"),
+                // Every other event (job results, cards, subscription
+                // messages, unknown ones) may come several to a user in one
+                // second with no key to tell them apart: the digest does.
+                _ => format!("e|{to}|{from}|{time}|{event}|{key}|{}", digest(push)),
             }
         }
     }
@@ -508,6 +517,21 @@ mod tests {
                 false
             }
         }
+    }
+
+    #[test]
+    fn job_results_in_one_second_are_distinct_pushes() {
+        let job = |id: u32| {
+            push(&format!(
+                "<MsgType>event</MsgType><Event>TEMPLATESENDJOBFINISH</Event><MsgID>{id}</MsgID><Status>success</Status>"
+            ))
+        };
+        assert_ne!(dedup_key(&job(1)), dedup_key(&job(2)));
+        assert_eq!(
+            dedup_key(&job(1)),
+            dedup_key(&job(1)),
+            "a retry is the same push"
+        );
     }
 
     #[test]

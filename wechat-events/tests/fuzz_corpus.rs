@@ -50,7 +50,7 @@ fn feed(data: &[u8]) {
         }
     }
     for payload in payloads {
-        let _ = wechat_events::parse(payload);
+        let _ = wechat_events::push::parse(payload);
         let text = String::from_utf8_lossy(payload);
         let _ = wechat_events::reply::parse_reply(&text);
         if let Ok(encrypt) = extract_encrypt(&text) {

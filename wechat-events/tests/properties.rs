@@ -8,8 +8,9 @@
 
 use proptest::prelude::*;
 use wechat_events::dedup::dedup_key;
+use wechat_events::push::{parse, ParseError};
 use wechat_events::reply::parse_reply;
-use wechat_events::{parse, Article, Music, ParseError, Reply};
+use wechat_events::{Article, Music, Reply};
 
 fn cases() -> ProptestConfig {
     ProptestConfig {
