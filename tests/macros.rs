@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::web;
 use common::*;
-use wechat_events::testing::SimPush;
+use wechat_events::testing::{SimPush, TestServer};
 use wechat_events::{Config, Reply, RouteKind, Router, WechatService};
 
 /// State shared with the handlers through `web::Data`.
@@ -214,17 +214,15 @@ fn config() -> Config {
     Config::builder(TOKEN).build().expect("config")
 }
 
-fn start(counter: web::Data<Counter>) -> Server {
+fn start(counter: web::Data<Counter>) -> TestServer {
     // No builder routes: every handler comes from the attributes.
     let service = WechatService::builder(config()).build().expect("routes");
-    Server::start(service, move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(counter.clone());
-    })
+    TestServer::builder(service).app_data(counter).start()
 }
 
 /// The text reply to `content` from a fresh user.
-async fn text(server: &Server, content: &str) -> String {
-    let answer = send(&sim(), &server.url, SimPush::text(content)).await;
+async fn text(server: &TestServer, content: &str) -> String {
+    let answer = send(&sim(), server, SimPush::text(content)).await;
     answer
         .text()
         .unwrap_or_else(|| panic!("no text reply to {content:?}: {answer:?}"))
@@ -272,7 +270,7 @@ async fn captures_and_extractors_reach_the_handler() {
     let counter = web::Data::new(Counter::default());
     let server = start(counter.clone());
     let sim = sim();
-    let answer = send(&sim, &server.url, SimPush::text("天气 北京")).await;
+    let answer = send(&sim, &server, SimPush::text("天气 北京")).await;
     assert_eq!(
         answer.text(),
         Some(format!("北京 晴 ({} asked \"天气 北京\")", sim.user()).as_str())
@@ -286,7 +284,7 @@ async fn event_keys_scenes_and_kinds() {
     let counter = web::Data::new(Counter::default());
     let server = start(counter.clone());
     let sim = sim();
-    let answer = |push: SimPush| send(&sim, &server.url, push);
+    let answer = |push: SimPush| send(&sim, &server, push);
     // Two clicks of one key need two CreateTimes, or they are one push.
     let t = now();
     let count = |at: i64| SimPush::click("COUNT").create_time(at);
@@ -329,7 +327,7 @@ async fn event_keys_scenes_and_kinds() {
 async fn every_return_type_and_the_fallback() {
     let server = start(web::Data::new(Counter::default()));
     let sim = sim();
-    let answer = |push: SimPush| send(&sim, &server.url, push);
+    let answer = |push: SimPush| send(&sim, &server, push);
 
     let image = answer(SimPush::image("media-1")).await;
     assert_eq!(image.reply(), Some(&Reply::image("media-1")));
@@ -471,7 +469,7 @@ async fn builder_routes_sit_beside_attribute_handlers() {
     let service = WechatService::new(config(), Router::new().keyword("builder", builder_handler))
         .expect("routes");
     assert_eq!(service.routes().len(), HANDLERS.len() + 1);
-    let server = Server::start(service, |_: &mut web::ServiceConfig| {});
+    let server = TestServer::builder(service).start();
     assert_eq!(text(&server, "builder").await, "from the builder");
     assert_eq!(text(&server, "help").await, "help");
     server.stop().await;
