@@ -425,6 +425,10 @@ async fn start_up_logs_the_handler_table() {
         .with_ansi(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
+        // Other tests build services on other threads without a subscriber;
+        // a log callsite they registered while this subscriber was being
+        // set up may have cached "nobody listens". Recompute before logging.
+        tracing::callsite::rebuild_interest_cache();
         WechatService::builder(config()).build().expect("routes");
     });
     let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
