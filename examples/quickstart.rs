@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Configured by `Config::from_env()` (`WECHAT_TOKEN`, `WECHAT_MODE`, ...)
-//! plus `WECHAT_ADDR` (default `127.0.0.1:8080`) and `RUST_LOG`. Without
+//! plus `WECHAT_ADDR` (default `127.0.0.1:8080`; a bad value stops it with
+//! a message naming the variable) and `RUST_LOG`. Without
 //! `WECHAT_TOKEN` it uses a development token and says so. On start it
 //! prints `listening on http://ADDR/PATH` with the bound address (use
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
@@ -21,6 +22,7 @@
 //! what is in flight, and exits 0.
 
 use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -34,6 +36,9 @@ use wechat_events::{
 
 /// The token used when `WECHAT_TOKEN` is not set.
 const DEV_TOKEN: &str = "devtoken";
+
+/// Where the bot listens when `WECHAT_ADDR` is not set.
+const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
 
 const HELP: &str = "可用指令:\n\
     帮助 / help - 显示本帮助\n\
@@ -229,7 +234,10 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(2);
     });
     let state = web::Data::new(State::default());
-    let addr = std::env::var("WECHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let addr = listen_addr().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
     let app_service = service.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -240,7 +248,11 @@ async fn main() -> std::io::Result<()> {
     // Signals are handled below, so handlers can finish first.
     .disable_signals()
     .shutdown_timeout(grace.as_secs().max(1))
-    .bind(&addr)?;
+    .bind(&addr[..])
+    .unwrap_or_else(|e| {
+        eprintln!("cannot listen on WECHAT_ADDR={}: {e}", addr[0]);
+        std::process::exit(1);
+    });
     for bound in server.addrs() {
         println!("listening on http://{bound}{path} ({mode} mode)");
     }
@@ -281,4 +293,28 @@ async fn shut_down_on_signal(handle: ServerHandle, service: WechatService, grace
     service.drain(grace).await;
     handle.stop(true).await;
     tracing::info!("stopped");
+}
+
+/// Where to listen: `WECHAT_ADDR` (`host:port`), default `127.0.0.1:8080`.
+/// A bad value is an error naming the variable.
+fn listen_addr() -> Result<Vec<SocketAddr>, String> {
+    let value = match std::env::var("WECHAT_ADDR") {
+        Ok(value) if !value.trim().is_empty() => value,
+        Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(vec![DEFAULT_ADDR.into()]),
+        Err(std::env::VarError::NotUnicode(raw)) => {
+            return Err(format!("WECHAT_ADDR is not valid UTF-8: {raw:?}"))
+        }
+    };
+    let bad = |reason: &dyn std::fmt::Display| {
+        format!("WECHAT_ADDR={value:?} is not an address to listen on (host:port, e.g. 127.0.0.1:8080): {reason}")
+    };
+    let addrs: Vec<SocketAddr> = value
+        .trim()
+        .to_socket_addrs()
+        .map_err(|e| bad(&e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(bad(&"it resolves to no address"));
+    }
+    Ok(addrs)
 }

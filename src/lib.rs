@@ -1,4 +1,5 @@
-//! The workspace's root package: it owns the top-level `examples/` and
-//! `tests/`. Including the README here compiles its code blocks as
-//! doctests, so the usage shown there keeps building.
-#![doc = include_str!("../README.md")]
+//! The workspace's root package: it owns the top-level `examples/` (the
+//! quickstart bot, `cargo run --example quickstart`) and nothing else, so
+//! building the example builds no test-only dependency. The end-to-end
+//! suite is the `wechat-events-e2e` package in `tests/`, which also
+//! compiles the README's code blocks as doctests.

@@ -57,7 +57,7 @@ async fn an_async_extractor_blocks_no_other_push_and_is_cut_off_at_the_deadline(
         .only(Router::new().on(greet))
         .build()
         .unwrap();
-    let server = TestServer::start(service).unwrap();
+    let server = TestServer::builder(service).start();
     let slow = Simulator::new(TOKEN).openid("o_slow");
     let fast = Simulator::new(TOKEN).openid("o_fast");
 
@@ -130,7 +130,7 @@ async fn two_services_in_one_binary_answer_with_only_their_own_handlers() {
     let default = WechatService::builder(config("/default", 3000))
         .build()
         .unwrap();
-    let servers = [shop, news, plain, default].map(|s| TestServer::start(s).unwrap());
+    let servers = [shop, news, plain, default].map(|s| TestServer::builder(s).start());
     let sim = Simulator::new(TOKEN);
     let ask = |i: usize, text: &'static str| {
         let sim = &sim;
@@ -236,7 +236,7 @@ async fn a_handlers_error_chain_appears_in_the_log() {
         .only(Router::new().on(failing))
         .build()
         .unwrap();
-    let server = TestServer::start(service).unwrap();
+    let server = TestServer::builder(service).start();
     let answer = Simulator::new(TOKEN)
         .send(&server, &SimPush::text("order 42"))
         .await

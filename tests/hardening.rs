@@ -71,7 +71,7 @@ fn echo_service(window: Option<Duration>) -> WechatService {
 
 #[actix_rt::test]
 async fn replays_outside_the_window_or_with_another_body_are_refused() {
-    let server = TestServer::start(echo_service(Some(Duration::from_secs(300)))).unwrap();
+    let server = TestServer::builder(echo_service(Some(Duration::from_secs(300)))).start();
     let url = server.url().to_owned();
 
     // A handshake signed long ago: 403, not 200.
@@ -114,7 +114,7 @@ async fn replays_outside_the_window_or_with_another_body_are_refused() {
     server.stop().await;
 
     // With the window off (replaying recorded pushes), an old timestamp passes.
-    let server = TestServer::start(echo_service(None)).unwrap();
+    let server = TestServer::builder(echo_service(None)).start();
     let (status, body) = post(
         server.url(),
         &signed_query(1, "n4"),
@@ -151,7 +151,7 @@ async fn hundreds_of_slow_handlers_are_all_answered_and_the_background_limit_hol
         .on_late_reply(move |_| *hook_count.lock().unwrap() += 1)
         .build()
         .unwrap();
-    let server = TestServer::start(service.clone()).unwrap();
+    let server = TestServer::builder(service.clone()).start();
     let sim = Simulator::new(TOKEN);
     let answers = futures_util::future::join_all((0..PUSHES).map(|i| {
         let sim = &sim;
@@ -268,7 +268,7 @@ async fn garbage_of_every_shape_is_a_4xx_and_runs_no_handler() {
         .only(Router::new().fallback(count_runs))
         .build()
         .unwrap();
-    let server = TestServer::start(service).unwrap();
+    let server = TestServer::builder(service).start();
     let deep = format!("<xml>{}{}</xml>", "<a>".repeat(5000), "</a>".repeat(5000));
     let wide = format!("<xml>{}</xml>", "<a>x</a>".repeat(5000));
     let genuine = text_xml("o_g", "fine", 99);

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::web;
 use common::*;
 use wechat_events::kinds::RouteKind;
-use wechat_events::testing::SimPush;
+use wechat_events::testing::{SimPush, TestServer};
 use wechat_events::{Config, Reply, Router, WechatService};
 
 /// State shared with the handlers through `web::Data`.
@@ -215,17 +215,15 @@ fn config() -> Config {
     Config::builder(TOKEN).build().expect("config")
 }
 
-fn start(counter: web::Data<Counter>) -> Server {
+fn start(counter: web::Data<Counter>) -> TestServer {
     // No builder routes: every handler comes from the attributes.
     let service = WechatService::builder(config()).build().expect("routes");
-    Server::start(service, move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(counter.clone());
-    })
+    TestServer::builder(service).app_data(counter).start()
 }
 
 /// The text reply to `content` from a fresh user.
-async fn text(server: &Server, content: &str) -> String {
-    let answer = send(&sim(), &server.url, SimPush::text(content)).await;
+async fn text(server: &TestServer, content: &str) -> String {
+    let answer = send(&sim(), server, SimPush::text(content)).await;
     answer
         .text()
         .unwrap_or_else(|| panic!("no text reply to {content:?}: {answer:?}"))
@@ -273,7 +271,7 @@ async fn captures_and_extractors_reach_the_handler() {
     let counter = web::Data::new(Counter::default());
     let server = start(counter.clone());
     let sim = sim();
-    let answer = send(&sim, &server.url, SimPush::text("天气 北京")).await;
+    let answer = send(&sim, &server, SimPush::text("天气 北京")).await;
     assert_eq!(
         answer.text(),
         Some(format!("北京 晴 ({} asked \"天气 北京\")", sim.user()).as_str())
@@ -287,7 +285,7 @@ async fn event_keys_scenes_and_kinds() {
     let counter = web::Data::new(Counter::default());
     let server = start(counter.clone());
     let sim = sim();
-    let answer = |push: SimPush| send(&sim, &server.url, push);
+    let answer = |push: SimPush| send(&sim, &server, push);
     // Two clicks of one key need two CreateTimes, or they are one push.
     let t = now();
     let count = |at: i64| SimPush::click("COUNT").create_time(at);
@@ -330,7 +328,7 @@ async fn event_keys_scenes_and_kinds() {
 async fn every_return_type_and_the_fallback() {
     let server = start(web::Data::new(Counter::default()));
     let sim = sim();
-    let answer = |push: SimPush| send(&sim, &server.url, push);
+    let answer = |push: SimPush| send(&sim, &server, push);
 
     let image = answer(SimPush::image("media-1")).await;
     assert_eq!(image.reply(), Some(&Reply::image("media-1")));
@@ -428,6 +426,10 @@ async fn start_up_logs_the_handler_table() {
         .with_ansi(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
+        // Other tests build services on other threads without a subscriber;
+        // a log callsite they registered while this subscriber was being
+        // set up may have cached "nobody listens". Recompute before logging.
+        tracing::callsite::rebuild_interest_cache();
         WechatService::builder(config()).build().expect("routes");
     });
     let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
@@ -472,7 +474,7 @@ async fn builder_routes_sit_beside_attribute_handlers() {
     let service = WechatService::new(config(), Router::new().keyword("builder", builder_handler))
         .expect("routes");
     assert_eq!(service.routes().len(), HANDLERS.len() + 1);
-    let server = Server::start(service, |_: &mut web::ServiceConfig| {});
+    let server = TestServer::builder(service).start();
     assert_eq!(text(&server, "builder").await, "from the builder");
     assert_eq!(text(&server, "help").await, "help");
     server.stop().await;

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use wechat_events::testing::SimPush;
+use wechat_events::testing::{SimPush, TestServer};
 use wechat_events::{on_text, TextMessage, WechatService};
 
 fn greetings() {
@@ -27,14 +27,14 @@ async fn handlers_sharing_a_path_both_register() {
     let config = wechat_events::Config::builder(TOKEN).build().unwrap();
     let service = WechatService::new(config, wechat_events::Router::new()).unwrap();
     assert_eq!(service.routes().len(), 2, "{:?}", service.routes());
-    let server = Server::start(service, |_| {});
+    let server = TestServer::builder(service).start();
     let sim = sim();
     assert_eq!(
-        send(&sim, &server.url, SimPush::text("早")).await.text(),
+        send(&sim, &server, SimPush::text("早")).await.text(),
         Some("早上好")
     );
     assert_eq!(
-        send(&sim, &server.url, SimPush::text("晚")).await.text(),
+        send(&sim, &server, SimPush::text("晚")).await.text(),
         Some("晚安")
     );
     server.stop().await;

@@ -46,7 +46,7 @@ async fn a_handler_panic_is_logged_once_with_its_location() {
         .only(Router::new().on(boom))
         .build()
         .unwrap();
-    let server = TestServer::start(service).unwrap();
+    let server = TestServer::builder(service).start();
     let sim = Simulator::new("panictoken");
     let answer = sim
         .send(&server, &SimPush::click("X"))

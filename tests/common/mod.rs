@@ -1,7 +1,7 @@
 //! Shared helpers for the end-to-end tests: the simulator playing WeChat
 //! (`wechat_events::testing`), raw requests for the malformed cases it
-//! will not send, the quickstart process, and in-process servers bound on
-//! 127.0.0.1.
+//! will not send, and the quickstart and `wechat-sim` processes. Services
+//! built by a test are served by `wechat_events::testing::TestServer`.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wechat_events::signature::sign;
-use wechat_events::testing::{Response, SimPush, Simulator};
+use wechat_events::testing::{Response, SimPush, Simulator, Target};
 
 pub const TOKEN: &str = "testtoken";
 
@@ -39,18 +39,12 @@ pub fn secure_sim() -> Simulator {
     sim().secure(AES_KEY, APPID).expect("test key")
 }
 
-/// Sends `push` and returns the answer, panicking if none came.
-pub async fn send(sim: &Simulator, url: &str, push: SimPush) -> Response {
-    sim.send(url, &push)
+/// Sends `push` to `target` (a URL, a `TestServer`) and returns the
+/// answer, panicking if none came.
+pub async fn send<T: Target + ?Sized>(sim: &Simulator, target: &T, push: SimPush) -> Response {
+    sim.send(target, &push)
         .await
         .unwrap_or_else(|e| panic!("{push}: {e}"))
-}
-
-/// `value` as CDATA, with `]]>` split safely.
-pub fn cdata(value: &str) -> String {
-    let mut out = String::new();
-    wechat_events::xml::push_cdata(&mut out, value);
-    out
 }
 
 /// An answer to a raw request (see [`post`]), as the test sees it.
@@ -58,7 +52,6 @@ pub fn cdata(value: &str) -> String {
 pub struct Answer {
     pub status: u16,
     pub body: String,
-    pub elapsed: Duration,
 }
 
 impl Answer {
@@ -89,7 +82,6 @@ fn client() -> awc::Client {
 }
 
 pub async fn post(base: &str, query: &str, body: impl Into<String>) -> Answer {
-    let started = std::time::Instant::now();
     let mut resp = client()
         .post(format!("{base}?{query}"))
         .insert_header(("Content-Type", "text/xml"))
@@ -100,18 +92,15 @@ pub async fn post(base: &str, query: &str, body: impl Into<String>) -> Answer {
     Answer {
         status: resp.status().as_u16(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
-        elapsed: started.elapsed(),
     }
 }
 
 pub async fn request(method: awc::http::Method, url: &str) -> Answer {
-    let started = std::time::Instant::now();
     let mut resp = client().request(method, url).send().await.expect("request");
     let bytes = resp.body().await.expect("body");
     Answer {
         status: resp.status().as_u16(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
-        elapsed: started.elapsed(),
     }
 }
 
@@ -130,22 +119,34 @@ impl Drop for Quickstart {
     }
 }
 
+/// The quickstart example's binary. `cargo test --workspace` builds it (the
+/// root package's example); when this package's tests run alone it may be
+/// missing, and is built here.
 fn quickstart_binary() -> PathBuf {
-    // target/<profile>/deps/<test binary> -> target/<profile>/examples/quickstart
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "quickstart"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example quickstart");
-        assert!(status.success(), "building the quickstart failed");
-    }
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let bin = target_binary("examples", "quickstart");
+            if !bin.exists() {
+                cargo_build(&["-p", "wechat-events-suite", "--example", "quickstart"]);
+            }
+            bin
+        })
+        .clone()
+}
+
+/// Runs `cargo build ARGS` in the workspace (into this test's target directory).
+fn cargo_build(args: &[&str]) {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/");
+    let status = Command::new(env!("CARGO"))
+        .arg("build")
+        .args(args)
+        .current_dir(workspace)
+        .status()
+        .unwrap_or_else(|e| panic!("cargo build {args:?}: {e}"));
+    assert!(status.success(), "cargo build {args:?} failed");
 }
 
 /// A binary built into the target directory beside this test's
@@ -168,13 +169,14 @@ pub fn wechat_sim_binary() -> PathBuf {
         .get_or_init(|| {
             let bin = target_binary("", "wechat-sim");
             if !bin.exists() {
-                let status = Command::new(env!("CARGO"))
-                    .args(["build", "-p", "wechat-events", "--features", "cli"])
-                    .args(["--bin", "wechat-sim"])
-                    .current_dir(env!("CARGO_MANIFEST_DIR"))
-                    .status()
-                    .expect("cargo build --bin wechat-sim");
-                assert!(status.success(), "building wechat-sim failed");
+                cargo_build(&[
+                    "-p",
+                    "wechat-events",
+                    "--features",
+                    "cli",
+                    "--bin",
+                    "wechat-sim",
+                ]);
             }
             bin
         })
@@ -182,6 +184,21 @@ pub fn wechat_sim_binary() -> PathBuf {
 }
 
 impl Quickstart {
+    /// Runs the quickstart with `WECHAT_TOKEN=TOKEN` and the given extra
+    /// environment when it is expected to stop by itself (a bad
+    /// configuration), and returns how it ended.
+    pub fn run_to_exit(env: &[(&str, &str)]) -> std::process::Output {
+        let mut cmd = Command::new(quickstart_binary());
+        cmd.env_clear()
+            .env("WECHAT_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run quickstart")
+    }
+
     /// Starts the quickstart with `WECHAT_TOKEN=TOKEN` and the given extra
     /// environment, and waits for its "listening on" line.
     pub fn start(env: &[(&str, &str)]) -> Quickstart {
@@ -224,44 +241,6 @@ impl Quickstart {
     }
 }
 
-/// An in-process server for a service built by the test.
-pub struct Server {
-    pub addr: SocketAddr,
-    pub url: String,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl Server {
-    /// Binds `service` (plus `configure`d app data) on 127.0.0.1:0.
-    pub fn start<F>(service: wechat_events::WechatService, configure: F) -> Server
-    where
-        F: Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
-    {
-        let path = service.config().path().to_owned();
-        let server = actix_web::HttpServer::new(move || {
-            actix_web::App::new()
-                .configure(configure.clone())
-                .service(service.clone())
-        })
-        .workers(2)
-        .bind("127.0.0.1:0")
-        .expect("bind");
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
-        Server {
-            addr,
-            url: format!("http://{addr}{path}"),
-            handle,
-        }
-    }
-
-    pub async fn stop(self) {
-        self.handle.stop(false).await;
-    }
-}
-
 /// The EncodingAESKey of the official sample (its last character has
 /// non-zero trailing bits: a strict base64 decoder rejects it).
 pub const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
@@ -300,18 +279,4 @@ pub fn compatible_body(plain_xml: &str, encrypt: &str) -> String {
         .and_then(|s| s.strip_suffix("</xml>"))
         .expect("an <xml> document");
     format!("<xml>{inner}<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
-}
-
-/// Polls `condition` every 10 ms until it holds or `timeout` passes;
-/// returns whether it held. For waiting on background work without
-/// betting on a fixed sleep.
-pub async fn wait_until(timeout: Duration, condition: impl Fn() -> bool) -> bool {
-    let started = std::time::Instant::now();
-    while !condition() {
-        if started.elapsed() > timeout {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    true
 }

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use common::{closed_port, Background, BotMode, APPID, KEY, TOKEN};
+use common::{closed_port, serve_bot, BotMode, APPID, KEY, TOKEN};
+use wechat_events::testing::TestServer;
 
 const DEADLINE: Duration = Duration::from_secs(4);
 
@@ -76,8 +77,8 @@ fn secure(url: &str, args: &[&str]) -> Run {
 
 #[test]
 fn every_subcommand_against_the_bot() {
-    let bot = Background::bot(BotMode::Plain, DEADLINE);
-    let url = bot.url.as_str();
+    let bot = serve_bot(BotMode::Plain, DEADLINE);
+    let url = bot.url();
     let cases: &[(&[&str], &str)] = &[
         (&["verify"], "handshake verified"),
         (&["subscribe"], "text: 欢迎关注"),
@@ -121,7 +122,7 @@ fn every_subcommand_against_the_bot() {
 
 #[test]
 fn raw_file_and_stdin() {
-    let bot = Background::bot(BotMode::Secure, DEADLINE);
+    let bot = serve_bot(BotMode::Secure, DEADLINE);
     let path = std::env::temp_dir().join(format!("wechat-sim-raw-{}.xml", std::process::id()));
     std::fs::write(
         &path,
@@ -131,7 +132,7 @@ fn raw_file_and_stdin() {
     )
     .expect("write fixture");
     let run = secure(
-        &bot.url,
+        bot.url(),
         &["--xml", "raw", path.to_str().expect("utf-8 path")],
     );
     let _ = std::fs::remove_file(&path);
@@ -143,7 +144,7 @@ fn raw_file_and_stdin() {
     let mut child = command()
         .args([
             "--url",
-            &bot.url,
+            bot.url(),
             "--token",
             TOKEN,
             "--aes-key",
@@ -173,8 +174,8 @@ fn raw_file_and_stdin() {
 
 #[test]
 fn tour_transcript() {
-    let bot = Background::bot(BotMode::Plain, DEADLINE);
-    let run = sim(&bot.url, &["tour"]);
+    let bot = serve_bot(BotMode::Plain, DEADLINE);
+    let run = sim(bot.url(), &["tour"]);
     let out = run.ok();
     for want in [
         "[1/7] → subscribe\n",
@@ -198,8 +199,8 @@ fn tour_transcript() {
 
 #[test]
 fn secure_and_compatible_modes_and_env_defaults() {
-    let bot = Background::bot(BotMode::Secure, DEADLINE);
-    let run = secure(&bot.url, &["--xml", "text", "加密"]);
+    let bot = serve_bot(BotMode::Secure, DEADLINE);
+    let run = secure(bot.url(), &["--xml", "text", "加密"]);
     let out = run.ok();
     assert!(out.contains("→ text \"加密\" (encrypted)"), "{run}");
     assert!(out.contains("<Encrypt>"), "{run}");
@@ -212,41 +213,47 @@ fn secure_and_compatible_modes_and_env_defaults() {
         .env("WECHAT_AES_KEY", KEY)
         .env("WECHAT_APPID", APPID)
         .args([
-            "--url", &bot.url, "--from", "o_env", "click", "--key", "ENV",
+            "--url",
+            bot.url(),
+            "--from",
+            "o_env",
+            "click",
+            "--key",
+            "ENV",
         ])
         .output()
         .expect("run");
     let run = finish(output);
     assert!(run.ok().contains("text: 点击菜单 ENV"), "{run}");
 
-    let compat = Background::bot(BotMode::Compatible, DEADLINE);
-    let run = secure(&compat.url, &["--compatible", "--xml", "text", "兼容"]);
+    let compat = serve_bot(BotMode::Compatible, DEADLINE);
+    let run = secure(compat.url(), &["--compatible", "--xml", "text", "兼容"]);
     let out = run.ok();
     assert!(
         out.contains("<Content><![CDATA[兼容]]></Content><MsgId>"),
         "{run}"
     );
     assert!(out.contains("text: 收到:兼容"), "{run}");
-    let run = sim(&compat.url, &["text", "明文"]);
+    let run = sim(compat.url(), &["text", "明文"]);
     assert!(run.ok().contains("text: 收到:明文"), "{run}");
 
     // A plaintext push to a secure-mode bot is refused: exit 1.
-    let run = sim(&bot.url, &["text", "x"]);
+    let run = sim(bot.url(), &["text", "x"]);
     assert!(run.failed().stdout.contains("HTTP 400"), "{run}");
 }
 
 #[test]
 fn refusals_exit_non_zero() {
-    let bot = Background::bot(BotMode::Plain, DEADLINE);
+    let bot = serve_bot(BotMode::Plain, DEADLINE);
     // Wrong token: 403.
     let output = command()
-        .args(["--url", &bot.url, "--token", "wrongtoken", "subscribe"])
+        .args(["--url", bot.url(), "--token", "wrongtoken", "subscribe"])
         .output()
         .expect("run");
     let run = finish(output);
     assert!(run.failed().stdout.contains("HTTP 403"), "{run}");
     let output = command()
-        .args(["--url", &bot.url, "--token", "wrongtoken", "verify"])
+        .args(["--url", bot.url(), "--token", "wrongtoken", "verify"])
         .output()
         .expect("run");
     assert!(finish(output).failed().stdout.contains("HTTP 403"));
@@ -301,32 +308,37 @@ fn token_defaults_to_the_quickstart_development_token() {
         wechat_events::Router::new(),
     )
     .expect("service");
-    let bot = Background::service(service);
+    let bot = TestServer::builder(service).start();
     let output = command()
-        .args(["--url", &bot.url, "verify"])
+        .args(["--url", bot.url(), "verify"])
         .output()
         .expect("run");
     let run = finish(output);
     assert!(run.ok().contains("handshake verified"), "{run}");
 }
 
-/// A fake bot at `/wechat` answering with `answer(request number, query, body)`.
-fn fake<F, Fut>(answer: F) -> Background
+/// A fake bot answering `answer(request number, query, body)` at `/wechat`;
+/// returns the server and that URL.
+fn fake<F, Fut>(answer: F) -> (TestServer, String)
 where
-    F: Fn(usize, String, String) -> Fut + Clone + Send + 'static,
+    F: Fn(usize, String, String) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = HttpResponse> + 'static,
 {
     let calls = Arc::new(AtomicUsize::new(0));
-    Background::start("/wechat", move |cfg: &mut web::ServiceConfig| {
-        let (answer, calls) = (answer.clone(), calls.clone());
-        cfg.route(
-            "/wechat",
-            web::to(move |req: HttpRequest, body: String| {
-                let n = calls.fetch_add(1, Ordering::SeqCst);
-                answer(n, req.query_string().to_owned(), body)
-            }),
-        );
-    })
+    let server = TestServer::without_service()
+        .configure(move |cfg: &mut web::ServiceConfig| {
+            let (answer, calls) = (answer.clone(), calls.clone());
+            cfg.route(
+                "/wechat",
+                web::to(move |req: HttpRequest, body: String| {
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    answer(n, req.query_string().to_owned(), body)
+                }),
+            );
+        })
+        .start();
+    let url = server.url_for("/wechat");
+    (server, url)
 }
 
 #[test]
@@ -336,11 +348,11 @@ fn encrypted_reply_with_a_bad_signature_fails() {
         .render("o_sim_user", "gh_test", 1)
         .expect("renders");
     let forged = wechat_events::crypto::encrypt_reply("other", &key, APPID, &xml, "1", "2");
-    let bot = fake(move |_, _, _| {
+    let (_bot, url) = fake(move |_, _, _| {
         let body = forged.clone();
         async move { HttpResponse::Ok().body(body) }
     });
-    let run = secure(&bot.url, &["text", "x"]);
+    let run = secure(&url, &["text", "x"]);
     assert!(
         run.failed().stdout.contains("MsgSignature does not verify"),
         "{run}"
@@ -349,26 +361,32 @@ fn encrypted_reply_with_a_bad_signature_fails() {
 
 #[test]
 fn slow_answers_fail_and_retries_resend_the_same_bytes() {
-    // Over 5 s without --retries: measured, and a failure.
-    let slow = fake(|_, _, _| async {
+    // Over 5 s without --retries: a failure. `wechat-sim` judges an answer
+    // against WeChat's fixed 5 s, so this fake really has to be that slow.
+    let (_slow, slow_url) = fake(|_, _, _| async {
         tokio::time::sleep(Duration::from_millis(5300)).await;
         HttpResponse::Ok().body("success")
     });
-    // With --retries: the first try is dropped at 5 s, the second answers.
+    // With --retries: the first try is held until the retry arrives, so the
+    // simulator must have given up on it (WeChat's 5 s) and sent again.
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let log = seen.clone();
-    let flaky = fake(move |n, query, body| {
+    let (retried_tx, retried_rx) = tokio::sync::watch::channel(false);
+    let retried_tx = Arc::new(retried_tx);
+    let (_flaky, flaky_url) = fake(move |n, query, body| {
         if let Ok(mut log) = log.lock() {
             log.push(format!("{query}\n{body}"));
         }
+        let (retried_tx, mut retried) = (retried_tx.clone(), retried_rx.clone());
         async move {
             if n == 0 {
-                tokio::time::sleep(Duration::from_secs(8)).await;
+                let _ = retried.wait_for(|retried| *retried).await;
+            } else {
+                retried_tx.send_replace(true);
             }
             HttpResponse::Ok().body("success")
         }
     });
-    let (slow_url, flaky_url) = (slow.url.clone(), flaky.url.clone());
     let slow_run = std::thread::spawn(move || sim(&slow_url, &["click", "--key", "SLOW"]));
     let run = secure(&flaky_url, &["--retries", "click", "--key", "FLAKY"]);
     let out = run.ok();
@@ -380,6 +398,6 @@ fn slow_answers_fail_and_retries_resend_the_same_bytes() {
 
     let run = slow_run.join().expect("slow run");
     let out = &run.failed().stdout;
-    assert!(out.contains("← 200 OK in 5."), "{run}");
+    assert!(out.contains("← 200 OK in "), "{run}");
     assert!(out.contains("over WeChat's 5 s limit"), "{run}");
 }

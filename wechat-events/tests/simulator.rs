@@ -8,10 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::{web, App, HttpResponse};
-use common::{bot, closed_port, BotMode, APPID, HELP, KEY, TOKEN};
-use wechat_events::testing::{
-    Answer, AnswerError, InProcess, SimError, SimPush, Simulator, TestServer,
-};
+use common::{bot, closed_port, serve_bot, BotMode, APPID, HELP, KEY, TOKEN};
+use wechat_events::testing::{Answer, AnswerError, InProcess, SimError, SimPush, Simulator};
 use wechat_events::{Article, Reply};
 
 const DEADLINE: Duration = Duration::from_secs(4);
@@ -218,11 +216,17 @@ async fn a_resent_payload_is_a_retry_not_a_new_click() {
 
 #[actix_rt::test]
 async fn slow_handler_is_retried_like_wechat() {
+    // In-process, every timer (the simulator's patience, the service's
+    // deadline, the handler's 10 s sleep) is on this runtime's paused
+    // clock: the order below is exact, and the test takes no real time.
+    tokio::time::pause();
     // Deadline 1 s, patience 0.7 s: the first try goes unanswered, the
     // retry (same bytes) gets the `success` the deadline produced.
     let app = InProcess::init(bot(BotMode::Plain, Duration::from_secs(1))).await;
     let sim = sim().timeout(Duration::from_millis(700));
-    let prepared = sim.prepare(&SimPush::click("SLOW"));
+    // Fixed CreateTimes: no real second passes on this clock, and two SLOW
+    // clicks in one second would be one push to the de-duplication.
+    let prepared = sim.prepare(&SimPush::click("SLOW").create_time(1_700_000_000));
     let retried = sim
         .deliver_with_retries(&app, &prepared)
         .await
@@ -233,8 +237,9 @@ async fn slow_handler_is_retried_like_wechat() {
 
     // Too impatient: three tries, then WeChat gives up.
     let sim = sim.timeout(Duration::from_millis(100));
+    let another = SimPush::click("SLOW").create_time(1_700_000_001);
     let err = sim
-        .deliver_with_retries(&app, &sim.prepare(&SimPush::click("SLOW")))
+        .deliver_with_retries(&app, &sim.prepare(&another))
         .await
         .expect_err("gives up");
     assert!(matches!(err, SimError::GaveUp { tries: 3, .. }), "{err}");
@@ -242,7 +247,7 @@ async fn slow_handler_is_retried_like_wechat() {
 
 #[actix_rt::test]
 async fn over_real_http() {
-    let server = TestServer::start(bot(BotMode::Secure, DEADLINE)).expect("bind");
+    let server = serve_bot(BotMode::Secure, DEADLINE);
     assert!(server.url().ends_with("/wechat"));
     let sim = secure_sim();
     let response = sim.verify(&server).await.expect("handshake");
@@ -377,6 +382,9 @@ async fn replies_wechat_would_show_as_an_error() {
 
 #[actix_rt::test]
 async fn retries_resend_byte_identical_requests() {
+    // In-process on a paused clock: the first call's 2 s outlasts the
+    // simulator's 0.3 s patience exactly, in no real time.
+    tokio::time::pause();
     // The fake drops nothing, so count what arrives and compare.
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let calls = Arc::new(AtomicUsize::new(0));

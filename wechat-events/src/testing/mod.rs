@@ -52,7 +52,7 @@ use crate::xml::push_cdata;
 
 pub use answer::{Answer, AnswerError, Received, Response};
 pub use build::{SimPush, SIM_TICKET};
-pub use target::{InProcess, Target, TestServer};
+pub use target::{InProcess, Target, TestServer, TestServerBuilder};
 
 /// The account id (`ToUserName`) pushes are addressed to by default.
 pub const DEFAULT_ACCOUNT: &str = "gh_test";

@@ -5,18 +5,20 @@
 //! decodes answers; a [`Target`] moves the bytes. URLs go through `awc`
 //! (plain HTTP; this build has no TLS), [`InProcess`] calls an
 //! `actix_web::test::init_service` app without any socket, and
-//! [`TestServer`] binds a real `HttpServer` on `127.0.0.1:0`.
+//! [`TestServer`] binds a real `HttpServer` on `127.0.0.1:0` — the one
+//! server harness, with app data and a configure hook for what a test adds.
 
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::web::Bytes;
-use actix_web::{App, HttpServer};
+use actix_web::{web, App, HttpServer};
 
 use super::{Prepared, SimError};
 use crate::service::WechatService;
@@ -276,20 +278,45 @@ where
     }
 }
 
-/// A real `HttpServer` for one [`WechatService`], bound on
-/// `127.0.0.1:0` (a free port) with one worker; stopped when dropped.
+/// A real `HttpServer` bound on `127.0.0.1:0` (a free port), serving a
+/// [`WechatService`] plus whatever app data and routes the test adds; the
+/// one server harness of this crate's and its users' tests, in the shape of
+/// `actix_web::test` (`configure` takes the same closure as
+/// [`App::configure`](actix_web::App::configure)).
 ///
-/// Start it inside an actix runtime (`#[actix_web::test]`).
+/// The server runs on a thread of its own with its own actix system, so it
+/// works the same from `#[actix_web::test]`, `#[tokio::test]` and plain
+/// `#[test]` functions (which can then drive child processes, such as the
+/// `wechat-sim` binary, synchronously). It stops when dropped, or with
+/// [`TestServer::stop`].
 ///
 /// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+///
+/// use actix_web::{web, HttpResponse};
 /// use wechat_events::testing::{SimPush, Simulator, TestServer};
-/// use wechat_events::{Config, Router, WechatService};
+/// use wechat_events::{ClickEvent, Config, Router, WechatService};
+///
+/// async fn count(_: ClickEvent, hits: web::Data<AtomicU64>) -> String {
+///     (hits.fetch_add(1, Ordering::SeqCst) + 1).to_string()
+/// }
 ///
 /// # actix_rt::System::new().block_on(async {
-/// let service = WechatService::new(Config::builder("mytoken").build()?, Router::new())?;
-/// let server = TestServer::start(service)?;
-/// let response = Simulator::new("mytoken").send(&server, &SimPush::subscribe()).await?;
-/// assert!(response.is_no_reply());
+/// let service = WechatService::new(Config::builder("mytoken").build()?, Router::new().on(count))?;
+/// let hits = web::Data::new(AtomicU64::new(0));
+/// let server = TestServer::builder(service)
+///     .app_data(hits.clone()) // what the handlers extract
+///     .configure(|cfg| {
+///         // any other routes the test needs beside the service
+///         cfg.route("/health", web::get().to(HttpResponse::Ok));
+///     })
+///     .start();
+/// assert_eq!(server.url(), format!("http://{}/wechat", server.addr()));
+///
+/// let sim = Simulator::new("mytoken");
+/// let response = sim.send(&server, &SimPush::click("COUNT")).await?;
+/// assert_eq!(response.text(), Some("1"));
+/// assert_eq!(hits.load(Ordering::SeqCst), 1);
 /// server.stop().await;
 /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
@@ -297,27 +324,56 @@ pub struct TestServer {
     addr: SocketAddr,
     url: String,
     handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A hook run on every worker's app (see [`TestServerBuilder::configure`]).
+type Configure = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// Sets up a [`TestServer`]: app data, extra routes, worker count.
+#[must_use = "a builder does nothing until `start` is called"]
+pub struct TestServerBuilder {
+    service: Option<WechatService>,
+    configure: Vec<Configure>,
+    workers: usize,
 }
 
 impl TestServer {
-    /// Binds `service` on a free loopback port and starts serving.
-    pub fn start(service: WechatService) -> io::Result<TestServer> {
-        let path = service.config().path().to_owned();
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let addr = listener.local_addr()?;
-        let server = HttpServer::new(move || App::new().service(service.clone()))
-            .workers(1)
-            .disable_signals()
-            .shutdown_timeout(1)
-            .listen(listener)?
-            .run();
-        let handle = server.handle();
-        actix_rt::spawn(server);
-        Ok(TestServer {
-            addr,
-            url: format!("http://{addr}{path}"),
-            handle,
-        })
+    /// A server for `service`, mounted at its configured path; its
+    /// [`url`](TestServer::url) is the service's URL.
+    pub fn builder(service: WechatService) -> TestServerBuilder {
+        TestServerBuilder {
+            service: Some(service),
+            ..TestServer::without_service()
+        }
+    }
+
+    /// A server with only what [`configure`](TestServerBuilder::configure)
+    /// adds — a fake bot, say, to see how the [`Simulator`](super::Simulator)
+    /// reads answers WeChat would refuse. Its [`url`](TestServer::url) is
+    /// the bare `http://127.0.0.1:PORT`; see [`TestServer::url_for`].
+    ///
+    /// ```
+    /// use actix_web::{web, HttpResponse};
+    /// use wechat_events::testing::{AnswerError, SimPush, Simulator, TestServer};
+    ///
+    /// # actix_rt::System::new().block_on(async {
+    /// let fake = TestServer::without_service()
+    ///     .configure(|cfg| {
+    ///         cfg.route("/wechat", web::post().to(|| async { HttpResponse::Ok().body("ok") }));
+    ///     })
+    ///     .start();
+    /// let url = fake.url_for("/wechat");
+    /// let response = Simulator::new("tok").send(url.as_str(), &SimPush::text("hi")).await?;
+    /// assert!(matches!(response.answer, Err(AnswerError::Malformed(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn without_service() -> TestServerBuilder {
+        TestServerBuilder {
+            service: None,
+            configure: Vec::new(),
+            workers: 1,
+        }
     }
 
     /// The bound address.
@@ -325,21 +381,135 @@ impl TestServer {
         self.addr
     }
 
-    /// The service's URL, `http://127.0.0.1:PORT/wechat`.
+    /// The service's URL, `http://127.0.0.1:PORT/wechat` (without a
+    /// service: `http://127.0.0.1:PORT`).
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// Stops the server and waits for it.
-    pub async fn stop(self) {
+    /// The URL of `path` on this server: `http://127.0.0.1:PORT{path}`.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server and waits until it has stopped.
+    pub async fn stop(mut self) {
         self.handle.stop(false).await;
+        self.join();
+    }
+
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // A panic on the server thread already reached the test's output.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl TestServerBuilder {
+    /// Registers `data` on the app, as [`App::app_data`](actix_web::App::app_data)
+    /// does — typically a `web::Data<T>` the handlers extract. Keep a clone
+    /// to look at it from the test.
+    pub fn app_data<U>(self, data: U) -> Self
+    where
+        U: Clone + Send + Sync + 'static,
+    {
+        self.configure(move |cfg| {
+            cfg.app_data(data.clone());
+        })
+    }
+
+    /// Runs `f` on every worker's app before the service is mounted, as
+    /// [`App::configure`](actix_web::App::configure) does: routes, scopes,
+    /// app data. May be called more than once; hooks run in order.
+    pub fn configure<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+    {
+        self.configure.push(Arc::new(f));
+        self
+    }
+
+    /// How many worker threads serve requests (default 1; each serves many
+    /// connections at once).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving on a thread of its own.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound or the server thread cannot be
+    /// started — like `actix_web::test::init_service`, a harness that
+    /// cannot start fails the test.
+    pub fn start(self) -> TestServer {
+        self.try_start()
+            .unwrap_or_else(|e| panic!("TestServer: cannot serve on 127.0.0.1: {e}"))
+    }
+
+    fn try_start(self) -> io::Result<TestServer> {
+        let TestServerBuilder {
+            service,
+            configure,
+            workers,
+        } = self;
+        let path = service
+            .as_ref()
+            .map(|s| s.config().path().to_owned())
+            .unwrap_or_default();
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let addr = listener.local_addr()?;
+        let (started, handle) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("test-server-{addr}"))
+            .spawn(move || {
+                actix_rt::System::new().block_on(async move {
+                    let server = HttpServer::new(move || {
+                        let mut app = App::new();
+                        for hook in &configure {
+                            app = app.configure(|cfg| hook(cfg));
+                        }
+                        if let Some(service) = &service {
+                            app = app.service(service.clone());
+                        }
+                        app
+                    })
+                    .workers(workers)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .listen(listener)
+                    .map(|server| server.run());
+                    match server {
+                        Ok(server) => {
+                            let _ = started.send(Ok(server.handle()));
+                            let _ = server.await;
+                        }
+                        Err(e) => {
+                            let _ = started.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let handle = handle
+            .recv()
+            .map_err(|_| io::Error::other("the server thread ended before the server started"))??;
+        Ok(TestServer {
+            addr,
+            url: format!("http://{addr}{path}"),
+            handle,
+            thread: Some(thread),
+        })
     }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        // Sends the stop command; the returned future only waits for it.
+        // Sends the stop command (the returned future only waits for it),
+        // then waits for the server thread to wind down.
         drop(self.handle.stop(false));
+        self.join();
     }
 }
 

@@ -1,17 +1,16 @@
-//! Test support: a small bot that keeps the quickstart's reply contract,
-//! and servers running on their own thread so a child process (the
-//! `wechat-sim` binary) can reach them.
+//! Test support: a small bot that keeps the quickstart's reply contract.
+//! It is served by `wechat_events::testing::TestServer` (on a thread of its
+//! own, so a child process such as the `wechat-sim` binary can reach it from
+//! a plain `#[test]`) or called in-process.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use actix_web::{web, App, HttpServer};
+use wechat_events::testing::TestServer;
 use wechat_events::{
     Article, ClickEvent, Config, Context, ImageMessage, LocationEvent, Mode, Reply, Router,
     ScanEvent, SubscribeEvent, TextMessage, WechatService,
@@ -92,65 +91,9 @@ pub fn bot(mode: BotMode, deadline: Duration) -> WechatService {
     WechatService::new(config(mode, deadline), router).expect("test routes")
 }
 
-/// An HTTP server on its own thread and actix system, on 127.0.0.1:0.
-pub struct Background {
-    pub url: String,
-    handle: ServerHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Background {
-    /// Serves whatever `configure` mounts; the URL ends in `path`.
-    pub fn start<F>(path: &str, configure: F) -> Background
-    where
-        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
-    {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let system = actix_rt::System::new();
-            system.block_on(async move {
-                let server = HttpServer::new(move || App::new().configure(configure.clone()))
-                    .workers(1)
-                    .disable_signals()
-                    .shutdown_timeout(1)
-                    .listen(listener)
-                    .expect("listen")
-                    .run();
-                tx.send(server.handle()).expect("handle");
-                let _ = server.await;
-            });
-        });
-        let handle = rx.recv().expect("server started");
-        Background {
-            url: format!("http://{addr}{path}"),
-            handle,
-            thread: Some(thread),
-        }
-    }
-
-    /// The test bot, served at `/wechat`.
-    pub fn bot(mode: BotMode, deadline: Duration) -> Background {
-        Background::service(bot(mode, deadline))
-    }
-
-    /// `service`, served at its path; one instance shared by every worker.
-    pub fn service(service: WechatService) -> Background {
-        let path = service.config().path().to_owned();
-        Background::start(&path, move |cfg: &mut web::ServiceConfig| {
-            cfg.service(service.clone());
-        })
-    }
-}
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// The test bot in `mode`, served on 127.0.0.1.
+pub fn serve_bot(mode: BotMode, deadline: Duration) -> TestServer {
+    TestServer::builder(bot(mode, deadline)).start()
 }
 
 /// A TCP port on 127.0.0.1 that nothing listens on.
