@@ -1,7 +1,7 @@
 //! De-duplicating WeChat's retries.
 //!
 //! WeChat retries a push it got no answer to within 5 seconds, three tries
-//! in all, with the same body. Each push gets a key ; the
+//! in all, with the same body. Each push gets a key ([`dedup_key`]); the
 //! [`DedupStore`] runs the work for a key once and hands every caller with
 //! that key the same [`Outcome`]: a retry that arrives while the first run
 //! is in flight waits for it, a retry after it finished gets the stored
@@ -135,7 +135,7 @@ impl Outcome {
 /// What a [`DedupStore`] answers for a key.
 pub enum Claim {
     /// The caller is the first with this key: it must start the work and
-    /// hand its outcome to [`Ticket::complete`].
+    /// hand its outcome to the completion [`Ticket::into_parts`] returns.
     First(Ticket),
     /// Another caller has the key; this resolves to that work's outcome.
     Duplicate(BoxFuture<'static, Outcome>),
@@ -173,9 +173,14 @@ impl Ticket {
 /// with the others.
 ///
 /// The two-phase shape (claim, then complete) lets only the first caller
-/// prepare the work — run extractors, spawn the handler — and suits a
-/// shared store (Redis `SET NX`, then a write of the outcome) as well as
-/// the in-memory one.
+/// prepare the work — run extractors, spawn the handler. A shared store
+/// can claim with one atomic write (Redis `SET NX` with an expiry), but
+/// two things are its own to provide, since the trait does not: the
+/// completion is a plain `FnOnce` (a store whose write is asynchronous
+/// must spawn it, and decide what happens when it fails), and a
+/// [`Claim::Duplicate`] on another instance must learn the outcome by
+/// itself (polling or pub/sub) and resolve to [`Outcome::abandoned`] when
+/// the claim's owner dies without completing.
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key`: [`Claim::First`] for the first caller within the TTL,
     /// [`Claim::Duplicate`] for every other.

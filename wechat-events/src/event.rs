@@ -191,7 +191,7 @@ impl Event {
     }
 }
 
-// ---- the seed document's six events ---------------------------------------
+// ---- the six original events (subscribe, unsubscribe, SCAN, LOCATION, CLICK, VIEW) ---------------------------------------
 
 /// `subscribe`: the user followed the account, perhaps by scanning a
 /// parameter QR code.

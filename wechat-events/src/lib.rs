@@ -52,10 +52,15 @@
 //! # }
 //! ```
 //!
-//! The layers, each usable on its own: [`signature`] and [`query`]
-//! (verification), [`crypto`] (secure mode), [`parse`] (XML to [`Push`]),
-//! [`dedup`] (retry de-duplication), [`Router`] (dispatch), [`Reply`]
-//! (rendering), and [`WechatService`] (the actix glue).
+//! The layers, each usable on its own and each importing only those
+//! below it: [`kinds`] (which pushes exist) → [`event`] and [`message`]
+//! (typed values) → [`xml`] (reading and writing WeChat's XML) →
+//! [`push`] (XML to [`Push`]) → [`payload`] → [`handler`] (handlers and
+//! extractors) → [`router`] (dispatch) → [`registry`] (attribute
+//! handlers) → [`service`] (the actix glue, the only module that knows
+//! HTTP). Beside them: [`signature`] and [`query`] (verification),
+//! [`crypto`] (secure mode), [`replay`] (replay protection), [`dedup`]
+//! (retry de-duplication) and [`reply`] (rendering).
 //!
 //! With the `testing` feature, `testing` plays the WeChat server: signed,
 //! optionally encrypted pushes sent to a URL or an in-process app, answers

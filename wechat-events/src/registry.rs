@@ -7,7 +7,7 @@
 //! ([`Router::registered_in`]) or by tag ([`Router::registered_tagged`]),
 //! or all untagged ones at once ([`Router::registered`], what
 //! [`WechatService::builder`](crate::WechatService::builder) does unless
-//! told [`only`](crate::ServiceBuilder::only)).
+//! told [`only`](crate::service::ServiceBuilder::only)).
 
 use crate::router::{Origin, Router};
 
@@ -109,8 +109,8 @@ impl Router {
 
     /// Adds every untagged attribute-macro handler linked into this binary
     /// that is not already here, in source order (file, then line).
-    /// [`ServiceBuilder::build`](crate::ServiceBuilder::build) calls this
-    /// unless the builder was given [`only`](crate::ServiceBuilder::only).
+    /// [`ServiceBuilder::build`](crate::service::ServiceBuilder::build) calls this
+    /// unless the builder was given [`only`](crate::service::ServiceBuilder::only).
     /// Handlers with a `tag` are left to [`Router::registered_tagged`].
     pub fn registered(self) -> Self {
         self.add_all(|d| d.tag.is_none())

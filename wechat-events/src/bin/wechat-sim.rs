@@ -224,7 +224,7 @@ enum Command {
         /// The XML file.
         file: PathBuf,
     },
-    /// The seed document's six events and a text message, as a transcript.
+    /// The six sample events (subscribe, subscribe by QR code, SCAN, LOCATION, CLICK, VIEW) and a text message, as a transcript.
     Tour,
 }
 
@@ -492,7 +492,7 @@ fn read(path: &PathBuf) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(error)
 }
 
-/// The seed document's six events, then a text asking for the location
+/// The six sample events (subscribe, subscribe by QR code, SCAN, LOCATION, CLICK, VIEW), then a text asking for the location
 /// the LOCATION event reported.
 fn tour() -> Vec<SimPush> {
     vec![

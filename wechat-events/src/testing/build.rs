@@ -5,7 +5,7 @@
 //! `ToUserName`, `FromUserName`, `CreateTime`, `MsgId` — when it prepares
 //! the request, unless the builder fixed them. Field order, CDATA for
 //! strings and plain text for numbers follow WeChat's own pushes, so the
-//! seed document's samples come out field for field.
+//! sample pushes in tests/fixtures come out field for field.
 
 use std::fmt;
 
@@ -70,7 +70,7 @@ pub struct SimPush {
 }
 
 /// The `Ticket` the simulator puts on parameter-QR-code events, as in the
-/// seed document's samples.
+/// sample pushes in tests/fixtures.
 pub const SIM_TICKET: &str = "TICKET";
 
 impl SimPush {
@@ -696,7 +696,7 @@ mod tests {
     use super::*;
     use crate::push::{fixture, parse};
 
-    /// The builders reproduce the seed document's samples field for field.
+    /// The builders reproduce the sample pushes in tests/fixtures field for field.
     #[test]
     fn seed_samples_come_out_field_for_field() {
         let cases = [
