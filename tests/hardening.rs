@@ -298,3 +298,49 @@ async fn garbage_of_every_shape_is_a_4xx_and_runs_no_handler() {
     assert_eq!(GARBAGE_RUNS.load(Ordering::SeqCst), 0, "no handler ran");
     server.stop().await;
 }
+
+static FRESH_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+async fn fresh(msg: TextMessage) -> String {
+    FRESH_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("fresh {}", msg.content)
+}
+
+#[actix_rt::test]
+async fn retries_of_fresh_pushes_are_recognised_past_the_stores_capacity() {
+    // A store for about 200 outcomes, flooded with 1000 pushes first.
+    let config = Config::builder(TOKEN).dedup_capacity(200).build().unwrap();
+    let service = WechatService::builder(config)
+        .only(Router::new().on(fresh))
+        .build()
+        .unwrap();
+    let server = TestServer::builder(service).start();
+    let sim = Simulator::new(TOKEN);
+    for i in 0..1000 {
+        let answer = sim
+            .send(&server, &SimPush::text(format!("flood {i}")))
+            .await
+            .expect("answered");
+        assert_eq!(answer.text(), Some(format!("fresh flood {i}").as_str()));
+    }
+    // Fresh pushes, then WeChat's retries of each: every retry is
+    // recognised and gets the first answer; no handler runs twice.
+    let pushes: Vec<_> = (0..60)
+        .map(|i| sim.prepare(&SimPush::text(format!("new {i}"))))
+        .collect();
+    for p in &pushes {
+        sim.deliver(&server, p).await.expect("answered");
+    }
+    let before = FRESH_RUNS.load(Ordering::SeqCst);
+    for (i, p) in pushes.iter().enumerate() {
+        let retry = sim.deliver(&server, p).await.expect("answered");
+        assert_eq!(retry.text(), Some(format!("fresh new {i}").as_str()));
+    }
+    assert_eq!(
+        FRESH_RUNS.load(Ordering::SeqCst),
+        before,
+        "no retry ran its handler"
+    );
+    assert_eq!(before, 1060);
+    server.stop().await;
+}

@@ -320,3 +320,56 @@ fn a_bad_wechat_addr_is_named_and_stops_start_up() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("cannot listen on"), "{stderr}");
 }
+
+#[actix_rt::test]
+async fn menu_pickers_are_answered_and_jobs_are_acknowledged() {
+    let qs = start();
+    let sim = sim();
+    let scanned = send(
+        &sim,
+        &qs.url,
+        SimPush::scancode(true, "SCAN_1", "qrcode", "https://example.com/订单/42"),
+    )
+    .await;
+    assert_eq!(
+        scanned.text(),
+        Some("扫码结果: https://example.com/订单/42")
+    );
+    let picked = send(
+        &sim,
+        &qs.url,
+        SimPush::location_select("LOC_1", 23.1, 113.3, 15, "广州塔", "广州塔"),
+    )
+    .await;
+    assert_eq!(picked.text(), Some("你选择了: 广州塔"));
+    for event in ["pic_sysphoto", "pic_photo_or_album", "pic_weixin"] {
+        let photos = send(
+            &sim,
+            &qs.url,
+            SimPush::pics(event, "PIC_1", ["a1", "b2", "c3"]),
+        )
+        .await;
+        assert_eq!(photos.text(), Some("收到 3 张图片"), "{event}");
+    }
+    let one = send(
+        &sim,
+        &qs.url,
+        SimPush::pics("pic_weixin", "PIC_1", ["only"]),
+    )
+    .await;
+    assert_eq!(one.text(), Some("收到 1 张图片"));
+    let job = send(
+        &sim,
+        &qs.url,
+        SimPush::template_send_job_finish(200163836, "success"),
+    )
+    .await;
+    assert!(job.is_no_reply(), "{job:?}");
+    let verified = send(
+        &sim,
+        &qs.url,
+        SimPush::event("qualification_verify_success"),
+    )
+    .await;
+    assert!(verified.is_no_reply(), "{verified:?}");
+}
