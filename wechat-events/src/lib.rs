@@ -69,6 +69,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod dedup;

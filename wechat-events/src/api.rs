@@ -1,0 +1,660 @@
+//! A client for the WeChat Official Account API (公众号接口), for handlers
+//! that must say something after their passive reply's window has closed.
+//!
+//! A push's passive reply must leave within five seconds; what comes later
+//! goes through the customer-service message API (客服消息,
+//! `cgi-bin/message/custom/send`), and a handler that works for a while can
+//! show "typing" (`cgi-bin/message/custom/typing`) meanwhile. Both need an
+//! access token, which [`ApiClient`] fetches with `cgi-bin/stable_token` —
+//! the "stable" token, which a second holder of the same AppID (another
+//! instance of the bot, a script) fetching its own does not invalidate —
+//! caches until shortly before it expires, refreshes one caller at a time,
+//! and refreshes once more when WeChat rejects it (errcode 40001, 40014,
+//! 42001), retrying the call once.
+//!
+//! The client knows nothing about HTTP servers: it is an ordinary value a
+//! handler takes as an extractor once it is registered as app data (see
+//! [`ApiClient`]), usable as well from a CLI or a background task. Its
+//! futures are `Send` (handlers run on tokio tasks); every request is bounded
+//! by the client's time-outs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::reply::Reply;
+
+/// Where the client sends requests unless told otherwise.
+pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+
+/// Default connect and total time-outs of one request.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How much earlier than WeChat says a token is refreshed (never more than
+/// half its life).
+pub const REFRESH_EARLY: Duration = Duration::from_secs(300);
+
+/// The errcodes that mean "this access token is no good": 40001 (invalid
+/// credential), 40014 (invalid access_token), 42001 (access_token expired).
+pub const TOKEN_ERRCODES: [i64; 3] = [40001, 40014, 42001];
+
+const STABLE_TOKEN: &str = "/cgi-bin/stable_token";
+const CUSTOM_SEND: &str = "/cgi-bin/message/custom/send";
+const CUSTOM_TYPING: &str = "/cgi-bin/message/custom/typing";
+
+/// A bad or missing setting of the API client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiConfigError {
+    /// An environment variable is not set (or empty).
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    /// A setting has a value the client cannot use.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The environment variable or builder setting.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Why an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// WeChat answered with a non-zero `errcode`.
+    #[error("WeChat answered errcode {errcode}: {errmsg}")]
+    WeChat {
+        /// WeChat's error code (全局返回码).
+        errcode: i64,
+        /// WeChat's message.
+        errmsg: String,
+    },
+    /// The request failed: no connection, or an HTTP status other than 2xx.
+    #[error("request to the WeChat API failed")]
+    Http(#[source] reqwest::Error),
+    /// No answer came within the client's time-out.
+    #[error("the WeChat API did not answer within {after:?}")]
+    Timeout {
+        /// The client's total time-out.
+        after: Duration,
+    },
+    /// The answer was not the JSON this endpoint returns.
+    #[error("unexpected answer from {path}")]
+    Decode {
+        /// The endpoint, such as `/cgi-bin/stable_token`.
+        path: String,
+        /// What did not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The client is not configured correctly.
+    #[error("WeChat API client configuration: {0}")]
+    Config(#[from] ApiConfigError),
+    /// The reply cannot be sent as a customer-service message.
+    #[error("a {0} reply cannot be sent as a customer-service message")]
+    NotSendable(&'static str),
+}
+
+impl ApiError {
+    /// WeChat's `errcode`, when WeChat answered with one.
+    pub fn errcode(&self) -> Option<i64> {
+        match self {
+            ApiError::WeChat { errcode, .. } => Some(*errcode),
+            _ => None,
+        }
+    }
+}
+
+/// A WeChat API client: access token, customer-service messages, typing.
+///
+/// Cheap to clone (one `Arc`); clones share the cached token, so build one
+/// per account and clone it where needed. Handlers take it as an extractor
+/// by registering it as actix app data and asking for `web::Data<ApiClient>`:
+///
+/// ```no_run
+/// use actix_web::{web, App, HttpServer};
+/// use wechat_events::api::ApiClient;
+/// use wechat_events::{Config, Context, Reply, Router, TextMessage, WechatService};
+///
+/// async fn slow(msg: TextMessage, cx: Context, api: web::Data<ApiClient>) -> Reply {
+///     let openid = cx.openid().to_owned();
+///     let _ = api.typing(&openid, true).await;
+///     // ... the long work ...
+///     if let Err(e) = api.send_custom(&openid, &Reply::text(format!("done: {}", msg.content))).await {
+///         tracing::warn!(error = %e, "customer-service message not sent");
+///     }
+///     Reply::None
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let api = web::Data::new(ApiClient::from_env().expect("WECHAT_APPID, WECHAT_APPSECRET"));
+///     let service = WechatService::new(Config::from_env().expect("config"), Router::new().on(slow))
+///         .expect("routes");
+///     HttpServer::new(move || App::new().app_data(api.clone()).service(service.clone()))
+///         .bind(("127.0.0.1", 8080))?
+///         .run()
+///         .await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    appid: String,
+    secret: String,
+    base: String,
+    timeout: Duration,
+    /// The cached token; the lock is held across a refresh, so concurrent
+    /// callers wait for the one refresh instead of starting their own.
+    token: Mutex<Option<CachedToken>>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    value: String,
+    refresh_at: Instant,
+}
+
+impl fmt::Debug for ApiClient {
+    // No secret, no token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("appid", &self.inner.appid)
+            .field("base", &self.inner.base)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sets up an [`ApiClient`]: base URL and time-outs.
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ApiClientBuilder {
+    appid: String,
+    secret: String,
+    base: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl ApiClientBuilder {
+    /// The API's base URL (default [`DEFAULT_BASE_URL`]): a proxy, or a
+    /// stand-in in tests. A trailing `/` is ignored.
+    pub fn base_url(mut self, base: impl Into<String>) -> Self {
+        self.base = base.into();
+        self
+    }
+
+    /// How long connecting may take (default [`DEFAULT_TIMEOUT`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one request may take in all, connecting included (default
+    /// [`DEFAULT_TIMEOUT`]). A call that refreshes the token and retries
+    /// makes up to four requests.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    ///
+    /// ```
+    /// use wechat_events::api::{ApiClient, ApiConfigError, ApiError};
+    ///
+    /// let err = ApiClient::builder("wx1", "s").base_url("ftp://x").build().unwrap_err();
+    /// assert!(matches!(err, ApiError::Config(ApiConfigError::Invalid { name: "WECHAT_API_BASE", .. })));
+    /// ```
+    pub fn build(self) -> Result<ApiClient, ApiError> {
+        let invalid = |name, reason: &str| ApiConfigError::Invalid {
+            name,
+            reason: reason.to_owned(),
+        };
+        if self.appid.trim().is_empty() {
+            return Err(invalid("WECHAT_APPID", "empty").into());
+        }
+        if self.secret.trim().is_empty() {
+            return Err(invalid("WECHAT_APPSECRET", "empty").into());
+        }
+        let base = self.base.trim().trim_end_matches('/').to_owned();
+        let rest = base
+            .strip_prefix("https://")
+            .or_else(|| base.strip_prefix("http://"))
+            .ok_or_else(|| invalid("WECHAT_API_BASE", "must start with https:// or http://"))?;
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(invalid("WECHAT_API_BASE", "has no host").into());
+        }
+        if base.contains(['?', '#']) {
+            return Err(invalid("WECHAT_API_BASE", "must not have a query or fragment").into());
+        }
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(invalid("timeout", "must be longer than zero").into());
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .build()
+            .map_err(ApiError::Http)?;
+        Ok(ApiClient {
+            inner: Arc::new(Inner {
+                http,
+                appid: self.appid,
+                secret: self.secret,
+                base,
+                timeout: self.timeout,
+                token: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+impl ApiClient {
+    /// A builder for the account `appid` with its AppSecret.
+    pub fn builder(appid: impl Into<String>, secret: impl Into<String>) -> ApiClientBuilder {
+        ApiClientBuilder {
+            appid: appid.into(),
+            secret: secret.into(),
+            base: DEFAULT_BASE_URL.to_owned(),
+            connect_timeout: DEFAULT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// A client with the default base URL and time-outs.
+    pub fn new(appid: impl Into<String>, secret: impl Into<String>) -> Result<Self, ApiError> {
+        Self::builder(appid, secret).build()
+    }
+
+    /// A client from `WECHAT_APPID`, `WECHAT_APPSECRET` and, optionally,
+    /// `WECHAT_API_BASE`; the error names the missing or bad variable.
+    pub fn from_env() -> Result<Self, ApiError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(lookup: impl Fn(&'static str) -> Option<String>) -> Result<Self, ApiError> {
+        let required = |name| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ApiConfigError::Missing(name))
+        };
+        let mut builder = Self::builder(required("WECHAT_APPID")?, required("WECHAT_APPSECRET")?);
+        if let Some(base) = lookup("WECHAT_API_BASE").filter(|v| !v.trim().is_empty()) {
+            builder = builder.base_url(base);
+        }
+        builder.build()
+    }
+
+    /// The account's AppID.
+    pub fn appid(&self) -> &str {
+        &self.inner.appid
+    }
+
+    /// The base URL requests go to, without a trailing `/`.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// A valid access token: the cached one, or a fresh one from
+    /// `cgi-bin/stable_token` when none is cached or it is about to expire.
+    /// Concurrent callers share one refresh.
+    pub async fn access_token(&self) -> Result<String, ApiError> {
+        let mut cached = self.inner.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
+            return Ok(token.value.clone());
+        }
+        let token = self.fetch_token().await?;
+        let value = token.value.clone();
+        *cached = Some(token);
+        Ok(value)
+    }
+
+    /// A token to replace `rejected`, which WeChat refused: the cached one
+    /// if another caller already replaced it, else a new `stable_token`
+    /// fetch.
+    ///
+    /// The fetch uses `force_refresh: false`. WeChat's normal mode returns
+    /// the token currently valid — a new one once ours expired, or the one
+    /// another holder forced — while a forced refresh invalidates the token
+    /// every other holder of this AppID is using (they would then force in
+    /// turn), is limited to 20 a day, and is what WeChat reserves for a
+    /// leaked token.
+    async fn replace_token(&self, rejected: &str) -> Result<String, ApiError> {
+        let mut cached = self.inner.token.lock().await;
+        if let Some(token) = cached
+            .as_ref()
+            .filter(|t| t.value != rejected && Instant::now() < t.refresh_at)
+        {
+            return Ok(token.value.clone());
+        }
+        let token = self.fetch_token().await?;
+        let value = token.value.clone();
+        *cached = Some(token);
+        Ok(value)
+    }
+
+    async fn fetch_token(&self) -> Result<CachedToken, ApiError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            access_token: Option<String>,
+            expires_in: Option<u64>,
+            #[serde(default)]
+            errcode: i64,
+            #[serde(default)]
+            errmsg: String,
+        }
+        tracing::debug!(appid = %self.inner.appid, "fetching a stable access token");
+        let asked = Instant::now();
+        let body = json!({
+            "grant_type": "client_credential",
+            "appid": self.inner.appid,
+            "secret": self.inner.secret,
+            "force_refresh": false,
+        });
+        let answer: Answer = self.post_raw(STABLE_TOKEN, None, &body).await?;
+        if answer.errcode != 0 {
+            return Err(ApiError::WeChat {
+                errcode: answer.errcode,
+                errmsg: answer.errmsg,
+            });
+        }
+        let missing = |what| ApiError::Decode {
+            path: STABLE_TOKEN.to_owned(),
+            source: <serde_json::Error as serde::de::Error>::missing_field(what),
+        };
+        let value = answer
+            .access_token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| missing("access_token"))?;
+        let expires_in = answer.expires_in.ok_or_else(|| missing("expires_in"))?;
+        Ok(CachedToken {
+            value,
+            refresh_at: asked + token_lifetime(expires_in),
+        })
+    }
+
+    /// POSTs `body` as JSON to `path` (such as `/cgi-bin/menu/create`) with
+    /// the access token, and returns WeChat's JSON answer when its
+    /// `errcode` is 0 or absent. A rejected token (see [`TOKEN_ERRCODES`])
+    /// is replaced and the call retried once; the second answer is final.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
+        let token = self.access_token().await?;
+        match self.post_with_token(path, &token, body).await {
+            Err(ApiError::WeChat { errcode, .. }) if TOKEN_ERRCODES.contains(&errcode) => {
+                tracing::debug!(errcode, path, "access token rejected; refreshing once");
+                let fresh = self.replace_token(&token).await?;
+                self.post_with_token(path, &fresh, body).await
+            }
+            other => other,
+        }
+    }
+
+    async fn post_with_token(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        let answer: Value = self.post_raw(path, Some(token), body).await?;
+        match answer.get("errcode").and_then(Value::as_i64) {
+            None | Some(0) => Ok(answer),
+            Some(errcode) => Err(ApiError::WeChat {
+                errcode,
+                errmsg: answer
+                    .get("errmsg")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }),
+        }
+    }
+
+    /// One request: `body` as JSON to `path`, the answer decoded as `T`.
+    async fn post_raw<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<T, ApiError> {
+        let mut request = self
+            .inner
+            .http
+            .post(format!("{}{path}", self.inner.base))
+            .json(body);
+        if let Some(token) = token {
+            request = request.query(&[("access_token", token)]);
+        }
+        let exchange = async { request.send().await?.error_for_status()?.bytes().await };
+        let bytes = exchange.await.map_err(|e| {
+            if e.is_timeout() {
+                ApiError::Timeout {
+                    after: self.inner.timeout,
+                }
+            } else {
+                ApiError::Http(e)
+            }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Sends `reply` to the user `openid` as a customer-service message
+    /// (客服消息); see [`custom_message`] for each kind's JSON. A reply that
+    /// says nothing ([`Reply::is_empty`]: `None`, empty text, news without
+    /// articles) sends nothing and is `Ok`;
+    /// [`Reply::TransferCustomerService`] is [`ApiError::NotSendable`].
+    ///
+    /// WeChat accepts these within 48 hours of the user's last message, a
+    /// few per interaction (errcode 45015 / 45047 otherwise).
+    pub async fn send_custom(&self, openid: &str, reply: &Reply) -> Result<(), ApiError> {
+        match custom_message(openid, reply)? {
+            Some(body) => self.post_json(CUSTOM_SEND, &body).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// Shows (`true`) or hides (`false`) "typing…" to the user `openid`
+    /// (`Typing` / `CancelTyping`); WeChat shows it for at most 15 seconds.
+    pub async fn typing(&self, openid: &str, typing: bool) -> Result<(), ApiError> {
+        let body = json!({
+            "touser": openid,
+            "command": if typing { "Typing" } else { "CancelTyping" },
+        });
+        self.post_json(CUSTOM_TYPING, &body).await.map(drop)
+    }
+}
+
+/// How long a token that WeChat says lives `expires_in` seconds is used:
+/// [`REFRESH_EARLY`] less, but at least half of it.
+fn token_lifetime(expires_in: u64) -> Duration {
+    let life = Duration::from_secs(expires_in);
+    life.saturating_sub(REFRESH_EARLY).max(life / 2)
+}
+
+/// The customer-service message JSON for `reply` to `openid`, or `None`
+/// when the reply says nothing ([`Reply::is_empty`]).
+///
+/// News sends its first article only: WeChat answers 45008 to more than one
+/// (as the service caps passive news replies to messages at one).
+///
+/// ```
+/// use serde_json::json;
+/// use wechat_events::api::custom_message;
+/// use wechat_events::Reply;
+///
+/// let body = custom_message("oUser", &Reply::text("hi")).unwrap().unwrap();
+/// assert_eq!(body, json!({"touser": "oUser", "msgtype": "text", "text": {"content": "hi"}}));
+/// assert!(custom_message("oUser", &Reply::None).unwrap().is_none());
+/// assert!(custom_message("oUser", &Reply::transfer_customer_service()).is_err());
+/// ```
+pub fn custom_message(openid: &str, reply: &Reply) -> Result<Option<Value>, ApiError> {
+    if reply.is_empty() {
+        return Ok(None);
+    }
+    let (msgtype, content) = match reply {
+        Reply::None => return Ok(None),
+        Reply::Text { content } => ("text", json!({ "content": content })),
+        Reply::Image { media_id } => ("image", json!({ "media_id": media_id })),
+        Reply::Voice { media_id } => ("voice", json!({ "media_id": media_id })),
+        Reply::Video {
+            media_id,
+            title,
+            description,
+        } => (
+            "video",
+            json!({
+                "media_id": media_id,
+                "title": title.as_deref().unwrap_or_default(),
+                "description": description.as_deref().unwrap_or_default(),
+            }),
+        ),
+        Reply::Music(m) => (
+            "music",
+            json!({
+                "title": m.title,
+                "description": m.description,
+                "musicurl": m.music_url,
+                "hqmusicurl": m.hq_music_url,
+                "thumb_media_id": m.thumb_media_id,
+            }),
+        ),
+        Reply::News(articles) => (
+            "news",
+            json!({
+                "articles": articles.iter().take(1).map(|a| json!({
+                    "title": a.title,
+                    "description": a.description,
+                    "url": a.url,
+                    "picurl": a.pic_url,
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+        Reply::TransferCustomerService { .. } => {
+            return Err(ApiError::NotSendable("transfer_customer_service"))
+        }
+    };
+    let mut body = json!({ "touser": openid, "msgtype": msgtype });
+    body[msgtype] = content;
+    Ok(Some(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::{Article, Music};
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&'static str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn env_names_the_missing_or_bad_variable() {
+        let err = ApiClient::from_lookup(lookup(&[("WECHAT_APPSECRET", "s")])).unwrap_err();
+        assert!(matches!(
+            err,
+            ApiError::Config(ApiConfigError::Missing("WECHAT_APPID"))
+        ));
+        let err = ApiClient::from_lookup(lookup(&[
+            ("WECHAT_APPID", "wx1"),
+            ("WECHAT_APPSECRET", " "),
+        ]))
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ApiError::Config(ApiConfigError::Missing("WECHAT_APPSECRET"))
+        ));
+        assert!(
+            err.to_string().contains("WECHAT_APPSECRET is not set"),
+            "{err}"
+        );
+        let err = ApiClient::from_lookup(lookup(&[
+            ("WECHAT_APPID", "wx1"),
+            ("WECHAT_APPSECRET", "s"),
+            ("WECHAT_API_BASE", "api.weixin.qq.com"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("WECHAT_API_BASE is invalid"),
+            "{err}"
+        );
+        let client = ApiClient::from_lookup(lookup(&[
+            ("WECHAT_APPID", "wx1"),
+            ("WECHAT_APPSECRET", "s"),
+            ("WECHAT_API_BASE", "http://127.0.0.1:9/"),
+        ]))
+        .unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9");
+        let client = ApiClient::from_lookup(lookup(&[
+            ("WECHAT_APPID", "wx1"),
+            ("WECHAT_APPSECRET", "s"),
+        ]))
+        .unwrap();
+        assert_eq!(client.base_url(), DEFAULT_BASE_URL);
+        assert!(
+            !format!("{client:?}").contains("\"s\""),
+            "the secret stays out of Debug"
+        );
+    }
+
+    #[test]
+    fn tokens_are_refreshed_early_but_used_half_their_life() {
+        assert_eq!(token_lifetime(7200), Duration::from_secs(6900));
+        assert_eq!(token_lifetime(400), Duration::from_secs(200));
+        assert_eq!(token_lifetime(0), Duration::ZERO);
+    }
+
+    #[test]
+    fn every_reply_kind_maps_to_its_message() {
+        let video = Reply::Video {
+            media_id: "v".into(),
+            title: Some("t".into()),
+            description: None,
+        };
+        assert_eq!(
+            custom_message("o", &video).unwrap(),
+            Some(json!({"touser": "o", "msgtype": "video",
+                "video": {"media_id": "v", "title": "t", "description": ""}}))
+        );
+        let music = Reply::music(Music {
+            title: "t".into(),
+            description: "d".into(),
+            music_url: "m".into(),
+            hq_music_url: "h".into(),
+            thumb_media_id: "th".into(),
+        });
+        assert_eq!(
+            custom_message("o", &music).unwrap().unwrap()["music"],
+            json!({"title": "t", "description": "d", "musicurl": "m", "hqmusicurl": "h", "thumb_media_id": "th"})
+        );
+        let news = Reply::news([
+            Article::new("a", "u").description("d").pic_url("p"),
+            Article::new("b", "u2"),
+        ]);
+        assert_eq!(
+            custom_message("o", &news).unwrap().unwrap()["news"],
+            json!({"articles": [{"title": "a", "description": "d", "url": "u", "picurl": "p"}]})
+        );
+        assert_eq!(custom_message("o", &Reply::text("")).unwrap(), None);
+        assert_eq!(custom_message("o", &Reply::news([])).unwrap(), None);
+        assert!(matches!(
+            custom_message("o", &Reply::transfer_to("kf@x")),
+            Err(ApiError::NotSendable("transfer_customer_service"))
+        ));
+    }
+}
