@@ -69,6 +69,7 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "api")]
 pub mod api;
 pub mod config;
 pub mod crypto;

@@ -36,6 +36,7 @@
 //! ```
 
 mod answer;
+#[cfg(feature = "api")]
 pub mod api;
 mod build;
 mod target;
@@ -52,6 +53,7 @@ use crate::signature::{fresh_nonce, unix_now};
 use crate::xml::push_cdata;
 
 pub use answer::{Answer, AnswerError, Received, Response};
+#[cfg(feature = "api")]
 pub use api::ApiStandIn;
 pub use build::{SimPush, SIM_TICKET};
 pub use target::{InProcess, Target, TestServer, TestServerBuilder};
