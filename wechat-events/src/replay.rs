@@ -13,10 +13,10 @@
 //!    de-duplication as usual; a different body is a forgery.
 //!
 //! Memory is bounded: bindings live in a moka cache of fixed capacity
-//! whose entries expire once their timestamp leaves the window. A binding
-//! pushed out of a full cache early lets that URL carry a second body —
-//! size the capacity for the pushes of one window (each entry is about
-//! 150 bytes). In secure mode `msg_signature` already covers the body;
+//! (least recently used out first) whose entries expire once their
+//! timestamp leaves the window. A binding pushed out of a full cache early
+//! lets that URL carry a second body — size the capacity for the pushes of
+//! two windows (each entry is about 150 bytes). In secure mode `msg_signature` already covers the body;
 //! the rules still apply and cost a hash.
 
 use std::time::Duration;
@@ -103,7 +103,11 @@ impl MemoryBindings {
     /// A store of up to `capacity` bindings, each kept for `2 × window`.
     pub fn new(capacity: u64, window: Duration) -> Self {
         MemoryBindings {
+            // LRU, not moka's default TinyLFU admission: a full cache must
+            // still take the newest binding (the oldest are about to expire
+            // anyway), or a fresh URL could carry a second body.
             cache: moka::sync::Cache::builder()
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .max_capacity(capacity)
                 .time_to_live(window.saturating_mul(2).max(Duration::from_secs(1)))
                 .build(),
@@ -140,6 +144,26 @@ pub fn body_digest(body: &[u8]) -> [u8; 20] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_rt::test]
+    async fn a_full_store_still_binds_the_newest_urls() {
+        // Found by the soak: with moka's default admission policy a full
+        // cache refused new bindings, so a fresh URL took a second body.
+        let store = MemoryBindings::new(50, Duration::from_secs(300));
+        for i in 0..500 {
+            let key = binding_key("ab", &i.to_string(), "n");
+            assert_eq!(
+                store.bind(key.clone(), body_digest(b"a")).await,
+                Binding::New
+            );
+            store.cache.run_pending_tasks();
+            assert_eq!(
+                store.bind(key, body_digest(b"forged")).await,
+                Binding::Different,
+                "url {i}"
+            );
+        }
+    }
 
     #[test]
     fn the_window_is_either_side_of_now() {
