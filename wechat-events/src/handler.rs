@@ -473,11 +473,9 @@ pub(crate) fn contain<T>(
     extracted: Result<Result<T, ExtractError>, Box<dyn Any + Send>>,
 ) -> Result<T, ExtractError> {
     extracted.unwrap_or_else(|panic| {
-        let mut message = panic_message(&*panic);
-        if let Some(location) = crate::panics::take_location() {
-            message = format!("{message} (at {location})");
-        }
-        Err(ExtractError::Panicked(message))
+        Err(ExtractError::Panicked(crate::panics::with_location(
+            panic_message(&*panic),
+        )))
     })
 }
 

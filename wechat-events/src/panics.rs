@@ -56,6 +56,14 @@ pub(crate) fn take_location() -> Option<String> {
     LOCATION.with(|l| l.borrow_mut().take())
 }
 
+/// `message`, with where the panic happened when the hook recorded it.
+pub(crate) fn with_location(message: String) -> String {
+    match take_location() {
+        Some(location) => format!("{message} (at {location})"),
+        None => message,
+    }
+}
+
 /// A future whose polls are handler code.
 pub(crate) struct Quiet<F>(pub(crate) F);
 

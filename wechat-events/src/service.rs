@@ -614,7 +614,7 @@ impl Inner {
             },
             Err(panic) => Job::ExtractFailed {
                 name,
-                error: ExtractError::Panicked(with_location(panic_message(&*panic))),
+                error: ExtractError::Panicked(panics::with_location(panic_message(&*panic))),
             },
         }
     }
@@ -762,14 +762,6 @@ enum Job {
         name: Arc<str>,
         future: BoxFuture<'static, Run>,
     },
-}
-
-/// A panic message with where it happened, when the hook recorded it.
-fn with_location(message: String) -> String {
-    match panics::take_location() {
-        Some(location) => format!("{message} (at {location})"),
-        None => message,
-    }
 }
 
 fn log_join_error(handler: &str, e: tokio::task::JoinError) {
