@@ -1,11 +1,13 @@
 //! The reshaped core, through a real server: async extractors, scoped
 //! registration, the route table's conflicts and error chains in the log.
 
-use std::io::Write;
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use common::CapturedLog;
 use tokio::sync::Notify;
 use wechat_events::router::RouterError;
 use wechat_events::service::BuildError;
@@ -209,23 +211,9 @@ async fn failing(_: TextMessage) -> Result<String, OrderError> {
     )))
 }
 
-/// A `tracing` writer that keeps everything logged in this test binary.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[actix_rt::test]
 async fn a_handlers_error_chain_appears_in_the_log() {
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -243,7 +231,7 @@ async fn a_handlers_error_chain_appears_in_the_log() {
         .expect("answered");
     assert!(answer.is_no_reply());
     server.stop().await;
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let line = log
         .lines()
         .find(|l| l.contains("handler returned an error"))

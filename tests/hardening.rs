@@ -1,6 +1,8 @@
 //! Hardening through real servers: replay protection, overload, and a
 //! graceful shutdown of the quickstart process.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -178,28 +180,10 @@ async fn hundreds_of_slow_handlers_are_all_answered_and_the_background_limit_hol
     server.stop().await;
 }
 
-/// The quickstart example, built beside this test binary.
-fn quickstart_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "quickstart"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example quickstart");
-        assert!(status.success(), "building the quickstart failed");
-    }
-    bin
-}
-
 #[cfg(unix)]
 #[actix_rt::test]
 async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
-    let mut child = Command::new(quickstart_binary())
+    let mut child = Command::new(common::quickstart_binary())
         .env_clear()
         .env("WECHAT_TOKEN", TOKEN)
         .env("WECHAT_ADDR", "127.0.0.1:0")

@@ -1,10 +1,11 @@
 //! A panicking handler is logged once, structured, with where it panicked;
 //! every other panic still reaches the process's own panic hook.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::CapturedLog;
 use wechat_events::testing::{SimPush, Simulator, TestServer};
 use wechat_events::{ClickEvent, Config, Router, WechatService};
 
@@ -14,26 +15,13 @@ async fn boom(_: ClickEvent) -> &'static str {
     panic!("boom in the handler")
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[actix_rt::test]
 async fn a_handler_panic_is_logged_once_with_its_location() {
     // The application's own hook, installed before the service.
     std::panic::set_hook(Box::new(|_| {
         OTHER_PANICS.fetch_add(1, Ordering::SeqCst);
     }));
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -66,7 +54,7 @@ async fn a_handler_panic_is_logged_once_with_its_location() {
         0,
         "no second, unstructured report"
     );
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let lines: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("handler panicked"))

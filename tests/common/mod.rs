@@ -122,7 +122,7 @@ impl Drop for Quickstart {
 /// The quickstart example's binary. `cargo test --workspace` builds it (the
 /// root package's example); when this package's tests run alone it may be
 /// missing, and is built here.
-fn quickstart_binary() -> PathBuf {
+pub fn quickstart_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
@@ -279,4 +279,26 @@ pub fn compatible_body(plain_xml: &str, encrypt: &str) -> String {
         .and_then(|s| s.strip_suffix("</xml>"))
         .expect("an <xml> document");
     format!("<xml>{inner}<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
+}
+
+/// A `tracing` writer that keeps everything logged, for tests that read
+/// the log (install it with `tracing_subscriber::fmt().with_writer(...)`).
+#[derive(Clone, Default)]
+pub struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
