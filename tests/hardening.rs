@@ -14,14 +14,9 @@ use wechat_events::signature::sign;
 use wechat_events::testing::{SimPush, Simulator, TestServer};
 use wechat_events::{ClickEvent, Config, Router, TextMessage, WechatService};
 
-const TOKEN: &str = "hardtoken";
+use common::now;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+const TOKEN: &str = "hardtoken";
 
 fn signed_query(timestamp: i64, nonce: &str) -> String {
     let ts = timestamp.to_string();
