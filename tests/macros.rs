@@ -10,7 +10,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use actix_web::web;
 use common::*;
@@ -406,33 +406,35 @@ async fn table_shows_kind_filter_priority_and_path() {
     assert_eq!(kinds[n - 2], RouteKind::Any);
 }
 
-#[actix_rt::test]
-async fn start_up_logs_the_handler_table() {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        // Other tests build services on other threads without a subscriber;
-        // a log callsite they registered while this subscriber was being
-        // set up may have cached "nobody listens". Recompute before logging.
-        tracing::callsite::rebuild_interest_cache();
+/// Set in the child process that `start_up_logs_the_handler_table` runs.
+const LOG_CHILD: &str = "WECHAT_EVENTS_TEST_LOG_CHILD";
+
+#[test]
+fn start_up_logs_the_handler_table() {
+    // tracing caches per call site whether anyone listens, and other tests
+    // in this binary build services on other threads at the same moment;
+    // a subscriber installed for one thread can lose that race. So the
+    // build runs in a child process of this binary, alone, with a global
+    // subscriber writing to its stdout.
+    if std::env::var_os(LOG_CHILD).is_some() {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stdout)
+            .with_ansi(false)
+            .init();
         WechatService::builder(config()).build().expect("routes");
-    });
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["start_up_logs_the_handler_table", "--exact", "--nocapture"])
+        .env(LOG_CHILD, "1")
+        .output()
+        .expect("the test binary runs again");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for name in HANDLERS {
         assert!(log.contains(name), "{name} missing from the log:\n{log}");
     }
