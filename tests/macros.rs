@@ -10,7 +10,6 @@
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use actix_web::web;
 use common::*;
