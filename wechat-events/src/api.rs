@@ -22,6 +22,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -110,6 +111,60 @@ impl ApiError {
     }
 }
 
+/// An access token fresh from WeChat (or from a [`TokenStore`]): its
+/// value and how much longer it may be used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FreshToken {
+    /// The access token.
+    pub value: String,
+    /// How long it may still be used (already less than WeChat's
+    /// `expires_in`: see [`REFRESH_EARLY`]).
+    pub valid_for: Duration,
+}
+
+impl fmt::Debug for FreshToken {
+    // No token in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FreshToken")
+            .field("valid_for", &self.valid_for)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fetches a token from WeChat (`cgi-bin/stable_token`), for a
+/// [`TokenStore`] to call when no shared token will do.
+pub type TokenFetch<'a> =
+    Box<dyn FnOnce() -> BoxFuture<'a, Result<FreshToken, ApiError>> + Send + 'a>;
+
+/// Where an [`ApiClient`] gets its token when it has none cached (or
+/// WeChat rejected it): a store shared with the bot's other instances,
+/// such as `crate::redis::RedisTokens`, so that one of them refreshes for
+/// all. Without one, each client fetches its own.
+///
+/// The client still caches the token it gets and lets one caller at a
+/// time ask the store; the store decides who calls `fetch`.
+pub trait TokenStore: Send + Sync + 'static {
+    /// A usable token of `appid`: a shared one unless it is `rejected`
+    /// (WeChat refused it), else one got through `fetch` — called at most
+    /// once, ideally by one instance at a time — and shared.
+    fn token<'a>(
+        &'a self,
+        appid: &'a str,
+        rejected: Option<&'a str>,
+        fetch: TokenFetch<'a>,
+    ) -> BoxFuture<'a, Result<FreshToken, ApiError>>;
+}
+
+/// A [`TokenStore`] in a builder (no `Debug` of its own).
+#[derive(Clone)]
+struct SharedTokens(Arc<dyn TokenStore>);
+
+impl fmt::Debug for SharedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenStore")
+    }
+}
+
 /// A WeChat API client: access token, customer-service messages, typing.
 ///
 /// Cheap to clone (one `Arc`); clones share the cached token, so build one
@@ -156,6 +211,8 @@ struct Inner {
     /// The cached token; the lock is held across a refresh, so concurrent
     /// callers wait for the one refresh instead of starting their own.
     token: Mutex<Option<CachedToken>>,
+    /// Where tokens are shared with other instances, if anywhere.
+    shared: Option<SharedTokens>,
 }
 
 #[derive(Clone)]
@@ -184,6 +241,7 @@ pub struct ApiClientBuilder {
     base: String,
     connect_timeout: Duration,
     timeout: Duration,
+    shared: Option<SharedTokens>,
 }
 
 impl ApiClientBuilder {
@@ -205,6 +263,14 @@ impl ApiClientBuilder {
     /// makes up to four requests.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Shares the access token with the bot's other instances through
+    /// `store` (see [`TokenStore`]; with the `redis` feature,
+    /// `crate::redis::RedisTokens`). Default: this client's own.
+    pub fn token_store(mut self, store: impl TokenStore) -> Self {
+        self.shared = Some(SharedTokens(Arc::new(store)));
         self
     }
 
@@ -254,6 +320,7 @@ impl ApiClientBuilder {
                 base,
                 timeout: self.timeout,
                 token: Mutex::new(None),
+                shared: self.shared,
             }),
         })
     }
@@ -268,6 +335,7 @@ impl ApiClient {
             base: DEFAULT_BASE_URL.to_owned(),
             connect_timeout: DEFAULT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
+            shared: None,
         }
     }
 
@@ -313,7 +381,7 @@ impl ApiClient {
         if let Some(token) = cached.as_ref().filter(|t| Instant::now() < t.refresh_at) {
             return Ok(token.value.clone());
         }
-        let token = self.fetch_token().await?;
+        let token = self.obtain_token(None).await?;
         let value = token.value.clone();
         *cached = Some(token);
         Ok(value)
@@ -337,10 +405,31 @@ impl ApiClient {
         {
             return Ok(token.value.clone());
         }
-        let token = self.fetch_token().await?;
+        let token = self.obtain_token(Some(rejected)).await?;
         let value = token.value.clone();
         *cached = Some(token);
         Ok(value)
+    }
+
+    /// A token from the shared store, when there is one, else from WeChat.
+    async fn obtain_token(&self, rejected: Option<&str>) -> Result<CachedToken, ApiError> {
+        let Some(SharedTokens(store)) = &self.inner.shared else {
+            return self.fetch_token().await;
+        };
+        let fetch: TokenFetch<'_> = Box::new(move || {
+            Box::pin(async move {
+                let token = self.fetch_token().await?;
+                Ok(FreshToken {
+                    valid_for: token.refresh_at.saturating_duration_since(Instant::now()),
+                    value: token.value,
+                })
+            })
+        });
+        let fresh = store.token(&self.inner.appid, rejected, fetch).await?;
+        Ok(CachedToken {
+            value: fresh.value,
+            refresh_at: Instant::now() + fresh.valid_for,
+        })
     }
 
     async fn fetch_token(&self) -> Result<CachedToken, ApiError> {

@@ -100,6 +100,14 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(600);
 /// WeChat gives up on an answer after this long.
 pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default first part of every Redis key (see [`ConfigBuilder::redis_prefix`]).
+pub const DEFAULT_REDIS_PREFIX: &str = "wechat";
+/// Longest accepted Redis key prefix.
+pub const MAX_REDIS_PREFIX_LEN: usize = 64;
+/// Default life of a user's session after its last use.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Longest accepted session TTL (30 days).
+pub const MAX_SESSION_TTL: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// The secure-mode settings (消息加解密): the AppID sealed into every
 /// encrypted push and the EncodingAESKeys. A config in secure or
@@ -174,6 +182,9 @@ pub struct Config {
     pub(crate) max_background: usize,
     pub(crate) replay_window: Option<Duration>,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) redis_url: Option<String>,
+    pub(crate) redis_prefix: String,
+    pub(crate) session_ttl: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -190,6 +201,9 @@ impl fmt::Debug for Config {
             .field("max_background", &self.max_background)
             .field("replay_window", &self.replay_window)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("session_ttl", &self.session_ttl)
             .finish()
     }
 }
@@ -211,6 +225,9 @@ impl Config {
             max_background: DEFAULT_MAX_BACKGROUND,
             replay_window: Some(DEFAULT_REPLAY_WINDOW),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            redis_url: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            session_ttl: DEFAULT_SESSION_TTL,
             names: Names::code(),
         }
     }
@@ -232,6 +249,9 @@ impl Config {
     /// | `WECHAT_MAX_BACKGROUND` | handlers allowed to run on past their deadline (1–1000000) | `256` |
     /// | `WECHAT_REPLAY_WINDOW_S` | how far a `timestamp` may be from now, s (1–86400; `0` = off) | `300` |
     /// | `WECHAT_SHUTDOWN_GRACE_S` | time background handlers get on shutdown, s (0–600) | `10` |
+    /// | `WECHAT_REDIS_URL` | Redis shared by every instance (`redis://[:password@]host:port[/db]`); needs the `redis` feature | — (in-memory stores) |
+    /// | `WECHAT_REDIS_PREFIX` | first part of every Redis key (1–64 characters, no spaces or braces) | `wechat` |
+    /// | `WECHAT_SESSION_TTL_S` | how long a user's session lives after its last use, s (1–2592000) | `86400` |
     ///
     /// Empty variables count as unset.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -295,6 +315,13 @@ impl Config {
         if let Some(s) = num::<u64>("WECHAT_SHUTDOWN_GRACE_S", get("WECHAT_SHUTDOWN_GRACE_S"))? {
             b.shutdown_grace = Duration::from_secs(s);
         }
+        b.redis_url = get("WECHAT_REDIS_URL");
+        if let Some(prefix) = get("WECHAT_REDIS_PREFIX") {
+            b.redis_prefix = prefix;
+        }
+        if let Some(s) = num::<u64>("WECHAT_SESSION_TTL_S", get("WECHAT_SESSION_TTL_S"))? {
+            b.session_ttl = Duration::from_secs(s);
+        }
         b.build()
     }
 
@@ -355,6 +382,58 @@ impl Config {
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace
     }
+    /// The Redis every instance shares, if set (it may hold a password:
+    /// keep it out of logs).
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url.as_deref()
+    }
+    /// The first part of every Redis key.
+    pub fn redis_prefix(&self) -> &str {
+        &self.redis_prefix
+    }
+    /// How long a user's session lives after its last use.
+    pub fn session_ttl(&self) -> Duration {
+        self.session_ttl
+    }
+}
+
+/// `url` with its password (if any) replaced by `***`, for logs.
+///
+/// ```
+/// use wechat_events::config::redact_url;
+/// assert_eq!(redact_url("redis://:hunter2@10.0.0.1:6379/0"), "redis://***@10.0.0.1:6379/0");
+/// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Why `url` cannot be a Redis URL, in words.
+fn check_redis_url(url: &str) -> Result<(), String> {
+    #[cfg(feature = "redis")]
+    {
+        ::redis::Client::open(url).map(drop).map_err(|e| {
+            format!(
+                "{:?} is not a Redis URL this build can use: {e}",
+                redact_url(url)
+            )
+        })
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err(
+            "is set, but wechat-events was built without its `redis` feature: enable it \
+             (features = [\"redis\"]) or unset the variable"
+                .to_owned(),
+        )
+    }
 }
 
 /// The names settings are reported under: builder methods or env variables.
@@ -372,6 +451,9 @@ struct Names {
     max_background: &'static str,
     replay_window: &'static str,
     shutdown_grace: &'static str,
+    redis_url: &'static str,
+    redis_prefix: &'static str,
+    session_ttl: &'static str,
 }
 
 impl Names {
@@ -389,6 +471,9 @@ impl Names {
             max_background: "max_background",
             replay_window: "replay_window",
             shutdown_grace: "shutdown_grace",
+            redis_url: "redis_url",
+            redis_prefix: "redis_prefix",
+            session_ttl: "session_ttl",
         }
     }
     fn env() -> Self {
@@ -405,6 +490,9 @@ impl Names {
             max_background: "WECHAT_MAX_BACKGROUND",
             replay_window: "WECHAT_REPLAY_WINDOW_S",
             shutdown_grace: "WECHAT_SHUTDOWN_GRACE_S",
+            redis_url: "WECHAT_REDIS_URL",
+            redis_prefix: "WECHAT_REDIS_PREFIX",
+            session_ttl: "WECHAT_SESSION_TTL_S",
         }
     }
 }
@@ -425,6 +513,9 @@ pub struct ConfigBuilder {
     max_background: usize,
     replay_window: Option<Duration>,
     shutdown_grace: Duration,
+    redis_url: Option<String>,
+    redis_prefix: String,
+    session_ttl: Duration,
     names: Names,
 }
 
@@ -491,6 +582,26 @@ impl ConfigBuilder {
     /// down (default 10 s); see [`WechatService::drain`](crate::WechatService::drain).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+    /// The Redis every instance of the bot shares (`redis://host:6379`,
+    /// `redis://:password@host:6379/2`, `unix:///run/redis.sock`): replay
+    /// bindings and sessions live there (see [`crate::redis`]; needs the
+    /// `redis` feature). Default: none, every store in memory.
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.redis_url = Some(url.into());
+        self
+    }
+    /// The first part of every Redis key (default `wechat`), so that
+    /// several bots, or environments, can share one Redis.
+    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redis_prefix = prefix.into();
+        self
+    }
+    /// How long a user's [`Session`](crate::session::Session) lives after
+    /// its last use (default one day, at most 30 days).
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
         self
     }
 
@@ -598,6 +709,32 @@ impl ConfigBuilder {
         if self.shutdown_grace > MAX_SHUTDOWN_GRACE {
             return Err(ConfigError::new(n.shutdown_grace, "must be at most 600 s"));
         }
+        let redis_url = self
+            .redis_url
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty());
+        if let Some(url) = &redis_url {
+            check_redis_url(url).map_err(|reason| ConfigError::new(n.redis_url, reason))?;
+        }
+        let redis_prefix = self.redis_prefix.trim().to_owned();
+        if redis_prefix.is_empty()
+            || redis_prefix.len() > MAX_REDIS_PREFIX_LEN
+            || redis_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '{' | '}'))
+        {
+            return Err(ConfigError::new(
+                n.redis_prefix,
+                "must be 1 to 64 characters without spaces or braces (braces are Redis \
+                 Cluster hash tags, placed by the stores themselves)",
+            ));
+        }
+        if self.session_ttl.is_zero() || self.session_ttl > MAX_SESSION_TTL {
+            return Err(ConfigError::new(
+                n.session_ttl,
+                "must be between 1 and 2592000 s (30 days)",
+            ));
+        }
         Ok(Config {
             token,
             appid,
@@ -610,6 +747,9 @@ impl ConfigBuilder {
             max_background: self.max_background,
             replay_window: self.replay_window,
             shutdown_grace: self.shutdown_grace,
+            redis_url,
+            redis_prefix,
+            session_ttl: self.session_ttl,
         })
     }
 }
@@ -732,6 +872,12 @@ mod tests {
             ("WECHAT_MAX_BODY_BYTES", "0"),
             ("WECHAT_REPLAY_WINDOW_S", "86401"),
             ("WECHAT_SHUTDOWN_GRACE_S", "601"),
+            ("WECHAT_REDIS_PREFIX", "a{b}"),
+            ("WECHAT_REDIS_PREFIX", "two words"),
+            ("WECHAT_REDIS_PREFIX", &"p".repeat(65)),
+            ("WECHAT_SESSION_TTL_S", "0"),
+            ("WECHAT_SESSION_TTL_S", "2592001"),
+            ("WECHAT_REDIS_URL", "http://127.0.0.1:6379"),
         ];
         for (name, value) in cases {
             let err = env(&[("WECHAT_TOKEN", "abc"), (name, value)]).expect_err(name);
@@ -766,6 +912,37 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.setting, "aes_key");
+    }
+
+    #[test]
+    fn redis_settings() {
+        let c = env(&[("WECHAT_TOKEN", "abc")]).unwrap();
+        assert_eq!(c.redis_url(), None);
+        assert_eq!(c.redis_prefix(), "wechat");
+        assert_eq!(c.session_ttl(), Duration::from_secs(86400));
+        let c = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_REDIS_PREFIX", "shop:prod"),
+            ("WECHAT_SESSION_TTL_S", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.redis_prefix(), "shop:prod");
+        assert_eq!(c.session_ttl(), Duration::from_secs(60));
+        let url = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_REDIS_URL", "redis://:hunter2@127.0.0.1:6379/1"),
+        ]);
+        if cfg!(feature = "redis") {
+            let c = url.unwrap();
+            assert_eq!(c.redis_url(), Some("redis://:hunter2@127.0.0.1:6379/1"));
+            assert!(!format!("{c:?}").contains("hunter2"), "{c:?}");
+        } else {
+            let err = url.unwrap_err();
+            assert_eq!(err.setting, "WECHAT_REDIS_URL");
+            assert!(err.reason.contains("`redis` feature"), "{err}");
+        }
+        let err = Config::builder("abc").redis_prefix("").build().unwrap_err();
+        assert_eq!(err.setting, "redis_prefix");
     }
 
     #[test]

@@ -60,7 +60,9 @@
 //! handlers) → [`service`] (the actix glue, the only module that knows
 //! HTTP). Beside them: [`signature`] and [`query`] (verification),
 //! [`crypto`] (secure mode), [`replay`] (replay protection), [`dedup`]
-//! (retry de-duplication) and [`reply`] (rendering).
+//! (retry de-duplication), [`session`] (per-user sessions) and [`reply`]
+//! (rendering). With the `redis` feature, `redis` shares the replay
+//! bindings, the sessions and the API token between instances.
 //!
 //! With the `testing` feature, `testing` plays the WeChat server: signed,
 //! optionally encrypted pushes sent to a URL or an in-process app, answers
@@ -83,11 +85,14 @@ mod panics;
 pub mod payload;
 pub mod push;
 pub mod query;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod registry;
 pub mod replay;
 pub mod reply;
 pub mod router;
 pub mod service;
+pub mod session;
 pub mod signature;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -108,4 +113,5 @@ pub use registry::RegisteredHandler;
 pub use reply::{Article, Music, Reply};
 pub use router::{Route, Router};
 pub use service::{LateReply, WechatService};
+pub use session::Session;
 pub use wechat_events_macros::{on_event, on_fallback, on_message, on_text};

@@ -35,6 +35,7 @@ use crate::query::{Query, QueryError};
 use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
 use crate::reply::Reply;
 use crate::router::{Router, RouterError, Routes};
+use crate::session::{MemorySessions, Session, SessionStore, DEFAULT_SESSION_CAPACITY};
 use crate::signature::{fresh_nonce, unix_now};
 use crate::xml::XmlError;
 
@@ -136,6 +137,10 @@ pub enum BuildError {
     /// The routes are inconsistent.
     #[error(transparent)]
     Router(#[from] RouterError),
+    /// The Redis backend of `WECHAT_REDIS_URL` could not be made.
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Redis(#[from] crate::redis::BackendError),
 }
 
 /// The WeChat push endpoint, mounted with `App::service`.
@@ -172,6 +177,9 @@ struct Inner {
     dedup: Arc<dyn DedupStore>,
     /// `None` when replay protection is off.
     bindings: Option<Arc<dyn BindingStore>>,
+    sessions: Arc<dyn SessionStore>,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::RedisBackend>,
     late_hook: LateHook,
     background: Arc<Semaphore>,
     /// Every handler task, in time or late, for [`WechatService::drain`].
@@ -185,6 +193,9 @@ pub struct ServiceBuilder {
     scoped: bool,
     dedup: Option<Arc<dyn DedupStore>>,
     bindings: Option<Arc<dyn BindingStore>>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    #[cfg(feature = "redis")]
+    redis: Option<crate::redis::RedisBackend>,
     late_hook: Option<LateHook>,
 }
 
@@ -239,6 +250,22 @@ impl ServiceBuilder {
         self
     }
 
+    /// Replaces the in-memory session store (see [`crate::session`]).
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.sessions = Some(Arc::new(store));
+        self
+    }
+
+    /// Shares state with the bot's other instances through `backend`
+    /// (instead of the one `WECHAT_REDIS_URL` would make): the replay
+    /// bindings and sessions live there, unless given their own store.
+    /// See [`crate::redis`].
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, backend: crate::redis::RedisBackend) -> Self {
+        self.redis = Some(backend);
+        self
+    }
+
     /// Called with each reply that arrived after its push's deadline.
     /// The default logs a warning.
     pub fn on_late_reply(mut self, hook: impl Fn(LateReply) + Send + Sync + 'static) -> Self {
@@ -270,6 +297,16 @@ impl ServiceBuilder {
             tracing::info!(target: "wechat_events::routes", "{info}");
         }
         let config = self.config;
+        #[cfg(feature = "redis")]
+        let redis = match self.redis {
+            Some(backend) => Some(backend),
+            None => crate::redis::RedisBackend::from_config(&config).transpose()?,
+        };
+        #[cfg(feature = "redis")]
+        let (bindings, sessions) =
+            crate::redis::shared_stores(redis.as_ref(), &config, self.bindings, self.sessions);
+        #[cfg(not(feature = "redis"))]
+        let (bindings, sessions) = (self.bindings, self.sessions);
         Ok(WechatService {
             inner: Arc::new(Inner {
                 dedup: self.dedup.unwrap_or_else(|| {
@@ -279,10 +316,18 @@ impl ServiceBuilder {
                     ))
                 }),
                 bindings: config.replay_window().map(|window| {
-                    self.bindings.unwrap_or_else(|| {
+                    bindings.unwrap_or_else(|| {
                         Arc::new(MemoryBindings::new(config.dedup_capacity(), window))
                     })
                 }),
+                sessions: sessions.unwrap_or_else(|| {
+                    Arc::new(MemorySessions::new(
+                        DEFAULT_SESSION_CAPACITY,
+                        config.session_ttl(),
+                    ))
+                }),
+                #[cfg(feature = "redis")]
+                redis,
                 late_hook: self.late_hook.unwrap_or_else(|| Arc::new(log_late_reply)),
                 background: Arc::new(Semaphore::new(config.max_background())),
                 tasks: TaskTracker::new(),
@@ -314,6 +359,9 @@ impl WechatService {
             scoped: false,
             dedup: None,
             bindings: None,
+            sessions: None,
+            #[cfg(feature = "redis")]
+            redis: None,
             late_hook: None,
         }
     }
@@ -332,6 +380,19 @@ impl WechatService {
     /// The compiled routes.
     pub fn routes(&self) -> &Routes {
         &self.inner.routes
+    }
+
+    /// The session of `user` (an OpenID) in this service's store — the one
+    /// its handlers' [`Session`] extractor opens.
+    pub fn session(&self, user: &str) -> Session {
+        Session::new(self.inner.sessions.clone(), user)
+    }
+
+    /// The Redis backend the service shares state through, if any: its
+    /// [`stats`](crate::redis::RedisBackend::stats) tell about outages.
+    #[cfg(feature = "redis")]
+    pub fn redis(&self) -> Option<&crate::redis::RedisBackend> {
+        self.inner.redis.as_ref()
     }
 
     /// Waits, up to `grace`, until no handler of this service runs —
@@ -811,6 +872,26 @@ impl<T: ?Sized + Send + Sync + 'static> FromPush for web::Data<T> {
             .lent::<web::Data<T>>()
             .cloned()
             .ok_or(ExtractError::MissingData(type_name::<T>()))
+    }
+}
+
+/// The push's user's [`Session`], in the service's session store.
+impl FromPush for Session {
+    fn prepare(host: &dyn Any, parts: &mut Parts) {
+        if let Some(inner) = host
+            .downcast_ref::<HttpRequest>()
+            .and_then(|req| req.app_data::<web::Data<Inner>>())
+        {
+            let user = parts.push().from_user.clone();
+            parts.lend(Session::new(inner.sessions.clone(), user));
+        }
+    }
+
+    async fn from_push(parts: &Parts) -> Result<Self, ExtractError> {
+        parts
+            .lent::<Session>()
+            .cloned()
+            .ok_or(ExtractError::MissingData(type_name::<Session>()))
     }
 }
 
