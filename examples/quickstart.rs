@@ -15,23 +15,27 @@
 //! prints `listening on http://ADDR/PATH` with the bound address (use
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
 //!
+//! With `WECHAT_REDIS_URL` set (and `WECHAT_REDIS_PREFIX`, default
+//! `wechat`), several quickstarts behind one load balancer share the
+//! users' sessions — the last location `位置` answers — and the replay
+//! bindings through that Redis; without it, each keeps them in memory.
+//!
 //! On SIGTERM or Ctrl-C it shuts down gracefully: it stops accepting
 //! connections, lets every handler finish — those answering a push and
 //! those running on past their deadline, whose late replies still reach
 //! the hook — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
 //! what is in flight, and exits 0.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use wechat_events::session::SessionError;
 use wechat_events::{
     on_event, on_message, on_text, Article, ClickEvent, Config, Context, ImageMessage,
-    LocationEvent, Reply, ScanEvent, SubscribeEvent, TextMessage, WechatService,
+    LocationEvent, Reply, ScanEvent, Session, SubscribeEvent, TextMessage, WechatService,
 };
 
 /// The token used when `WECHAT_TOKEN` is not set.
@@ -48,12 +52,15 @@ const HELP: &str = "可用指令:\n\
     发送图片 - 原图奉还\n\
     菜单 COUNT / SLOW / PANIC - 计数 / 慢处理 / 崩溃演示";
 
-/// What the bot remembers between pushes.
+/// What this instance counts (per process; the users' locations are in
+/// their sessions).
 #[derive(Default)]
 struct State {
     count_clicks: AtomicU64,
-    locations: Mutex<HashMap<String, (f64, f64)>>,
 }
+
+/// The session value holding the user's last reported `(latitude, longitude)`.
+const LOCATION: &str = "location";
 
 #[on_text(keyword = "帮助", keyword = "help")]
 async fn help(_: TextMessage) -> &'static str {
@@ -71,12 +78,11 @@ async fn news(_: TextMessage) -> Reply {
 }
 
 #[on_text(keyword = "位置")]
-async fn where_am_i(_: TextMessage, cx: Context, state: web::Data<State>) -> String {
-    let locations = state.locations.lock().unwrap_or_else(|e| e.into_inner());
-    match locations.get(cx.openid()) {
+async fn where_am_i(_: TextMessage, session: Session) -> Result<String, SessionError> {
+    Ok(match session.get::<(f64, f64)>(LOCATION).await? {
         Some((lat, lng)) => format!("你的位置: {lat},{lng}"),
         None => "还没有收到你的位置".to_owned(),
-    }
+    })
 }
 
 /// Any other text.
@@ -104,9 +110,8 @@ async fn scan(ev: ScanEvent) -> String {
 }
 
 #[on_event(Location)]
-async fn remember_location(ev: LocationEvent, cx: Context, state: web::Data<State>) {
-    let mut locations = state.locations.lock().unwrap_or_else(|e| e.into_inner());
-    locations.insert(cx.openid().to_owned(), (ev.latitude, ev.longitude));
+async fn remember_location(ev: LocationEvent, session: Session) -> Result<(), SessionError> {
+    session.set(LOCATION, &(ev.latitude, ev.longitude)).await
 }
 
 #[on_event(Click, key = "COUNT")]

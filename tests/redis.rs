@@ -1,0 +1,788 @@
+//! Several instances, one Redis (feature `redis`): replay bindings,
+//! sessions and the API token shared through a real Redis, and every
+//! store falling back to memory while Redis is down.
+//!
+//! The shared tests use the Redis at 127.0.0.1:6379 (`WECHAT_TEST_REDIS_URL`
+//! overrides it), each under a key prefix of its own, removed when the
+//! test ends. Without that Redis they skip, saying why — unless
+//! `CI=true`, where they fail. The outage tests start their own
+//! `redis-server` (`/usr/bin/redis-server`, or `REDIS_SERVER`) on a free
+//! port, kill it and start it again.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+use futures_util::future::join_all;
+use redis::AsyncCommands;
+use wechat_events::api::ApiClient;
+use wechat_events::redis::{RedisBackend, RedisTokens};
+use wechat_events::replay::{binding_key, body_digest, Binding, BindingStore};
+use wechat_events::session::{SessionError, SessionStore};
+use wechat_events::testing::{ApiStandIn, SimPush, TestServer};
+use wechat_events::{Config, LocationEvent, Reply, Router, Session, TextMessage, WechatService};
+
+// ---- the Redis the tests use ----
+
+/// Where the shared Redis is.
+fn redis_url() -> String {
+    std::env::var("WECHAT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A test's own corner of a Redis: a fresh key prefix, and connections
+/// to look at what the stores wrote. Its keys are removed on drop, even
+/// when the test fails.
+struct TestRedis {
+    url: String,
+    prefix: String,
+}
+
+/// What a test does without its Redis: fail under `CI=true`, else skip.
+fn unavailable(what: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is not available ({why}), and CI=true: the Redis tests must run in CI");
+    }
+    eprintln!("SKIPPED: {what} is not available ({why}); set it up to run this test");
+}
+
+impl TestRedis {
+    /// The shared Redis, or `None` (the test returns) when it is not
+    /// reachable outside CI.
+    async fn shared() -> Option<TestRedis> {
+        Self::at(&redis_url()).await
+    }
+
+    async fn at(url: &str) -> Option<TestRedis> {
+        captured_log();
+        let connect = async {
+            let client = redis::Client::open(url)?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<()>(&mut conn).await?;
+            Ok::<_, redis::RedisError>(conn)
+        };
+        match tokio::time::timeout(Duration::from_secs(3), connect).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                unavailable(&format!("Redis at {url}"), &e.to_string());
+                return None;
+            }
+            Err(_) => {
+                unavailable(&format!("Redis at {url}"), "no answer within 3 s");
+                return None;
+            }
+        };
+        Some(TestRedis {
+            url: url.to_owned(),
+            prefix: format!("wetest-{}-{:x}", std::process::id(), unique()),
+        })
+    }
+
+    /// A config of this test's Redis and prefix.
+    fn config(&self) -> Config {
+        Config::builder(TOKEN)
+            .redis_url(&self.url)
+            .redis_prefix(&self.prefix)
+            .build()
+            .expect("config")
+    }
+
+    /// A backend as an instance would make it, with short time-outs.
+    fn backend(&self) -> RedisBackend {
+        RedisBackend::builder(&self.url)
+            .prefix(&self.prefix)
+            .timeout(Duration::from_millis(300))
+            .probe_interval(Duration::from_millis(100))
+            .build()
+            .expect("backend")
+    }
+
+    /// A new connection (the server may have restarted since the last).
+    async fn conn(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url.as_str())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the test's Redis")
+    }
+
+    /// This test's keys.
+    async fn keys(&self) -> Vec<String> {
+        let mut conn = self.conn().await;
+        let mut keys: Vec<String> = Vec::new();
+        for pattern in [format!("{}:*", self.prefix), format!("{{{}:*", self.prefix)] {
+            let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await.expect("SCAN");
+            while let Some(key) = iter.next_item().await {
+                keys.push(key.expect("key"));
+            }
+        }
+        keys.sort();
+        keys
+    }
+
+    async fn pttl(&self, key: &str) -> i64 {
+        self.conn().await.pttl(key).await.expect("PTTL")
+    }
+
+    /// `MEMORY USAGE key` in bytes.
+    async fn memory_usage(&self, key: &str) -> u64 {
+        redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(key)
+            .arg("SAMPLES")
+            .arg(0)
+            .query_async(&mut self.conn().await)
+            .await
+            .expect("MEMORY USAGE")
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_secs(2)) else {
+            return;
+        };
+        for pattern in [format!("{}:*", self.prefix), format!("{{{}:*", self.prefix)] {
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+            }
+        }
+    }
+}
+
+/// A `redis-server` of the test's own, on a free port, keeping nothing on
+/// disk. Killed on drop.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    fn binary() -> String {
+        std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into())
+    }
+
+    /// Starts one on a free port, or `None` (the test returns) when there
+    /// is no `redis-server` outside CI.
+    async fn start() -> Option<OwnRedis> {
+        if !std::path::Path::new(&Self::binary()).exists() {
+            unavailable(&Self::binary(), "no such file");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = OwnRedis { port, child: None };
+        redis.restart().await;
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port and waits until it answers.
+    async fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(Self::binary())
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            let ping = async {
+                let client = redis::Client::open(self.url())?;
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING").query_async::<()>(&mut conn).await
+            };
+            if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(1), ping).await {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server on port {} did not answer within 10 s",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the server (SIGKILL): connections drop, the port is closed.
+    fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("kill redis-server");
+        child.wait().expect("wait for redis-server");
+    }
+
+    /// Freezes (`true`, SIGSTOP) or thaws (`false`, SIGCONT) the server:
+    /// connections stay open and nothing answers.
+    fn freeze(&self, frozen: bool) {
+        let pid = self.child.as_ref().expect("running").id();
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Everything the `wechat_events::redis` target logs, in this binary.
+fn captured_log() -> &'static CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "wechat_events::redis=info",
+            ))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        log
+    })
+}
+
+/// The log lines mentioning `needle`.
+fn logged(needle: &str) -> Vec<String> {
+    captured_log()
+        .text()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Awaits `what`, failing the test if it hangs.
+async fn surely<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), future)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: still waiting after 60 s"))
+}
+
+// ---- the bot the services serve ----
+
+async fn remember(ev: LocationEvent, session: Session) -> Result<(), SessionError> {
+    session.set("loc", &(ev.latitude, ev.longitude)).await
+}
+
+async fn recall(msg: TextMessage, session: Session) -> Result<String, SessionError> {
+    if msg.content == "forget" {
+        session.remove("loc").await?;
+        return Ok("forgotten".into());
+    }
+    Ok(match session.get::<(f64, f64)>("loc").await? {
+        Some((lat, lng)) => format!("at {lat},{lng}"),
+        None => "nowhere".into(),
+    })
+}
+
+fn bot() -> Router {
+    Router::new().on(remember).on(recall)
+}
+
+/// An instance of the bot: its own service (and Redis connection) on its
+/// own server.
+fn instance(builder: wechat_events::service::ServiceBuilder) -> (WechatService, TestServer) {
+    let service = builder.only(bot()).build().expect("service");
+    let server = TestServer::builder(service.clone()).start();
+    (service, server)
+}
+
+// ---- shared state between instances ----
+
+#[actix_rt::test]
+async fn a_signed_url_is_bound_for_every_instance() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let (_, a) = instance(WechatService::builder(redis.config()));
+    let (_, b) = instance(WechatService::builder(redis.config()));
+    let (_, alone) = instance(WechatService::builder(
+        Config::builder(TOKEN).build().unwrap(),
+    ));
+    let sim = sim();
+    let push = sim.prepare(&SimPush::text("hello"));
+    let first = surely("first", sim.deliver(&a, &push))
+        .await
+        .expect("answer");
+    assert_eq!(first.text(), Some("nowhere"));
+
+    let forged = push.body().replace("hello", "forged");
+    assert_ne!(forged, push.body());
+    let refused = surely("forged", post(b.url(), push.query(), forged.clone())).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("another body"), "{}", refused.body);
+    // The same body is WeChat retrying: accepted there too.
+    let retry = surely("retry", sim.deliver(&b, &push))
+        .await
+        .expect("answer");
+    assert_eq!(retry.status, 200, "{}", retry.body_text());
+    // The control: an instance with its own memory has never seen the URL.
+    let control = surely("control", post(alone.url(), push.query(), forged)).await;
+    assert_eq!(control.status, 200, "{}", control.body);
+
+    let keys = redis.keys().await;
+    let prefix = format!("{}:default:replay:", redis.prefix);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].starts_with(&prefix), "{keys:?}");
+    let pttl = redis.pttl(&keys[0]).await;
+    assert!(
+        (1..=600_000).contains(&pttl),
+        "a binding expires after twice the 300 s window: PTTL {pttl}"
+    );
+}
+
+#[actix_rt::test]
+async fn two_instances_racing_for_one_url_agree_on_its_first_body() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let stores: Vec<_> = (0..4)
+        .map(|_| {
+            wechat_events::redis::RedisBindings::new(
+                &redis.backend(),
+                "wx_race",
+                100,
+                Duration::from_secs(300),
+            )
+        })
+        .collect();
+    for round in 0..20 {
+        let key = binding_key("sig", &round.to_string(), "nonce");
+        let binds = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| store.bind(key.clone(), body_digest(format!("body {i}").as_bytes())));
+        let results = join_all(binds).await;
+        let new = results.iter().filter(|b| **b == Binding::New).count();
+        let different = results.iter().filter(|b| **b == Binding::Different).count();
+        assert_eq!((new, different), (1, 3), "round {round}: {results:?}");
+    }
+}
+
+#[actix_rt::test]
+async fn a_session_written_through_one_instance_is_read_through_another() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let (_, a) = instance(WechatService::builder(redis.config()));
+    let (_, b) = instance(WechatService::builder(redis.config()));
+    let user = sim();
+    let other = sim();
+    assert_eq!(
+        send(&user, &b, SimPush::text("where")).await.text(),
+        Some("nowhere")
+    );
+    let loc = send(
+        &user,
+        &a,
+        SimPush::location_event(23.137466, 113.352425, 119.38),
+    )
+    .await;
+    assert!(loc.is_no_reply(), "{}", loc.body_text());
+    assert_eq!(
+        send(&user, &b, SimPush::text("where")).await.text(),
+        Some("at 23.137466,113.352425")
+    );
+    assert_eq!(
+        send(&other, &b, SimPush::text("where")).await.text(),
+        Some("nowhere")
+    );
+
+    let key = format!("{}:default:session:{}", redis.prefix, user.user());
+    let sessions = || async {
+        let keys = redis.keys().await;
+        keys.into_iter()
+            .filter(|k| k.contains(":session:"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sessions().await, vec![key.clone()]);
+    let pttl = redis.pttl(&key).await;
+    assert!(
+        (1..=86_400_000).contains(&pttl),
+        "a session expires a day after its last use: PTTL {pttl}"
+    );
+
+    assert_eq!(
+        send(&user, &a, SimPush::text("forget")).await.text(),
+        Some("forgotten")
+    );
+    assert_eq!(
+        send(&user, &b, SimPush::text("where")).await.text(),
+        Some("nowhere")
+    );
+    assert!(
+        sessions().await.is_empty(),
+        "an empty session leaves no key"
+    );
+}
+
+#[actix_rt::test]
+async fn the_quickstart_answers_the_location_whichever_instance_is_asked() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let env = [
+        ("WECHAT_REDIS_URL", redis.url.as_str()),
+        ("WECHAT_REDIS_PREFIX", redis.prefix.as_str()),
+    ];
+    let one = Quickstart::start(&env);
+    let two = Quickstart::start(&env);
+    let user = sim();
+    send(
+        &user,
+        &one.url,
+        SimPush::location_event(31.2304, 121.4737, 10.0),
+    )
+    .await;
+    assert_eq!(
+        send(&user, &two.url, SimPush::text("位置")).await.text(),
+        Some("你的位置: 31.2304,121.4737")
+    );
+    assert_eq!(
+        send(&sim(), &one.url, SimPush::text("位置")).await.text(),
+        Some("还没有收到你的位置")
+    );
+}
+
+#[actix_rt::test]
+async fn the_token_is_refreshed_once_for_every_instance() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let wechat = ApiStandIn::start();
+    wechat.delay(Duration::from_millis(200)); // a refresh takes a while
+    let clients: Vec<ApiClient> = (0..5)
+        .map(|_| {
+            wechat
+                .client_builder()
+                .token_store(RedisTokens::new(&redis.backend()))
+                .build()
+                .expect("client")
+        })
+        .collect();
+    let tokens = surely("tokens", join_all(clients.iter().map(|c| c.access_token()))).await;
+    let tokens: Vec<String> = tokens.into_iter().map(|t| t.expect("token")).collect();
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "{tokens:?}");
+    assert_eq!(wechat.token_calls(), 1, "one refresh for five instances");
+    let key = format!("{{{}:wx_stand_in}}:token", redis.prefix);
+    assert_eq!(
+        redis.keys().await,
+        vec![key.clone()],
+        "the lock is released"
+    );
+    let pttl = redis.pttl(&key).await;
+    assert!(
+        (6_800_000..=6_900_000).contains(&pttl),
+        "kept until 300 s before WeChat's 7200 s: PTTL {pttl}"
+    );
+
+    // WeChat expires it: every instance is refused (42001) and asks for
+    // a new one; one of them fetches it, for all.
+    wechat.expire_token();
+    wechat.delay(Duration::ZERO);
+    let hi = Reply::text("hi");
+    let sent = clients.iter().map(|c| c.send_custom("oUser", &hi));
+    for result in surely("send", join_all(sent)).await {
+        result.expect("sent after one refresh");
+    }
+    assert_eq!(wechat.token_calls(), 2, "{:#?}", wechat.calls());
+    assert_eq!(wechat.custom_messages().len(), 5);
+
+    // A client that joins later uses the shared token without asking WeChat.
+    let late = wechat
+        .client_builder()
+        .token_store(RedisTokens::new(&redis.backend()))
+        .build()
+        .expect("client");
+    late.access_token().await.expect("token");
+    assert_eq!(wechat.token_calls(), 2);
+}
+
+// ---- Redis down ----
+
+#[actix_rt::test]
+async fn with_redis_down_pushes_are_answered_from_memory_and_redis_is_used_again_once_back() {
+    let Some(mut server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let backend = redis.backend();
+    let config = Config::builder(TOKEN)
+        .deadline(Duration::from_millis(2000))
+        .build()
+        .unwrap();
+    let (service, a) = instance(WechatService::builder(config).redis(backend.clone()));
+    let user = sim();
+    let answer = |push: SimPush| {
+        let (user, a) = (&user, &a);
+        async move {
+            let response = surely("push", user.send(a, &push)).await.expect("answer");
+            assert_eq!(response.status, 200, "{}", response.body_text());
+            assert!(
+                response.elapsed < Duration::from_millis(1500),
+                "answered in {:?}",
+                response.elapsed
+            );
+            response
+        }
+    };
+
+    // Up: the session is in Redis.
+    answer(SimPush::location_event(1.5, 2.5, 1.0)).await;
+    assert_eq!(
+        answer(SimPush::text("where")).await.text(),
+        Some("at 1.5,2.5")
+    );
+    let session_key = format!("{}:default:session:{}", redis.prefix, user.user());
+    assert!(redis.keys().await.contains(&session_key));
+    assert_eq!(backend.stats().outages, 0);
+
+    // Frozen: nothing answers; one command waits its 300 ms, then memory.
+    server.freeze(true);
+    assert_eq!(answer(SimPush::text("where")).await.text(), Some("nowhere"));
+    let stats = backend.stats();
+    assert!(!stats.up && stats.outages == 1, "{stats:?}");
+    // The memory twins hold while it is down: a session, a binding.
+    answer(SimPush::location_event(3.5, 4.5, 1.0)).await;
+    assert_eq!(
+        answer(SimPush::text("where")).await.text(),
+        Some("at 3.5,4.5")
+    );
+    let push = user.prepare(&SimPush::text("once"));
+    surely("push", user.deliver(&a, &push))
+        .await
+        .expect("answer");
+    let forged = surely(
+        "forged",
+        post(a.url(), push.query(), push.body().replace("once", "twice")),
+    )
+    .await;
+    assert_eq!(
+        forged.status, 403,
+        "bindings fall back to memory: {}",
+        forged.body
+    );
+    assert!(backend.stats().fallbacks >= 5, "{:?}", backend.stats());
+    server.freeze(false);
+    surely("back", wait_until_up(&backend)).await;
+    assert!(
+        backend.stats().last_outage.is_some(),
+        "{:?}",
+        backend.stats()
+    );
+    assert_eq!(
+        answer(SimPush::text("where")).await.text(),
+        Some("at 1.5,2.5"),
+        "back to the Redis session"
+    );
+
+    // Killed: connections drop, the port is closed.
+    server.kill();
+    for _ in 0..3 {
+        assert_eq!(
+            answer(SimPush::text("where")).await.text(),
+            Some("at 3.5,4.5")
+        );
+    }
+    let stats = backend.stats();
+    assert!(!stats.up && stats.outages == 2, "{stats:?}");
+    let port = format!("127.0.0.1:{}", server.port);
+    let down = logged("Redis is unreachable");
+    assert_eq!(
+        down.iter().filter(|l| l.contains(&port)).count(),
+        2,
+        "{down:#?}"
+    );
+
+    // Started again on the same port (empty: it keeps nothing on disk).
+    server.restart().await;
+    surely("back", wait_until_up(&backend)).await;
+    let back = logged("Redis is back after");
+    assert_eq!(
+        back.iter().filter(|l| l.contains(&port)).count(),
+        2,
+        "{back:#?}"
+    );
+    assert_eq!(
+        answer(SimPush::text("where")).await.text(),
+        Some("nowhere"),
+        "Redis again"
+    );
+    answer(SimPush::location_event(5.5, 6.5, 1.0)).await;
+    assert!(
+        redis.keys().await.contains(&session_key),
+        "written to Redis again"
+    );
+    assert_eq!(
+        service
+            .session(user.user())
+            .get::<(f64, f64)>("loc")
+            .await
+            .unwrap(),
+        Some((5.5, 6.5))
+    );
+    assert_eq!(backend.stats().outages, 2);
+}
+
+/// `used_memory` of `INFO memory`, in bytes.
+async fn used_memory(redis: &TestRedis) -> i64 {
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut redis.conn().await)
+        .await
+        .expect("INFO");
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory")
+}
+
+async fn wait_until_up(backend: &RedisBackend) {
+    while !backend.stats().up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn a_redis_unreachable_from_the_start_is_an_outage_not_an_error() {
+    captured_log();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = RedisBackend::builder(format!("redis://127.0.0.1:{port}"))
+        .probe_interval(Duration::from_millis(50))
+        .build()
+        .expect("made without connecting");
+    let (_, a) = instance(
+        WechatService::builder(Config::builder(TOKEN).build().unwrap()).redis(backend.clone()),
+    );
+    let user = sim();
+    send(&user, &a, SimPush::location_event(7.5, 8.5, 1.0)).await;
+    assert_eq!(
+        send(&user, &a, SimPush::text("where")).await.text(),
+        Some("at 7.5,8.5")
+    );
+    let stats = backend.stats();
+    assert!(
+        !stats.up && stats.outages == 1 && stats.fallbacks >= 2,
+        "{stats:?}"
+    );
+    assert!(backend.ping().await.is_err());
+}
+
+// ---- what Redis holds ----
+
+/// Measures what a binding and a session take in Redis, on a server of
+/// the test's own: `MEMORY USAGE` of real keys, and the growth of
+/// `used_memory` over many. Run with `--nocapture` to read the figures
+/// (DEPLOYMENT.md quotes them).
+#[actix_rt::test]
+async fn a_binding_and_a_session_take_a_few_hundred_bytes() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let backend = redis.backend();
+    const N: usize = 10_000;
+
+    let bindings = wechat_events::redis::RedisBindings::new(
+        &backend,
+        "wx2c2769f8efd9abc2",
+        10,
+        Duration::from_secs(300),
+    );
+    let before = used_memory(&redis).await;
+    for i in 0..N {
+        // A real signed URL's parts: 40 hex digits, a timestamp, a nonce.
+        let signature = format!("{:040x}", i as u128 * 7919);
+        let key = binding_key(
+            &signature,
+            &(1_764_000_000 + i).to_string(),
+            &(1_000_000_000 + i).to_string(),
+        );
+        assert_eq!(
+            bindings
+                .bind(key, body_digest(format!("{i}").as_bytes()))
+                .await,
+            Binding::New
+        );
+    }
+    let per_binding = (used_memory(&redis).await - before) / N as i64;
+    let one_binding = redis.keys().await.into_iter().next().expect("a binding");
+    let binding_usage = redis.memory_usage(&one_binding).await;
+
+    let sessions = wechat_events::redis::RedisSessions::new(
+        &backend,
+        "wx2c2769f8efd9abc2",
+        10,
+        Duration::from_secs(86400),
+    );
+    let before = used_memory(&redis).await;
+    for i in 0..N {
+        let openid = format!("oUpF8uMuAJO_M2pxb1Q9zNjW{i:04}");
+        sessions
+            .set(&openid, "location", "[23.137466,113.352425]".into())
+            .await
+            .unwrap();
+    }
+    let per_session = (used_memory(&redis).await - before) / N as i64;
+    let session_key = format!(
+        "{}:wx2c2769f8efd9abc2:session:oUpF8uMuAJO_M2pxb1Q9zNjW0000",
+        redis.prefix
+    );
+    let session_usage = redis.memory_usage(&session_key).await;
+
+    eprintln!("binding key: {one_binding} ({} bytes)", one_binding.len());
+    eprintln!("binding: MEMORY USAGE {binding_usage} B; used_memory grows {per_binding} B per binding over {N}");
+    eprintln!(
+        "session key: {session_key} ({} bytes), one location value",
+        session_key.len()
+    );
+    eprintln!("session: MEMORY USAGE {session_usage} B; used_memory grows {per_session} B per session over {N}");
+    assert_eq!(backend.stats().fallbacks, 0, "all in Redis");
+    for (what, bytes) in [
+        ("binding usage", binding_usage as i64),
+        ("binding growth", per_binding),
+        ("session usage", session_usage as i64),
+        ("session growth", per_session),
+    ] {
+        assert!((50..=1024).contains(&bytes), "{what}: {bytes} B");
+    }
+}
