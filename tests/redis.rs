@@ -46,7 +46,13 @@ fn unavailable(what: &str, why: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{what} is not available ({why}), and CI=true: the Redis tests must run in CI");
     }
-    eprintln!("SKIPPED: {what} is not available ({why}); set it up to run this test");
+    // Straight to stderr: the harness would capture `eprintln!` of a
+    // passing test, and the skip must be seen.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {what} is not available ({why}); start it to run this test"
+    );
 }
 
 impl TestRedis {
