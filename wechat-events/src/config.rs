@@ -98,6 +98,14 @@ pub const MAX_REPLAY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Longest accepted shutdown grace period.
 pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(600);
+/// Default number of WeChat's tries held open while a slow handler runs.
+pub const DEFAULT_WAIT_RETRIES: u8 = 2;
+/// Most tries that can be held: WeChat makes three, the last must answer.
+pub const MAX_WAIT_RETRIES: u8 = 2;
+/// Default time a pending reply waits for its user's next push.
+pub const DEFAULT_PENDING_TTL: Duration = Duration::from_secs(600);
+/// Longest accepted pending-reply TTL.
+pub const MAX_PENDING_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// WeChat gives up on an answer after this long.
 pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default first part of every Redis key (see [`ConfigBuilder::redis_prefix`]).
@@ -185,6 +193,11 @@ pub struct Config {
     pub(crate) redis_url: Option<String>,
     pub(crate) redis_prefix: String,
     pub(crate) session_ttl: Duration,
+    pub(crate) wait_retries: u8,
+    pub(crate) slow_tip: Option<String>,
+    pub(crate) pending_ttl: Duration,
+    pub(crate) appsecret: Option<String>,
+    pub(crate) api_base: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -204,6 +217,11 @@ impl fmt::Debug for Config {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("session_ttl", &self.session_ttl)
+            .field("wait_retries", &self.wait_retries)
+            .field("slow_tip", &self.slow_tip)
+            .field("pending_ttl", &self.pending_ttl)
+            .field("appsecret", &self.appsecret.as_ref().map(|_| "<redacted>"))
+            .field("api_base", &self.api_base)
             .finish()
     }
 }
@@ -228,6 +246,11 @@ impl Config {
             redis_url: None,
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             session_ttl: DEFAULT_SESSION_TTL,
+            wait_retries: DEFAULT_WAIT_RETRIES,
+            slow_tip: None,
+            pending_ttl: DEFAULT_PENDING_TTL,
+            appsecret: None,
+            api_base: None,
             names: Names::code(),
         }
     }
@@ -252,6 +275,11 @@ impl Config {
     /// | `WECHAT_REDIS_URL` | Redis shared by every instance (`redis://[:password@]host:port[/db]`); needs the `redis` feature | — (in-memory stores) |
     /// | `WECHAT_REDIS_PREFIX` | first part of every Redis key (1–64 characters, no spaces or braces) | `wechat` |
     /// | `WECHAT_SESSION_TTL_S` | how long a user's session lives after its last use, s (1–2592000) | `86400` |
+    /// | `WECHAT_WAIT_RETRIES` | WeChat tries held open while a slow handler runs (0–2) | `2` |
+    /// | `WECHAT_SLOW_TIP` | text answering a push whose handler outlived its tries | `success` (nothing shown) |
+    /// | `WECHAT_PENDING_TTL_S` | how long a late reply waits for the user's next push, s (1–86400) | `600` |
+    /// | `WECHAT_APPSECRET` | AppSecret: late replies go through the customer-service API (needs `WECHAT_APPID` and the `api` feature) | — |
+    /// | `WECHAT_API_BASE` | the WeChat API's base URL (a proxy or a stand-in) | `https://api.weixin.qq.com` |
     ///
     /// Empty variables count as unset.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -322,6 +350,15 @@ impl Config {
         if let Some(s) = num::<u64>("WECHAT_SESSION_TTL_S", get("WECHAT_SESSION_TTL_S"))? {
             b.session_ttl = Duration::from_secs(s);
         }
+        if let Some(n) = num("WECHAT_WAIT_RETRIES", get("WECHAT_WAIT_RETRIES"))? {
+            b.wait_retries = n;
+        }
+        b.slow_tip = get("WECHAT_SLOW_TIP");
+        if let Some(s) = num::<u64>("WECHAT_PENDING_TTL_S", get("WECHAT_PENDING_TTL_S"))? {
+            b.pending_ttl = Duration::from_secs(s);
+        }
+        b.appsecret = get("WECHAT_APPSECRET");
+        b.api_base = get("WECHAT_API_BASE");
         b.build()
     }
 
@@ -381,6 +418,29 @@ impl Config {
     /// How long background handlers get to finish on shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         self.shutdown_grace
+    }
+    /// How many of WeChat's tries are held open while a slow handler runs
+    /// (0–2); the next try answers by its deadline.
+    pub fn wait_retries(&self) -> u8 {
+        self.wait_retries
+    }
+    /// The text answering a push whose handler outlived its tries; `None`
+    /// answers `success`.
+    pub fn slow_tip(&self) -> Option<&str> {
+        self.slow_tip.as_deref()
+    }
+    /// How long a late reply waits for its user's next push.
+    pub fn pending_ttl(&self) -> Duration {
+        self.pending_ttl
+    }
+    /// The AppSecret, when late replies go through the customer-service
+    /// API.
+    pub fn appsecret(&self) -> Option<&str> {
+        self.appsecret.as_deref()
+    }
+    /// The WeChat API's base URL, when not the default.
+    pub fn api_base(&self) -> Option<&str> {
+        self.api_base.as_deref()
     }
     /// The Redis every instance shares, if set (it may hold a password:
     /// keep it out of logs).
@@ -454,6 +514,9 @@ struct Names {
     redis_url: &'static str,
     redis_prefix: &'static str,
     session_ttl: &'static str,
+    wait_retries: &'static str,
+    pending_ttl: &'static str,
+    appsecret: &'static str,
 }
 
 impl Names {
@@ -474,6 +537,9 @@ impl Names {
             redis_url: "redis_url",
             redis_prefix: "redis_prefix",
             session_ttl: "session_ttl",
+            wait_retries: "wait_retries",
+            pending_ttl: "pending_ttl",
+            appsecret: "appsecret",
         }
     }
     fn env() -> Self {
@@ -493,6 +559,9 @@ impl Names {
             redis_url: "WECHAT_REDIS_URL",
             redis_prefix: "WECHAT_REDIS_PREFIX",
             session_ttl: "WECHAT_SESSION_TTL_S",
+            wait_retries: "WECHAT_WAIT_RETRIES",
+            pending_ttl: "WECHAT_PENDING_TTL_S",
+            appsecret: "WECHAT_APPSECRET",
         }
     }
 }
@@ -516,6 +585,11 @@ pub struct ConfigBuilder {
     redis_url: Option<String>,
     redis_prefix: String,
     session_ttl: Duration,
+    wait_retries: u8,
+    slow_tip: Option<String>,
+    pending_ttl: Duration,
+    appsecret: Option<String>,
+    api_base: Option<String>,
     names: Names,
 }
 
@@ -582,6 +656,41 @@ impl ConfigBuilder {
     /// down (default 10 s); see [`WechatService::drain`](crate::WechatService::drain).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.shutdown_grace = grace;
+        self
+    }
+    /// How many of WeChat's tries are held open while a slow handler
+    /// runs (default 2, at most 2). WeChat hangs up each try after 5 s
+    /// and tries again, three times in all: holding the first two gives a
+    /// handler about 15 s; the last try held answers by its deadline. With
+    /// 0, the first try answers by its deadline.
+    pub fn wait_retries(mut self, n: u8) -> Self {
+        self.wait_retries = n;
+        self
+    }
+    /// The text answering a push whose handler outlived every try it
+    /// could hold (e.g. "正在处理，请稍候"); its reply is delivered later.
+    /// Default: `success`, the user sees nothing until then.
+    pub fn slow_tip(mut self, tip: impl Into<String>) -> Self {
+        self.slow_tip = Some(tip.into());
+        self
+    }
+    /// How long a late reply waits for its user's next push (default
+    /// 600 s; the user never sees an older one).
+    pub fn pending_ttl(mut self, ttl: Duration) -> Self {
+        self.pending_ttl = ttl;
+        self
+    }
+    /// The AppSecret: late replies are then sent through the
+    /// customer-service message API (needs the AppID and the `api`
+    /// feature) instead of waiting for the user's next push.
+    pub fn appsecret(mut self, secret: impl Into<String>) -> Self {
+        self.appsecret = Some(secret.into());
+        self
+    }
+    /// The WeChat API's base URL (default `https://api.weixin.qq.com`):
+    /// a proxy, or a stand-in in tests.
+    pub fn api_base(mut self, base: impl Into<String>) -> Self {
+        self.api_base = Some(base.into());
         self
     }
     /// The Redis every instance of the bot shares (`redis://host:6379`,
@@ -735,6 +844,38 @@ impl ConfigBuilder {
                 "must be between 1 and 2592000 s (30 days)",
             ));
         }
+        if self.wait_retries > MAX_WAIT_RETRIES {
+            return Err(ConfigError::new(
+                n.wait_retries,
+                "must be 0, 1 or 2: WeChat tries a push three times, and the last try must answer",
+            ));
+        }
+        if self.pending_ttl.is_zero() || self.pending_ttl > MAX_PENDING_TTL {
+            return Err(ConfigError::new(
+                n.pending_ttl,
+                "must be between 1 and 86400 s",
+            ));
+        }
+        let appsecret = self
+            .appsecret
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty());
+        if appsecret.is_some() {
+            if !cfg!(feature = "api") {
+                return Err(ConfigError::new(
+                    n.appsecret,
+                    "is set, but wechat-events was built without its `api` feature, which \
+                     sends late replies through the customer-service API",
+                ));
+            }
+            if appid.is_none() {
+                return Err(ConfigError::new(
+                    n.appsecret,
+                    format!("is set but {} is not; the API needs both", n.appid),
+                ));
+            }
+        }
+        let slow_tip = self.slow_tip.filter(|t| !t.trim().is_empty());
         Ok(Config {
             token,
             appid,
@@ -750,6 +891,11 @@ impl ConfigBuilder {
             redis_url,
             redis_prefix,
             session_ttl: self.session_ttl,
+            wait_retries: self.wait_retries,
+            slow_tip,
+            pending_ttl: self.pending_ttl,
+            appsecret,
+            api_base: self.api_base,
         })
     }
 }
@@ -778,6 +924,46 @@ mod tests {
         assert_eq!(c.dedup_ttl(), Duration::from_secs(30));
         assert!(c.max_body_bytes() <= 1024 * 1024);
         assert!(!format!("{c:?}").contains("abc123"));
+    }
+
+    #[test]
+    fn slow_handler_settings() {
+        let c = env(&[("WECHAT_TOKEN", "abc")]).unwrap();
+        assert_eq!(c.wait_retries(), 2);
+        assert_eq!(c.slow_tip(), None);
+        assert_eq!(c.pending_ttl(), Duration::from_secs(600));
+        assert_eq!(c.appsecret(), None);
+        let c = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_WAIT_RETRIES", "0"),
+            ("WECHAT_SLOW_TIP", "正在处理，请稍候"),
+            ("WECHAT_PENDING_TTL_S", "60"),
+        ])
+        .unwrap();
+        assert_eq!(c.wait_retries(), 0);
+        assert_eq!(c.slow_tip(), Some("正在处理，请稍候"));
+        assert_eq!(c.pending_ttl(), Duration::from_secs(60));
+        let e = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_WAIT_RETRIES", "3")]).unwrap_err();
+        assert_eq!(e.setting, "WECHAT_WAIT_RETRIES");
+        let e = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_PENDING_TTL_S", "0")]).unwrap_err();
+        assert_eq!(e.setting, "WECHAT_PENDING_TTL_S");
+        let e = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_APPSECRET", "s")]).unwrap_err();
+        assert_eq!(e.setting, "WECHAT_APPSECRET");
+        let with_secret = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_APPID", "wx1"),
+            ("WECHAT_APPSECRET", "secret123"),
+        ]);
+        if cfg!(feature = "api") {
+            let c = with_secret.unwrap();
+            assert_eq!(c.appsecret(), Some("secret123"));
+            assert!(!format!("{c:?}").contains("secret123"));
+        } else {
+            assert!(with_secret
+                .unwrap_err()
+                .to_string()
+                .contains("`api` feature"));
+        }
     }
 
     #[test]

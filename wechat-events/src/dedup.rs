@@ -47,8 +47,10 @@
 //! check that the next claim is `First`.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -137,29 +139,68 @@ pub enum Claim {
     /// The caller is the first with this key: it must start the work and
     /// hand its outcome to the completion [`Ticket::into_parts`] returns.
     First(Ticket),
-    /// Another caller has the key; this resolves to that work's outcome.
-    Duplicate(BoxFuture<'static, Outcome>),
+    /// Another caller has the key: a later try of the same push. Awaiting
+    /// it yields that work's outcome.
+    Duplicate(Retry),
 }
+
+/// What became of a push whose handler may outlive its tries: settled
+/// once per push, by whoever decides first (see [`Decider`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// The handler's outcome answers the push: its tries get it.
+    Answered,
+    /// The push was answered without the handler's reply (with the slow
+    /// tip, or `success`); the reply, when it comes, is delivered later.
+    HandedOff,
+}
+
+impl Fate {
+    /// A short lower-case name for logs and stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Answered => "answered",
+            Fate::HandedOff => "handed_off",
+        }
+    }
+}
+
+/// Settles a push's [`Fate`] unless it is settled already, and resolves
+/// to the fate that holds: the first call wins, every later call learns
+/// its answer. The work decides [`Fate::Answered`] when its outcome is
+/// ready; the last try allowed to wait decides [`Fate::HandedOff`] at its
+/// deadline. Shared by every try of the push (on every instance, for a
+/// shared store).
+pub type Decider = Arc<dyn Fn(Fate) -> BoxFuture<'static, Fate> + Send + Sync>;
 
 /// The first caller's side of a claim.
 pub struct Ticket {
     complete: Box<dyn FnOnce(Outcome) + Send>,
     outcome: BoxFuture<'static, Outcome>,
+    decider: Decider,
 }
 
 impl Ticket {
-    /// A ticket from its two halves: `complete` stores the outcome (and
-    /// wakes the duplicates); `outcome` resolves once it is stored. A
-    /// ticket dropped without completing must resolve `outcome` (and the
-    /// duplicates) to [`Outcome::abandoned`].
+    /// A ticket from its parts: `complete` stores the outcome (and wakes
+    /// the duplicates); `outcome` resolves once it is stored; `decider`
+    /// settles the push's fate. A ticket dropped without completing must
+    /// resolve `outcome` (and the duplicates) to [`Outcome::abandoned`].
     pub fn new(
         complete: impl FnOnce(Outcome) + Send + 'static,
         outcome: BoxFuture<'static, Outcome>,
+        decider: Decider,
     ) -> Self {
         Ticket {
             complete: Box::new(complete),
             outcome,
+            decider,
         }
+    }
+
+    /// The push's fate, shared with its later tries.
+    pub fn decider(&self) -> Decider {
+        self.decider.clone()
     }
 
     /// Splits the ticket: the completion, to move into the (detached) work,
@@ -169,8 +210,47 @@ impl Ticket {
     }
 }
 
+/// A later try of a claimed push: which try it is, the push's shared
+/// fate, and (awaited) the work's outcome.
+pub struct Retry {
+    attempt: u32,
+    outcome: BoxFuture<'static, Outcome>,
+    decider: Decider,
+}
+
+impl Retry {
+    /// A retry from its parts; `attempt` counts from 1, the first try (so
+    /// a retry is 2 or more).
+    pub fn new(attempt: u32, outcome: BoxFuture<'static, Outcome>, decider: Decider) -> Self {
+        Retry {
+            attempt,
+            outcome,
+            decider,
+        }
+    }
+
+    /// Which try of the push this is: 2 for WeChat's first retry, 3 for
+    /// its second (a shared store counts across instances).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The push's fate, shared with its other tries.
+    pub fn decider(&self) -> Decider {
+        self.decider.clone()
+    }
+}
+
+impl Future for Retry {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Outcome> {
+        self.outcome.as_mut().poll(cx)
+    }
+}
+
 /// Decides, per key, which caller does the work, and shares its outcome
-/// with the others.
+/// with the others; counts a push's tries and keeps its [`Fate`].
 ///
 /// The two-phase shape (claim, then complete) lets only the first caller
 /// prepare the work — run extractors, spawn the handler. A shared store
@@ -181,9 +261,15 @@ impl Ticket {
 /// [`Claim::Duplicate`] on another instance must learn the outcome by
 /// itself (polling or pub/sub) and resolve to [`Outcome::abandoned`] when
 /// the claim's owner dies without completing.
+///
+/// Every claim of a key within the TTL counts as one more try
+/// ([`Retry::attempt`]), and all of them share one [`Decider`]: the
+/// service holds the early tries of a slow push open and lets the last
+/// one hand the push off, so the count and the fate must be shared
+/// wherever the claim is.
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key`: [`Claim::First`] for the first caller within the TTL,
-    /// [`Claim::Duplicate`] for every other.
+    /// [`Claim::Duplicate`] (with its try number) for every other.
     fn claim(&self, key: String) -> BoxFuture<'static, Claim>;
 }
 
@@ -197,6 +283,42 @@ struct Slot {
     /// The outcome; `None` when the claim was abandoned (its sender
     /// dropped without completing).
     outcome: Shared<BoxFuture<'static, Option<Outcome>>>,
+    /// The push's tries and fate, shared by every try.
+    tries: Arc<Tries>,
+}
+
+/// How many tries of a push arrived, and its fate.
+struct Tries {
+    count: AtomicU32,
+    /// 0 while undecided, else `Fate as u8 + 1`.
+    fate: AtomicU8,
+}
+
+impl Tries {
+    fn first() -> Arc<Tries> {
+        Arc::new(Tries {
+            count: AtomicU32::new(1),
+            fate: AtomicU8::new(0),
+        })
+    }
+
+    fn decider(self: &Arc<Self>) -> Decider {
+        let tries = self.clone();
+        Arc::new(move |fate: Fate| {
+            let code = |f: Fate| f as u8 + 1;
+            let held = match tries.fate.compare_exchange(
+                0,
+                code(fate),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => fate,
+                Err(c) if c == code(Fate::Answered) => Fate::Answered,
+                Err(_) => Fate::HandedOff,
+            };
+            futures_util::future::ready(held).boxed()
+        })
+    }
 }
 
 impl Slot {
@@ -205,17 +327,29 @@ impl Slot {
             id,
             bytes: 0,
             outcome: rx.map(Result::ok).boxed().shared(),
+            tries: Tries::first(),
         }
     }
 
-    fn done(id: u64, outcome: Outcome) -> Slot {
+    fn done(id: u64, outcome: Outcome, tries: Arc<Tries>) -> Slot {
         let text = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
         let bytes = text(&outcome.reply).saturating_add(text(&outcome.handler));
         Slot {
             id,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
             outcome: futures_util::future::ready(Some(outcome)).boxed().shared(),
+            tries,
         }
+    }
+
+    /// A later try of this slot's push.
+    fn retry(&self) -> Retry {
+        let attempt = self
+            .tries
+            .count
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        Retry::new(attempt, self.outcome(), self.tries.decider())
     }
 
     /// Whether nobody can complete this claim any more.
@@ -358,20 +492,22 @@ impl MemoryStore {
             if slot.id == id {
                 Claim::First(store.ticket(key, id, tx, mine))
             } else {
-                Claim::Duplicate(slot.outcome())
+                Claim::Duplicate(slot.retry())
             }
         }
     }
 
     fn ticket(&self, key: String, id: u64, tx: oneshot::Sender<Outcome>, mine: Slot) -> Ticket {
         let store = self.clone();
+        let tries = mine.tries.clone();
         Ticket::new(
             move |outcome| {
-                let done = Slot::done(id, outcome.clone());
+                let done = Slot::done(id, outcome.clone(), tries);
                 let _ = tx.send(outcome);
                 store.settle(key, done);
             },
             mine.outcome(),
+            mine.tries.decider(),
         )
     }
 
@@ -489,8 +625,7 @@ fn digest(push: &Push) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
+    use std::task::Context;
 
     use super::*;
     use crate::push::parse;
@@ -584,7 +719,7 @@ mod tests {
                     });
                     waiting.push(outcome);
                 }
-                Claim::Duplicate(outcome) => waiting.push(outcome),
+                Claim::Duplicate(outcome) => waiting.push(outcome.boxed()),
             }
         }
         assert_eq!(firsts, 1);
@@ -750,6 +885,45 @@ mod tests {
         store.run_pending_tasks().await;
         assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES + 5 + 1000 + 12);
         assert_eq!(store.len(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn tries_are_counted_and_share_one_fate() {
+        let store = MemoryStore::new(100, Duration::from_secs(60));
+        let Claim::First(first) = store.claim("k".into()).await else {
+            panic!("first claim")
+        };
+        let Claim::Duplicate(second) = store.claim("k".into()).await else {
+            panic!("second try")
+        };
+        let Claim::Duplicate(third) = store.claim("k".into()).await else {
+            panic!("third try")
+        };
+        assert_eq!((second.attempt(), third.attempt()), (2, 3));
+        // The third try hands the push off; the work, finishing later,
+        // learns it and cannot take it back.
+        assert_eq!((third.decider())(Fate::HandedOff).await, Fate::HandedOff);
+        assert_eq!((first.decider())(Fate::Answered).await, Fate::HandedOff);
+        assert_eq!((second.decider())(Fate::Answered).await, Fate::HandedOff);
+        // The count survives completion (the re-inserted entry).
+        let (complete, _) = first.into_parts();
+        complete(replied("tip"));
+        store.run_pending_tasks().await;
+        let Claim::Duplicate(fourth) = store.claim("k".into()).await else {
+            panic!("fourth try")
+        };
+        assert_eq!(fourth.attempt(), 4);
+        assert_eq!(fourth.await.reply.as_deref(), Some("tip"));
+
+        // Answered first: a try's hand-off comes too late.
+        let Claim::First(first) = store.claim("j".into()).await else {
+            panic!("first claim")
+        };
+        assert_eq!((first.decider())(Fate::Answered).await, Fate::Answered);
+        let Claim::Duplicate(retry) = store.claim("j".into()).await else {
+            panic!("retry")
+        };
+        assert_eq!((retry.decider())(Fate::HandedOff).await, Fate::Answered);
     }
 
     #[actix_rt::test]

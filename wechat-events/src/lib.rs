@@ -83,6 +83,7 @@ pub mod kinds;
 pub mod message;
 mod panics;
 pub mod payload;
+pub mod pending;
 pub mod push;
 pub mod query;
 #[cfg(feature = "redis")]

@@ -9,13 +9,13 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fields::{Fields, Value};
 use crate::xml::{cdata_element, is_xml_char, nested_element, parse_fields, XmlError};
 
 /// One article of a news (图文) reply.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Article {
     /// Title.
     pub title: String,
@@ -51,7 +51,7 @@ impl Article {
 }
 
 /// A music reply's fields.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Music {
     /// Title.
     pub title: String,
@@ -77,7 +77,10 @@ pub const MAX_ARTICLES: usize = 8;
 /// assert!(xml.contains("<ToUserName><![CDATA[oUser]]></ToUserName>"));
 /// assert_eq!(Reply::text("").render("o", "gh", 0), None); // answered `success`
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+///
+/// As JSON (serde), a reply is an object tagged by `type`:
+/// `{"type":"text","content":"..."}`, `{"type":"news","articles":[...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Reply {
@@ -110,7 +113,7 @@ pub enum Reply {
     /// Music.
     Music(Music),
     /// News (图文): one article when answering a message, up to eight for events.
-    News(Vec<Article>),
+    News(#[serde(with = "articles_field")] Vec<Article>),
     /// Hand the conversation to customer service (多客服).
     TransferCustomerService {
         /// A specific customer-service account, or any when `None`.
@@ -497,12 +500,74 @@ impl From<&str> for Reply {
     }
 }
 
+/// Serde for [`Reply::News`]'s articles as an `articles` field: a tagged
+/// enum's newtype variant cannot hold a bare sequence.
+mod articles_field {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Article;
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        articles: &'a [Article],
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        articles: Vec<Article>,
+    }
+
+    pub(super) fn serialize<S: Serializer>(articles: &[Article], s: S) -> Result<S::Ok, S::Error> {
+        Out { articles }.serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Article>, D::Error> {
+        In::deserialize(d).map(|i| i.articles)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn render(r: &Reply) -> String {
         r.render("oUser", "gh_acc", 1700000000).expect("renders")
+    }
+
+    #[test]
+    fn every_reply_round_trips_through_json() {
+        let replies = [
+            Reply::None,
+            Reply::text("你好 ]]>"),
+            Reply::Image {
+                media_id: "m".into(),
+            },
+            Reply::Voice {
+                media_id: "v".into(),
+            },
+            Reply::Video {
+                media_id: "v".into(),
+                title: Some("t".into()),
+                description: None,
+            },
+            Reply::Music(Music {
+                title: "t".into(),
+                ..Music::default()
+            }),
+            Reply::News(vec![
+                Article::new("a", "https://a"),
+                Article::new("b", "https://b"),
+            ]),
+            Reply::TransferCustomerService { kf_account: None },
+        ];
+        for reply in replies {
+            let json = serde_json::to_string(&reply).expect("serializes");
+            let back: Reply = serde_json::from_str(&json).expect("deserializes");
+            assert_eq!(back, reply, "{json}");
+        }
+        let news = serde_json::to_value(Reply::News(vec![Article::new("a", "u")])).unwrap();
+        assert_eq!(news["type"], "news");
+        assert_eq!(news["articles"][0]["title"], "a");
     }
 
     #[test]
