@@ -792,3 +792,63 @@ async fn a_binding_and_a_session_take_a_few_hundred_bytes() {
         assert!((50..=1024).contains(&bytes), "{what}: {bytes} B");
     }
 }
+
+#[actix_rt::test]
+async fn pending_replies_are_shared_in_order_bounded_and_taken_once() {
+    use wechat_events::pending::{PendingStore, MAX_PER_USER};
+    use wechat_events::redis::RedisPending;
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let store = |ttl| RedisPending::new(&redis.backend(), "wx1", 10, ttl);
+    let (a, b) = (
+        store(Duration::from_secs(600)),
+        store(Duration::from_secs(600)),
+    );
+    let text = |s: &str| Reply::text(s);
+    a.push("o1".into(), text("first")).await;
+    a.push("o1".into(), text("second")).await;
+    assert_eq!(
+        b.swap("o1".into(), Some(text("own"))).await,
+        Some(text("first"))
+    );
+    assert_eq!(a.swap("o1".into(), None).await, Some(text("second")));
+    assert_eq!(
+        b.swap("o1".into(), None).await,
+        Some(text("own")),
+        "queued behind"
+    );
+    assert_eq!(a.swap("o1".into(), Some(text("mine"))).await, None);
+    assert_eq!(
+        a.swap("o1".into(), None).await,
+        None,
+        "an answered push queues nothing"
+    );
+
+    for i in 0..MAX_PER_USER + 2 {
+        b.push("o2".into(), text(&format!("r{i}"))).await;
+    }
+    assert_eq!(
+        a.swap("o2".into(), None).await,
+        Some(text("r2")),
+        "the oldest two dropped"
+    );
+
+    a.push("o3".into(), text("once")).await;
+    let swaps = (0..10).map(|i| {
+        if i % 2 == 0 {
+            a.swap("o3".into(), None)
+        } else {
+            b.swap("o3".into(), None)
+        }
+    });
+    let taken: Vec<_> = join_all(swaps).await.into_iter().flatten().collect();
+    assert_eq!(taken, vec![text("once")], "one reply, handed out once");
+
+    let short = store(Duration::from_millis(200));
+    short.push("o4".into(), text("stale")).await;
+    let key = format!("{}:wx1:pending:o4", redis.prefix);
+    assert!((1..=200).contains(&redis.pttl(&key).await));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(short.swap("o4".into(), Some(text("own"))).await, None);
+}

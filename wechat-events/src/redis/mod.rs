@@ -11,6 +11,9 @@
 //!   ([`crate::replay::BindingStore`]), so a signed URL sent again with
 //!   another body is refused whichever instance it reaches;
 //! - [`RedisSessions`]: the users' [`Session`](crate::session::Session)s;
+//! - [`RedisPending`]: the late replies waiting for their user's next
+//!   push ([`crate::pending::PendingStore`]; not wired into the service
+//!   yet: give it to the service once it takes a pending store);
 //! - `RedisTokens` (with the `api` feature): the WeChat API access token,
 //!   refreshed by one instance at a time for all of them.
 //!
@@ -57,6 +60,7 @@
 //! worker is busy and die with it.
 
 mod bindings;
+mod pending;
 mod sessions;
 #[cfg(feature = "api")]
 mod token;
@@ -71,6 +75,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
 
 pub use bindings::RedisBindings;
+pub use pending::RedisPending;
 pub use sessions::RedisSessions;
 #[cfg(feature = "api")]
 pub use token::RedisTokens;
