@@ -819,7 +819,10 @@ mod tests {
             assert_eq!(c.appsecret(), Some("secret123"));
             assert!(!format!("{c:?}").contains("secret123"));
         } else {
-            assert!(with_secret.unwrap_err().to_string().contains("`api` feature"));
+            assert!(with_secret
+                .unwrap_err()
+                .to_string()
+                .contains("`api` feature"));
         }
     }
 
