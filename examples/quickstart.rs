@@ -34,7 +34,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use wechat_events::session::SessionError;
 use wechat_events::{
-    on_event, on_message, on_text, Article, ClickEvent, Config, Context, ImageMessage,
+    on_event, on_message, on_text, Article, Captures, ClickEvent, Config, Context, ImageMessage,
     LocationEvent, Reply, ScanEvent, Session, SubscribeEvent, TextMessage, WechatService,
 };
 
@@ -50,6 +50,7 @@ const HELP: &str = "可用指令:\n\
     位置 - 你最后上报的位置\n\
     其他文字 - 原样回显 (收到:...)\n\
     发送图片 - 原图奉还\n\
+    等 N - 等 N 秒 (0-60) 再回复, 演示慢处理\n\
     菜单 COUNT / SLOW / PANIC - 计数 / 慢处理 / 崩溃演示";
 
 /// What this instance counts (per process; the users' locations are in
@@ -123,6 +124,22 @@ async fn count(_: ClickEvent, state: web::Data<State>) -> String {
 async fn slow(_: ClickEvent) -> &'static str {
     tokio::time::sleep(Duration::from_secs(10)).await;
     "终于好了"
+}
+
+/// `等 N`: takes N seconds (0–60), as a slow lookup would. WeChat waits
+/// 5 s per try: the service holds its first two tries open, so up to
+/// about 14 s the reply comes in the chat; later, it arrives through the
+/// customer-service API (`WECHAT_APPSECRET` set) or with the user's next
+/// message. See the README's "Slow handlers".
+#[on_text(regex = r"^等\s*(\d{1,3})\s*(秒)?$")]
+async fn wait(_: TextMessage, caps: Captures) -> String {
+    match caps.get(1).and_then(|n| n.parse::<u64>().ok()) {
+        Some(n) if n <= 60 => {
+            tokio::time::sleep(Duration::from_secs(n)).await;
+            format!("等了 {n} 秒")
+        }
+        _ => "最多等 60 秒".to_owned(),
+    }
 }
 
 #[on_event(Click, key = "PANIC")]

@@ -139,6 +139,7 @@ async fn hundreds_of_slow_handlers_are_all_answered_and_the_background_limit_hol
     let late = Arc::new(Mutex::new(0usize));
     let config = Config::builder(TOKEN)
         .deadline(Duration::from_millis(300))
+        .wait_retries(0)
         .max_background(LIMIT)
         .build()
         .unwrap();
@@ -183,6 +184,7 @@ async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
         .env("WECHAT_TOKEN", TOKEN)
         .env("WECHAT_ADDR", "127.0.0.1:0")
         .env("WECHAT_DEADLINE_MS", "300")
+        .env("WECHAT_WAIT_RETRIES", "0")
         .env("WECHAT_SHUTDOWN_GRACE_S", "30")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -228,7 +230,7 @@ async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
     let log: Vec<String> = log_rx.try_iter().collect();
     let position = |needle: &str| log.iter().position(|l| l.contains(needle));
     let shutdown = position("shutting down").unwrap_or_else(|| panic!("{log:#?}"));
-    let late = position("reply arrived after the deadline").unwrap_or_else(|| panic!("{log:#?}"));
+    let late = position("late reply ready").unwrap_or_else(|| panic!("{log:#?}"));
     let stopped = position("stopped").unwrap_or_else(|| panic!("{log:#?}"));
     assert!(shutdown < late && late < stopped, "{log:#?}");
     assert!(exit.success(), "exit status {exit:?}");

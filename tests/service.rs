@@ -30,9 +30,13 @@ use wechat_events::{
 #[derive(Default)]
 struct Runs(AtomicUsize);
 
+/// A config whose first try answers by the deadline (no try held open):
+/// these tests are about the deadline. Waiting through WeChat's retries
+/// is tested in `slow.rs`.
 fn config(deadline_ms: u64) -> Config {
     Config::builder(TOKEN)
         .deadline(Duration::from_millis(deadline_ms))
+        .wait_retries(0)
         .build()
         .expect("config")
 }
@@ -273,6 +277,7 @@ async fn background_handlers_are_bounded() {
     let service = WechatService::builder(
         Config::builder(TOKEN)
             .deadline(Duration::from_millis(500))
+            .wait_retries(0)
             .max_background(1)
             .build()
             .unwrap(),

@@ -94,6 +94,9 @@ pub enum Status {
     Failed,
     /// The handler panicked.
     Panicked,
+    /// Answered with the user's oldest pending reply (an earlier push's
+    /// late reply); this push's own reply waits behind it.
+    PendingReply,
 }
 
 impl Status {
@@ -106,6 +109,7 @@ impl Status {
             Status::DeadlineExceeded => "deadline_exceeded",
             Status::Failed => "failed",
             Status::Panicked => "panicked",
+            Status::PendingReply => "pending_reply",
         }
     }
 }

@@ -25,11 +25,15 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 use tracing::{field, Instrument};
 
-use crate::config::{Config, Crypto};
+#[cfg(feature = "api")]
+use crate::api::{ApiClient, ApiError};
+use crate::config::{Config, Crypto, WECHAT_TIMEOUT};
 use crate::crypto::{self, AesKey, CryptoError};
-use crate::dedup::{dedup_key, Claim, DedupStore, MemoryStore, Outcome, Status};
+use crate::dedup::{dedup_key, Claim, Decider, DedupStore, Fate, MemoryStore, Outcome, Status};
+use crate::event::Event;
 use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts, Run};
 use crate::panics::{self, Quiet};
+use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_USERS};
 use crate::push::{parse, Body, ParseError, Push};
 use crate::query::{Query, QueryError};
 use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
@@ -114,15 +118,16 @@ impl PushError {
     }
 }
 
-/// A reply that arrived after its push was answered `success`.
+/// A reply that arrived after its push was answered without it (with the
+/// slow tip, or `success`): every try the service could hold had to
+/// answer before the handler finished.
 #[derive(Debug, Clone)]
 pub struct LateReply {
     /// The handler that produced it.
     pub handler: Arc<str>,
     /// The push it answers.
     pub push: Arc<Push>,
-    /// The reply, which WeChat will not show; send it through the
-    /// customer-service message API if it still matters.
+    /// The reply, which WeChat will no longer take as a passive reply.
     pub reply: Reply,
     /// Time from the push's arrival to the reply.
     pub elapsed: Duration,
@@ -141,6 +146,10 @@ pub enum BuildError {
     #[cfg(feature = "redis")]
     #[error(transparent)]
     Redis(#[from] crate::redis::BackendError),
+    /// The WeChat API client (for `WECHAT_APPSECRET`) could not be built.
+    #[cfg(feature = "api")]
+    #[error("the WeChat API client: {0}")]
+    Api(#[from] ApiError),
 }
 
 /// The WeChat push endpoint, mounted with `App::service`.
@@ -180,10 +189,28 @@ struct Inner {
     sessions: Arc<dyn SessionStore>,
     #[cfg(feature = "redis")]
     redis: Option<crate::redis::RedisBackend>,
-    late_hook: LateHook,
+    /// Where late replies go.
+    late: Late,
+    /// Late replies waiting for their user's next push.
+    pending: Arc<dyn PendingStore>,
+    /// For handlers (the `ApiClient` extractor) and late replies.
+    #[cfg(feature = "api")]
+    api: Option<ApiClient>,
     background: Arc<Semaphore>,
     /// Every handler task, in time or late, for [`WechatService::drain`].
     tasks: TaskTracker,
+}
+
+/// Where a late reply goes.
+enum Late {
+    /// The application's own hook ([`ServiceBuilder::on_late_reply`]).
+    Hook(LateHook),
+    /// The customer-service message API; the user's pending replies when
+    /// the API refuses it.
+    #[cfg(feature = "api")]
+    Api(ApiClient),
+    /// The user's pending replies.
+    Pending,
 }
 
 /// Builder for [`WechatService`].
@@ -196,7 +223,10 @@ pub struct ServiceBuilder {
     sessions: Option<Arc<dyn SessionStore>>,
     #[cfg(feature = "redis")]
     redis: Option<crate::redis::RedisBackend>,
+    pending: Option<Arc<dyn PendingStore>>,
     late_hook: Option<LateHook>,
+    #[cfg(feature = "api")]
+    api: Option<ApiClient>,
 }
 
 impl ServiceBuilder {
@@ -258,7 +288,8 @@ impl ServiceBuilder {
 
     /// Shares state with the bot's other instances through `backend`
     /// (instead of the one `WECHAT_REDIS_URL` would make): the replay
-    /// bindings and sessions live there, unless given their own store.
+    /// bindings, sessions and pending replies live there, unless given
+    /// their own store.
     /// See [`crate::redis`].
     #[cfg(feature = "redis")]
     pub fn redis(mut self, backend: crate::redis::RedisBackend) -> Self {
@@ -266,10 +297,29 @@ impl ServiceBuilder {
         self
     }
 
-    /// Called with each reply that arrived after its push's deadline.
-    /// The default logs a warning.
+    /// Replaces the in-memory pending-reply store (see [`crate::pending`]),
+    /// e.g. with one every instance shares.
+    pub fn pending_store(mut self, store: impl PendingStore) -> Self {
+        self.pending = Some(Arc::new(store));
+        self
+    }
+
+    /// Delivers each late reply (one whose push was answered without it)
+    /// through `hook` instead of the built-in delivery: the
+    /// customer-service API when the config has an AppSecret, else the
+    /// user's pending replies. The hook runs on a tokio task; spawn
+    /// anything slow.
     pub fn on_late_reply(mut self, hook: impl Fn(LateReply) + Send + Sync + 'static) -> Self {
         self.late_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The WeChat API client, for late replies and for handlers (the
+    /// `ApiClient` extractor). Without it, one is built from the config's
+    /// AppID, AppSecret and API base when the AppSecret is set.
+    #[cfg(feature = "api")]
+    pub fn api_client(mut self, client: ApiClient) -> Self {
+        self.api = Some(client);
         self
     }
 
@@ -307,6 +357,38 @@ impl ServiceBuilder {
             crate::redis::shared_stores(redis.as_ref(), &config, self.bindings, self.sessions);
         #[cfg(not(feature = "redis"))]
         let (bindings, sessions) = (self.bindings, self.sessions);
+        #[cfg(feature = "api")]
+        let api = match (self.api, config.appid(), config.appsecret()) {
+            (Some(client), _, _) => Some(client),
+            (None, Some(appid), Some(secret)) => {
+                let mut builder = ApiClient::builder(appid, secret);
+                if let Some(base) = config.api_base() {
+                    builder = builder.base_url(base);
+                }
+                Some(builder.build()?)
+            }
+            _ => None,
+        };
+        let late = match self.late_hook {
+            Some(hook) => Late::Hook(hook),
+            #[cfg(feature = "api")]
+            None if api.is_some() => Late::Api(api.clone().expect("checked")),
+            None => Late::Pending,
+        };
+        #[cfg(feature = "redis")]
+        let pending = self.pending.or_else(|| {
+            let backend = redis.as_ref()?;
+            let account = crate::redis::account_of(&config);
+            let store = crate::redis::RedisPending::new(
+                backend,
+                account,
+                DEFAULT_MAX_USERS,
+                config.pending_ttl(),
+            );
+            Some(Arc::new(store) as Arc<dyn PendingStore>)
+        });
+        #[cfg(not(feature = "redis"))]
+        let pending = self.pending;
         Ok(WechatService {
             inner: Arc::new(Inner {
                 dedup: self.dedup.unwrap_or_else(|| {
@@ -328,7 +410,12 @@ impl ServiceBuilder {
                 }),
                 #[cfg(feature = "redis")]
                 redis,
-                late_hook: self.late_hook.unwrap_or_else(|| Arc::new(log_late_reply)),
+                late,
+                pending: pending.unwrap_or_else(|| {
+                    Arc::new(MemoryPending::new(DEFAULT_MAX_USERS, config.pending_ttl()))
+                }),
+                #[cfg(feature = "api")]
+                api,
                 background: Arc::new(Semaphore::new(config.max_background())),
                 tasks: TaskTracker::new(),
                 routes,
@@ -336,16 +423,6 @@ impl ServiceBuilder {
             }),
         })
     }
-}
-
-fn log_late_reply(late: LateReply) {
-    tracing::warn!(
-        handler = &*late.handler,
-        openid = late.push.from_user,
-        elapsed_ms = late.elapsed.as_millis() as u64,
-        reply = late.reply.msg_type().unwrap_or("none"),
-        "reply arrived after the deadline; the push was answered `success`"
-    );
 }
 
 impl WechatService {
@@ -362,7 +439,10 @@ impl WechatService {
             sessions: None,
             #[cfg(feature = "redis")]
             redis: None,
+            pending: None,
             late_hook: None,
+            #[cfg(feature = "api")]
+            api: None,
         }
     }
 
@@ -434,7 +514,13 @@ impl WechatService {
 
 impl HttpServiceFactory for WechatService {
     fn register(self, config: &mut AppService) {
-        web::resource(self.inner.config.path().to_owned())
+        let resource = web::resource(self.inner.config.path().to_owned());
+        #[cfg(feature = "api")]
+        let resource = match &self.inner.api {
+            Some(client) => resource.app_data(client.clone()),
+            None => resource,
+        };
+        resource
             .app_data(web::Data::from(self.inner))
             .route(web::get().to(handshake))
             .route(web::post().to(receive))
@@ -480,6 +566,7 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
         openid = field::Empty,
         msg_type = field::Empty,
         dedup_hit = field::Empty,
+        attempt = field::Empty,
         handler = field::Empty,
         elapsed_ms = field::Empty,
         outcome = field::Empty,
@@ -530,21 +617,30 @@ impl Inner {
         span.record("openid", push.from_user.as_str());
         span.record("msg_type", push.msg_type.as_str());
 
-        let (outcome, duplicate) = match self.dedup.claim(dedup_key(&push)).await {
-            Claim::Duplicate(outcome) => (outcome.await, true),
+        let (outcome, attempt) = match self.dedup.claim(dedup_key(&push)).await {
+            Claim::Duplicate(retry) => {
+                let (attempt, decider) = (retry.attempt(), retry.decider());
+                let outcome = self.answer(attempt, arrived, Box::pin(retry), &decider, &push);
+                (outcome.await, attempt)
+            }
             Claim::First(ticket) => {
                 // Only the first delivery prepares the work; it then runs
                 // detached from this request, so a hang-up cannot cancel it.
                 let cx = Context::new(push.clone(), decoded.xml, decoded.key.is_some());
                 let job = self.prepare(req, cx);
+                let decider = ticket.decider();
                 let (complete, outcome) = ticket.into_parts();
-                let work = self.clone().supervise(job, push.clone(), arrived);
+                let work = self
+                    .clone()
+                    .supervise(job, push.clone(), arrived, decider.clone());
                 self.tasks
                     .spawn(async move { complete(work.await) }.in_current_span());
-                (outcome.await, false)
+                (self.answer(1, arrived, outcome, &decider, &push).await, 1)
             }
         };
+        let duplicate = attempt > 1;
         span.record("dedup_hit", duplicate);
+        span.record("attempt", attempt);
         if let Some(handler) = &outcome.handler {
             span.record("handler", &**handler);
         }
@@ -680,66 +776,253 @@ impl Inner {
         }
     }
 
-    /// Runs extraction and the handler in their own task, answering by the
-    /// deadline; a late handler finishes in the background (bounded) and
-    /// reports to the hook.
-    async fn supervise(self: Arc<Self>, job: Job, push: Arc<Push>, arrived: Instant) -> Outcome {
+    /// What one try of a push answers. The first
+    /// [`Config::wait_retries`] tries are held open until the work's
+    /// outcome (WeChat hangs up on them after 5 s and tries again; the
+    /// work ends their wait at the push's last moment, see
+    /// [`Inner::supervise`]). Every later try answers by its own deadline:
+    /// with the outcome if it is there, else it hands the push off and
+    /// answers the slow tip — unless the work has just answered.
+    async fn answer(
+        &self,
+        attempt: u32,
+        arrived: Instant,
+        mut outcome: BoxFuture<'static, Outcome>,
+        decider: &Decider,
+        push: &Push,
+    ) -> Outcome {
+        if attempt <= u32::from(self.config.wait_retries()) {
+            return outcome.await;
+        }
+        let deadline = arrived + self.config.deadline();
+        if let Ok(outcome) = tokio::time::timeout_at(deadline, &mut outcome).await {
+            return outcome;
+        }
+        match decider(Fate::HandedOff).await {
+            Fate::HandedOff => {
+                tracing::info!(attempt, "handler still running at the last try's deadline; answering the slow tip, its reply will be delivered later");
+                self.tip(push)
+            }
+            Fate::Answered => outcome.await,
+        }
+    }
+
+    /// The answer of a push handed off: the slow tip, or `success`.
+    fn tip(&self, push: &Push) -> Outcome {
+        Outcome {
+            reply: self
+                .config
+                .slow_tip()
+                .and_then(|tip| render(&Reply::text(tip), push))
+                .map(Into::into),
+            handler: None,
+            status: Status::DeadlineExceeded,
+        }
+    }
+
+    /// Runs extraction and the handler in their own task and returns the
+    /// outcome every try of the push answers: the handler's (answered
+    /// with the user's oldest pending reply instead when there is one),
+    /// or, once the push has been handed off, the slow tip — at the
+    /// latest when WeChat's last try held open would have given up
+    /// (`wait_retries + 1` × 5 s), so held tries never wait forever. A
+    /// handler still running then finishes in the background (bounded)
+    /// and its reply is delivered late ([`Inner::deliver_late`]).
+    async fn supervise(
+        self: Arc<Self>,
+        job: Job,
+        push: Arc<Push>,
+        arrived: Instant,
+        decider: Decider,
+    ) -> Outcome {
         let (name, future) = match job {
             Job::NoHandler => {
                 tracing::debug!("no route matches; answering success");
-                return Outcome {
+                let outcome = Outcome {
                     reply: None,
                     handler: None,
                     status: Status::NoHandler,
                 };
+                return self.answered(outcome, None, &push, arrived, &decider).await;
             }
             Job::ExtractFailed { name, error } => {
                 tracing::error!(handler = &*name, error = %ErrorChain(&error), "extractor failed; answering success");
-                return Outcome {
+                let outcome = Outcome {
                     reply: None,
                     handler: Some(name),
                     status: Status::Failed,
                 };
+                return self.answered(outcome, None, &push, arrived, &decider).await;
             }
             Job::Run { name, future } => (name, future),
         };
         let mut handle = self.tasks.spawn(Quiet(future).in_current_span());
         let deadline = arrived + self.config.deadline();
-        tokio::select! {
+        let joined = tokio::select! {
             biased;
-            joined = &mut handle => self.finish(&name, joined, &push),
-            _ = tokio::time::sleep_until(deadline) => {
-                match self.background.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        tracing::warn!(handler = &*name, "handler missed the deadline; answering success, it continues in the background");
-                        let this = self.clone();
-                        let name = name.clone();
-                        self.tasks.spawn(async move {
-                            let joined = handle.await;
-                            drop(permit);
-                            this.finish_late(name, joined, push, arrived);
-                        }.in_current_span());
-                    }
-                    Err(_) => {
-                        handle.abort();
-                        tracing::warn!(
-                            handler = &*name,
-                            limit = self.config.max_background(),
-                            "handler missed the deadline and the background limit is reached; cancelled it"
-                        );
-                    }
+            joined = &mut handle => Some(joined),
+            _ = tokio::time::sleep_until(deadline) => None,
+        };
+        if let Some(joined) = joined {
+            let (outcome, reply) = self.finish(&name, joined, &push);
+            return self
+                .answered(outcome, reply, &push, arrived, &decider)
+                .await;
+        }
+        // Past the first deadline: the handler may run on, within the
+        // background limit.
+        let Ok(permit) = self.background.clone().try_acquire_owned() else {
+            handle.abort();
+            tracing::warn!(
+                handler = &*name,
+                limit = self.config.max_background(),
+                "handler missed the deadline and the background limit is reached; cancelled it"
+            );
+            decider(Fate::Answered).await;
+            return Outcome {
+                reply: None,
+                handler: Some(name),
+                status: Status::DeadlineExceeded,
+            };
+        };
+        let last_moment = arrived + WECHAT_TIMEOUT * (u32::from(self.config.wait_retries()) + 1);
+        let joined = tokio::select! {
+            biased;
+            joined = &mut handle => Some(joined),
+            _ = tokio::time::sleep_until(last_moment) => None,
+        };
+        if let Some(joined) = joined {
+            drop(permit);
+            let (outcome, reply) = self.finish(&name, joined, &push);
+            if decider(Fate::Answered).await == Fate::Answered {
+                return self.swap_pending(outcome, reply, &push).await;
+            }
+            self.late(name, reply, push.clone(), arrived);
+            return self.tip(&push);
+        }
+        // Nobody took the reply in time: hand the push off (a try may have
+        // done so already) and let the handler finish in the background.
+        decider(Fate::HandedOff).await;
+        tracing::warn!(
+            handler = &*name,
+            "handler outlived every try; answering the slow tip, it continues in the background"
+        );
+        let this = self.clone();
+        let (late_name, late_push) = (name.clone(), push.clone());
+        self.tasks.spawn(
+            async move {
+                let joined = handle.await;
+                drop(permit);
+                let (_, reply) = this.finish(&late_name, joined, &late_push);
+                this.late(late_name, reply, late_push, arrived);
+            }
+            .in_current_span(),
+        );
+        self.tip(&push)
+    }
+
+    /// Settles the push as answered by `outcome` — unless a try handed it
+    /// off first, when the reply is delivered late — and swaps in the
+    /// user's oldest pending reply.
+    async fn answered(
+        &self,
+        outcome: Outcome,
+        reply: Option<Reply>,
+        push: &Arc<Push>,
+        arrived: Instant,
+        decider: &Decider,
+    ) -> Outcome {
+        match decider(Fate::Answered).await {
+            Fate::Answered => self.swap_pending(outcome, reply, push).await,
+            Fate::HandedOff => {
+                if let Some(name) = outcome.handler.clone() {
+                    self.late(name, reply, push.clone(), arrived);
                 }
-                Outcome { reply: None, handler: Some(name), status: Status::DeadlineExceeded }
+                self.tip(push)
             }
         }
     }
 
+    /// Answers a push that invites a reply with the user's oldest pending
+    /// reply, if any, queueing its own reply behind the others.
+    async fn swap_pending(&self, outcome: Outcome, own: Option<Reply>, push: &Push) -> Outcome {
+        if !invites_reply(push) {
+            return outcome;
+        }
+        let Some(pending) = self.pending.swap(push.from_user.clone(), own).await else {
+            return outcome;
+        };
+        tracing::info!(
+            openid = push.from_user,
+            "answering with the user's oldest pending reply; this push's own reply waits behind it"
+        );
+        Outcome {
+            reply: render(&pending, push).map(Into::into),
+            handler: outcome.handler,
+            status: Status::PendingReply,
+        }
+    }
+
+    /// Delivers a reply that came after its push was answered: to the
+    /// application's hook, else through the customer-service API (when
+    /// configured), else into the user's pending replies.
+    fn late(&self, handler: Arc<str>, reply: Option<Reply>, push: Arc<Push>, arrived: Instant) {
+        let Some(reply) = reply else {
+            tracing::debug!(handler = &*handler, "late handler finished without a reply");
+            return;
+        };
+        let elapsed = arrived.elapsed();
+        tracing::info!(
+            handler = &*handler,
+            openid = push.from_user,
+            elapsed_ms = elapsed.as_millis() as u64,
+            reply = reply.msg_type().unwrap_or("none"),
+            "late reply ready; delivering it"
+        );
+        match &self.late {
+            Late::Hook(hook) => hook(LateReply {
+                handler,
+                push,
+                reply,
+                elapsed,
+            }),
+            #[cfg(feature = "api")]
+            Late::Api(client) => {
+                let (client, pending) = (client.clone(), self.pending.clone());
+                self.tasks.spawn(
+                    async move {
+                        match client.send_custom(&push.from_user, &reply).await {
+                            Ok(()) => tracing::info!(
+                                handler = &*handler,
+                                "late reply sent through the customer-service API"
+                            ),
+                            Err(error) => {
+                                tracing::warn!(handler = &*handler, error = %ErrorChain(&error), "customer-service API refused the late reply; keeping it for the user's next push");
+                                pending.push(push.from_user.clone(), reply).await;
+                            }
+                        }
+                    }
+                    .in_current_span(),
+                );
+            }
+            Late::Pending => {
+                let pending = self.pending.clone();
+                self.tasks.spawn(
+                    async move { pending.push(push.from_user.clone(), reply).await }
+                        .in_current_span(),
+                );
+            }
+        }
+    }
+
+    /// The outcome of a finished handler, and its reply when it has one
+    /// to show (for the pending queue or late delivery).
     fn finish(
         &self,
         name: &Arc<str>,
         joined: Result<Run, tokio::task::JoinError>,
         push: &Push,
-    ) -> Outcome {
+    ) -> (Outcome, Option<Reply>) {
         let outcome = |reply: Option<Arc<str>>, status| Outcome {
             reply,
             handler: Some(name.clone()),
@@ -747,48 +1030,21 @@ impl Inner {
         };
         match joined {
             Ok(Ok(Ok(reply))) => match render(&reply, push) {
-                Some(xml) => outcome(Some(xml.into()), Status::Replied),
-                None => outcome(None, Status::NoReply),
+                Some(xml) => (outcome(Some(xml.into()), Status::Replied), Some(reply)),
+                None => (outcome(None, Status::NoReply), None),
             },
             Ok(Ok(Err(error))) => {
                 tracing::error!(handler = &**name, %error, "handler returned an error; answering success");
-                outcome(None, Status::Failed)
+                (outcome(None, Status::Failed), None)
             }
             Ok(Err(error)) => {
                 tracing::error!(handler = &**name, error = %ErrorChain(&error), "extractor failed; answering success");
-                outcome(None, Status::Failed)
+                (outcome(None, Status::Failed), None)
             }
             Err(e) => {
                 log_join_error(name, e);
-                outcome(None, Status::Panicked)
+                (outcome(None, Status::Panicked), None)
             }
-        }
-    }
-
-    fn finish_late(
-        &self,
-        handler: Arc<str>,
-        joined: Result<Run, tokio::task::JoinError>,
-        push: Arc<Push>,
-        arrived: Instant,
-    ) {
-        match joined {
-            Ok(Ok(Ok(reply))) if !reply.is_empty() => (self.late_hook)(LateReply {
-                handler,
-                push,
-                reply,
-                elapsed: arrived.elapsed(),
-            }),
-            Ok(Ok(Ok(_))) => {
-                tracing::debug!(handler = &*handler, "late handler finished without a reply")
-            }
-            Ok(Ok(Err(error))) => {
-                tracing::error!(handler = &*handler, %error, "late handler returned an error")
-            }
-            Ok(Err(error)) => {
-                tracing::error!(handler = &*handler, error = %ErrorChain(&error), "late extractor failed")
-            }
-            Err(e) => log_join_error(&handler, e),
         }
     }
 
@@ -911,4 +1167,48 @@ fn render(reply: &Reply, push: &Push) -> Option<String> {
         _ => reply,
     };
     reply.render(&push.from_user, &push.to_user, unix_now())
+}
+
+/// Whether WeChat shows a passive reply to this push: a user's message,
+/// or an event of the user acting in the chat (not an automatic location
+/// report, a link opened, or a notice from WeChat itself).
+fn invites_reply(push: &Push) -> bool {
+    match &push.body {
+        Body::Message(_) => true,
+        Body::Event(event) => matches!(
+            event,
+            Event::Subscribe(_)
+                | Event::Scan(_)
+                | Event::Click(_)
+                | Event::ScancodeWaitmsg(_)
+                | Event::PicSysphoto(_)
+                | Event::PicPhotoOrAlbum(_)
+                | Event::PicWeixin(_)
+                | Event::LocationSelect(_)
+        ),
+    }
+}
+
+/// The service's WeChat API client (configured with `WECHAT_APPSECRET` or
+/// [`ServiceBuilder::api_client`]), for handlers: send customer-service
+/// messages, show "typing".
+#[cfg(feature = "api")]
+impl FromPush for ApiClient {
+    fn prepare(host: &dyn Any, parts: &mut Parts) {
+        if let Some(client) = host
+            .downcast_ref::<HttpRequest>()
+            .and_then(|req| req.app_data::<ApiClient>())
+        {
+            parts.lend(client.clone());
+        }
+    }
+
+    async fn from_push(parts: &Parts) -> Result<Self, ExtractError> {
+        parts
+            .lent::<ApiClient>()
+            .cloned()
+            .ok_or(ExtractError::MissingData(
+                "ApiClient (set WECHAT_APPID and WECHAT_APPSECRET, or ServiceBuilder::api_client)",
+            ))
+    }
 }

@@ -12,12 +12,11 @@
 //!   another body is refused whichever instance it reaches;
 //! - [`RedisSessions`]: the users' [`Session`](crate::session::Session)s;
 //! - [`RedisPending`]: the late replies waiting for their user's next
-//!   push ([`crate::pending::PendingStore`]; not wired into the service
-//!   yet: give it to the service once it takes a pending store);
+//!   push ([`crate::pending::PendingStore`]);
 //! - `RedisTokens` (with the `api` feature): the WeChat API access token,
 //!   refreshed by one instance at a time for all of them.
 //!
-//! [`WechatService`](crate::WechatService) wires the first two by itself
+//! [`WechatService`](crate::WechatService) wires the first three by itself
 //! when the config has a Redis URL (or when given a backend with
 //! `ServiceBuilder::redis`).
 //!
