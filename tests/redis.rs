@@ -13,14 +13,17 @@ mod common;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use actix_web::web;
 use common::*;
 use futures_util::future::join_all;
 use redis::AsyncCommands;
 use wechat_events::api::ApiClient;
-use wechat_events::redis::{RedisBackend, RedisTokens};
+use wechat_events::dedup::{dedup_key, Claim, DedupStore, Outcome, Status};
+use wechat_events::redis::{RedisBackend, RedisDedup, RedisTokens};
 use wechat_events::replay::{binding_key, body_digest, Binding, BindingStore};
 use wechat_events::session::{SessionError, SessionStore};
 use wechat_events::testing::{ApiStandIn, SimPush, TestServer};
@@ -357,7 +360,12 @@ async fn a_signed_url_is_bound_for_every_instance() {
     let control = surely("control", post(alone.url(), push.query(), forged)).await;
     assert_eq!(control.status, 200, "{}", control.body);
 
-    let keys = redis.keys().await;
+    let keys: Vec<_> = redis
+        .keys()
+        .await
+        .into_iter()
+        .filter(|k| k.contains(":replay:"))
+        .collect();
     let prefix = format!("{}:default:replay:", redis.prefix);
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with(&prefix), "{keys:?}");
@@ -851,4 +859,202 @@ async fn pending_replies_are_shared_in_order_bounded_and_taken_once() {
     assert!((1..=200).contains(&redis.pttl(&key).await));
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert_eq!(short.swap("o4".into(), Some(text("own"))).await, None);
+}
+
+// ---- de-duplication across instances ----
+
+/// A text handler that counts its runs and takes `delay_ms` (the text).
+async fn counted(msg: TextMessage, runs: web::Data<AtomicUsize>) -> String {
+    let n = runs.fetch_add(1, Ordering::SeqCst) + 1;
+    let delay: u64 = msg.content.parse().unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    format!("run {n} after {delay} ms")
+}
+
+/// Three instances of the counting bot sharing `redis`, and their run count.
+fn three(
+    redis: &TestRedis,
+    dedup: impl Fn() -> Option<RedisDedup>,
+) -> (Vec<TestServer>, web::Data<AtomicUsize>) {
+    let runs = web::Data::new(AtomicUsize::new(0));
+    let servers = (0..3)
+        .map(|_| {
+            let mut builder = WechatService::builder(redis.config());
+            if let Some(store) = dedup() {
+                builder = builder.dedup_store(store);
+            }
+            let service = builder
+                .only(Router::new().on(counted))
+                .build()
+                .expect("service");
+            TestServer::builder(service).app_data(runs.clone()).start()
+        })
+        .collect();
+    (servers, runs)
+}
+
+#[actix_rt::test]
+async fn one_push_sent_to_three_instances_at_once_runs_its_handler_once() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let (servers, runs) = three(&redis, || None);
+    let user = sim();
+    for round in 0..5 {
+        let push = user.prepare(&SimPush::text("200"));
+        let answers = join_all(servers.iter().map(|s| user.deliver(s, &push))).await;
+        let texts: Vec<_> = answers
+            .iter()
+            .map(|a| a.as_ref().expect("answer").text().map(str::to_owned))
+            .collect();
+        assert_eq!(runs.load(Ordering::SeqCst), round + 1, "{texts:?}");
+        let want = format!("run {} after 200 ms", round + 1);
+        assert!(
+            texts.iter().all(|t| t.as_deref() == Some(want.as_str())),
+            "{texts:?}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn a_slow_push_retried_on_another_instance_gets_the_first_instances_reply() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let (servers, runs) = three(&redis, || None);
+    let user = sim();
+    // WeChat's first try reaches instance 0 and is held open (the handler
+    // takes 1.5 s); its retry reaches instance 1 while it runs.
+    let push = user.prepare(&SimPush::text("1500"));
+    let first = user.deliver(&servers[0], &push);
+    let retry = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        user.deliver(&servers[1], &push).await
+    };
+    let (first, retry) = surely("tries", futures_util::future::join(first, retry)).await;
+    let (first, retry) = (first.expect("first"), retry.expect("retry"));
+    assert_eq!(first.text(), Some("run 1 after 1500 ms"));
+    assert_eq!(retry.text(), Some("run 1 after 1500 ms"));
+    // A last try after it finished, on the third instance: the stored outcome.
+    let last = surely("last", user.deliver(&servers[2], &push))
+        .await
+        .expect("last");
+    assert_eq!(last.text(), Some("run 1 after 1500 ms"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[actix_rt::test]
+async fn a_claim_left_by_a_killed_instance_expires_and_a_later_try_runs_the_handler() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let lease = Duration::from_millis(600);
+    let store = || {
+        Some(
+            RedisDedup::new(&redis.backend(), "default", 100, Duration::from_secs(30)).lease(lease),
+        )
+    };
+    let (servers, runs) = three(&redis, store);
+    let user = sim();
+    let push = user.prepare(&SimPush::text("0"));
+    let key = dedup_key(&wechat_events::push::parse(push.xml().as_bytes()).expect("push"));
+
+    // An instance claimed the push and died: in Redis, its claim (the
+    // hash `RedisDedup` writes) with a lease it no longer renews.
+    let mut conn = redis.conn().await;
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
+    let now_ms = secs * 1000 + micros / 1000;
+    let claim = format!("{}:default:dedup:{key}", redis.prefix);
+    redis::pipe()
+        .cmd("HSET")
+        .arg(&claim)
+        .arg("owner")
+        .arg("dead-instance-1")
+        .arg("lease")
+        .arg(now_ms + lease.as_millis() as u64)
+        .arg("tries")
+        .arg(1)
+        .cmd("PEXPIRE")
+        .arg(&claim)
+        .arg(30_000)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+
+    // WeChat's retry reaches a live instance: it waits for the dead one
+    // until its lease runs out, then answers `success`.
+    let started = Instant::now();
+    let waited = surely("retry", user.deliver(&servers[0], &push))
+        .await
+        .expect("retry");
+    assert!(waited.is_no_reply(), "{}", waited.body_text());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    // The next retry claims the push anew and runs the handler, once.
+    let ran = surely("later", user.deliver(&servers[1], &push))
+        .await
+        .expect("later");
+    assert_eq!(ran.text(), Some("run 1 after 0 ms"));
+    let again = surely("again", user.deliver(&servers[2], &push))
+        .await
+        .expect("again");
+    assert_eq!(again.text(), Some("run 1 after 0 ms"));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[actix_rt::test]
+async fn tries_and_fate_are_shared_by_every_instance() {
+    use wechat_events::dedup::Fate;
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let stores: Vec<_> = (0..3)
+        .map(|_| RedisDedup::new(&redis.backend(), "wx1", 100, Duration::from_secs(30)))
+        .collect();
+    let Claim::First(ticket) = stores[0].claim("k".into()).await else {
+        panic!("first")
+    };
+    let Claim::Duplicate(second) = stores[1].claim("k".into()).await else {
+        panic!("second")
+    };
+    let Claim::Duplicate(third) = stores[2].claim("k".into()).await else {
+        panic!("third")
+    };
+    assert_eq!((second.attempt(), third.attempt()), (2, 3));
+    assert_eq!(third.decider()(Fate::HandedOff).await, Fate::HandedOff);
+    assert_eq!(
+        ticket.decider()(Fate::Answered).await,
+        Fate::HandedOff,
+        "the first decision holds"
+    );
+    assert_eq!(second.decider()(Fate::Answered).await, Fate::HandedOff);
+    let (complete, mine) = ticket.into_parts();
+    let outcome = Outcome {
+        reply: Some("<xml>r</xml>".into()),
+        handler: Some("h".into()),
+        status: Status::Replied,
+    };
+    complete(outcome.clone());
+    assert_eq!(mine.await, outcome);
+    assert_eq!(surely("second", second).await, outcome);
+    assert_eq!(surely("third", third).await, outcome);
+
+    // A ticket dropped without an outcome gives the claim up: waiting
+    // tries answer `success` and the next claim is first again.
+    let Claim::First(ticket) = stores[0].claim("gone".into()).await else {
+        panic!("first")
+    };
+    let Claim::Duplicate(waiting) = stores[1].claim("gone".into()).await else {
+        panic!("second")
+    };
+    drop(ticket);
+    assert_eq!(surely("abandoned", waiting).await, Outcome::abandoned());
+    assert!(matches!(
+        stores[2].claim("gone".into()).await,
+        Claim::First(_)
+    ));
 }

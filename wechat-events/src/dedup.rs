@@ -54,7 +54,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use tokio::sync::oneshot;
 
@@ -79,7 +79,7 @@ pub const ENTRY_OVERHEAD_BYTES: u64 = 768;
 pub const BYTES_PER_ENTRY: u64 = 1024;
 
 /// How a push was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// A handler replied.
@@ -116,7 +116,7 @@ impl Status {
 
 /// What came of one push: the rendered plaintext reply (`None` means the
 /// answer is `success`), which handler produced it, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// The reply XML, before any encryption.
     pub reply: Option<Arc<str>>,

@@ -288,8 +288,8 @@ impl ServiceBuilder {
 
     /// Shares state with the bot's other instances through `backend`
     /// (instead of the one `WECHAT_REDIS_URL` would make): the replay
-    /// bindings, sessions and pending replies live there, unless given
-    /// their own store.
+    /// bindings, the retry de-duplication, sessions and pending replies
+    /// live there, unless given their own store.
     /// See [`crate::redis`].
     #[cfg(feature = "redis")]
     pub fn redis(mut self, backend: crate::redis::RedisBackend) -> Self {
@@ -389,9 +389,23 @@ impl ServiceBuilder {
         });
         #[cfg(not(feature = "redis"))]
         let pending = self.pending;
+        #[cfg(feature = "redis")]
+        let dedup = self.dedup.or_else(|| {
+            let backend = redis.as_ref()?;
+            let account = crate::redis::account_of(&config);
+            let store = crate::redis::RedisDedup::new(
+                backend,
+                account,
+                config.dedup_capacity(),
+                config.dedup_ttl(),
+            );
+            Some(Arc::new(store) as Arc<dyn DedupStore>)
+        });
+        #[cfg(not(feature = "redis"))]
+        let dedup = self.dedup;
         Ok(WechatService {
             inner: Arc::new(Inner {
-                dedup: self.dedup.unwrap_or_else(|| {
+                dedup: dedup.unwrap_or_else(|| {
                     Arc::new(MemoryStore::new(
                         config.dedup_capacity(),
                         config.dedup_ttl(),

@@ -7,6 +7,9 @@
 //! ([`RedisBackend::from_config`]) or in code ([`RedisBackend::builder`])
 //! — carries the shared stores:
 //!
+//! - [`RedisDedup`]: the retry de-duplication ([`crate::dedup::DedupStore`]):
+//!   a retry reaching another instance waits for the first try's outcome
+//!   and answers the same reply; the tries and the fate are shared;
 //! - [`RedisBindings`]: the replay-protection bindings
 //!   ([`crate::replay::BindingStore`]), so a signed URL sent again with
 //!   another body is refused whichever instance it reaches;
@@ -16,7 +19,7 @@
 //! - `RedisTokens` (with the `api` feature): the WeChat API access token,
 //!   refreshed by one instance at a time for all of them.
 //!
-//! [`WechatService`](crate::WechatService) wires the first three by itself
+//! [`WechatService`](crate::WechatService) wires all but the token by itself
 //! when the config has a Redis URL (or when given a backend with
 //! `ServiceBuilder::redis`).
 //!
@@ -59,6 +62,7 @@
 //! worker is busy and die with it.
 
 mod bindings;
+mod dedup;
 mod pending;
 mod sessions;
 #[cfg(feature = "api")]
@@ -74,6 +78,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
 
 pub use bindings::RedisBindings;
+pub use dedup::RedisDedup;
 pub use pending::RedisPending;
 pub use sessions::RedisSessions;
 #[cfg(feature = "api")]
@@ -382,6 +387,15 @@ impl RedisBackend {
     pub async fn ping(&self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let shared = self.shared.clone();
         shared.clone().exec(ping).await.map_err(Into::into)
+    }
+
+    /// Spawns `task` on the backend's runtime.
+    pub(crate) fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.runtime.handle().spawn(task)
     }
 
     /// Runs one command on the backend's runtime, bounded by its time-out.

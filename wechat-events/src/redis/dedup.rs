@@ -1,0 +1,375 @@
+//! Retry de-duplication in Redis.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt};
+use tokio::sync::oneshot;
+
+use super::{millis, RedisBackend};
+use crate::dedup::{Claim, Decider, DedupStore, Fate, MemoryStore, Outcome, Retry, Ticket};
+
+/// Claims a push: the first caller (or the first after an owner's lease
+/// ran out without an outcome) owns it; every other call counts a try.
+/// Answers `{first, tries, owner}`. One key.
+static CLAIM: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then
+  local done = redis.call('HEXISTS', KEYS[1], 'outcome')
+  local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
+  if done == 1 or lease > now then
+    return {0, redis.call('HINCRBY', KEYS[1], 'tries', 1), owner}
+  end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease', now + tonumber(ARGV[2]), 'tries', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {1, 1, ARGV[1]}",
+    )
+});
+
+/// Renews the owner's lease while its work runs; 0 once it is not the
+/// owner any more (or the push is done). One key.
+static RENEW: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 'outcome') == 1 then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'lease', t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[2]))
+return 1",
+    )
+});
+
+/// Stores the owner's outcome (JSON), kept the TTL from now. One key.
+static COMPLETE: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'outcome', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1",
+    )
+});
+
+/// Gives up an owner's claim that will never complete. One key.
+static ABANDON: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'outcome') == 0 then
+  return redis.call('DEL', KEYS[1])
+end
+return 0",
+    )
+});
+
+/// What a waiting try sees: `{owner, outcome JSON, lease ran out}`
+/// (empty strings for missing fields). One key.
+static LOOK: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"local v = redis.call('HMGET', KEYS[1], 'owner', 'outcome', 'lease')
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local expired = 0
+if not v[3] or tonumber(v[3]) <= now then expired = 1 end
+return {v[1] or '', v[2] or '', expired}",
+    )
+});
+
+/// Settles the fate unless settled; answers the fate that holds, or ''
+/// when the push's key is gone. One key.
+static FATE: LazyLock<::redis::Script> = LazyLock::new(|| {
+    ::redis::Script::new(
+        r"if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+redis.call('HSETNX', KEYS[1], 'fate', ARGV[1])
+return redis.call('HGET', KEYS[1], 'fate')",
+    )
+});
+
+/// Default life of an owner's lease without a renewal: a claim whose
+/// instance died is taken over by a try arriving this long after its
+/// last renewal.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(3);
+/// Default time between two looks of a waiting try at the push's outcome.
+pub const DEFAULT_DEDUP_POLL: Duration = Duration::from_millis(50);
+
+/// The de-duplication store every instance shares
+/// ([`DedupStore`]): a WeChat retry reaching another instance than its
+/// first try waits for the first try's outcome and answers the same reply,
+/// and the push's tries and [`Fate`] are counted and settled across
+/// instances.
+///
+/// One Redis hash per push, `PREFIX:ACCOUNT:dedup:KEY`, kept the dedup TTL
+/// after the claim and again after the outcome: `owner` (the claim), a
+/// `lease` the owner renews every third of [`RedisDedup::lease`] while its
+/// work runs, `tries`, `fate` and `outcome` (JSON). Claiming is one script
+/// (`SET NX` in spirit: the first caller owns the push). A try on another
+/// instance looks every [`RedisDedup::poll_interval`] (default 50 ms)
+/// until the outcome is there — bounded polling rather than pub/sub: one
+/// short script per waiting try and interval, and no subscription to keep
+/// alive across reconnections. An owner that dies stops renewing: once
+/// its lease runs out, waiting tries answer `success`
+/// ([`Outcome::abandoned`]) and WeChat's next try claims the push anew and
+/// runs the handler.
+///
+/// While Redis is down, claims go to a [`MemoryStore`] of its own (each
+/// instance de-duplicates its own tries), a try waiting on another
+/// instance answers `success`, and a fate is settled in this instance.
+#[derive(Clone)]
+pub struct RedisDedup {
+    backend: RedisBackend,
+    account: String,
+    ttl: Duration,
+    lease: Duration,
+    poll: Duration,
+    memory: MemoryStore,
+    instance: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for RedisDedup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisDedup")
+            .field("account", &self.account)
+            .field("ttl", &self.ttl)
+            .field("lease", &self.lease)
+            .field("poll", &self.poll)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisDedup {
+    /// Outcomes of `account`'s pushes, kept `ttl`; the in-memory fallback
+    /// holds up to `capacity` typical entries (see [`MemoryStore::new`]).
+    pub fn new(backend: &RedisBackend, account: &str, capacity: u64, ttl: Duration) -> Self {
+        RedisDedup {
+            backend: backend.clone(),
+            account: account.to_owned(),
+            ttl,
+            lease: DEFAULT_LEASE,
+            poll: DEFAULT_DEDUP_POLL,
+            memory: MemoryStore::new(capacity, ttl),
+            instance: format!("{:016x}", rand::random::<u64>()).into(),
+            next: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How long a claim holds without its owner renewing it (default 3 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// How often a waiting try looks for the outcome (default 50 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    fn ticket(&self, key: String, id: String) -> Ticket {
+        let (tx, rx) = oneshot::channel::<Outcome>();
+        let owned = Owned {
+            store: self.clone(),
+            key: key.clone(),
+            id: id.clone(),
+            done: false,
+            heartbeat: self.backend.spawn(heartbeat(self.clone(), key.clone(), id)),
+        };
+        let mut owned = Some(owned);
+        Ticket::new(
+            move |outcome: Outcome| {
+                if let Some(mut owned) = owned.take() {
+                    owned.complete(&outcome);
+                }
+                let _ = tx.send(outcome);
+            },
+            rx.map(|r| r.unwrap_or_else(|_| Outcome::abandoned()))
+                .boxed(),
+            self.decider(key),
+        )
+    }
+
+    /// The outcome as a try on any instance learns it, by polling.
+    fn wait(&self, key: String, owner: String) -> BoxFuture<'static, Outcome> {
+        let this = self.clone();
+        Box::pin(async move {
+            loop {
+                let key = key.clone();
+                let look = this
+                    .backend
+                    .run("dedup wait", move |mut conn| async move {
+                        let call = LOOK.key(key);
+                        call.invoke_async::<(String, String, i64)>(&mut conn).await
+                    })
+                    .await;
+                let Some((now_owner, outcome, expired)) = look else {
+                    return Outcome::abandoned();
+                };
+                if !outcome.is_empty() {
+                    return serde_json::from_str(&outcome).unwrap_or_else(|e| {
+                        tracing::error!(target: "wechat_events::redis", error = %e, "a push outcome in Redis does not parse; answering success");
+                        Outcome::abandoned()
+                    });
+                }
+                if now_owner != owner || expired == 1 {
+                    tracing::warn!(target: "wechat_events::redis", "the instance running this push went away; answering success, WeChat's next try runs it again");
+                    return Outcome::abandoned();
+                }
+                tokio::time::sleep(this.poll).await;
+            }
+        })
+    }
+
+    fn decider(&self, key: String) -> Decider {
+        let backend = self.backend.clone();
+        // Settles the fate here when Redis cannot: first call wins.
+        let local = Arc::new(AtomicU8::new(0));
+        Arc::new(move |fate: Fate| {
+            let (backend, key, local) = (backend.clone(), key.clone(), local.clone());
+            Box::pin(async move {
+                let asked = fate.as_str();
+                let held = backend
+                    .run("dedup fate", move |mut conn| async move {
+                        let mut call = FATE.key(key);
+                        call.arg(asked);
+                        call.invoke_async::<String>(&mut conn).await
+                    })
+                    .await;
+                match held.as_deref() {
+                    Some("answered") => Fate::Answered,
+                    Some("handed_off") => Fate::HandedOff,
+                    _ => {
+                        let code = fate as u8 + 1;
+                        match local.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire) {
+                            Ok(_) => fate,
+                            Err(c) if c == Fate::Answered as u8 + 1 => Fate::Answered,
+                            Err(_) => Fate::HandedOff,
+                        }
+                    }
+                }
+            }) as BoxFuture<'static, Fate>
+        })
+    }
+}
+
+impl DedupStore for RedisDedup {
+    fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
+        let this = self.clone();
+        Box::pin(async move {
+            let redis_key = this.backend.key(&this.account, "dedup", &key);
+            let id = format!(
+                "{}-{}",
+                this.instance,
+                this.next.fetch_add(1, Ordering::Relaxed)
+            );
+            let (lease, ttl) = (millis(this.lease), millis(this.ttl));
+            let (call_key, call_id) = (redis_key.clone(), id.clone());
+            let claimed = this
+                .backend
+                .run("dedup claim", move |mut conn| async move {
+                    let mut call = CLAIM.key(call_key);
+                    call.arg(call_id).arg(lease).arg(ttl);
+                    call.invoke_async::<(i64, i64, String)>(&mut conn).await
+                })
+                .await;
+            match claimed {
+                None => this.memory.claim(key).await,
+                Some((1, _, _)) => Claim::First(this.ticket(redis_key, id)),
+                Some((_, tries, owner)) => Claim::Duplicate(Retry::new(
+                    u32::try_from(tries).unwrap_or(u32::MAX),
+                    this.wait(redis_key.clone(), owner),
+                    this.decider(redis_key),
+                )),
+            }
+        })
+    }
+}
+
+/// Renews the lease every third of it until the work is done (the task
+/// is aborted) or the claim is not this owner's any more.
+async fn heartbeat(store: RedisDedup, key: String, id: String) {
+    let every = store.lease / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        if !store.backend.stats().up {
+            continue;
+        }
+        let (key, id, lease) = (key.clone(), id.clone(), millis(store.lease));
+        let renewed = store
+            .backend
+            .run("dedup lease", move |mut conn| async move {
+                let mut call = RENEW.key(key);
+                call.arg(id).arg(lease);
+                call.invoke_async::<i64>(&mut conn).await
+            })
+            .await;
+        if renewed == Some(0) {
+            return;
+        }
+    }
+}
+
+/// The owner's side of a claim: stores the outcome, or gives the claim
+/// up when dropped without one.
+struct Owned {
+    store: RedisDedup,
+    key: String,
+    id: String,
+    done: bool,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl Owned {
+    fn complete(&mut self, outcome: &Outcome) {
+        self.done = true;
+        self.heartbeat.abort();
+        let json = match serde_json::to_string(outcome) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(target: "wechat_events::redis", error = %e, "a push outcome cannot be stored as JSON");
+                return self.abandon();
+            }
+        };
+        let (backend, key, id, ttl) = (
+            self.store.backend.clone(),
+            self.key.clone(),
+            self.id.clone(),
+            millis(self.store.ttl),
+        );
+        self.store.backend.spawn(async move {
+            backend
+                .run("dedup complete", move |mut conn| async move {
+                    let mut call = COMPLETE.key(key);
+                    call.arg(id).arg(json).arg(ttl);
+                    call.invoke_async::<i64>(&mut conn).await
+                })
+                .await;
+        });
+    }
+
+    fn abandon(&self) {
+        let (backend, key, id) = (
+            self.store.backend.clone(),
+            self.key.clone(),
+            self.id.clone(),
+        );
+        self.store.backend.spawn(async move {
+            backend
+                .run("dedup abandon", move |mut conn| async move {
+                    let mut call = ABANDON.key(key);
+                    call.arg(id);
+                    call.invoke_async::<i64>(&mut conn).await
+                })
+                .await;
+        });
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if !self.done {
+            self.heartbeat.abort();
+            self.abandon();
+        }
+    }
+}
