@@ -721,12 +721,13 @@ async fn a_redis_unreachable_from_the_start_is_an_outage_not_an_error() {
 
 // ---- what Redis holds ----
 
-/// Measures what a binding and a session take in Redis, on a server of
+/// Measures what a binding, a session and an answered push take in Redis,
+/// and how long a retry on another instance waits past the outcome, on a server of
 /// the test's own: `MEMORY USAGE` of real keys, and the growth of
 /// `used_memory` over many. Run with `--nocapture` to read the figures
 /// (DEPLOYMENT.md quotes them).
 #[actix_rt::test]
-async fn a_binding_and_a_session_take_a_few_hundred_bytes() {
+async fn what_redis_holds_per_binding_session_and_push() {
     let Some(server) = OwnRedis::start().await else {
         return;
     };
@@ -782,6 +783,91 @@ async fn a_binding_and_a_session_take_a_few_hundred_bytes() {
         redis.prefix
     );
     let session_usage = redis.memory_usage(&session_key).await;
+
+    // A push's de-duplication entry once answered: a text reply of the
+    // usual size (~250 bytes of XML) and the handler's path.
+    let dedup = RedisDedup::new(&backend, "wx2c2769f8efd9abc2", 10, Duration::from_secs(30));
+    let reply: std::sync::Arc<str> = format!(
+        "<xml><ToUserName><![CDATA[oUpF8uMuAJO_M2pxb1Q9zNjWeS6o]]></ToUserName><FromUserName><![CDATA[gh_0123456789ab]]></FromUserName><CreateTime>1764000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{}]]></Content></xml>",
+        "你好".repeat(10)
+    )
+    .into();
+    let before = used_memory(&redis).await;
+    for i in 0..N {
+        let key = format!(
+            "m|gh_0123456789ab|oUpF8uMuAJO_M2pxb1Q9zNjW{i:04}|{}",
+            24_000_000_000_000_000u64 + i as u64
+        );
+        let Claim::First(ticket) = dedup.claim(key).await else {
+            panic!("first")
+        };
+        let (complete, outcome) = ticket.into_parts();
+        complete(Outcome {
+            reply: Some(reply.clone()),
+            handler: Some("my_bot::handlers::echo".into()),
+            status: Status::Replied,
+        });
+        outcome.await;
+    }
+    // The outcomes are stored by tasks of their own: wait for the last.
+    let last = format!(
+        "{}:wx2c2769f8efd9abc2:dedup:m|gh_0123456789ab|oUpF8uMuAJO_M2pxb1Q9zNjW{:04}|{}",
+        redis.prefix,
+        N - 1,
+        24_000_000_000_000_000u64 + N as u64 - 1
+    );
+    loop {
+        let done: bool = redis.conn().await.hexists(&last, "outcome").await.unwrap();
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let per_push = (used_memory(&redis).await - before) / N as i64;
+    let push_usage = redis.memory_usage(&last).await;
+
+    // How long a try on another instance waits past the outcome: the
+    // polling's cost (50 ms interval).
+    let other = RedisDedup::new(
+        &redis.backend(),
+        "wx2c2769f8efd9abc2",
+        10,
+        Duration::from_secs(30),
+    );
+    let mut lags = Vec::new();
+    for i in 0..40 {
+        let key = format!("lag-{i}");
+        let Claim::First(ticket) = dedup.claim(key.clone()).await else {
+            panic!("first")
+        };
+        let Claim::Duplicate(retry) = other.claim(key).await else {
+            panic!("second")
+        };
+        let waiting = tokio::spawn(async move {
+            retry.await;
+            Instant::now()
+        });
+        tokio::time::sleep(Duration::from_millis(7 * (i % 10) as u64)).await;
+        let (complete, _) = ticket.into_parts();
+        let completed = Instant::now();
+        complete(Outcome::abandoned());
+        lags.push(waiting.await.unwrap() - completed);
+    }
+    lags.sort();
+    let mean = lags.iter().sum::<Duration>() / lags.len() as u32;
+    eprintln!(
+        "dedup: a retry on another instance learns the outcome {mean:?} after it is complete on average, {:?} at most (polling every 50 ms)",
+        lags[lags.len() - 1]
+    );
+    eprintln!("dedup entry (answered, {}-byte reply): MEMORY USAGE {push_usage} B; used_memory grows {per_push} B per push over {N}", reply.len());
+    assert!(
+        lags[lags.len() - 1] < Duration::from_millis(500),
+        "{lags:?}"
+    );
+    assert!(
+        (200..=2048).contains(&per_push),
+        "dedup growth: {per_push} B"
+    );
 
     eprintln!("binding key: {one_binding} ({} bytes)", one_binding.len());
     eprintln!("binding: MEMORY USAGE {binding_usage} B; used_memory grows {per_binding} B per binding over {N}");
