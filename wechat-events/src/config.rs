@@ -694,9 +694,10 @@ impl ConfigBuilder {
         self
     }
     /// The Redis every instance of the bot shares (`redis://host:6379`,
-    /// `redis://:password@host:6379/2`, `unix:///run/redis.sock`): replay
-    /// bindings and sessions live there (see [`crate::redis`]; needs the
-    /// `redis` feature). Default: none, every store in memory.
+    /// `redis://:password@host:6379/2`, `unix:///run/redis.sock`): the
+    /// retry de-duplication, replay bindings, sessions and pending replies
+    /// live there (see the `redis` module; needs the `redis` feature).
+    /// Default: none, every store in memory.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.redis_url = Some(url.into());
         self
