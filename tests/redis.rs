@@ -1144,3 +1144,58 @@ async fn tries_and_fate_are_shared_by_every_instance() {
         Claim::First(_)
     ));
 }
+
+// ---- load ----
+
+async fn echo(msg: TextMessage) -> String {
+    format!("echo {}", msg.content)
+}
+
+/// Sends `n` distinct pushes, `concurrency` at a time, round-robin over
+/// `servers`; checks every answer; returns pushes per second.
+async fn load(servers: &[TestServer], n: usize, concurrency: usize) -> f64 {
+    use futures_util::StreamExt;
+    let started = Instant::now();
+    let answered = futures_util::stream::iter(0..n)
+        .map(|i| async move {
+            let user = sim();
+            let response = user
+                .send(&servers[i % servers.len()], &SimPush::text(i.to_string()))
+                .await
+                .expect("answer");
+            assert_eq!(response.text(), Some(format!("echo {i}").as_str()));
+        })
+        .buffer_unordered(concurrency)
+        .count()
+        .await;
+    assert_eq!(answered, n);
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The load figure: pushes per second of three instances on one
+/// Redis against one instance on moka, in the same run (DEPLOYMENT.md
+/// quotes it). Ignored by default (it takes a while and the figure means
+/// little on a busy machine):
+/// `cargo test -p wechat-events-e2e --test redis load -- --ignored --nocapture`.
+#[actix_rt::test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+async fn load_three_instances_on_redis_against_one_on_moka() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let serve = |config: Config| {
+        let service = WechatService::builder(config)
+            .only(Router::new().on(echo))
+            .build()
+            .expect("service");
+        TestServer::builder(service).start()
+    };
+    let (n, concurrency) = (3000, 32);
+    let alone = [serve(Config::builder(TOKEN).build().unwrap())];
+    let shared: Vec<_> = (0..3).map(|_| serve(redis.config())).collect();
+    load(&alone, 200, concurrency).await; // warm up
+    load(&shared, 200, concurrency).await;
+    let moka = load(&alone, n, concurrency).await;
+    let redis_rate = load(&shared, n, concurrency).await;
+    eprintln!("one instance, moka: {moka:.0} pushes/s; three instances, one Redis: {redis_rate:.0} pushes/s ({n} pushes, {concurrency} at a time, one test process on this machine)");
+}
