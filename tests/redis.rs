@@ -1199,3 +1199,62 @@ async fn load_three_instances_on_redis_against_one_on_moka() {
     let redis_rate = load(&shared, n, concurrency).await;
     eprintln!("one instance, moka: {moka:.0} pushes/s; three instances, one Redis: {redis_rate:.0} pushes/s ({n} pushes, {concurrency} at a time, one test process on this machine)");
 }
+
+#[actix_rt::test]
+async fn with_redis_down_retries_are_deduplicated_in_memory_and_across_instances_once_back() {
+    let Some(mut server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let runs = web::Data::new(AtomicUsize::new(0));
+    let backends: Vec<_> = (0..2).map(|_| redis.backend()).collect();
+    let servers: Vec<_> = backends
+        .iter()
+        .map(|backend| {
+            let service = WechatService::builder(Config::builder(TOKEN).build().unwrap())
+                .redis(backend.clone())
+                .only(Router::new().on(counted))
+                .build()
+                .expect("service");
+            TestServer::builder(service).app_data(runs.clone()).start()
+        })
+        .collect();
+    let user = sim();
+
+    server.kill();
+    let push = user.prepare(&SimPush::text("0"));
+    for _ in 0..2 {
+        let answer = surely("push", user.deliver(&servers[0], &push))
+            .await
+            .expect("answer");
+        assert_eq!(
+            answer.text(),
+            Some("run 1 after 0 ms"),
+            "a retry to the same instance"
+        );
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert!(!backends[0].stats().up);
+
+    server.restart().await;
+    for backend in &backends {
+        surely("back", wait_until_up(backend)).await;
+    }
+    let push = user.prepare(&SimPush::text("300"));
+    let answers = join_all(servers.iter().map(|s| user.deliver(s, &push))).await;
+    for answer in answers {
+        assert_eq!(answer.expect("answer").text(), Some("run 2 after 300 ms"));
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "one run for both instances: Redis again"
+    );
+    assert!(
+        redis.keys().await.iter().any(|k| k.contains(":dedup:")),
+        "{:?}",
+        redis.keys().await
+    );
+}
