@@ -22,9 +22,14 @@
 //!
 //! On SIGTERM or Ctrl-C it shuts down gracefully: it stops accepting
 //! connections, lets every handler finish — those answering a push and
-//! those running on past their deadline, whose late replies still reach
-//! the hook — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
+//! those running on past their deadline, whose late replies are still
+//! delivered — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
 //! what is in flight, and exits 0.
+//!
+//! `等 N` shows the slow-handler path (see the README's "Slow handlers"):
+//! set `WECHAT_SLOW_TIP` for the text answering a push whose handler
+//! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
+//! send late replies through the customer-service API.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};

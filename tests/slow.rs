@@ -35,11 +35,6 @@ async fn wait_for(url: &str, n: u64) -> (Simulator, Retried, Duration) {
     (sim, retried, started.elapsed())
 }
 
-/// The try that answered, counting from 1.
-fn answered_try(retried: &Retried) -> usize {
-    retried.failures.len() + 1
-}
-
 #[actix_rt::test]
 async fn replies_come_on_the_try_that_is_open_and_later_ones_wait_for_the_next_message() {
     // A 3 s deadline leaves each try's answer 2 s of WeChat's 5 s for a
@@ -56,25 +51,25 @@ async fn replies_come_on_the_try_that_is_open_and_later_ones_wait_for_the_next_m
 
     // Ready within the first try's 5 s: answered on it.
     let (_, retried, _) = three;
-    assert_eq!(answered_try(&retried), 1, "{:?}", retried.failures);
+    assert_eq!(retried.answered_on_try(), 1, "{:?}", retried.failures);
     assert_eq!(retried.response.text(), Some("等了 3 秒"));
 
     // The first try was held until WeChat hung up; the second, held in
     // turn, carries the reply. Had the retry run the handler again, the
     // answer would have taken at least 12 s.
     let (_, retried, took) = seven;
-    assert_eq!(answered_try(&retried), 2, "{:?}", retried.failures);
+    assert_eq!(retried.answered_on_try(), 2, "{:?}", retried.failures);
     assert_eq!(retried.response.text(), Some("等了 7 秒"));
     assert!(took < Duration::from_secs(11), "{took:?}");
 
     let (_, retried, took) = twelve;
-    assert_eq!(answered_try(&retried), 3, "{:?}", retried.failures);
+    assert_eq!(retried.answered_on_try(), 3, "{:?}", retried.failures);
     assert_eq!(retried.response.text(), Some("等了 12 秒"));
     assert!(took < Duration::from_secs(16), "{took:?}");
 
     // Longer than the last try can wait: the tip, by its deadline.
     let (user, retried, _) = twenty;
-    assert_eq!(answered_try(&retried), 3, "{:?}", retried.failures);
+    assert_eq!(retried.answered_on_try(), 3, "{:?}", retried.failures);
     assert_eq!(retried.response.text(), Some(TIP));
 
     // The handler finishes at 20 s; no API is configured, so the reply
@@ -102,7 +97,7 @@ async fn with_an_appsecret_a_late_reply_goes_through_the_customer_service_api() 
         ("WECHAT_DEADLINE_MS", "3000"),
     ]);
     let (user, retried, took) = wait_for(&qs.url, 20).await;
-    assert_eq!(answered_try(&retried), 3, "{:?}", retried.failures);
+    assert_eq!(retried.answered_on_try(), 3, "{:?}", retried.failures);
     // No tip configured: `success`, the user sees nothing yet.
     assert!(retried.response.is_no_reply(), "{:?}", retried.response);
     assert!(wechat.custom_messages().is_empty());

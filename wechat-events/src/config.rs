@@ -619,8 +619,10 @@ impl ConfigBuilder {
         self.path = path.into();
         self
     }
-    /// How long a handler has before the push is answered `success`
-    /// (default 4 s; must be under WeChat's 5 s).
+    /// How long a try that must answer waits for the handler's reply
+    /// before answering without it (default 4 s; must be under WeChat's
+    /// 5 s). Tries held open ([`ConfigBuilder::wait_retries`]) wait
+    /// longer.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self

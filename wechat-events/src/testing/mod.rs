@@ -239,6 +239,13 @@ pub struct Retried {
     pub failures: Vec<SimError>,
 }
 
+impl Retried {
+    /// Which try was answered, counting from 1 (WeChat makes three).
+    pub fn answered_on_try(&self) -> usize {
+        self.failures.len() + 1
+    }
+}
+
 /// Plays the WeChat server for one account and one user.
 ///
 /// Configure it with the account's token (and, for secure mode, its
