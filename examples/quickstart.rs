@@ -16,9 +16,10 @@
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
 //!
 //! With `WECHAT_REDIS_URL` set (and `WECHAT_REDIS_PREFIX`, default
-//! `wechat`), several quickstarts behind one load balancer share the
-//! users' sessions — the last location `位置` answers — and the replay
-//! bindings through that Redis; without it, each keeps them in memory.
+//! `wechat`), several quickstarts behind one load balancer share through
+//! that Redis the users' sessions (the last location `位置` answers), the
+//! retry de-duplication, the pending replies and the replay bindings;
+//! without it, each keeps them in memory.
 //!
 //! On SIGTERM or Ctrl-C it shuts down gracefully: it stops accepting
 //! connections, lets every handler finish — those answering a push and
