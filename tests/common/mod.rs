@@ -129,10 +129,30 @@ pub fn quickstart_binary() -> PathBuf {
             let bin = target_binary("examples", "quickstart");
             if !bin.exists() {
                 cargo_build(&["-p", "wechat-events-suite", "--example", "quickstart"]);
+            } else if is_older_than_this_test(&bin) {
+                // `cargo test --workspace` rebuilds it; a run of this
+                // package alone does not, and may test an old quickstart.
+                eprintln!(
+                    "warning: {} is older than this test binary; if the quickstart changed, \
+                     run `cargo build --example quickstart` (or the whole suite) first",
+                    bin.display()
+                );
             }
             bin
         })
         .clone()
+}
+
+/// Whether `bin` was built before the running test binary.
+fn is_older_than_this_test(bin: &std::path::Path) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (
+        modified(bin),
+        std::env::current_exe().ok().and_then(|e| modified(&e)),
+    ) {
+        (Some(bin), Some(test)) => bin < test,
+        _ => false,
+    }
 }
 
 /// Runs `cargo build ARGS` in the workspace (into this test's target directory).
