@@ -129,12 +129,12 @@ pub fn quickstart_binary() -> PathBuf {
             let bin = target_binary("examples", "quickstart");
             if !bin.exists() {
                 cargo_build(&["-p", "wechat-events-suite", "--example", "quickstart"]);
-            } else if is_older_than_this_test(&bin) {
+            } else if is_stale(&bin) {
                 // `cargo test --workspace` rebuilds it; a run of this
                 // package alone does not, and may test an old quickstart.
                 eprintln!(
-                    "warning: {} is older than this test binary; if the quickstart changed, \
-                     run `cargo build --example quickstart` (or the whole suite) first",
+                    "warning: {} is older than its sources; run `cargo build --example \
+                     quickstart` (or the whole suite) first, or this tests an old quickstart",
                     bin.display()
                 );
             }
@@ -143,14 +143,36 @@ pub fn quickstart_binary() -> PathBuf {
         .clone()
 }
 
-/// Whether `bin` was built before the running test binary.
-fn is_older_than_this_test(bin: &std::path::Path) -> bool {
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+/// Whether a source the quickstart is built from changed after `bin`.
+fn is_stale(bin: &std::path::Path) -> bool {
+    fn newest(path: &std::path::Path) -> Option<std::time::SystemTime> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_dir() {
+            return meta.modified().ok();
+        }
+        std::fs::read_dir(path)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| newest(&e.path()))
+            .max()
+    }
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace holds tests/");
+    let sources = [
+        "examples",
+        "wechat-events/src",
+        "wechat-events-macros/src",
+        "Cargo.toml",
+    ]
+    .iter()
+    .filter_map(|p| newest(&workspace.join(p)))
+    .max();
     match (
-        modified(bin),
-        std::env::current_exe().ok().and_then(|e| modified(&e)),
+        std::fs::metadata(bin).and_then(|m| m.modified()).ok(),
+        sources,
     ) {
-        (Some(bin), Some(test)) => bin < test,
+        (Some(built), Some(source)) => built < source,
         _ => false,
     }
 }
