@@ -26,8 +26,10 @@ use wechat_events::dedup::{dedup_key, Claim, DedupStore, Outcome, Status};
 use wechat_events::redis::{RedisBackend, RedisDedup, RedisTokens};
 use wechat_events::replay::{binding_key, body_digest, Binding, BindingStore};
 use wechat_events::session::{SessionError, SessionStore};
-use wechat_events::testing::{ApiStandIn, SimPush, TestServer};
-use wechat_events::{Config, LocationEvent, Reply, Router, Session, TextMessage, WechatService};
+use wechat_events::testing::{ApiStandIn, SimPush, TestServer, STAND_IN_APPID, STAND_IN_SECRET};
+use wechat_events::{
+    Config, Context, LocationEvent, Reply, Router, Session, TextMessage, WechatService,
+};
 
 // ---- the Redis the tests use ----
 
@@ -541,6 +543,46 @@ async fn the_token_is_refreshed_once_for_every_instance() {
         .expect("client");
     late.access_token().await.expect("token");
     assert_eq!(wechat.token_calls(), 2);
+}
+
+async fn typing(_: TextMessage, cx: Context, api: ApiClient) -> String {
+    match api.typing(cx.openid(), true).await {
+        Ok(()) => "typing".to_owned(),
+        Err(e) => format!("typing failed: {e}"),
+    }
+}
+
+#[actix_rt::test]
+async fn services_built_with_an_appsecret_share_the_token_through_redis() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let wechat = ApiStandIn::start();
+    let config = Config::builder(TOKEN)
+        .redis_url(&redis.url)
+        .redis_prefix(&redis.prefix)
+        .appid(STAND_IN_APPID)
+        .appsecret(STAND_IN_SECRET)
+        .api_base(wechat.base_url())
+        .build()
+        .expect("config");
+    let servers: Vec<TestServer> = (0..3)
+        .map(|_| {
+            let service = WechatService::builder(config.clone())
+                .only(Router::new().on(typing))
+                .build()
+                .expect("service");
+            TestServer::builder(service).start()
+        })
+        .collect();
+    for server in &servers {
+        let answer = send(&sim(), server, SimPush::text("hi")).await;
+        assert_eq!(answer.text(), Some("typing"));
+    }
+    assert_eq!(wechat.token_calls(), 1, "one token for three instances");
+    for server in servers {
+        server.stop().await;
+    }
 }
 
 // ---- Redis down ----

@@ -365,6 +365,11 @@ impl ServiceBuilder {
                 if let Some(base) = config.api_base() {
                     builder = builder.base_url(base);
                 }
+                // With Redis, one instance refreshes the token for all.
+                #[cfg(feature = "redis")]
+                if let Some(backend) = &redis {
+                    builder = builder.token_store(crate::redis::RedisTokens::new(backend));
+                }
                 Some(builder.build()?)
             }
             _ => None,
