@@ -9,17 +9,18 @@
 # the two servers alternately, quickstart then bare, PAIRS times, each run a
 # fresh server process under wrk (one thread, 32 connections, loopback),
 # and prints every run and the median of the per-pair ratios. Every request
-# is unique: a fresh nonce (so a fresh signature) and a fresh MsgId (text) or
-# user (subscribe), precomputed by `wechat-loadgen` just before its run
-# (timestamps stay valid for 300 s). Any non-2xx answer or socket error fails
+# the quickstart gets is unique: a fresh nonce (so a fresh signature) and a
+# fresh MsgId (text) or user (subscribe), precomputed by `wechat-loadgen` just
+# before each pair (timestamps stay valid for 300 s); the bare server, which
+# checks nothing, is sent the same file, from the top again if it runs out. Any non-2xx answer or socket error fails
 # the script. Finally it loads the quickstart for RSS_SECONDS (default 30) and
 # reports its resident memory.
 #
 # Needs wrk (Debian/Ubuntu: `sudo apt-get install wrk`; macOS: `brew install
 # wrk`), curl and a Rust toolchain. Settings (environment): PAIRS (5),
 # DURATION seconds per run (10), CONNECTIONS (32), THREADS (1), MODES
-# ("plain secure"), KINDS ("text subscribe"), MAX_RATE (80000: requests per
-# second the precomputed files allow for), RSS_SECONDS (30), PORT_A (18080,
+# ("plain secure"), KINDS ("text subscribe"), MAX_RATE (60000: requests per
+# second the quickstart's precomputed requests allow for), RSS_SECONDS (30), PORT_A (18080,
 # quickstart), PORT_B (18081, bare), RUST_LOG (passed to the quickstart;
 # unset = its default, info), CARGO_TARGET_DIR, TMPDIR.
 set -euo pipefail
@@ -30,7 +31,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 MODES=${MODES:-plain secure}
 KINDS=${KINDS:-text subscribe}
-MAX_RATE=${MAX_RATE:-80000}
+MAX_RATE=${MAX_RATE:-60000}
 RSS_SECONDS=${RSS_SECONDS:-30}
 PORT_A=${PORT_A:-18080}
 PORT_B=${PORT_B:-18081}
@@ -133,10 +134,11 @@ check() {
     fi
 }
 
-# run_wrk PORT: prints requests/s; fails loudly on any non-2xx or socket error.
+# run_wrk PORT [wrap]: prints requests/s; fails loudly on any non-2xx or
+# socket error.
 run_wrk() {
-    local port=$1 out
-    out=$(WECHAT_REQUESTS="$work/requests" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
+    local port=$1 wrap=${2:-0} out
+    out=$(WECHAT_REQUESTS="$work/requests" WECHAT_REQUESTS_WRAP=$wrap wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
         -s "$here/requests.lua" "http://127.0.0.1:$port/wechat")
     echo "$out" >"$work/wrk.out"
     if grep -q -e 'Non-2xx' -e 'Socket errors' <<<"$out"; then
@@ -160,13 +162,13 @@ for mode in $MODES; do
         ratios=() as=() bs=()
         for pair in $(seq "$PAIRS"); do
             line="pair $pair:"
+            generate "$mode" "$kind" "$count"
             for which in quickstart bare; do
-                generate "$mode" "$kind" "$count"
                 start_server "$which" "$mode"
-                port=$PORT_A
-                if [[ $which == bare ]]; then port=$PORT_B; fi
+                port=$PORT_A wrap=0
+                if [[ $which == bare ]]; then port=$PORT_B wrap=1; fi
                 check "$which" "$port" "$mode" "$kind"
-                rps=$(run_wrk "$port")
+                rps=$(run_wrk "$port" "$wrap")
                 stop_server
                 if [[ $which == quickstart ]]; then a=$rps; as+=("$a"); else b=$rps; bs+=("$b"); fi
                 line+=" $which $(printf '%.0f' "$rps") req/s"
