@@ -32,7 +32,10 @@ const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const APPID: &str = "wxb11529c136998cb6";
 
 const SEEDS: [(&str, &str); 6] = [
-    ("subscribe", include_str!("../tests/fixtures/seed-subscribe.xml")),
+    (
+        "subscribe",
+        include_str!("../tests/fixtures/seed-subscribe.xml"),
+    ),
     (
         "unsubscribe",
         "<xml>\n<ToUserName><![CDATA[toUser]]></ToUserName>\n\
@@ -40,7 +43,10 @@ const SEEDS: [(&str, &str); 6] = [
          <MsgType><![CDATA[event]]></MsgType>\n<Event><![CDATA[unsubscribe]]></Event>\n</xml>",
     ),
     ("scan", include_str!("../tests/fixtures/seed-scan.xml")),
-    ("location", include_str!("../tests/fixtures/seed-location.xml")),
+    (
+        "location",
+        include_str!("../tests/fixtures/seed-location.xml"),
+    ),
     ("click", include_str!("../tests/fixtures/seed-click.xml")),
     ("view", include_str!("../tests/fixtures/seed-view.xml")),
 ];
@@ -115,7 +121,11 @@ fn pure_steps(c: &mut Criterion) {
         b.iter(|| Query::parse(black_box(&query)).expect("query"))
     });
     c.bench_function("query/parse+verify", |b| {
-        b.iter(|| Query::parse(black_box(&query)).expect("query").verify(TOKEN))
+        b.iter(|| {
+            Query::parse(black_box(&query))
+                .expect("query")
+                .verify(TOKEN)
+        })
     });
 
     for (name, xml) in SEEDS {
@@ -133,7 +143,10 @@ fn pure_steps(c: &mut Criterion) {
     let click = parse(SEEDS[4].1.as_bytes()).expect("parse");
     // The echo is the last text route tried: the keyword, contains and
     // regex routes are checked first.
-    assert!(routes.handler_for(&text_msg).expect("route").contains("echo"));
+    assert!(routes
+        .handler_for(&text_msg)
+        .expect("route")
+        .contains("echo"));
     c.bench_function("route/text to echo", |b| {
         b.iter(|| routes.handler_for(black_box(&text_msg)))
     });
@@ -145,7 +158,11 @@ fn pure_steps(c: &mut Criterion) {
     c.bench_function("render/text", |b| {
         b.iter(|| {
             reply
-                .render(black_box(&text_msg.from_user), &text_msg.to_user, 1700000000)
+                .render(
+                    black_box(&text_msg.from_user),
+                    &text_msg.to_user,
+                    1700000000,
+                )
                 .expect("reply")
         })
     });

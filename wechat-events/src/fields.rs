@@ -74,42 +74,19 @@ type Name = Cow<'static, str>;
 
 /// `name` as a [`Name`], without allocating when it is a common one.
 pub(crate) fn name(name: &str) -> Name {
-    const COMMON: &[&str] = &[
-        "ToUserName",
-        "FromUserName",
-        "CreateTime",
-        "MsgType",
-        "Content",
-        "MsgId",
-        "MsgID",
-        "MsgDataId",
-        "Idx",
-        "Event",
-        "EventKey",
-        "Ticket",
-        "Latitude",
-        "Longitude",
-        "Precision",
-        "MenuId",
-        "PicUrl",
-        "MediaId",
-        "Format",
-        "Recognition",
-        "ThumbMediaId",
-        "Location_X",
-        "Location_Y",
-        "Scale",
-        "Label",
-        "Title",
-        "Description",
-        "Url",
-        "Encrypt",
-        "Status",
-        "item",
-    ];
-    match COMMON.iter().find(|common| **common == name) {
-        Some(common) => Cow::Borrowed(common),
-        None => Cow::Owned(name.to_owned()),
+    macro_rules! common {
+        ($($common:literal)*) => {
+            match name {
+                $($common => Cow::Borrowed($common),)*
+                other => Cow::Owned(other.to_owned()),
+            }
+        };
+    }
+    common! {
+        "ToUserName" "FromUserName" "CreateTime" "MsgType" "Content" "MsgId" "MsgID"
+        "MsgDataId" "Idx" "Event" "EventKey" "Ticket" "Latitude" "Longitude" "Precision"
+        "MenuId" "PicUrl" "MediaId" "Format" "Recognition" "ThumbMediaId" "Location_X"
+        "Location_Y" "Scale" "Label" "Title" "Description" "Url" "Encrypt" "Status" "item"
     }
 }
 
@@ -117,6 +94,11 @@ impl Fields {
     /// An empty field list.
     pub fn new() -> Self {
         Fields(Vec::new())
+    }
+
+    /// An empty field list with room for `capacity` fields.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Fields(Vec::with_capacity(capacity))
     }
 
     /// Appends a field (used by the parser and by simulators building pushes).
@@ -300,27 +282,32 @@ impl<'a> Reader<'a> {
     /// A reader over `fields` that treats `skip` as already used (the
     /// envelope: `ToUserName`, `MsgType`, ...).
     pub(crate) fn new(fields: &'a Fields, skip: &[&'a str]) -> Self {
-        Reader {
-            fields,
-            used: skip.to_vec(),
-        }
+        let mut used = Vec::with_capacity(skip.len() + 8);
+        used.extend_from_slice(skip);
+        Reader { fields, used }
     }
 
     /// The first present name of `spec`, which may list alternatives
     /// (`"MsgId|MsgID"`) and a path into a wrapper (`"PicList>item"`):
     /// where its values are.
     fn find(&self, spec: &'static str) -> Option<Found<'a>> {
-        spec.split('|').find_map(|alt| {
-            let (top, inner) = match alt.split_once('>') {
-                Some((top, inner)) => (top, Some(inner)),
-                None => (alt, None),
-            };
-            let (name, _) = self.fields.0.iter().find(|(n, _)| n == top)?;
-            Some(Found {
-                fields: self.fields,
-                name,
-                inner,
-            })
+        // Most specs are one plain name: no splitting for those.
+        if !spec.bytes().any(|b| b == b'|' || b == b'>') {
+            return self.find_name(spec, None);
+        }
+        spec.split('|').find_map(|alt| match alt.split_once('>') {
+            Some((top, inner)) => self.find_name(top, Some(inner)),
+            None => self.find_name(alt, None),
+        })
+    }
+
+    /// The fields called `top` (or the `inner` elements of those), if any.
+    fn find_name(&self, top: &str, inner: Option<&'static str>) -> Option<Found<'a>> {
+        let (name, _) = self.fields.0.iter().find(|(n, _)| n == top)?;
+        Some(Found {
+            fields: self.fields,
+            name,
+            inner,
         })
     }
 

@@ -67,9 +67,7 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
     let mut root: Option<Fields> = None;
     let mut elements = 0usize;
     let xml_err = |e: quick_xml::Error| XmlError::Malformed(e.to_string());
-    // Element names are ASCII in every WeChat document; anything else is
-    // read leniently, as before.
-    let element_name = |raw: &[u8]| match std::str::from_utf8(raw) {
+    let element_name = |raw: &[u8]| match as_str(text, raw) {
         Ok(name) => fields::name(name),
         Err(_) => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
     };
@@ -93,7 +91,12 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                 stack.push(Frame {
                     name,
                     text: String::new(),
-                    children: Fields::new(),
+                    // The root holds a push's fields: a dozen or so.
+                    children: if stack.is_empty() {
+                        Fields::with_capacity(12)
+                    } else {
+                        Fields::new()
+                    },
                 });
             }
             XmlEvent::Empty(start) => {
@@ -125,7 +128,8 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                 }
             }
             XmlEvent::Text(t) => {
-                let unescaped = t.unescape().map_err(xml_err)?;
+                let unescaped = quick_xml::escape::unescape(as_str(text, &t)?)
+                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
                 let in_root = stack.len() == 1;
                 match stack.last_mut() {
                     // The root's own text (the whitespace between its
@@ -142,9 +146,7 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                 let frame = stack
                     .last_mut()
                     .ok_or_else(|| XmlError::Malformed("CDATA outside the root element".into()))?;
-                let raw = std::str::from_utf8(c.as_ref())
-                    .map_err(|e| XmlError::InvalidUtf8(e.valid_up_to()))?;
-                frame.text.push_str(raw);
+                frame.text.push_str(as_str(text, &c)?);
             }
             XmlEvent::DocType(_) => return Err(XmlError::Doctype),
             XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
@@ -155,6 +157,23 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
         return Err(XmlError::Malformed("unexpected end of document".into()));
     }
     root.ok_or(XmlError::Empty)
+}
+
+/// `raw` as a `&str`. The document is a `&str` already and the reader
+/// borrows from it, so this is usually no more than `borrowed_str`.
+fn as_str<'r>(text: &'r str, raw: &'r [u8]) -> Result<&'r str, XmlError> {
+    match borrowed_str(text, raw) {
+        Some(s) => Ok(s),
+        None => std::str::from_utf8(raw).map_err(|e| XmlError::InvalidUtf8(e.valid_up_to())),
+    }
+}
+
+/// `bytes` as a `&str`, without validating its UTF-8 again when it is a
+/// slice of `text` (the reader borrows from the document): then a check of
+/// the two char boundaries is enough. `None` when it is not such a slice.
+fn borrowed_str<'t>(text: &'t str, bytes: &[u8]) -> Option<&'t str> {
+    let start = (bytes.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(start..start.checked_add(bytes.len())?)
 }
 
 /// Appends `<tag>`.
