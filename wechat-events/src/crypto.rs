@@ -20,8 +20,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use aes::cipher::block_padding::NoPadding;
 use aes::cipher::generic_array::GenericArray;
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, KeyInit};
 use base64::alphabet;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -31,8 +32,8 @@ use rand::RngCore;
 use crate::signature;
 use crate::xml;
 
-type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
-type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
+type Aes256CbcEnc = cbc::Encryptor<aes::Aes256Enc>;
+type Aes256CbcDec = cbc::Decryptor<aes::Aes256Dec>;
 
 /// Standard alphabet, but forgiving: WeChat's own key generator produces
 /// keys whose last character carries non-zero trailing bits, and some
@@ -72,6 +73,9 @@ const FOUND_APPID_MAX_CHARS: usize = 32;
 #[derive(Clone)]
 pub struct AesKey {
     bytes: [u8; 32],
+    /// The AES key schedules, expanded once rather than per message.
+    encrypt: aes::Aes256Enc,
+    decrypt: aes::Aes256Dec,
 }
 
 impl AesKey {
@@ -110,7 +114,11 @@ impl AesKey {
                 decoded.len()
             ))
         })?;
-        Ok(AesKey { bytes })
+        Ok(AesKey {
+            encrypt: aes::Aes256Enc::new(&bytes.into()),
+            decrypt: aes::Aes256Dec::new(&bytes.into()),
+            bytes,
+        })
     }
 
     /// The raw 32 key bytes (the CBC IV is the first 16 of them).
@@ -501,7 +509,7 @@ fn open(key: &AesKey, encrypt: &str) -> Result<Vec<u8>, CryptoError> {
             buf.len()
         )));
     }
-    cbc_decrypt_in_place(key, &mut buf);
+    cbc_decrypt_in_place(key, &mut buf)?;
     let unpadded = unpad(&buf)?;
     buf.truncate(unpadded);
     Ok(buf)
@@ -575,20 +583,21 @@ fn summarize(appid: &[u8]) -> String {
 fn cbc_encrypt_in_place(key: &AesKey, buf: &mut [u8]) {
     debug_assert_eq!(buf.len() % AES_BLOCK, 0);
     let iv = key.iv();
-    let mut cipher = Aes256CbcEnc::new(key.as_bytes().into(), (&iv).into());
+    // CBC encryption is serial: block by block.
+    let mut cipher = Aes256CbcEnc::inner_iv_init(key.encrypt.clone(), (&iv).into());
     for block in buf.chunks_exact_mut(AES_BLOCK) {
         cipher.encrypt_block_mut(GenericArray::from_mut_slice(block));
     }
 }
 
-/// Inverse of [`cbc_encrypt_in_place`].
-fn cbc_decrypt_in_place(key: &AesKey, buf: &mut [u8]) {
-    debug_assert_eq!(buf.len() % AES_BLOCK, 0);
+/// Inverse of [`cbc_encrypt_in_place`]: the whole buffer at once, so the
+/// cipher decrypts several blocks in parallel (CBC decryption can).
+fn cbc_decrypt_in_place(key: &AesKey, buf: &mut [u8]) -> Result<(), CryptoError> {
     let iv = key.iv();
-    let mut cipher = Aes256CbcDec::new(key.as_bytes().into(), (&iv).into());
-    for block in buf.chunks_exact_mut(AES_BLOCK) {
-        cipher.decrypt_block_mut(GenericArray::from_mut_slice(block));
-    }
+    Aes256CbcDec::inner_iv_init(key.decrypt.clone(), (&iv).into())
+        .decrypt_padded_mut::<NoPadding>(buf)
+        .map(|_| ())
+        .map_err(|_| CryptoError::Decrypt("ciphertext is not whole blocks".to_owned()))
 }
 
 #[cfg(test)]
@@ -649,7 +658,7 @@ mod tests {
     /// Decrypts without touching the padding.
     fn raw_decrypt(key: &AesKey, encrypt: &str) -> Vec<u8> {
         let mut buf = STANDARD.decode(encrypt).expect("base64");
-        cbc_decrypt_in_place(key, &mut buf);
+        cbc_decrypt_in_place(key, &mut buf).expect("whole blocks");
         buf
     }
 

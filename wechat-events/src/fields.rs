@@ -4,6 +4,7 @@
 //! does not name is still reachable here, in document order, so an
 //! `Unknown` push (or a known one with extra fields) loses nothing.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -65,7 +66,29 @@ impl Serialize for Value {
 /// names carries no meaning in WeChat's XML, and the JSON form (a map,
 /// repeated names as arrays) does not keep it.
 #[derive(Debug, Clone, Default)]
-pub struct Fields(Vec<(String, Value)>);
+pub struct Fields(Vec<(Name, Value)>);
+
+/// An element name: the names WeChat sends in every push are static
+/// strings, so parsing a push allocates only for rarer names.
+type Name = Cow<'static, str>;
+
+/// `name` as a [`Name`], without allocating when it is a common one.
+pub(crate) fn name(name: &str) -> Name {
+    macro_rules! common {
+        ($($common:literal)*) => {
+            match name {
+                $($common => Cow::Borrowed($common),)*
+                other => Cow::Owned(other.to_owned()),
+            }
+        };
+    }
+    common! {
+        "ToUserName" "FromUserName" "CreateTime" "MsgType" "Content" "MsgId" "MsgID"
+        "MsgDataId" "Idx" "Event" "EventKey" "Ticket" "Latitude" "Longitude" "Precision"
+        "MenuId" "PicUrl" "MediaId" "Format" "Recognition" "ThumbMediaId" "Location_X"
+        "Location_Y" "Scale" "Label" "Title" "Description" "Url" "Encrypt" "Status" "item"
+    }
+}
 
 impl Fields {
     /// An empty field list.
@@ -73,9 +96,19 @@ impl Fields {
         Fields(Vec::new())
     }
 
+    /// An empty field list with room for `capacity` fields.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Fields(Vec::with_capacity(capacity))
+    }
+
     /// Appends a field (used by the parser and by simulators building pushes).
     pub fn push(&mut self, name: impl Into<String>, value: Value) {
-        self.0.push((name.into(), value));
+        self.0.push((Cow::Owned(name.into()), value));
+    }
+
+    /// Appends a field under a name that may be static.
+    pub(crate) fn push_name(&mut self, name: Name, value: Value) {
+        self.0.push((name, value));
     }
 
     /// The first field called `name`.
@@ -98,7 +131,7 @@ impl Fields {
 
     /// All fields in document order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v))
+        self.0.iter().map(|(n, v)| (&**n, v))
     }
 
     /// Number of fields.
@@ -116,6 +149,7 @@ impl Fields {
     fn grouped(&self) -> Vec<(&str, Vec<&Value>)> {
         let mut groups: Vec<(&str, Vec<&Value>)> = Vec::new();
         for (name, value) in &self.0 {
+            let name = &**name;
             match groups.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, values)) => values.push(value),
                 None => groups.push((name, vec![value])),
@@ -142,7 +176,11 @@ impl Eq for Fields {}
 
 impl FromIterator<(String, Value)> for Fields {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Self {
-        Fields(iter.into_iter().collect())
+        Fields(
+            iter.into_iter()
+                .map(|(name, value)| (Cow::Owned(name), value))
+                .collect(),
+        )
     }
 }
 
@@ -244,32 +282,32 @@ impl<'a> Reader<'a> {
     /// A reader over `fields` that treats `skip` as already used (the
     /// envelope: `ToUserName`, `MsgType`, ...).
     pub(crate) fn new(fields: &'a Fields, skip: &[&'a str]) -> Self {
-        Reader {
-            fields,
-            used: skip.to_vec(),
-        }
+        let mut used = Vec::with_capacity(skip.len() + 8);
+        used.extend_from_slice(skip);
+        Reader { fields, used }
     }
 
     /// The first present name of `spec`, which may list alternatives
     /// (`"MsgId|MsgID"`) and a path into a wrapper (`"PicList>item"`):
-    /// the top-level name and the values found.
-    fn find(&self, spec: &'static str) -> Option<(&'a str, Vec<&'a Value>)> {
-        spec.split('|').find_map(|alt| {
-            let (top, inner) = match alt.split_once('>') {
-                Some((top, inner)) => (top, Some(inner)),
-                None => (alt, None),
-            };
-            let (name, _) = self.fields.0.iter().find(|(n, _)| n == top)?;
-            let values: Vec<&'a Value> = match inner {
-                None => self.fields.all(top).collect(),
-                Some(inner) => self
-                    .fields
-                    .all(top)
-                    .filter_map(Value::as_fields)
-                    .flat_map(|f| f.all(inner))
-                    .collect(),
-            };
-            Some((name.as_str(), values))
+    /// where its values are.
+    fn find(&self, spec: &'static str) -> Option<Found<'a>> {
+        // Most specs are one plain name: no splitting for those.
+        if !spec.bytes().any(|b| b == b'|' || b == b'>') {
+            return self.find_name(spec, None);
+        }
+        spec.split('|').find_map(|alt| match alt.split_once('>') {
+            Some((top, inner)) => self.find_name(top, Some(inner)),
+            None => self.find_name(alt, None),
+        })
+    }
+
+    /// The fields called `top` (or the `inner` elements of those), if any.
+    fn find_name(&self, top: &str, inner: Option<&'static str>) -> Option<Found<'a>> {
+        let (name, _) = self.fields.0.iter().find(|(n, _)| n == top)?;
+        Some(Found {
+            fields: self.fields,
+            name,
+            inner,
         })
     }
 
@@ -279,12 +317,35 @@ impl<'a> Reader<'a> {
 
     /// The fields not used so far.
     pub(crate) fn rest(&self) -> Fields {
-        self.fields
-            .0
-            .iter()
-            .filter(|(n, _)| !self.used.contains(&n.as_str()))
-            .cloned()
-            .collect()
+        Fields(
+            self.fields
+                .0
+                .iter()
+                .filter(|(n, _)| !self.used.contains(&&**n))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+/// Where a spec's values are: every field called `name`, or every `inner`
+/// element of those.
+struct Found<'a> {
+    fields: &'a Fields,
+    name: &'a str,
+    inner: Option<&'static str>,
+}
+
+impl<'a> Found<'a> {
+    fn values(&self) -> impl Iterator<Item = &'a Value> + 'a {
+        let (fields, name, inner) = (self.fields, self.name, self.inner);
+        fields.all(name).flat_map(move |value| {
+            let (direct, nested) = match inner {
+                None => (Some(value), None),
+                Some(inner) => (None, value.as_fields().map(|f| f.all(inner))),
+            };
+            direct.into_iter().chain(nested.into_iter().flatten())
+        })
     }
 }
 
@@ -340,11 +401,11 @@ impl Take for String {
 /// kept in `extra`).
 impl<T: Item> Take for Option<T> {
     fn take(reader: &mut Reader<'_>, spec: &'static str) -> Self {
-        let (name, values) = reader.find(spec)?;
-        let first = values.first()?;
+        let found = reader.find(spec)?;
+        let first = found.values().next()?;
         let item = T::item(first);
         if item.is_some() || first.as_text().is_some_and(str::is_empty) {
-            reader.mark(name);
+            reader.mark(found.name);
         }
         item
     }
@@ -354,12 +415,17 @@ impl<T: Item> Take for Option<T> {
 /// or many; a list of one item is still a list.
 impl<T: Item> Take for Vec<T> {
     fn take(reader: &mut Reader<'_>, spec: &'static str) -> Self {
-        let Some((name, values)) = reader.find(spec) else {
+        let Some(found) = reader.find(spec) else {
             return Vec::new();
         };
-        let items: Vec<T> = values.iter().filter_map(|v| T::item(v)).collect();
-        if items.len() == values.len() {
-            reader.mark(name);
+        let mut values = 0;
+        let items: Vec<T> = found
+            .values()
+            .inspect(|_| values += 1)
+            .filter_map(T::item)
+            .collect();
+        if items.len() == values {
+            reader.mark(found.name);
         }
         items
     }

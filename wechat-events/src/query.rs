@@ -10,6 +10,10 @@ use crate::signature;
 #[non_exhaustive]
 pub enum QueryError {
     /// The query string is not `application/x-www-form-urlencoded`.
+    ///
+    /// Not produced any more: the parser decodes leniently, as
+    /// `serde_urlencoded` did (invalid percent-encoding is kept as sent,
+    /// invalid UTF-8 replaced), so no query string is a syntax error.
     #[error("bad query: not a valid query string: {0}")]
     Syntax(#[source] serde_urlencoded::de::Error),
     /// A parameter WeChat always sends is missing or empty.
@@ -61,12 +65,14 @@ impl Query {
     /// assert!(q.verify("test"));
     /// ```
     pub fn parse(query: &str) -> Result<Query, QueryError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query).map_err(QueryError::Syntax)?;
+        // `form_urlencoded` (what `serde_urlencoded` reads with) decodes
+        // lazily and borrows what needs no decoding: only the values kept
+        // here are copied.
         let mut q = Query::default();
-        let mut seen = Vec::new();
-        for (k, v) in pairs {
-            let (name, slot) = match k.as_str() {
+        let mut seen: [&str; 7] = [""; 7];
+        let mut seen_len = 0;
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            let (name, slot) = match &*k {
                 "signature" => ("signature", &mut q.signature),
                 "timestamp" => ("timestamp", &mut q.timestamp),
                 "nonce" => ("nonce", &mut q.nonce),
@@ -82,11 +88,12 @@ impl Query {
                 ),
                 _ => continue,
             };
-            if seen.contains(&name) {
+            if seen[..seen_len].contains(&name) {
                 return Err(QueryError::Duplicate(name));
             }
-            *slot = v;
-            seen.push(name);
+            *slot = v.into_owned();
+            seen[seen_len] = name;
+            seen_len += 1;
         }
         for (name, value) in [
             ("signature", &q.signature),

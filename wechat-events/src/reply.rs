@@ -12,7 +12,9 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{Fields, Value};
-use crate::xml::{cdata_element, is_xml_char, nested_element, parse_fields, XmlError};
+use crate::xml::{
+    cdata_element, is_xml_char, nested_element, number_element, parse_fields, XmlError,
+};
 
 /// One article of a news (图文) reply.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -216,7 +218,7 @@ impl Reply {
         out.push_str("<xml>");
         cdata_element(&mut out, "ToUserName", to_user);
         cdata_element(&mut out, "FromUserName", from_user);
-        let _ = write!(out, "<CreateTime>{create_time}</CreateTime>");
+        number_element(&mut out, "CreateTime", create_time);
         cdata_element(&mut out, "MsgType", msg_type);
         match self {
             Reply::None => {}

@@ -24,10 +24,19 @@ pub fn sign(parts: &[&str]) -> String {
 }
 
 fn digest(parts: &[&str]) -> [u8; 20] {
-    let mut sorted: Vec<&str> = parts.to_vec();
+    // WeChat signs three or four parts: sort them on the stack.
+    let mut stack = [""; 4];
+    let mut heap;
+    let sorted: &mut [&str] = if parts.len() <= stack.len() {
+        stack[..parts.len()].copy_from_slice(parts);
+        &mut stack[..parts.len()]
+    } else {
+        heap = parts.to_vec();
+        &mut heap
+    };
     sorted.sort_unstable();
     let mut hasher = Sha1::new();
-    for part in sorted {
+    for part in sorted.iter() {
         hasher.update(part.as_bytes());
     }
     hasher.finalize().into()

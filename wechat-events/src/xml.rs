@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use quick_xml::events::Event as XmlEvent;
 use quick_xml::Reader;
 
-use crate::fields::{Fields, Value};
+use crate::fields::{self, Fields, Value};
 
 /// Deepest element nesting accepted (the `<xml>` root is depth 1).
 pub const MAX_DEPTH: usize = 16;
@@ -59,14 +59,18 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
 
     // One frame per open element: its name, its text, its children.
     struct Frame {
-        name: String,
+        name: Cow<'static, str>,
         text: String,
         children: Fields,
     }
-    let mut stack: Vec<Frame> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::with_capacity(4);
     let mut root: Option<Fields> = None;
     let mut elements = 0usize;
     let xml_err = |e: quick_xml::Error| XmlError::Malformed(e.to_string());
+    let element_name = |raw: &[u8]| match as_str(text, raw) {
+        Ok(name) => fields::name(name),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(raw).into_owned()),
+    };
 
     loop {
         match reader.read_event().map_err(xml_err)? {
@@ -75,19 +79,24 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                 if stack.len() >= MAX_DEPTH || elements > MAX_ELEMENTS {
                     return Err(XmlError::TooComplex);
                 }
-                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                let name = element_name(start.name().as_ref());
                 if stack.is_empty() {
                     if root.is_some() {
                         return Err(XmlError::Malformed("more than one root element".into()));
                     }
                     if name != "xml" {
-                        return Err(XmlError::Root(name));
+                        return Err(XmlError::Root(name.into_owned()));
                     }
                 }
                 stack.push(Frame {
                     name,
                     text: String::new(),
-                    children: Fields::new(),
+                    // The root holds a push's fields: a dozen or so.
+                    children: if stack.is_empty() {
+                        Fields::with_capacity(12)
+                    } else {
+                        Fields::new()
+                    },
                 });
             }
             XmlEvent::Empty(start) => {
@@ -95,11 +104,11 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                 if elements > MAX_ELEMENTS {
                     return Err(XmlError::TooComplex);
                 }
-                let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+                let name = element_name(start.name().as_ref());
                 match stack.last_mut() {
-                    Some(parent) => parent.children.push(name, Value::Text(String::new())),
+                    Some(parent) => parent.children.push_name(name, Value::Text(String::new())),
                     None if name == "xml" && root.is_none() => root = Some(Fields::new()),
-                    None => return Err(XmlError::Root(name)),
+                    None => return Err(XmlError::Root(name.into_owned())),
                 }
             }
             XmlEvent::End(_) => {
@@ -113,14 +122,19 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                         } else {
                             Value::Nested(frame.children)
                         };
-                        parent.children.push(frame.name, value);
+                        parent.children.push_name(frame.name, value);
                     }
                     None => root = Some(frame.children),
                 }
             }
             XmlEvent::Text(t) => {
-                let unescaped = t.unescape().map_err(xml_err)?;
+                let unescaped = quick_xml::escape::unescape(as_str(text, &t)?)
+                    .map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let in_root = stack.len() == 1;
                 match stack.last_mut() {
+                    // The root's own text (the whitespace between its
+                    // fields) is never kept: only checked, above.
+                    Some(_) if in_root => {}
                     Some(frame) => frame.text.push_str(&unescaped),
                     None if unescaped.trim().is_empty() => {}
                     None => {
@@ -132,9 +146,7 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
                 let frame = stack
                     .last_mut()
                     .ok_or_else(|| XmlError::Malformed("CDATA outside the root element".into()))?;
-                let raw = std::str::from_utf8(c.as_ref())
-                    .map_err(|e| XmlError::InvalidUtf8(e.valid_up_to()))?;
-                frame.text.push_str(raw);
+                frame.text.push_str(as_str(text, &c)?);
             }
             XmlEvent::DocType(_) => return Err(XmlError::Doctype),
             XmlEvent::Decl(_) | XmlEvent::PI(_) | XmlEvent::Comment(_) => {}
@@ -147,30 +159,66 @@ pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
     root.ok_or(XmlError::Empty)
 }
 
+/// `raw` as a `&str`. The document is a `&str` already and the reader
+/// borrows from it, so this is usually no more than `borrowed_str`.
+fn as_str<'r>(text: &'r str, raw: &'r [u8]) -> Result<&'r str, XmlError> {
+    match borrowed_str(text, raw) {
+        Some(s) => Ok(s),
+        None => std::str::from_utf8(raw).map_err(|e| XmlError::InvalidUtf8(e.valid_up_to())),
+    }
+}
+
+/// `bytes` as a `&str`, without validating its UTF-8 again when it is a
+/// slice of `text` (the reader borrows from the document): then a check of
+/// the two char boundaries is enough. `None` when it is not such a slice.
+fn borrowed_str<'t>(text: &'t str, bytes: &[u8]) -> Option<&'t str> {
+    let start = (bytes.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(start..start.checked_add(bytes.len())?)
+}
+
+/// Appends `<tag>`.
+fn open_tag(out: &mut String, tag: &str) {
+    out.push('<');
+    out.push_str(tag);
+    out.push('>');
+}
+
+/// Appends `</tag>`.
+fn close_tag(out: &mut String, tag: &str) {
+    out.push_str("</");
+    out.push_str(tag);
+    out.push('>');
+}
+
 /// Appends `<tag>` + `value` as CDATA + `</tag>`.
 pub fn cdata_element(out: &mut String, tag: &str, value: &str) {
-    let _ = write!(out, "<{tag}>");
+    open_tag(out, tag);
     push_cdata(out, value);
-    let _ = write!(out, "</{tag}>");
+    close_tag(out, tag);
 }
 
 /// Appends `<tag>` holding one CDATA element per `(name, value)`.
 pub fn nested_element(out: &mut String, tag: &str, fields: &[(&str, &str)]) {
-    let _ = write!(out, "<{tag}>");
+    open_tag(out, tag);
     for (name, value) in fields {
         cdata_element(out, name, value);
     }
-    let _ = write!(out, "</{tag}>");
+    close_tag(out, tag);
 }
 
 /// Appends `<tag>` + `value` as escaped character data + `</tag>`
 /// (forbidden characters dropped, then quick-xml's escaping).
 pub fn text_element(out: &mut String, tag: &str, value: &str) {
-    let _ = write!(
-        out,
-        "<{tag}>{}</{tag}>",
-        quick_xml::escape::escape(&*xml_chars(value))
-    );
+    open_tag(out, tag);
+    out.push_str(&quick_xml::escape::escape(&*xml_chars(value)));
+    close_tag(out, tag);
+}
+
+/// Appends `<tag>` + the decimal `value` + `</tag>`.
+pub fn number_element(out: &mut String, tag: &str, value: i64) {
+    open_tag(out, tag);
+    let _ = write!(out, "{value}");
+    close_tag(out, tag);
 }
 
 /// Appends `value` as CDATA: characters XML 1.0 forbids (most C0
@@ -197,7 +245,10 @@ pub fn is_xml_char(c: char) -> bool {
 
 /// `s` without the characters XML 1.0 forbids (borrowed when there are none).
 pub fn xml_chars(s: &str) -> Cow<'_, str> {
-    if s.chars().all(is_xml_char) {
+    // Only bytes below 0x20 and the UTF-8 lead byte 0xEF (U+F000..U+FFFF,
+    // which holds U+FFFE and U+FFFF) can start a forbidden character: most
+    // text is checked byte by byte without decoding it.
+    if !s.bytes().any(|b| b < 0x20 || b == 0xEF) || s.chars().all(is_xml_char) {
         Cow::Borrowed(s)
     } else {
         Cow::Owned(s.chars().filter(|&c| is_xml_char(c)).collect())
