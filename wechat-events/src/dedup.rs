@@ -26,14 +26,15 @@
 //!
 //! # A claim cannot be orphaned
 //!
-//! A claim's future may be dropped at any await point (a client hang-up
-//! drops the request future), including inside moka after the entry is
-//! inserted and before the [`Ticket`] is returned. The store is safe there
-//! **by construction**, not by the absence of await points:
+//! A request future may be dropped at any await point (a client hang-up
+//! drops it). The in-memory claim has none: it is one atomic insertion
+//! through moka's synchronous entry API, so it happens entirely or not at
+//! all. And **by construction**, a claim nobody can complete does not
+//! hold its key:
 //!
 //! - the stored value is a shared future fed by a oneshot channel whose
 //!   sender is created before the insertion and lives only in the claim
-//!   future and then in the [`Ticket`]'s completion — never in the cache;
+//!   and then in the [`Ticket`]'s completion — never in the cache;
 //! - so whenever the key is claimed and nobody can complete it, the sender
 //!   has been dropped, and the stored future resolves to "abandoned":
 //!   waiting duplicates get [`Outcome::abandoned`] (`success`) at once
@@ -43,12 +44,13 @@
 //!   `or_insert_with_if`) and becomes [`Claim::First`], so WeChat's next
 //!   retry runs the handler.
 //!
-//! The unit tests drop the claim future at each of its await points and
-//! check that the next claim is `First`.
+//! (The store was first built on moka's async cache, whose insertion has
+//! await points; the synchronous one has none and costs a fraction of
+//! it: see BENCHMARKS.md.)
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -66,11 +68,11 @@ use crate::push::{Body, Push};
 /// nodes, the shared outcome future and its boxed state.
 ///
 /// Measured with a counting global allocator (`tests/dedup_memory.rs`,
-/// 10,000 and 100,000 entries, 72-byte keys): a completed entry with no
-/// reply costs 715–717 bytes, 643–645 beyond its key; an in-flight claim
-/// about 870 beyond its key, its ticket (channel, completion closure)
-/// included. The figure is rounded up; the allocator's rounding and
-/// fragmentation come on top of it in RSS.
+/// 10,000 entries, 72-byte keys, moka's sync cache): a completed entry
+/// with no reply costs about 742 bytes, 670 beyond its key; an in-flight
+/// claim about 909 beyond its key, its ticket (channel, completion
+/// closure, tries) included. The figure is rounded up; the allocator's
+/// rounding and fragmentation come on top of it in RSS.
 pub const ENTRY_OVERHEAD_BYTES: u64 = 768;
 
 /// The budget per key of [`MemoryStore::new`]'s `capacity`: the fixed
@@ -390,10 +392,8 @@ fn weigh(key: &str, slot: &Slot) -> u32 {
 /// the budget for your peak pushes per TTL (see [`BYTES_PER_ENTRY`]).
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: moka::future::Cache<String, Slot>,
+    cache: moka::sync::Cache<String, Slot>,
     next_id: Arc<AtomicU64>,
-    /// Re-inserts of completed entries not yet applied.
-    settling: Arc<AtomicUsize>,
     max_bytes: u64,
 }
 
@@ -418,14 +418,13 @@ impl MemoryStore {
     /// each remembered for `ttl`.
     pub fn with_max_bytes(max_bytes: u64, ttl: Duration) -> Self {
         MemoryStore {
-            cache: moka::future::Cache::builder()
+            cache: moka::sync::Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(|key: &String, slot: &Slot| weigh(key, slot))
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .time_to_live(ttl)
                 .build(),
             next_id: Arc::new(AtomicU64::new(0)),
-            settling: Arc::new(AtomicUsize::new(0)),
             max_bytes,
         }
     }
@@ -454,50 +453,26 @@ impl MemoryStore {
     /// final weights, evictions, expirations — so counts and sizes are
     /// exact afterwards. For tests and measurements.
     pub async fn run_pending_tasks(&self) {
-        while self.settling.load(Ordering::Acquire) > 0 {
-            tokio::task::yield_now().await;
-        }
-        self.cache.run_pending_tasks().await;
+        self.cache.run_pending_tasks();
     }
 
-    /// The claim, with `pause` awaited at each of its await points: before
-    /// the insertion, while moka holds the key's initialisation (the value
-    /// is being produced), and after the insertion. Production passes a
-    /// ready future; the tests pass one that yields, to drop the claim
-    /// there.
-    fn claim_with<P, F>(&self, key: String, pause: P) -> impl Future<Output = Claim> + Send
-    where
-        P: Fn() -> F + Send + Sync,
-        F: Future<Output = ()> + Send,
-    {
-        let store = self.clone();
-        async move {
-            let id = store.next_id.fetch_add(1, Ordering::Relaxed);
-            // The sender exists before the entry and is dropped with this
-            // future unless it reaches the ticket: see the module docs.
-            let (tx, rx) = oneshot::channel::<Outcome>();
-            let mine = Slot::in_flight(id, rx);
-            pause().await;
-            let init = {
-                let mine = mine.clone();
-                let pause = &pause;
-                async move {
-                    pause().await;
-                    mine
-                }
-            };
-            let entry = store
-                .cache
-                .entry(key.clone())
-                .or_insert_with_if(init, Slot::is_abandoned)
-                .await;
-            pause().await;
-            let slot = entry.into_value();
-            if slot.id == id {
-                Claim::First(store.ticket(key, id, tx, mine))
-            } else {
-                Claim::Duplicate(slot.retry())
-            }
+    /// The claim, synchronous: moka's sync entry API inserts atomically
+    /// and the claim has no await point, so nothing can cancel it half-way.
+    fn claim_now(&self, key: String) -> Claim {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // The sender exists before the entry and is dropped unless it
+        // reaches the ticket: see the module docs.
+        let (tx, rx) = oneshot::channel::<Outcome>();
+        let mine = Slot::in_flight(id, rx);
+        let entry = self
+            .cache
+            .entry(key.clone())
+            .or_insert_with_if(|| mine.clone(), Slot::is_abandoned);
+        let slot = entry.into_value();
+        if slot.id == id {
+            Claim::First(self.ticket(key, id, tx, mine))
+        } else {
+            Claim::Duplicate(slot.retry())
         }
     }
 
@@ -515,46 +490,20 @@ impl MemoryStore {
         )
     }
 
-    /// Re-inserts a completed claim with its final weight, unless the key
-    /// has been claimed anew meanwhile. Needs a tokio runtime (the service
-    /// completes inside one); without one the entry keeps its in-flight
-    /// weight, and its outcome is still shared.
+    /// Re-inserts a completed claim with its final weight (which also
+    /// starts its TTL afresh), unless the key has been claimed anew
+    /// meanwhile.
     fn settle(&self, key: String, done: Slot) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let pending = Settling::start(&self.settling);
-        let cache = self.cache.clone();
-        runtime.spawn(async move {
-            let _pending = pending;
-            let id = done.id;
-            cache
-                .entry(key)
-                .or_insert_with_if(std::future::ready(done), move |current| current.id == id)
-                .await;
-        });
-    }
-}
-
-/// Counts a re-insert from its spawn until its task ends or is dropped.
-struct Settling(Arc<AtomicUsize>);
-
-impl Settling {
-    fn start(count: &Arc<AtomicUsize>) -> Settling {
-        count.fetch_add(1, Ordering::AcqRel);
-        Settling(count.clone())
-    }
-}
-
-impl Drop for Settling {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let id = done.id;
+        self.cache
+            .entry(key)
+            .or_insert_with_if(|| done, move |current| current.id == id);
     }
 }
 
 impl DedupStore for MemoryStore {
     fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
-        self.claim_with(key, || std::future::ready(())).boxed()
+        futures_util::future::ready(self.claim_now(key)).boxed()
     }
 }
 
@@ -629,7 +578,7 @@ fn digest(push: &Push) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::task::Context;
+    use std::task::{Context, Poll};
 
     use super::*;
     use crate::push::parse;
@@ -755,67 +704,31 @@ mod tests {
         assert!(!claim_and_complete(&store, "gone".into(), "unused").await);
     }
 
-    /// Pending once (waking at once), then ready: an await point a test
-    /// can stop the claim at.
-    struct YieldOnce(bool);
-
-    impl Future for YieldOnce {
-        type Output = ();
-        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            if std::mem::replace(&mut self.0, true) {
-                Poll::Ready(())
-            } else {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-        }
-    }
-
     #[actix_rt::test]
-    async fn a_claim_dropped_at_any_await_point_leaves_the_key_claimable() {
+    async fn a_claim_has_no_await_point_and_a_dropped_ticket_frees_the_key() {
+        let store = MemoryStore::new(100, Duration::from_secs(30));
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        let mut completed_at = None;
-        let mut duplicates_seen = 0;
-        for polls in 0..16 {
-            let store = MemoryStore::new(100, Duration::from_secs(30));
-            let mut claim = Box::pin(store.claim_with("k".into(), || YieldOnce(false)));
-            let mut duplicate = None;
-            for poll in 0..polls {
-                if let Poll::Ready(claim) = claim.as_mut().poll(&mut cx) {
-                    completed_at.get_or_insert(poll + 1);
-                    // The caller hangs up right after the claim: the
-                    // ticket goes unused.
-                    assert!(matches!(claim, Claim::First(_)), "after {polls} polls");
-                    break;
-                }
-                // A retry arriving meanwhile: once the entry is in, it
-                // waits on the claim; it must not wait forever.
-                if duplicate.is_none() {
-                    if let Some(Claim::Duplicate(outcome)) = store.claim("k".into()).now_or_never()
-                    {
-                        duplicate = Some(outcome);
-                    }
-                }
-            }
-            drop(claim);
-            if let Some(outcome) = duplicate {
-                duplicates_seen += 1;
-                assert_eq!(
-                    outcome.now_or_never(),
-                    Some(Outcome::abandoned()),
-                    "a duplicate of a claim dropped after {polls} polls is answered at once"
-                );
-            }
-            assert!(
-                claim_and_complete(&store, "k".into(), "ran").await,
-                "after a claim dropped after {polls} polls, the next claim runs the work"
-            );
-            assert!(!claim_and_complete(&store, "k".into(), "unused").await);
-        }
-        // The claim has three pauses: it completes on the fourth poll, so
-        // the loop dropped it at each of them.
-        assert_eq!(completed_at, Some(4));
-        assert!(duplicates_seen > 0, "a duplicate waited on a dropped claim");
+        // Ready on the first poll: a hang-up cannot stop it half-way.
+        let mut claim = store.claim("k".into());
+        let Poll::Ready(Claim::First(ticket)) = claim.as_mut().poll(&mut cx) else {
+            panic!("the claim completes at once")
+        };
+        // A retry arrives, then the caller hangs up before starting the
+        // work: the ticket goes unused.
+        let Claim::Duplicate(waiting) = store.claim("k".into()).await else {
+            panic!("a retry")
+        };
+        drop(ticket);
+        assert_eq!(
+            waiting.now_or_never(),
+            Some(Outcome::abandoned()),
+            "the waiting retry is answered at once"
+        );
+        assert!(
+            claim_and_complete(&store, "k".into(), "ran").await,
+            "the next claim runs the work"
+        );
+        assert!(!claim_and_complete(&store, "k".into(), "unused").await);
     }
 
     #[actix_rt::test]
@@ -937,7 +850,7 @@ mod tests {
             panic!("first claim")
         };
         // The entry is lost (as to an early eviction) and claimed anew.
-        store.cache.invalidate("k").await;
+        store.cache.invalidate("k");
         let Claim::First(new) = store.claim("k".into()).await else {
             panic!("claim after eviction")
         };

@@ -608,10 +608,10 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
 }
 
 /// A push after verification and decryption.
-struct Decoded {
+struct Decoded<'a> {
     xml: String,
     /// The key that decrypted it, when it was encrypted.
-    key: Option<AesKey>,
+    key: Option<&'a AesKey>,
 }
 
 impl Inner {
@@ -668,7 +668,7 @@ impl Inner {
             elapsed_ms = arrived.elapsed().as_millis() as u64,
             "push answered"
         );
-        Ok(self.respond(&outcome, decoded.key.as_ref()))
+        Ok(self.respond(&outcome, decoded.key))
     }
 
     /// Refuses a `timestamp` outside the replay window.
@@ -722,7 +722,7 @@ impl Inner {
             .map_err(|_| PushError::BodyTimeout(wait))?
     }
 
-    fn decode(&self, query: &Query, body: &[u8]) -> Result<Decoded, PushError> {
+    fn decode(&self, query: &Query, body: &[u8]) -> Result<Decoded<'_>, PushError> {
         let text = std::str::from_utf8(body)
             .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.valid_up_to())))?;
         let keys = match (&self.config.crypto, query.is_encrypted()) {
@@ -755,7 +755,7 @@ impl Inner {
                 Ok(plain) => {
                     return Ok(Decoded {
                         xml: plain.message,
-                        key: Some(key.clone()),
+                        key: Some(key),
                     })
                 }
                 Err(e @ CryptoError::Base64(_)) => return Err(e.into()),
