@@ -75,8 +75,11 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4);
 pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(30);
 /// Shortest accepted TTL: WeChat's three tries, 5 s apart.
 pub const MIN_DEDUP_TTL: Duration = Duration::from_secs(15);
-/// Default number of push outcomes remembered.
-pub const DEFAULT_DEDUP_CAPACITY: u64 = 100_000;
+/// Default de-duplication budget, in units of 1 KiB
+/// ([`crate::dedup::BYTES_PER_ENTRY`]): 32 MiB, some 32,000 recent pushes
+/// — a thousand pushes a second for the default TTL. Replay bindings
+/// are kept for as many signed URLs.
+pub const DEFAULT_DEDUP_CAPACITY: u64 = 32_768;
 /// Default largest accepted body.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Hard upper bound for the body limit.
@@ -267,7 +270,7 @@ impl Config {
     /// | `WECHAT_PATH` | mount path | `/wechat` |
     /// | `WECHAT_DEADLINE_MS` | reply deadline, ms | `4000` |
     /// | `WECHAT_DEDUP_TTL_S` | how long outcomes are kept for retries, s (15–86400) | `30` |
-    /// | `WECHAT_DEDUP_CAPACITY` | how many outcomes are kept | `100000` |
+    /// | `WECHAT_DEDUP_CAPACITY` | memory for remembered outcomes, in KiB (also the number of replay bindings kept) | `32768` |
     /// | `WECHAT_MAX_BODY_BYTES` | largest body accepted | `65536` |
     /// | `WECHAT_MAX_BACKGROUND` | handlers allowed to run on past their deadline (1–1000000) | `256` |
     /// | `WECHAT_REPLAY_WINDOW_S` | how far a `timestamp` may be from now, s (1–86400; `0` = off) | `300` |
@@ -632,7 +635,11 @@ impl ConfigBuilder {
         self.dedup_ttl = ttl;
         self
     }
-    /// How many outcomes are kept (default 100 000).
+    /// How much memory remembered outcomes take, in units of 1 KiB
+    /// (default 32 768, 32 MiB: about as many typical pushes); also how
+    /// many replay bindings are kept. Size it for your peak pushes per
+    /// TTL: an outcome evicted early lets a late retry run its handler
+    /// again.
     pub fn dedup_capacity(mut self, capacity: u64) -> Self {
         self.dedup_capacity = capacity;
         self

@@ -392,7 +392,7 @@ fn weigh(key: &str, slot: &Slot) -> u32 {
 /// the budget for your peak pushes per TTL (see [`BYTES_PER_ENTRY`]).
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: moka::sync::Cache<String, Slot>,
+    cache: moka::sync::Cache<String, Slot, foldhash::fast::RandomState>,
     next_id: Arc<AtomicU64>,
     max_bytes: u64,
 }
@@ -423,7 +423,7 @@ impl MemoryStore {
                 .weigher(|key: &String, slot: &Slot| weigh(key, slot))
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .time_to_live(ttl)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             next_id: Arc::new(AtomicU64::new(0)),
             max_bytes,
         }

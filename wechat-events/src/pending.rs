@@ -48,7 +48,7 @@ type Queue = Arc<Mutex<VecDeque<(Instant, Reply)>>>;
 /// recently used user evicted first); a queue left alone for the TTL goes.
 #[derive(Clone)]
 pub struct MemoryPending {
-    queues: moka::sync::Cache<String, Queue>,
+    queues: moka::sync::Cache<String, Queue, foldhash::fast::RandomState>,
     ttl: Duration,
 }
 
@@ -60,7 +60,7 @@ impl MemoryPending {
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .max_capacity(max_users)
                 .time_to_idle(ttl)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             ttl,
         }
     }

@@ -96,7 +96,7 @@ pub trait BindingStore: Send + Sync + 'static {
 /// twice the window (a timestamp is acceptable for that long).
 #[derive(Clone)]
 pub struct MemoryBindings {
-    cache: moka::sync::Cache<String, [u8; 20]>,
+    cache: moka::sync::Cache<String, [u8; 20], foldhash::fast::RandomState>,
 }
 
 impl MemoryBindings {
@@ -110,7 +110,7 @@ impl MemoryBindings {
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .max_capacity(capacity)
                 .time_to_live(window.saturating_mul(2).max(Duration::from_secs(1)))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 }

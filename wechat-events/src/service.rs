@@ -18,7 +18,7 @@ use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -649,11 +649,10 @@ impl Inner {
                 let job = self.prepare(req, cx);
                 let decider = ticket.decider();
                 let (complete, outcome) = ticket.into_parts();
-                let work = self
-                    .clone()
-                    .supervise(job, push.clone(), arrived, decider.clone());
-                self.tasks
-                    .spawn(async move { complete(work.await) }.in_current_span());
+                let work =
+                    self.clone()
+                        .supervise(job, push.clone(), arrived, decider.clone(), complete);
+                self.tasks.spawn(work.in_current_span());
                 (self.answer(1, arrived, outcome, &decider, &push).await, 1)
             }
         };
@@ -664,7 +663,10 @@ impl Inner {
             span.record("handler", &**handler);
         }
         span.record("outcome", outcome.status.as_str());
-        tracing::info!(
+        // One line per push is an access log: `debug`, so a busy bot's
+        // `info` log holds what needs attention (RUST_LOG=wechat_events=debug
+        // shows every push).
+        tracing::debug!(
             elapsed_ms = arrived.elapsed().as_millis() as u64,
             "push answered"
         );
@@ -839,21 +841,23 @@ impl Inner {
         }
     }
 
-    /// Runs extraction and the handler in their own task and returns the
-    /// outcome every try of the push answers: the handler's (answered
-    /// with the user's oldest pending reply instead when there is one),
-    /// or, once the push has been handed off, the slow tip — at the
-    /// latest when WeChat's last try held open would have given up
-    /// (`wait_retries + 1` × 5 s), so held tries never wait forever. A
-    /// handler still running then finishes in the background (bounded)
-    /// and its reply is delivered late ([`Inner::deliver_late`]).
+    /// Runs extraction and the handler (in the push's own detached task)
+    /// and hands `complete` the outcome every try of the push answers:
+    /// the handler's (answered with the user's oldest pending reply
+    /// instead when there is one), or, once the push has been handed off,
+    /// the slow tip — at the latest when WeChat's last try held open
+    /// would have given up (`wait_retries + 1` × 5 s), so held tries never
+    /// wait forever. A handler still running then finishes in the
+    /// background (bounded) and its reply is delivered late
+    /// ([`Inner::late`]).
     async fn supervise(
         self: Arc<Self>,
         job: Job,
         push: Arc<Push>,
         arrived: Instant,
         decider: Decider,
-    ) -> Outcome {
+        complete: Complete,
+    ) {
         let (name, future) = match job {
             Job::NoHandler => {
                 tracing::debug!("no route matches; answering success");
@@ -862,7 +866,7 @@ impl Inner {
                     handler: None,
                     status: Status::NoHandler,
                 };
-                return self.answered(outcome, None, &push, arrived, &decider).await;
+                return complete(self.answered(outcome, None, &push, arrived, &decider).await);
             }
             Job::ExtractFailed { name, error } => {
                 tracing::error!(handler = &*name, error = %ErrorChain(&error), "extractor failed; answering success");
@@ -871,73 +875,70 @@ impl Inner {
                     handler: Some(name),
                     status: Status::Failed,
                 };
-                return self.answered(outcome, None, &push, arrived, &decider).await;
+                return complete(self.answered(outcome, None, &push, arrived, &decider).await);
             }
             Job::Run { name, future } => (name, future),
         };
-        let mut handle = self.tasks.spawn(Quiet(future).in_current_span());
+        // Polled right here, in this (detached, tracked) task: a panic is
+        // caught and reported, never unwinds into the service.
+        let mut run = AssertUnwindSafe(Quiet(future)).catch_unwind();
         let deadline = arrived + self.config.deadline();
         let joined = tokio::select! {
             biased;
-            joined = &mut handle => Some(joined),
+            joined = &mut run => Some(joined),
             _ = tokio::time::sleep_until(deadline) => None,
         };
         if let Some(joined) = joined {
             let (outcome, reply) = self.finish(&name, joined, &push);
-            return self
-                .answered(outcome, reply, &push, arrived, &decider)
-                .await;
+            return complete(
+                self.answered(outcome, reply, &push, arrived, &decider)
+                    .await,
+            );
         }
         // Past the first deadline: the handler may run on, within the
         // background limit.
         let Ok(permit) = self.background.clone().try_acquire_owned() else {
-            handle.abort();
+            drop(run);
             tracing::warn!(
                 handler = &*name,
                 limit = self.config.max_background(),
                 "handler missed the deadline and the background limit is reached; cancelled it"
             );
             decider(Fate::Answered).await;
-            return Outcome {
+            return complete(Outcome {
                 reply: None,
                 handler: Some(name),
                 status: Status::DeadlineExceeded,
-            };
+            });
         };
         let last_moment = arrived + WECHAT_TIMEOUT * (u32::from(self.config.wait_retries()) + 1);
         let joined = tokio::select! {
             biased;
-            joined = &mut handle => Some(joined),
+            joined = &mut run => Some(joined),
             _ = tokio::time::sleep_until(last_moment) => None,
         };
         if let Some(joined) = joined {
             drop(permit);
             let (outcome, reply) = self.finish(&name, joined, &push);
             if decider(Fate::Answered).await == Fate::Answered {
-                return self.swap_pending(outcome, reply, &push).await;
+                return complete(self.swap_pending(outcome, reply, &push).await);
             }
             self.late(name, reply, push.clone(), arrived);
-            return self.tip(&push);
+            return complete(self.tip(&push));
         }
         // Nobody took the reply in time: hand the push off (a try may have
-        // done so already) and let the handler finish in the background.
+        // done so already), release the held tries with the tip, and let
+        // the handler finish.
         decider(Fate::HandedOff).await;
         tracing::warn!(
             handler = &*name,
             "handler outlived every try; answering the slow tip, it continues in the background"
         );
-        let this = self.clone();
-        let (late_name, late_push) = (name.clone(), push.clone());
-        self.tasks.spawn(
-            async move {
-                let joined = handle.await;
-                drop(permit);
-                let (_, reply) = this.finish(&late_name, joined, &late_push);
-                this.late(late_name, reply, late_push, arrived);
-            }
-            .in_current_span(),
-        );
-        self.tip(&push)
+        complete(self.tip(&push));
+        let joined = run.await;
+        drop(permit);
+        let (_, reply) = self.finish(&name, joined, &push);
+        self.late(name, reply, push, arrived);
     }
 
     /// Settles the push as answered by `outcome` — unless a try handed it
@@ -1039,7 +1040,7 @@ impl Inner {
     fn finish(
         &self,
         name: &Arc<str>,
-        joined: Result<Run, tokio::task::JoinError>,
+        joined: Result<Run, Panic>,
         push: &Push,
     ) -> (Outcome, Option<Reply>) {
         let outcome = |reply: Option<Arc<str>>, status| Outcome {
@@ -1060,8 +1061,8 @@ impl Inner {
                 tracing::error!(handler = &**name, error = %ErrorChain(&error), "extractor failed; answering success");
                 (outcome(None, Status::Failed), None)
             }
-            Err(e) => {
-                log_join_error(name, e);
+            Err(panic) => {
+                log_panic(name, panic);
                 (outcome(None, Status::Panicked), None)
             }
         }
@@ -1100,19 +1101,21 @@ enum Job {
     },
 }
 
-fn log_join_error(handler: &str, e: tokio::task::JoinError) {
-    if e.is_panic() {
-        let panic = panic_message(&*e.into_panic());
-        let location = panics::take_location();
-        tracing::error!(
-            handler,
-            panic,
-            location = location.as_deref(),
-            "handler panicked; answering success"
-        );
-    } else {
-        tracing::error!(handler, "handler task was cancelled");
-    }
+/// A caught panic's payload.
+type Panic = Box<dyn Any + Send>;
+
+/// Where a claim's outcome goes ([`crate::dedup::Ticket::into_parts`]).
+type Complete = Box<dyn FnOnce(Outcome) + Send>;
+
+fn log_panic(handler: &str, panic: Panic) {
+    let panic = panic_message(&*panic);
+    let location = panics::take_location();
+    tracing::error!(
+        handler,
+        panic,
+        location = location.as_deref(),
+        "handler panicked; answering success"
+    );
 }
 
 /// Displays an error with its whole source chain: `error: cause: root`.

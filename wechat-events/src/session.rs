@@ -183,7 +183,7 @@ impl Session {
 /// its TTL after its last use.
 #[derive(Clone)]
 pub struct MemorySessions {
-    cache: moka::sync::Cache<String, Arc<HashMap<String, String>>>,
+    cache: moka::sync::Cache<String, Arc<HashMap<String, String>>, foldhash::fast::RandomState>,
 }
 
 impl fmt::Debug for MemorySessions {
@@ -203,7 +203,7 @@ impl MemorySessions {
                 .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .max_capacity(capacity)
                 .time_to_idle(ttl.max(Duration::from_millis(1)))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 
