@@ -15,6 +15,7 @@
 //! implements the same trait so that every instance sees every queue.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,9 @@ type Queue = Arc<Mutex<VecDeque<(Instant, Reply)>>>;
 pub struct MemoryPending {
     queues: moka::sync::Cache<String, Queue, foldhash::fast::RandomState>,
     ttl: Duration,
+    /// Whether any reply was ever queued: until then every swap answers
+    /// `None` without a lookup (most bots never have a late reply).
+    used: Arc<AtomicBool>,
 }
 
 impl MemoryPending {
@@ -62,6 +66,7 @@ impl MemoryPending {
                 .time_to_idle(ttl)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             ttl,
+            used: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -93,6 +98,7 @@ fn enqueue(queue: &mut VecDeque<(Instant, Reply)>, openid: &str, reply: Reply) {
 
 impl PendingStore for MemoryPending {
     fn push(&self, openid: String, reply: Reply) -> BoxFuture<'static, ()> {
+        self.used.store(true, Ordering::Release);
         let queue = self.queue(openid.clone());
         enqueue(
             &mut queue.lock().unwrap_or_else(|e| e.into_inner()),
@@ -103,6 +109,9 @@ impl PendingStore for MemoryPending {
     }
 
     fn swap(&self, openid: String, own: Option<Reply>) -> BoxFuture<'static, Option<Reply>> {
+        if !self.used.load(Ordering::Acquire) {
+            return futures_util::future::ready(None).boxed();
+        }
         let taken = self.queues.get(&openid).and_then(|queue| {
             let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
             let fresh = |at: &Instant| at.elapsed() < self.ttl;
