@@ -7,7 +7,7 @@
 //! the third try is answered with the slow tip and the reply is delivered
 //! through the customer-service API (with an AppSecret) or with the
 //! user's next message. Each test runs its pushes concurrently, so the
-//! file takes about as long as its slowest push (~21 s).
+//! file takes about as long as its slowest push (~22 s).
 
 mod common;
 
@@ -74,7 +74,7 @@ async fn replies_come_on_the_try_that_is_open_and_later_ones_wait_for_the_next_m
 
     // The handler finishes at 20 s; no API is configured, so the reply
     // waits for the user's next message, whose own reply queues behind.
-    tokio::time::sleep(Duration::from_secs(21).saturating_sub(started.elapsed())).await;
+    tokio::time::sleep(Duration::from_secs(22).saturating_sub(started.elapsed())).await;
     let next = send(&user, url, SimPush::text("在吗")).await;
     assert_eq!(next.text(), Some("等了 20 秒"));
     let after = send(&user, url, SimPush::text("好的")).await;
