@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 use wechat_events::signature::sign;
@@ -125,9 +125,23 @@ async fn replays_outside_the_window_or_with_another_body_are_refused() {
 
 static GATE: OnceLock<Arc<Notify>> = OnceLock::new();
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
+static CANCELLED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a `stuck` handler dropped before it finished (cancelled).
+struct CountCancel(bool);
+
+impl Drop for CountCancel {
+    fn drop(&mut self) {
+        if !self.0 {
+            CANCELLED.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
 
 async fn stuck(_: ClickEvent) -> &'static str {
+    let mut guard = CountCancel(false);
     GATE.get_or_init(Default::default).notified().await;
+    guard.0 = true;
     FINISHED.fetch_add(1, Ordering::SeqCst);
     "late"
 }
@@ -167,8 +181,18 @@ async fn hundreds_of_slow_handlers_are_all_answered_and_the_background_limit_hol
         0,
         "every handler is still waiting"
     );
-    // Beyond the background limit, overdue handlers were cancelled; the
-    // ones within it finish when released, their replies reaching the hook.
+    // Beyond the background limit, overdue handlers are cancelled. Each
+    // push was answered at its deadline, but its handler's task may reach
+    // its own deadline check a moment later: wait until every overdue
+    // handler has been either kept (within the limit) or cancelled, so
+    // none is released while still in time.
+    let settled = Instant::now() + Duration::from_secs(20);
+    while CANCELLED.load(Ordering::SeqCst) < PUSHES - LIMIT && Instant::now() < settled {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(CANCELLED.load(Ordering::SeqCst), PUSHES - LIMIT);
+    // The ones within it finish when released, their replies reaching the
+    // hook.
     GATE.get().expect("gate").notify_waiters();
     assert!(service.drain(Duration::from_secs(20)).await, "drained");
     assert_eq!(FINISHED.load(Ordering::SeqCst), LIMIT);
