@@ -920,11 +920,10 @@ impl Inner {
         if let Some(joined) = joined {
             drop(permit);
             let (outcome, reply) = self.finish(&name, joined, &push);
-            if decider(Fate::Answered).await == Fate::Answered {
-                return complete(self.swap_pending(outcome, reply, &push).await);
-            }
-            self.late(name, reply, push.clone(), arrived);
-            return complete(self.tip(&push));
+            return complete(
+                self.answered(outcome, reply, &push, arrived, &decider)
+                    .await,
+            );
         }
         // Nobody took the reply in time: hand the push off (a try may have
         // done so already), release the held tries with the tip, and let
