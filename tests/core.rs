@@ -215,13 +215,7 @@ async fn failing(_: TextMessage) -> Result<String, OrderError> {
 
 #[actix_rt::test]
 async fn a_handlers_error_chain_appears_in_the_log() {
-    let captured = CapturedLog::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let captured = CapturedLog::install();
     let service = WechatService::builder(config("/wechat", 3000))
         .only(Router::new().on(failing))
         .build()

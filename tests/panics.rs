@@ -21,13 +21,7 @@ async fn a_handler_panic_is_logged_once_with_its_location() {
     std::panic::set_hook(Box::new(|_| {
         OTHER_PANICS.fetch_add(1, Ordering::SeqCst);
     }));
-    let captured = CapturedLog::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let captured = CapturedLog::install();
 
     let config = Config::builder("panictoken").build().unwrap();
     let service = WechatService::builder(config)

@@ -324,11 +324,26 @@ pub fn compatible_body(plain_xml: &str, encrypt: &str) -> String {
 }
 
 /// A `tracing` writer that keeps everything logged, for tests that read
-/// the log (install it with `tracing_subscriber::fmt().with_writer(...)`).
+/// the log ([`CapturedLog::install`], or `tracing_subscriber::fmt().with_writer(...)`
+/// for a subscriber of its own).
 #[derive(Clone, Default)]
 pub struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl CapturedLog {
+    /// Installs a subscriber writing into a new log as the process's
+    /// global default (the only one a test binary may install), and
+    /// returns the log.
+    pub fn install() -> CapturedLog {
+        let captured = CapturedLog::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init()
+            .expect("the only subscriber of this test binary");
+        captured
+    }
+
     /// Everything written so far.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
