@@ -293,37 +293,43 @@ struct Slot {
     tries: Arc<Tries>,
 }
 
+/// A push's [`Fate`] in this process: settled once, first call wins.
+#[derive(Default)]
+pub(crate) struct FateCell(AtomicU8);
+
+impl FateCell {
+    /// Settles `fate` unless settled already; the fate that holds.
+    pub(crate) fn decide(&self, fate: Fate) -> Fate {
+        // 0 while undecided, else `Fate as u8 + 1`.
+        let code = |f: Fate| f as u8 + 1;
+        match self
+            .0
+            .compare_exchange(0, code(fate), Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => fate,
+            Err(c) if c == code(Fate::Answered) => Fate::Answered,
+            Err(_) => Fate::HandedOff,
+        }
+    }
+}
+
 /// How many tries of a push arrived, and its fate.
 struct Tries {
     count: AtomicU32,
-    /// 0 while undecided, else `Fate as u8 + 1`.
-    fate: AtomicU8,
+    fate: FateCell,
 }
 
 impl Tries {
     fn first() -> Arc<Tries> {
         Arc::new(Tries {
             count: AtomicU32::new(1),
-            fate: AtomicU8::new(0),
+            fate: FateCell::default(),
         })
     }
 
     fn decider(self: &Arc<Self>) -> Decider {
         let tries = self.clone();
-        Arc::new(move |fate: Fate| {
-            let code = |f: Fate| f as u8 + 1;
-            let held = match tries.fate.compare_exchange(
-                0,
-                code(fate),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => fate,
-                Err(c) if c == code(Fate::Answered) => Fate::Answered,
-                Err(_) => Fate::HandedOff,
-            };
-            futures_util::future::ready(held).boxed()
-        })
+        Arc::new(move |fate: Fate| futures_util::future::ready(tries.fate.decide(fate)).boxed())
     }
 }
 

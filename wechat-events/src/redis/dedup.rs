@@ -1,6 +1,6 @@
 //! Retry de-duplication in Redis.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -8,7 +8,9 @@ use futures_util::future::{BoxFuture, FutureExt};
 use tokio::sync::oneshot;
 
 use super::{millis, RedisBackend};
-use crate::dedup::{Claim, Decider, DedupStore, Fate, MemoryStore, Outcome, Retry, Ticket};
+use crate::dedup::{
+    Claim, Decider, DedupStore, Fate, FateCell, MemoryStore, Outcome, Retry, Ticket,
+};
 
 /// Claims a push: the first caller (or the first after an owner's lease
 /// ran out without an outcome) owns it; every other call counts a try.
@@ -223,7 +225,7 @@ impl RedisDedup {
     fn decider(&self, key: String) -> Decider {
         let backend = self.backend.clone();
         // Settles the fate here when Redis cannot: first call wins.
-        let local = Arc::new(AtomicU8::new(0));
+        let local = Arc::new(FateCell::default());
         Arc::new(move |fate: Fate| {
             let (backend, key, local) = (backend.clone(), key.clone(), local.clone());
             Box::pin(async move {
@@ -238,14 +240,7 @@ impl RedisDedup {
                 match held.as_deref() {
                     Some("answered") => Fate::Answered,
                     Some("handed_off") => Fate::HandedOff,
-                    _ => {
-                        let code = fate as u8 + 1;
-                        match local.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire) {
-                            Ok(_) => fate,
-                            Err(c) if c == Fate::Answered as u8 + 1 => Fate::Answered,
-                            Err(_) => Fate::HandedOff,
-                        }
-                    }
+                    _ => local.decide(fate),
                 }
             }) as BoxFuture<'static, Fate>
         })
