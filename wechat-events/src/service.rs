@@ -374,12 +374,15 @@ impl ServiceBuilder {
             }
             _ => None,
         };
-        let late = match self.late_hook {
-            Some(hook) => Late::Hook(hook),
-            #[cfg(feature = "api")]
-            None if api.is_some() => Late::Api(api.clone().expect("checked")),
-            None => Late::Pending,
-        };
+        #[cfg(feature = "api")]
+        let through_api = api.clone().map(Late::Api);
+        #[cfg(not(feature = "api"))]
+        let through_api = None;
+        let late = self
+            .late_hook
+            .map(Late::Hook)
+            .or(through_api)
+            .unwrap_or(Late::Pending);
         #[cfg(feature = "redis")]
         let pending = self.pending.or_else(|| {
             let backend = redis.as_ref()?;
