@@ -5,31 +5,34 @@
 //! [`DedupStore`] runs the work for a key once and hands every caller with
 //! that key the same [`Outcome`]: a retry that arrives while the first run
 //! is in flight waits for it, a retry after it finished gets the stored
-//! outcome. The in-memory store is moka; a shared store (Redis) implements
-//! the same trait.
+//! outcome. The in-memory store is [`MemoryStore`]; a shared store (Redis)
+//! implements the same trait.
 //!
 //! # The in-memory store at capacity
 //!
 //! [`MemoryStore`] bounds the **bytes** it holds, not the number of keys:
 //! each entry weighs its key, its reply and handler name, plus a fixed
 //! [`ENTRY_OVERHEAD_BYTES`] (measured, see that constant). Eviction is
-//! LRU: when the store is full the *oldest* entries go, so the newest
-//! pushes — the ones WeChat is about to retry — are always remembered.
-//! (moka's default TinyLFU policy refused to admit new keys into a full
-//! cache: at capacity 100, only 64 of 100 retries of fresh pushes were
-//! recognised; with LRU, all are.)
+//! first in, first out: when the store is full the *oldest* entries go, so
+//! the newest pushes — the ones WeChat is about to retry — are always
+//! remembered. (The store was first a moka cache, whose default TinyLFU
+//! policy refused to admit new keys into a full cache: at capacity 100,
+//! only 64 of 100 retries of fresh pushes were recognised. Every entry
+//! here lives for the same TTL, so insertion order is expiry order, and a
+//! sharded map with one queue per shard does what the store needs at a
+//! fraction of a general cache's cost: see BENCHMARKS.md.)
 //!
 //! An in-flight entry is inserted with the weight of its key alone (the
-//! reply is not known yet) and re-inserted with its final weight when the
-//! work completes, which also starts its TTL afresh. The re-insert replaces
-//! only the same claim, so it never overwrites a newer claim of the key.
+//! reply is not known yet) and replaced with its final weight when the
+//! work completes, which also starts its TTL afresh. The replacement
+//! applies only to the same claim, so it never overwrites a newer claim of
+//! the key.
 //!
 //! # A claim cannot be orphaned
 //!
 //! A request future may be dropped at any await point (a client hang-up
-//! drops it). The in-memory claim has none: it is one atomic insertion
-//! through moka's synchronous entry API, so it happens entirely or not at
-//! all. And **by construction**, a claim nobody can complete does not
+//! drops it). The in-memory claim has none: it is one synchronous critical
+//! section of the store's map, so it happens entirely or not at all. And **by construction**, a claim nobody can complete does not
 //! hold its key:
 //!
 //! - the stored value is a shared future fed by a oneshot channel whose
@@ -40,13 +43,8 @@
 //!   waiting duplicates get [`Outcome::abandoned`] (`success`) at once
 //!   instead of hanging;
 //! - and an abandoned entry does not count as a claim: the next claim of
-//!   the key replaces it (atomically, through moka's
-//!   `or_insert_with_if`) and becomes [`Claim::First`], so WeChat's next
-//!   retry runs the handler.
-//!
-//! (The store was first built on moka's async cache, whose insertion has
-//! await points; the synchronous one has none and costs a fraction of
-//! it: see BENCHMARKS.md.)
+//!   the key replaces it (in the same critical section) and becomes
+//!   [`Claim::First`], so WeChat's next retry runs the handler.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,6 +59,7 @@ use sha1::{Digest, Sha1};
 use tokio::sync::oneshot;
 
 use crate::event::Event;
+use crate::expiring::ExpiringMap;
 use crate::push::{Body, Push};
 
 /// The fixed cost, in heap bytes, of one [`MemoryStore`] entry beyond its
@@ -382,23 +381,21 @@ impl Slot {
     }
 }
 
-fn weigh(key: &str, slot: &Slot) -> u32 {
-    let bytes = ENTRY_OVERHEAD_BYTES
+fn weigh(key: &str, slot: &Slot) -> u64 {
+    ENTRY_OVERHEAD_BYTES
         .saturating_add(key.len() as u64)
-        .saturating_add(u64::from(slot.bytes));
-    u32::try_from(bytes).unwrap_or(u32::MAX)
+        .saturating_add(u64::from(slot.bytes))
 }
 
-/// The in-memory store: a moka cache of in-flight and finished outcomes,
-/// bounded in bytes, least recently used evicted first, each kept for the
-/// TTL after it completes.
+/// The in-memory store: in-flight and finished outcomes, bounded in bytes,
+/// oldest evicted first, each kept for the TTL after it completes.
 ///
 /// An entry evicted early (more than the byte budget of newer pushes
 /// arrived within its TTL) lets a later retry run the handler again; size
 /// the budget for your peak pushes per TTL (see [`BYTES_PER_ENTRY`]).
 #[derive(Clone)]
 pub struct MemoryStore {
-    cache: moka::sync::Cache<String, Slot, foldhash::fast::RandomState>,
+    map: Arc<ExpiringMap<Slot>>,
     next_id: Arc<AtomicU64>,
     max_bytes: u64,
 }
@@ -420,34 +417,30 @@ impl MemoryStore {
     }
 
     /// A store holding at most `max_bytes` of entries (keys, replies and
-    /// [`ENTRY_OVERHEAD_BYTES`] each), least recently used evicted first,
-    /// each remembered for `ttl`.
+    /// [`ENTRY_OVERHEAD_BYTES`] each), oldest evicted first, each
+    /// remembered for `ttl`.
     pub fn with_max_bytes(max_bytes: u64, ttl: Duration) -> Self {
         MemoryStore {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|key: &String, slot: &Slot| weigh(key, slot))
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .time_to_live(ttl)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            map: Arc::new(ExpiringMap::new(max_bytes, ttl, BYTES_PER_ENTRY)),
             next_id: Arc::new(AtomicU64::new(0)),
             max_bytes,
         }
     }
 
-    /// Number of keys held (approximate, as moka counts lazily).
+    /// Number of keys held, expired ones not yet dropped included (see
+    /// [`MemoryStore::run_pending_tasks`]).
     pub fn len(&self) -> u64 {
-        self.cache.entry_count()
+        self.map.len()
     }
 
-    /// Whether the store holds nothing (approximate).
+    /// Whether the store holds nothing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The bytes the entries weigh (approximate, as moka counts lazily).
+    /// The bytes the entries weigh.
     pub fn weighted_size(&self) -> u64 {
-        self.cache.weighted_size()
+        self.map.weight()
     }
 
     /// The most bytes the store holds.
@@ -455,30 +448,33 @@ impl MemoryStore {
         self.max_bytes
     }
 
-    /// Applies now what the store does lazily — completed entries'
-    /// final weights, evictions, expirations — so counts and sizes are
-    /// exact afterwards. For tests and measurements.
+    /// Drops expired entries now. The store otherwise drops them as new
+    /// pushes arrive, so an idle store keeps its last entries' memory
+    /// (never more than its budget) until then. For tests and
+    /// measurements.
     pub async fn run_pending_tasks(&self) {
-        self.cache.run_pending_tasks();
+        self.map.purge_expired();
     }
 
-    /// The claim, synchronous: moka's sync entry API inserts atomically
-    /// and the claim has no await point, so nothing can cancel it half-way.
+    /// The claim, synchronous: one critical section of the store's map,
+    /// with no await point, so nothing can cancel it half-way.
     fn claim_now(&self, key: String) -> Claim {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // The sender exists before the entry and is dropped unless it
         // reaches the ticket: see the module docs.
         let (tx, rx) = oneshot::channel::<Outcome>();
         let mine = Slot::in_flight(id, rx);
-        let entry = self
-            .cache
-            .entry(key.clone())
-            .or_insert_with_if(|| mine.clone(), Slot::is_abandoned);
-        let slot = entry.into_value();
-        if slot.id == id {
-            Claim::First(self.ticket(key, id, tx, mine))
-        } else {
-            Claim::Duplicate(slot.retry())
+        let held = self.map.get_or_insert(
+            key.clone(),
+            |slot| (!slot.is_abandoned()).then(|| slot.retry()),
+            || {
+                let weight = weigh(&key, &mine);
+                (mine.clone(), weight)
+            },
+        );
+        match held {
+            Some(retry) => Claim::Duplicate(retry),
+            None => Claim::First(self.ticket(key, id, tx, mine)),
         }
     }
 
@@ -496,14 +492,16 @@ impl MemoryStore {
         )
     }
 
-    /// Re-inserts a completed claim with its final weight (which also
-    /// starts its TTL afresh), unless the key has been claimed anew
-    /// meanwhile.
+    /// Replaces a completed claim with its final weight (which also starts
+    /// its TTL afresh), unless the key has been claimed anew meanwhile.
     fn settle(&self, key: String, done: Slot) {
         let id = done.id;
-        self.cache
-            .entry(key)
-            .or_insert_with_if(|| done, move |current| current.id == id);
+        let weight = weigh(&key, &done);
+        self.map.get_or_insert(
+            key,
+            |current| (current.id != id).then_some(()),
+            || (done, weight),
+        );
     }
 }
 
@@ -856,7 +854,7 @@ mod tests {
             panic!("first claim")
         };
         // The entry is lost (as to an early eviction) and claimed anew.
-        store.cache.invalidate("k");
+        store.map.remove("k");
         let Claim::First(new) = store.claim("k".into()).await else {
             panic!("claim after eviction")
         };

@@ -77,6 +77,7 @@ pub mod config;
 pub mod crypto;
 pub mod dedup;
 pub mod event;
+mod expiring;
 pub mod fields;
 pub mod handler;
 pub mod kinds;

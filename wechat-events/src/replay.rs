@@ -12,17 +12,20 @@
 //!    window. The same body again is a WeChat retry and goes on to the
 //!    de-duplication as usual; a different body is a forgery.
 //!
-//! Memory is bounded: bindings live in a moka cache of fixed capacity
-//! (least recently used out first) whose entries expire once their
-//! timestamp leaves the window. A binding pushed out of a full cache early
+//! Memory is bounded: bindings live in a store of fixed capacity (oldest
+//! out first) whose entries expire once their timestamp leaves the
+//! window. A binding pushed out of a full cache early
 //! lets that URL carry a second body — size the capacity for the pushes of
 //! two windows (each entry is about 150 bytes). In secure mode `msg_signature` already covers the body;
 //! the rules still apply and cost a hash.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sha1::{Digest, Sha1};
+
+use crate::expiring::ExpiringMap;
 
 /// Default width of the window, either side of now.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(300);
@@ -92,40 +95,42 @@ pub trait BindingStore: Send + Sync + 'static {
     fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding>;
 }
 
-/// The in-memory binding store: a bounded moka cache, entries kept for
-/// twice the window (a timestamp is acceptable for that long).
+/// The in-memory binding store: up to a number of bindings, each kept for
+/// twice the window (a timestamp is acceptable for that long), oldest
+/// dropped first when full.
 #[derive(Clone)]
 pub struct MemoryBindings {
-    cache: moka::sync::Cache<String, [u8; 20], foldhash::fast::RandomState>,
+    map: Arc<ExpiringMap<[u8; 20]>>,
 }
 
 impl MemoryBindings {
     /// A store of up to `capacity` bindings, each kept for `2 × window`.
     pub fn new(capacity: u64, window: Duration) -> Self {
+        // Each binding weighs 1: the budget is a count. A full store drops
+        // its oldest binding for the newest (which is about to be used
+        // again by WeChat's retries), never the other way round, or a
+        // fresh URL could carry a second body.
         MemoryBindings {
-            // LRU, not moka's default TinyLFU admission: a full cache must
-            // still take the newest binding (the oldest are about to expire
-            // anyway), or a fresh URL could carry a second body.
-            cache: moka::sync::Cache::builder()
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .max_capacity(capacity)
-                .time_to_live(window.saturating_mul(2).max(Duration::from_secs(1)))
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            map: Arc::new(ExpiringMap::new(
+                capacity,
+                window.saturating_mul(2).max(Duration::from_secs(1)),
+                1,
+            )),
         }
     }
 }
 
 impl BindingStore for MemoryBindings {
     fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
-        // The sync cache's entry API inserts atomically, with no await
-        // point: nothing can cancel it half-way.
-        let entry = self.cache.entry(key).or_insert(digest);
-        let binding = if entry.is_fresh() {
-            Binding::New
-        } else if entry.into_value() == digest {
-            Binding::Same
-        } else {
-            Binding::Different
+        // One synchronous critical section, with no await point: nothing
+        // can cancel it half-way.
+        let bound = self
+            .map
+            .get_or_insert(key, |d| Some(*d == digest), || (digest, 1));
+        let binding = match bound {
+            None => Binding::New,
+            Some(true) => Binding::Same,
+            Some(false) => Binding::Different,
         };
         Box::pin(std::future::ready(binding))
     }
@@ -156,7 +161,6 @@ mod tests {
                 store.bind(key.clone(), body_digest(b"a")).await,
                 Binding::New
             );
-            store.cache.run_pending_tasks();
             assert_eq!(
                 store.bind(key, body_digest(b"forged")).await,
                 Binding::Different,

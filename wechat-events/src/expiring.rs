@@ -1,0 +1,364 @@
+//! A bounded, expiring map for the per-push stores (dedup claims and
+//! replay bindings): every entry lives for the same TTL, the oldest go
+//! first, and the bytes it holds are bounded.
+//!
+//! Both stores are touched by every push, and a general-purpose cache
+//! (moka, which the stores were first built on) did far more per push than
+//! they need: lock-free tables with epoch-based reclamation, frequency
+//! sketches, per-entry timer bookkeeping, lazy write logs. Under load those
+//! were about 40 % of the service's CPU (BENCHMARKS.md). What the stores
+//! need is simpler, because their entries are written in time order and
+//! all expire after the same TTL:
+//!
+//! - **insertion order is expiry order**, so one queue per shard, oldest
+//!   at the front, finds both the expired entries and the victims when the
+//!   byte budget is exceeded — first in, first out, which for a dedup store
+//!   is exactly right: the newest pushes are the ones WeChat is about to
+//!   retry;
+//! - **every operation is one short critical section** on one of a few
+//!   shards (a `Mutex` each, picked by the key's hash), so a claim is
+//!   atomic — it cannot be cancelled half-way — and no lock is global;
+//! - **nothing runs in the background**: expired and excess entries are
+//!   dropped by the insertion that finds them at the front of the queue.
+//!
+//! An entry refreshed in place (a completed dedup claim, with its final
+//! weight) moves to the back of the queue; its old place in the queue is
+//! left behind as a stale record and skipped when it reaches the front.
+
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use hashbrown::HashTable;
+
+/// Most shards a map splits into: enough that two workers rarely meet on
+/// one lock, few enough that each shard's queue stays close to the whole
+/// map's order.
+const MAX_SHARDS: u64 = 16;
+
+/// Least number of typical entries per shard: a small map is one shard, so
+/// its eviction order is exactly first in, first out.
+const MIN_SHARD_ENTRIES: u64 = 256;
+
+/// A map from `String` keys to `V`, each entry kept for the TTL after it
+/// was inserted (or last replaced), the oldest dropped first when the
+/// entries' weights exceed the budget.
+pub(crate) struct ExpiringMap<V> {
+    shards: Box<[Mutex<Shard<V>>]>,
+    hasher: foldhash::fast::RandomState,
+    ttl: Duration,
+}
+
+struct Shard<V> {
+    table: HashTable<Entry<V>>,
+    /// Insertion order; the front is the oldest record. A record whose
+    /// entry was replaced or removed since is stale.
+    order: VecDeque<Record>,
+    /// The sum of the live entries' weights.
+    weight: u64,
+    budget: u64,
+    /// Tells this shard's records apart.
+    next_id: u64,
+}
+
+struct Entry<V> {
+    key: String,
+    /// The id of this entry's one live record in the queue.
+    id: u64,
+    inserted: Instant,
+    weight: u64,
+    value: V,
+}
+
+struct Record {
+    hash: u64,
+    id: u64,
+    inserted: Instant,
+}
+
+impl<V> ExpiringMap<V> {
+    /// A map whose entries weigh at most `budget` in all, each kept for
+    /// `ttl`; `typical` is a typical entry's weight (it sets how many
+    /// shards the budget is split into).
+    pub(crate) fn new(budget: u64, ttl: Duration, typical: u64) -> Self {
+        let shards = (budget / typical.max(1) / MIN_SHARD_ENTRIES).clamp(1, MAX_SHARDS);
+        let per_shard = budget / shards;
+        ExpiringMap {
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        table: HashTable::new(),
+                        order: VecDeque::new(),
+                        weight: 0,
+                        budget: per_shard,
+                        next_id: 0,
+                    })
+                })
+                .collect(),
+            hasher: foldhash::fast::RandomState::default(),
+            ttl,
+        }
+    }
+
+    /// Looks `key` up. If it holds a live entry and `keep` answers
+    /// `Some(r)` for its value, returns `r` and changes nothing. Otherwise
+    /// (no entry, an expired one, or `keep` answers `None`) inserts
+    /// `make()`'s value with its weight, at the back of the queue, and
+    /// returns `None`. Either way in one critical section.
+    pub(crate) fn get_or_insert<R>(
+        &self,
+        key: String,
+        keep: impl FnOnce(&V) -> Option<R>,
+        make: impl FnOnce() -> (V, u64),
+    ) -> Option<R> {
+        let hash = self.hasher.hash_one(key.as_str());
+        let now = Instant::now();
+        let mut shard = self.shard(hash);
+        let shard = &mut *shard;
+        let id = shard.next_id;
+        shard.next_id += 1;
+        match shard.table.find_mut(hash, |e| e.key == key) {
+            Some(entry) => {
+                if now.duration_since(entry.inserted) < self.ttl {
+                    if let Some(kept) = keep(&entry.value) {
+                        return Some(kept);
+                    }
+                }
+                let (value, weight) = make();
+                shard.weight = shard.weight - entry.weight + weight;
+                *entry = Entry {
+                    key,
+                    id,
+                    inserted: now,
+                    weight,
+                    value,
+                };
+            }
+            None => {
+                let (value, weight) = make();
+                shard.weight += weight;
+                let hasher = &self.hasher;
+                shard.table.insert_unique(
+                    hash,
+                    Entry {
+                        key,
+                        id,
+                        inserted: now,
+                        weight,
+                        value,
+                    },
+                    |e| hasher.hash_one(e.key.as_str()),
+                );
+            }
+        }
+        shard.order.push_back(Record {
+            hash,
+            id,
+            inserted: now,
+        });
+        shard.evict(now, self.ttl);
+        None
+    }
+
+    /// Removes `key`'s entry, as an early eviction would.
+    #[cfg(test)]
+    pub(crate) fn remove(&self, key: &str) {
+        let hash = self.hasher.hash_one(key);
+        let mut shard = self.shard(hash);
+        if let Ok(found) = shard.table.find_entry(hash, |e| e.key == key) {
+            let (entry, _) = found.remove();
+            shard.weight -= entry.weight;
+        }
+    }
+
+    /// Drops every expired entry now (insertions do it as they go).
+    pub(crate) fn purge_expired(&self) {
+        let now = Instant::now();
+        for shard in self.shards.iter() {
+            lock(shard).evict(now, self.ttl);
+        }
+    }
+
+    /// The number of entries held, expired ones not yet dropped included.
+    pub(crate) fn len(&self) -> u64 {
+        self.shards.iter().map(|s| lock(s).table.len() as u64).sum()
+    }
+
+    /// The sum of the entries' weights.
+    pub(crate) fn weight(&self) -> u64 {
+        self.shards.iter().map(|s| lock(s).weight).sum()
+    }
+
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard<V>> {
+        // Bits 20..52 of the hash pick the shard: the table inside uses the
+        // low bits for its buckets and the top seven for its tags.
+        let n = self.shards.len() as u64;
+        let index = (((hash >> 20) & 0xffff_ffff) * n) >> 32;
+        lock(&self.shards[index as usize])
+    }
+}
+
+/// A poisoned shard is still consistent: every critical section leaves the
+/// table, queue and weight in agreement before it runs user code (`keep`,
+/// `make`), and a panic there unwinds before any change.
+fn lock<V>(shard: &Mutex<Shard<V>>) -> MutexGuard<'_, Shard<V>> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<V> Shard<V> {
+    /// Drops records from the front while they are stale or expired, or
+    /// while the live entries weigh more than the budget.
+    fn evict(&mut self, now: Instant, ttl: Duration) {
+        while let Some(front) = self.order.front() {
+            let expired = now.duration_since(front.inserted) >= ttl;
+            if !expired && self.weight <= self.budget {
+                break;
+            }
+            let Some(Record { hash, id, .. }) = self.order.pop_front() else {
+                break;
+            };
+            if let Ok(found) = self.table.find_entry(hash, |e| e.id == id) {
+                let (entry, _) = found.remove();
+                self.weight -= entry.weight;
+            }
+        }
+        // Stale records (of entries replaced since) behind a live one wait
+        // for it to leave; when they outnumber the live ones, sweep them
+        // out. Amortised, this is a constant cost per insertion.
+        if self.order.len() > 2 * self.table.len() + 64 {
+            let table = &self.table;
+            self.order
+                .retain(|r| table.find(r.hash, |e| e.id == r.id).is_some());
+            if self.order.capacity() > 4 * self.order.len() + 64 {
+                self.order.shrink_to(2 * self.order.len());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn insert(map: &ExpiringMap<u32>, key: &str, value: u32, weight: u64) -> Option<u32> {
+        map.get_or_insert(key.to_owned(), |v| Some(*v), || (value, weight))
+    }
+
+    #[test]
+    fn an_entry_is_found_until_it_expires() {
+        let map = ExpiringMap::new(1 << 20, Duration::from_millis(200), 1);
+        assert_eq!(insert(&map, "a", 1, 1), None, "a new key is inserted");
+        assert_eq!(insert(&map, "a", 2, 1), Some(1), "a live key is found");
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(insert(&map, "a", 3, 1), None, "an expired key is replaced");
+        assert_eq!(insert(&map, "a", 4, 1), Some(3));
+        assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_by_later_insertions_and_by_purge() {
+        let map = ExpiringMap::new(1 << 20, Duration::from_millis(100), 1 << 20);
+        for i in 0..100 {
+            insert(&map, &format!("old{i}"), i, 10);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        insert(&map, "new", 0, 10);
+        assert_eq!(map.len(), 1, "the insertion dropped what had expired");
+        assert_eq!(map.weight(), 10);
+        std::thread::sleep(Duration::from_millis(150));
+        map.purge_expired();
+        assert_eq!(map.len(), 0);
+        assert_eq!(map.weight(), 0);
+    }
+
+    #[test]
+    fn at_capacity_the_oldest_go_first_and_every_new_key_is_kept() {
+        // One shard (a small budget): exactly first in, first out.
+        let map = ExpiringMap::new(1000, Duration::from_secs(60), 10);
+        for i in 0..10_000u32 {
+            let key = format!("k{i}");
+            assert_eq!(insert(&map, &key, i, 10), None, "key {i} is new");
+            assert_eq!(insert(&map, &key, 0, 10), Some(i), "key {i} is kept");
+            assert!(map.weight() <= 1000);
+        }
+        assert_eq!(map.len(), 100);
+        for i in 9_900..10_000u32 {
+            assert_eq!(
+                insert(&map, &format!("k{i}"), 0, 10),
+                Some(i),
+                "the newest 100 remain"
+            );
+        }
+        assert_eq!(insert(&map, "k9899", 7, 10), None, "the next oldest went");
+    }
+
+    #[test]
+    fn a_sharded_map_keeps_the_newest_keys_within_its_budget() {
+        let budget = 16 * MIN_SHARD_ENTRIES * 100;
+        let map = ExpiringMap::new(budget, Duration::from_secs(60), 100);
+        assert_eq!(map.shards.len(), 16);
+        let n = 200_000u32;
+        for i in 0..n {
+            insert(&map, &format!("key{i}"), i, 100);
+        }
+        assert!(map.weight() <= budget);
+        // Each shard keeps its own newest: the newest tenth of what fits is
+        // kept everywhere, whatever the shards' uneven shares.
+        let fits = (budget / 100) as u32;
+        for i in n - fits / 10..n {
+            assert_eq!(insert(&map, &format!("key{i}"), 0, 100), Some(i));
+        }
+    }
+
+    #[test]
+    fn replacing_moves_an_entry_to_the_back_with_its_new_weight() {
+        let map = ExpiringMap::new(100, Duration::from_secs(60), 1);
+        insert(&map, "a", 1, 10);
+        insert(&map, "b", 2, 10);
+        // `keep` declines: "a" is replaced, heavier, and is now the newest.
+        assert_eq!(
+            map.get_or_insert("a".into(), |_| None::<u32>, || (3, 50)),
+            None
+        );
+        assert_eq!(map.weight(), 60);
+        insert(&map, "c", 4, 45); // 105 > 100: the oldest live entry, "b", goes
+        assert_eq!(map.len(), 2);
+        assert_eq!(map.weight(), 95);
+        assert_eq!(insert(&map, "a", 0, 1), Some(3));
+        assert_eq!(insert(&map, "b", 5, 1), None, "b was evicted");
+    }
+
+    #[test]
+    fn an_entry_heavier_than_the_budget_is_not_kept() {
+        let map = ExpiringMap::new(100, Duration::from_secs(60), 1);
+        insert(&map, "small", 1, 10);
+        insert(&map, "huge", 2, 1000);
+        assert_eq!(map.len(), 0);
+        assert_eq!(map.weight(), 0);
+    }
+
+    #[test]
+    fn the_queue_does_not_grow_with_replacements() {
+        let map = ExpiringMap::new(1000, Duration::from_secs(60), 10);
+        for i in 0..100_000u32 {
+            map.get_or_insert("same".into(), |_| None::<u32>, || (i, 10));
+            insert(&map, &format!("k{}", i % 50), i, 10);
+        }
+        let shard = lock(&map.shards[0]);
+        assert!(shard.order.len() <= 200, "{} records", shard.order.len());
+    }
+
+    #[test]
+    fn a_panic_in_make_leaves_the_map_usable() {
+        let map = ExpiringMap::new(1 << 20, Duration::from_secs(60), 1);
+        insert(&map, "a", 1, 1);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            map.get_or_insert("b".into(), |_| None::<u32>, || panic!("boom"))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(insert(&map, "a", 0, 1), Some(1));
+        assert_eq!(insert(&map, "b", 2, 1), None);
+        assert_eq!(map.len(), 2);
+    }
+}
