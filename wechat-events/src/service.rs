@@ -10,8 +10,10 @@
 use std::any::{type_name, Any};
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
@@ -23,7 +25,7 @@ use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
-use tracing::{field, Instrument};
+use tracing::Instrument;
 
 #[cfg(feature = "api")]
 use crate::api::{ApiClient, ApiError};
@@ -583,31 +585,25 @@ async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
 
 async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner>) -> HttpResponse {
     let arrived = Instant::now();
+    let inner = inner.into_inner();
+    let accepted = match inner.accept(&req, payload).await {
+        Ok(accepted) => accepted,
+        Err(e) => return e.respond(&req),
+    };
+    // The span names the push for every line logged while it is handled;
+    // what became of it is the `push answered` line's. (Fields given when
+    // the span is made are formatted once; each recorded later would cost
+    // `fmt` another pass, per push.)
     let span = tracing::info_span!(
         "wechat_push",
-        openid = field::Empty,
-        msg_type = field::Empty,
-        dedup_hit = field::Empty,
-        attempt = field::Empty,
-        handler = field::Empty,
-        elapsed_ms = field::Empty,
-        outcome = field::Empty,
+        openid = accepted.push.from_user.as_str(),
+        msg_type = accepted.push.msg_type.as_str(),
     );
-    let result = inner
+    inner
         .clone()
-        .into_inner()
-        .receive(&req, payload, arrived)
-        .instrument(span.clone())
-        .await;
-    span.record("elapsed_ms", arrived.elapsed().as_millis() as u64);
-    let _entered = span.enter();
-    match result {
-        Ok(response) => response,
-        Err(e) => {
-            span.record("outcome", "rejected");
-            e.respond(&req)
-        }
-    }
+        .handle(&req, accepted, arrived)
+        .instrument(span)
+        .await
 }
 
 /// A push after verification and decryption.
@@ -617,13 +613,20 @@ struct Decoded<'a> {
     key: Option<&'a AesKey>,
 }
 
+/// A push that passed every check: signed, in the window, decrypted,
+/// parsed, its URL bound to its body.
+struct Accepted<'a> {
+    decoded: Decoded<'a>,
+    push: Arc<Push>,
+}
+
 impl Inner {
-    async fn receive(
-        self: Arc<Self>,
+    /// Verifies, reads, decrypts and parses a push, and binds its URL.
+    async fn accept(
+        &self,
         req: &HttpRequest,
         payload: web::Payload,
-        arrived: Instant,
-    ) -> Result<HttpResponse, PushError> {
+    ) -> Result<Accepted<'_>, PushError> {
         let query = Query::parse(req.query_string())?;
         if !query.verify(self.config.token()) {
             return Err(PushError::Signature);
@@ -635,10 +638,18 @@ impl Inner {
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
         self.check_binding(&query, &body).await?;
-        let span = tracing::Span::current();
-        span.record("openid", push.from_user.as_str());
-        span.record("msg_type", push.msg_type.as_str());
+        Ok(Accepted { decoded, push })
+    }
 
+    /// Answers an accepted push: the first try runs its handler, later
+    /// tries share its outcome.
+    async fn handle(
+        self: Arc<Self>,
+        req: &HttpRequest,
+        accepted: Accepted<'_>,
+        arrived: Instant,
+    ) -> HttpResponse {
+        let Accepted { decoded, push } = accepted;
         let (outcome, attempt) = match self.dedup.claim(dedup_key(&push)).await {
             Claim::Duplicate(retry) => {
                 let (attempt, decider) = (retry.attempt(), retry.decider());
@@ -655,25 +666,30 @@ impl Inner {
                 let work =
                     self.clone()
                         .supervise(job, push.clone(), arrived, decider.clone(), complete);
-                self.tasks.spawn(work.in_current_span());
+                // Polled once here first: most handlers finish without
+                // waiting on anything, and then need no task of their own.
+                // A poll is synchronous, so a hang-up cannot cut it short;
+                // work still pending moves to its detached task.
+                let mut work = Box::pin(work.in_current_span());
+                let polled = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
+                if polled.is_pending() {
+                    self.tasks.spawn(work);
+                }
                 (self.answer(1, arrived, outcome, &decider, &push).await, 1)
             }
         };
-        let duplicate = attempt > 1;
-        span.record("dedup_hit", duplicate);
-        span.record("attempt", attempt);
-        if let Some(handler) = &outcome.handler {
-            span.record("handler", &**handler);
-        }
-        span.record("outcome", outcome.status.as_str());
         // One line per push is an access log: `debug`, so a busy bot's
         // `info` log holds what needs attention (RUST_LOG=wechat_events=debug
         // shows every push).
         tracing::debug!(
+            attempt,
+            dedup_hit = attempt > 1,
+            handler = outcome.handler.as_deref(),
+            outcome = outcome.status.as_str(),
             elapsed_ms = arrived.elapsed().as_millis() as u64,
             "push answered"
         );
-        Ok(self.respond(&outcome, decoded.key))
+        self.respond(&outcome, decoded.key)
     }
 
     /// Refuses a `timestamp` outside the replay window.
