@@ -63,20 +63,24 @@ use crate::expiring::ExpiringMap;
 use crate::push::{Body, Push};
 
 /// The fixed cost, in heap bytes, of one [`MemoryStore`] entry beyond its
-/// key and reply text: moka's entry, hash-table slot, deque and timer
-/// nodes, the shared outcome future and its boxed state.
+/// key and reply text: its slot in the shard's table (at the table's
+/// load), its records in the expiry queue, its tries and fate, and the
+/// outcome's shared parts.
 ///
 /// Measured with a counting global allocator (`tests/dedup_memory.rs`,
-/// 10,000 entries, 72-byte keys, moka's sync cache): a completed entry
-/// with no reply costs about 742 bytes, 670 beyond its key; an in-flight
-/// claim about 909 beyond its key, its ticket (channel, completion
-/// closure, tries) included. The figure is rounded up; the allocator's
-/// rounding and fragmentation come on top of it in RSS.
-pub const ENTRY_OVERHEAD_BYTES: u64 = 768;
+/// 10,000 entries, 72-byte keys): a completed entry with no reply costs
+/// about 455 bytes, 383 beyond its key; an in-flight claim about 766
+/// beyond its key, its ticket (channel, completion closure, tries)
+/// included, for as long as its handler runs. The figure is rounded up;
+/// the allocator's rounding and fragmentation come on top of it in RSS.
+/// (On moka's cache, the store's first home, a completed entry cost 670
+/// bytes beyond its key.)
+pub const ENTRY_OVERHEAD_BYTES: u64 = 512;
 
 /// The budget per key of [`MemoryStore::new`]'s `capacity`: the fixed
-/// overhead, a typical key (~80 bytes) and a short reply (~170 bytes).
-/// Entries with longer replies take more of the budget, so fewer fit.
+/// overhead, a typical key (~80 bytes) and a reply of up to ~430 bytes
+/// (a text echo is ~170). Entries with longer replies take more of the
+/// budget, so fewer fit; shorter ones leave room for more.
 pub const BYTES_PER_ENTRY: u64 = 1024;
 
 /// How a push was answered.
@@ -285,11 +289,19 @@ struct Slot {
     id: u64,
     /// Bytes the entry holds beyond its key and the fixed overhead.
     bytes: u32,
-    /// The outcome; `None` when the claim was abandoned (its sender
-    /// dropped without completing).
-    outcome: Shared<BoxFuture<'static, Option<Outcome>>>,
+    state: State,
     /// The push's tries and fate, shared by every try.
     tries: Arc<Tries>,
+}
+
+#[derive(Clone)]
+enum State {
+    /// The work runs: its outcome, shared by the tries waiting for it;
+    /// `None` when the claim was abandoned (its sender dropped without
+    /// completing).
+    InFlight(Shared<BoxFuture<'static, Option<Outcome>>>),
+    /// The work's outcome, for the tries still to come.
+    Done(Outcome),
 }
 
 /// A push's [`Fate`] in this process: settled once, first call wins.
@@ -337,7 +349,7 @@ impl Slot {
         Slot {
             id,
             bytes: 0,
-            outcome: rx.map(Result::ok).boxed().shared(),
+            state: State::InFlight(rx.map(Result::ok).boxed().shared()),
             tries: Tries::first(),
         }
     }
@@ -348,7 +360,7 @@ impl Slot {
         Slot {
             id,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            outcome: futures_util::future::ready(Some(outcome)).boxed().shared(),
+            state: State::Done(outcome),
             tries,
         }
     }
@@ -365,19 +377,25 @@ impl Slot {
 
     /// Whether nobody can complete this claim any more.
     fn is_abandoned(&self) -> bool {
-        match self.outcome.peek() {
-            Some(done) => done.is_none(),
-            // Polling resolves a receiver whose sender is gone.
-            None => matches!(self.outcome.clone().now_or_never(), Some(None)),
+        match &self.state {
+            State::Done(_) => false,
+            State::InFlight(shared) => match shared.peek() {
+                Some(done) => done.is_none(),
+                // Polling resolves a receiver whose sender is gone.
+                None => matches!(shared.clone().now_or_never(), Some(None)),
+            },
         }
     }
 
     /// The outcome as duplicates see it.
     fn outcome(&self) -> BoxFuture<'static, Outcome> {
-        self.outcome
-            .clone()
-            .map(|outcome| outcome.unwrap_or_else(Outcome::abandoned))
-            .boxed()
+        match &self.state {
+            State::Done(outcome) => futures_util::future::ready(outcome.clone()).boxed(),
+            State::InFlight(shared) => shared
+                .clone()
+                .map(|outcome| outcome.unwrap_or_else(Outcome::abandoned))
+                .boxed(),
+        }
     }
 }
 
@@ -529,8 +547,10 @@ impl DedupStore for MemoryStore {
 pub fn dedup_key(push: &Push) -> String {
     let (to, from, time) = (&push.to_user, &push.from_user, push.create_time);
     match &push.body {
+        // The common cases, every push of a busy bot, joined by hand: the
+        // formatting machinery costs more than the rest of the key.
         Body::Message(m) => match m.msg_id() {
-            Some(id) => format!("m|{to}|{from}|{id}"),
+            Some(id) => join(&["m", to, from, itoa::Buffer::new().format(id)]),
             None => format!("m|{to}|{from}|{time}|{}|{}", push.msg_type, digest(push)),
         },
         Body::Event(e) => {
@@ -549,7 +569,9 @@ pub fn dedup_key(push: &Push) -> String {
                 | Event::Unsubscribe(_)
                 | Event::Scan(_)
                 | Event::Click(_)
-                | Event::View(_) => format!("e|{to}|{from}|{time}|{event}|{key}"),
+                | Event::View(_) => {
+                    join(&["e", to, from, itoa::Buffer::new().format(time), event, key])
+                }
                 // Every other event (job results, cards, subscription
                 // messages, unknown ones) may come several to a user in one
                 // second with no key to tell them apart: the digest does.
@@ -557,6 +579,19 @@ pub fn dedup_key(push: &Push) -> String {
             }
         }
     }
+}
+
+/// `parts` joined by `|`.
+fn join(parts: &[&str]) -> String {
+    let len = parts.iter().map(|p| p.len() + 1).sum();
+    let mut key = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            key.push('|');
+        }
+        key.push_str(part);
+    }
+    key
 }
 
 fn digest(push: &Push) -> String {

@@ -138,7 +138,14 @@ impl BindingStore for MemoryBindings {
 
 /// The binding key of a signed request.
 pub fn binding_key(signature: &str, timestamp: &str, nonce: &str) -> String {
-    format!("{}|{timestamp}|{nonce}", signature.to_ascii_lowercase())
+    let mut key = String::with_capacity(signature.len() + timestamp.len() + nonce.len() + 2);
+    key.push_str(signature);
+    key.make_ascii_lowercase();
+    key.push('|');
+    key.push_str(timestamp);
+    key.push('|');
+    key.push_str(nonce);
+    key
 }
 
 /// The digest a body is bound by.

@@ -463,6 +463,7 @@ impl Router {
             }
             let matcher = Matcher::compile(&info.filter, &name)?;
             entries.push(Entry {
+                name: Arc::from(&*info.name),
                 info,
                 matcher,
                 handler,
@@ -616,6 +617,8 @@ impl Matcher {
 
 pub(crate) struct Entry {
     pub(crate) info: RouteInfo,
+    /// The handler's name, shared with every outcome it produces.
+    pub(crate) name: Arc<str>,
     matcher: Matcher,
     pub(crate) handler: ErasedHandler,
 }

@@ -633,11 +633,14 @@ impl Inner {
         }
         self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
-        let decoded = self.decode(&query, &body)?;
+        let digest = self.bindings.is_some().then(|| replay::body_digest(&body));
+        let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
-        self.check_binding(&query, &body).await?;
+        if let Some(digest) = digest {
+            self.check_binding(&query, digest).await?;
+        }
         Ok(Accepted { decoded, push })
     }
 
@@ -700,13 +703,14 @@ impl Inner {
         }
     }
 
-    /// Refuses a signed URL replayed with another body than its first.
-    async fn check_binding(&self, query: &Query, body: &[u8]) -> Result<(), PushError> {
+    /// Refuses a signed URL replayed with another body (`digest`) than
+    /// its first.
+    async fn check_binding(&self, query: &Query, digest: [u8; 20]) -> Result<(), PushError> {
         let Some(bindings) = &self.bindings else {
             return Ok(());
         };
         let key = replay::binding_key(&query.signature, &query.timestamp, &query.nonce);
-        match bindings.bind(key, replay::body_digest(body)).await {
+        match bindings.bind(key, digest).await {
             Binding::New | Binding::Same => Ok(()),
             Binding::Different => Err(ReplayError::BodyMismatch.into()),
         }
@@ -743,13 +747,13 @@ impl Inner {
             .map_err(|_| PushError::BodyTimeout(wait))?
     }
 
-    fn decode(&self, query: &Query, body: &[u8]) -> Result<Decoded<'_>, PushError> {
-        let text = std::str::from_utf8(body)
-            .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.valid_up_to())))?;
+    fn decode(&self, query: &Query, body: Vec<u8>) -> Result<Decoded<'_>, PushError> {
+        let text = String::from_utf8(body)
+            .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.utf8_error().valid_up_to())))?;
         let keys = match (&self.config.crypto, query.is_encrypted()) {
             (Crypto::Plain, _) | (Crypto::Compatible(_), false) => {
                 return Ok(Decoded {
-                    xml: text.to_owned(),
+                    xml: text,
                     key: None,
                 })
             }
@@ -760,7 +764,7 @@ impl Inner {
             .msg_signature
             .as_deref()
             .ok_or(QueryError::Missing("msg_signature"))?;
-        let encrypt = crypto::extract_encrypt(text)?;
+        let encrypt = crypto::extract_encrypt(&text)?;
         crypto::verify_msg_signature(
             self.config.token(),
             &query.timestamp,
@@ -797,7 +801,7 @@ impl Inner {
         let Some((entry, captures)) = self.routes.find(cx.push()) else {
             return Job::NoHandler;
         };
-        let name: Arc<str> = entry.info.name.clone().into();
+        let name = entry.name.clone();
         let mut parts = Parts::new(cx, captures);
         // A panicking `prepare` must not take the request task down with it.
         let host: &dyn Any = req;
