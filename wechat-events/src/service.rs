@@ -918,8 +918,24 @@ impl Inner {
                     .await,
             );
         }
-        // Past the first deadline: the handler may run on, within the
-        // background limit.
+        // The rest is rare, and its state (a second timer, the permit, the
+        // late delivery) would make every push's future larger — past the
+        // allocator's small sizes: boxed.
+        Box::pin(self.overtime(name, run, push, arrived, decider, complete)).await
+    }
+
+    /// [`Inner::supervise`] past the push's first deadline: the handler may
+    /// run on, within the background limit, until the last try held open
+    /// gives up; then the push is handed off and the reply delivered late.
+    async fn overtime(
+        self: Arc<Self>,
+        name: Arc<str>,
+        mut run: Supervised,
+        push: Arc<Push>,
+        arrived: Instant,
+        decider: Decider,
+        complete: Complete,
+    ) {
         let Ok(permit) = self.background.clone().try_acquire_owned() else {
             drop(run);
             tracing::warn!(
@@ -1128,6 +1144,10 @@ type Panic = Box<dyn Any + Send>;
 
 /// Where a claim's outcome goes ([`crate::dedup::Ticket::into_parts`]).
 type Complete = Box<dyn FnOnce(Outcome) + Send>;
+
+/// A handler's run as [`Inner::supervise`] polls it: panics caught.
+type Supervised =
+    futures_util::future::CatchUnwind<AssertUnwindSafe<Quiet<BoxFuture<'static, Run>>>>;
 
 fn log_panic(handler: &str, panic: Panic) {
     let panic = panic_message(&*panic);
