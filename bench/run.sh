@@ -8,7 +8,11 @@
 # For each mode (plain, secure) and push kind (text echo, subscribe) it runs
 # the two servers alternately, quickstart then bare, PAIRS times, each run a
 # fresh server process under wrk (one thread, 32 connections, loopback),
-# and prints every run and the median of the per-pair ratios. Every request
+# and prints every run and the median of the per-pair ratios. Each run also
+# reports the server's CPU time per request (user + system, from /proc),
+# which depends less than requests/s on how the scheduler shares the cores
+# between wrk and the server; its median ratio (bare / quickstart) is printed
+# beside the throughput's. Every request
 # the quickstart gets is unique: a fresh nonce (so a fresh signature) and a
 # fresh MsgId (text) or user (subscribe), precomputed by `wechat-loadgen` just
 # before each pair (timestamps stay valid for 300 s); the bare server, which
@@ -134,12 +138,20 @@ check() {
     fi
 }
 
+# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # run_wrk PORT [wrap]: prints requests/s; fails loudly on any non-2xx or
-# socket error.
+# socket error. Leaves the server's CPU time per request (µs) in $work/cpu.
 run_wrk() {
-    local port=$1 wrap=${2:-0} out
+    local port=$1 wrap=${2:-0} out before after count
+    before=$(cpu_ticks "$server_pid")
     out=$(WECHAT_REQUESTS="$work/requests" WECHAT_REQUESTS_WRAP=$wrap wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
         -s "$here/requests.lua" "http://127.0.0.1:$port/wechat")
+    after=$(cpu_ticks "$server_pid")
+    count=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")
+    awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$count" \
+        'BEGIN { printf "%.1f\n", t / hz * 1e6 / n }' >"$work/cpu"
     echo "$out" >"$work/wrk.out"
     if grep -q -e 'Non-2xx' -e 'Socket errors' <<<"$out"; then
         echo "FAILED: wrk saw errors (a non-2xx answer means a refused or duplicated request, or an exhausted requests file: raise MAX_RATE):" >&2
@@ -159,7 +171,7 @@ for mode in $MODES; do
     for kind in $KINDS; do
         echo
         echo "== $mode mode, $kind: quickstart (A) vs bare actix-web (B), alternating"
-        ratios=() as=() bs=()
+        ratios=() as=() bs=() cpus=()
         for pair in $(seq "$PAIRS"); do
             line="pair $pair:"
             generate "$mode" "$kind" "$count"
@@ -169,19 +181,22 @@ for mode in $MODES; do
                 if [[ $which == bare ]]; then port=$PORT_B wrap=1; fi
                 check "$which" "$port" "$mode" "$kind"
                 rps=$(run_wrk "$port" "$wrap")
+                cpu=$(cat "$work/cpu")
                 stop_server
-                if [[ $which == quickstart ]]; then a=$rps; as+=("$a"); else b=$rps; bs+=("$b"); fi
-                line+=" $which $(printf '%.0f' "$rps") req/s"
+                if [[ $which == quickstart ]]; then a=$rps a_cpu=$cpu; as+=("$a"); else b=$rps b_cpu=$cpu; bs+=("$b"); fi
+                line+=" $which $(printf '%.0f' "$rps") req/s (${cpu} µs CPU/req)"
             done
             ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
             ratios+=("$ratio")
+            cpus+=("$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN { printf "%.3f", b / a }')")
             echo "$line  ratio $ratio"
         done
         ma=$(printf '%s\n' "${as[@]}" | median)
         mb=$(printf '%s\n' "${bs[@]}" | median)
         mr=$(printf '%s\n' "${ratios[@]}" | median)
-        result=$(printf '%-6s %-9s quickstart median %6.0f req/s, bare median %6.0f req/s, median ratio %s' \
-            "$mode" "$kind" "$ma" "$mb" "$mr")
+        mc=$(printf '%s\n' "${cpus[@]}" | median)
+        result=$(printf '%-6s %-9s quickstart median %6.0f req/s, bare median %6.0f req/s, median ratio %s (CPU per request, bare/quickstart: %s)' \
+            "$mode" "$kind" "$ma" "$mb" "$mr" "$mc")
         echo "$result"
         summary+=("$result")
     done
