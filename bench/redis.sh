@@ -5,7 +5,7 @@
 #   bench/redis.sh
 #   PAIRS=3 DURATION=10 REDIS_URL=redis://127.0.0.1:6379 bench/redis.sh
 #
-# Each pair runs (A) one quickstart (moka) under one wrk with 32
+# Each pair runs (A) one quickstart (in-memory stores) under one wrk with 32
 # connections, then (B) three quickstarts with WECHAT_REDIS_URL and a fresh
 # WECHAT_REDIS_PREFIX, each under its own wrk with 11 connections, at the
 # same time; it prints pushes/s of each and the ratio B / A. Every request
@@ -111,7 +111,7 @@ for pair in $(seq "$PAIRS"); do
     redis-cli -u "$REDIS_URL" --scan --pattern "*$prefix*" | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
     ratio=$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.3f", b / a}')
     ratios+=("$ratio")
-    echo "pair $pair: one instance on moka $a pushes/s; three on one Redis $b pushes/s ($(cat "$work/rps1") + $(cat "$work/rps2") + $(cat "$work/rps3")); ratio $ratio"
+    echo "pair $pair: one instance in memory $a pushes/s; three on one Redis $b pushes/s ($(cat "$work/rps1") + $(cat "$work/rps2") + $(cat "$work/rps3")); ratio $ratio"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
-echo "median ratio (three on Redis / one on moka): $median"
+echo "median ratio (three on Redis / one in memory): $median"

@@ -1215,13 +1215,13 @@ async fn load(servers: &[TestServer], n: usize, concurrency: usize) -> f64 {
 }
 
 /// The load figure: pushes per second of three instances on one
-/// Redis against one instance on moka, in the same run (DEPLOYMENT.md
+/// Redis against one instance on its in-memory stores, in the same run (DEPLOYMENT.md
 /// quotes it). Ignored by default (it takes a while and the figure means
 /// little on a busy machine):
 /// `cargo test -p wechat-events-e2e --test redis load -- --ignored --nocapture`.
 #[actix_rt::test]
 #[ignore = "a measurement: run with --ignored --nocapture"]
-async fn load_three_instances_on_redis_against_one_on_moka() {
+async fn load_three_instances_on_redis_against_one_in_memory() {
     let Some(redis) = TestRedis::shared().await else {
         return;
     };
@@ -1237,9 +1237,9 @@ async fn load_three_instances_on_redis_against_one_on_moka() {
     let shared: Vec<_> = (0..3).map(|_| serve(redis.config())).collect();
     load(&alone, 200, concurrency).await; // warm up
     load(&shared, 200, concurrency).await;
-    let moka = load(&alone, n, concurrency).await;
+    let memory = load(&alone, n, concurrency).await;
     let redis_rate = load(&shared, n, concurrency).await;
-    eprintln!("one instance, moka: {moka:.0} pushes/s; three instances, one Redis: {redis_rate:.0} pushes/s ({n} pushes, {concurrency} at a time, one test process on this machine)");
+    eprintln!("one instance, in memory: {memory:.0} pushes/s; three instances, one Redis: {redis_rate:.0} pushes/s ({n} pushes, {concurrency} at a time, one test process on this machine)");
 }
 
 #[actix_rt::test]
