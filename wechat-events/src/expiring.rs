@@ -350,6 +350,37 @@ mod tests {
     }
 
     #[test]
+    fn racing_threads_insert_each_key_exactly_once() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::Barrier;
+
+        let map = ExpiringMap::new(1 << 30, Duration::from_secs(60), 100);
+        assert!(map.shards.len() > 1, "the race spans shards");
+        let inserted = AtomicU32::new(0);
+        let threads = 8;
+        let keys = 5_000u32;
+        let start = Barrier::new(threads);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    start.wait();
+                    for k in 0..keys {
+                        let first = map
+                            .get_or_insert(format!("key{k}"), |_| Some(()), || (k, 100))
+                            .is_none();
+                        if first {
+                            inserted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(inserted.load(Ordering::Relaxed), keys, "one first insertion per key");
+        assert_eq!(map.len(), u64::from(keys));
+        assert_eq!(map.weight(), u64::from(keys) * 100);
+    }
+
+    #[test]
     fn a_panic_in_make_leaves_the_map_usable() {
         let map = ExpiringMap::new(1 << 20, Duration::from_secs(60), 1);
         insert(&map, "a", 1, 1);
