@@ -207,8 +207,10 @@ fn lock<V>(shard: &Mutex<Shard<V>>) -> MutexGuard<'_, Shard<V>> {
 }
 
 impl<V> Shard<V> {
-    /// Drops records from the front while they are stale or expired, or
-    /// while the live entries weigh more than the budget.
+    /// Drops records from the front, with their entries, while they are
+    /// expired or the live entries weigh more than the budget (a stale
+    /// record there goes without an entry); then sweeps out the stale
+    /// records behind when they have piled up.
     fn evict(&mut self, now: Instant, ttl: Duration) {
         while let Some(front) = self.order.front() {
             let expired = now.duration_since(front.inserted) >= ttl;
