@@ -377,7 +377,11 @@ mod tests {
                 });
             }
         });
-        assert_eq!(inserted.load(Ordering::Relaxed), keys, "one first insertion per key");
+        assert_eq!(
+            inserted.load(Ordering::Relaxed),
+            keys,
+            "one first insertion per key"
+        );
         assert_eq!(map.len(), u64::from(keys));
         assert_eq!(map.weight(), u64::from(keys) * 100);
     }
