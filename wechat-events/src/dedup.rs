@@ -32,8 +32,8 @@
 //!
 //! A request future may be dropped at any await point (a client hang-up
 //! drops it). The in-memory claim has none: it is one synchronous critical
-//! section of the store's map, so it happens entirely or not at all. And **by construction**, a claim nobody can complete does not
-//! hold its key:
+//! section of the store's map, so it happens entirely or not at all. And
+//! **by construction**, a claim nobody can complete does not hold its key:
 //!
 //! - the stored value is a shared future fed by a oneshot channel whose
 //!   sender is created before the insertion and lives only in the claim
@@ -550,7 +550,7 @@ pub fn dedup_key(push: &Push) -> String {
         // The common cases, every push of a busy bot, joined by hand: the
         // formatting machinery costs more than the rest of the key.
         Body::Message(m) => match m.msg_id() {
-            Some(id) => join(&["m", to, from, itoa::Buffer::new().format(id)]),
+            Some(id) => ["m", to, from, itoa::Buffer::new().format(id)].join("|"),
             None => format!("m|{to}|{from}|{time}|{}|{}", push.msg_type, digest(push)),
         },
         Body::Event(e) => {
@@ -570,7 +570,7 @@ pub fn dedup_key(push: &Push) -> String {
                 | Event::Scan(_)
                 | Event::Click(_)
                 | Event::View(_) => {
-                    join(&["e", to, from, itoa::Buffer::new().format(time), event, key])
+                    ["e", to, from, itoa::Buffer::new().format(time), event, key].join("|")
                 }
                 // Every other event (job results, cards, subscription
                 // messages, unknown ones) may come several to a user in one
@@ -579,19 +579,6 @@ pub fn dedup_key(push: &Push) -> String {
             }
         }
     }
-}
-
-/// `parts` joined by `|`.
-fn join(parts: &[&str]) -> String {
-    let len = parts.iter().map(|p| p.len() + 1).sum();
-    let mut key = String::with_capacity(len);
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            key.push('|');
-        }
-        key.push_str(part);
-    }
-    key
 }
 
 fn digest(push: &Push) -> String {

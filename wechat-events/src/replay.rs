@@ -14,9 +14,10 @@
 //!
 //! Memory is bounded: bindings live in a store of fixed capacity (oldest
 //! out first) whose entries expire once their timestamp leaves the
-//! window. A binding pushed out of a full cache early
-//! lets that URL carry a second body — size the capacity for the pushes of
-//! two windows (each entry is about 150 bytes). In secure mode `msg_signature` already covers the body;
+//! window. A binding pushed out of a full store early lets that URL carry
+//! a second body — size the capacity for the pushes of two windows (each
+//! entry is about 250 bytes with a 62-byte key, measured with a counting
+//! allocator). In secure mode `msg_signature` already covers the body;
 //! the rules still apply and cost a hash.
 
 use std::sync::Arc;

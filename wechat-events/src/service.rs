@@ -606,6 +606,20 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
         .await
 }
 
+/// Refuses a signed URL replayed with another body (`digest`) than its
+/// first.
+async fn check_binding(
+    store: &dyn BindingStore,
+    query: &Query,
+    digest: [u8; 20],
+) -> Result<(), PushError> {
+    let key = replay::binding_key(&query.signature, &query.timestamp, &query.nonce);
+    match store.bind(key, digest).await {
+        Binding::New | Binding::Same => Ok(()),
+        Binding::Different => Err(ReplayError::BodyMismatch.into()),
+    }
+}
+
 /// A push after verification and decryption.
 struct Decoded<'a> {
     xml: String,
@@ -633,13 +647,14 @@ impl Inner {
         }
         self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
-        let digest = self.bindings.is_some().then(|| replay::body_digest(&body));
+        // The digest is taken before the body becomes the push's text.
+        let binding = (self.bindings.as_deref()).map(|store| (store, replay::body_digest(&body)));
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
-        if let Some(digest) = digest {
-            self.check_binding(&query, digest).await?;
+        if let Some((store, digest)) = binding {
+            check_binding(store, &query, digest).await?;
         }
         Ok(Accepted { decoded, push })
     }
@@ -700,19 +715,6 @@ impl Inner {
         match self.config.replay_window() {
             Some(window) => Ok(replay::check_window(&query.timestamp, unix_now(), window)?),
             None => Ok(()),
-        }
-    }
-
-    /// Refuses a signed URL replayed with another body (`digest`) than
-    /// its first.
-    async fn check_binding(&self, query: &Query, digest: [u8; 20]) -> Result<(), PushError> {
-        let Some(bindings) = &self.bindings else {
-            return Ok(());
-        };
-        let key = replay::binding_key(&query.signature, &query.timestamp, &query.nonce);
-        match bindings.bind(key, digest).await {
-            Binding::New | Binding::Same => Ok(()),
-            Binding::Different => Err(ReplayError::BodyMismatch.into()),
         }
     }
 
