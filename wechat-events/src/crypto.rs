@@ -405,8 +405,8 @@ pub fn encrypt_reply(
     // `encrypted` is base64 and `signature` is hex: neither can contain "]]>".
     let mut out = String::with_capacity(encrypted.len() + 160);
     out.push_str("<xml>");
-    xml::cdata_element(&mut out, "Encrypt", &encrypted);
-    xml::cdata_element(&mut out, "MsgSignature", &signature);
+    xml::ascii_cdata_element(&mut out, "Encrypt", &encrypted);
+    xml::ascii_cdata_element(&mut out, "MsgSignature", &signature);
     xml::text_element(&mut out, "TimeStamp", timestamp);
     xml::cdata_element(&mut out, "Nonce", nonce);
     out.push_str("</xml>");

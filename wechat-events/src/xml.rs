@@ -50,6 +50,88 @@ pub enum XmlError {
 
 /// Parses an `<xml>` document into its root's field tree.
 pub fn parse_fields(text: &str) -> Result<Fields, XmlError> {
+    if let Some(fields) = parse_flat(text) {
+        return Ok(fields);
+    }
+    parse_general(text)
+}
+
+/// The shape nearly every push has — `<xml>` holding leaf elements whose
+/// text is CDATA or plain characters — read in one pass without
+/// quick-xml. `None` for anything else (a declaration, comments, entity
+/// references, attributes, nesting, empty-element tags, an error...),
+/// which [`parse_general`] then reads or refuses. For the documents it
+/// accepts, the result is exactly [`parse_general`]'s (a property test
+/// compares the two on generated documents).
+fn parse_flat(text: &str) -> Option<Fields> {
+    /// `<name>` at the start of `rest`, `name` a letter or `_` then
+    /// letters, digits and `_`.
+    fn open(rest: &str) -> Option<(&str, &str)> {
+        let inner = rest.strip_prefix('<')?;
+        let first = *inner.as_bytes().first()?;
+        if !(first.is_ascii_alphabetic() || first == b'_') {
+            return None;
+        }
+        let len = inner
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'_'))?;
+        (inner.as_bytes()[len] == b'>').then(|| (&inner[..len], &inner[len + 1..]))
+    }
+    fn skip_space(s: &str) -> &str {
+        s.trim_start_matches([' ', '\t', '\n', '\r'])
+    }
+
+    let (root, mut rest) = open(skip_space(text))?;
+    if root != "xml" {
+        return None;
+    }
+    let mut fields = Fields::with_capacity(12);
+    loop {
+        // Text between the root's elements is not kept (as in
+        // `parse_general`); only plain text is accepted here.
+        let lt = rest.find('<')?;
+        if rest[..lt].contains('&') {
+            return None;
+        }
+        rest = &rest[lt..];
+        if let Some(after) = rest.strip_prefix("</xml>") {
+            return skip_space(after).is_empty().then_some(fields);
+        }
+        let (name, after) = open(rest)?;
+        rest = after;
+        // The element's content: plain text and CDATA sections, up to its
+        // end tag.
+        let mut value = String::new();
+        loop {
+            let lt = rest.find('<')?;
+            let plain = &rest[..lt];
+            if plain.contains('&') {
+                return None;
+            }
+            value.push_str(plain);
+            rest = &rest[lt..];
+            if let Some(cdata) = rest.strip_prefix("<![CDATA[") {
+                let end = cdata.find("]]>")?;
+                value.push_str(&cdata[..end]);
+                rest = &cdata[end + 3..];
+                continue;
+            }
+            let close = rest
+                .strip_prefix("</")?
+                .strip_prefix(name)?
+                .strip_prefix('>')?;
+            rest = close;
+            break;
+        }
+        if fields.len() >= MAX_ELEMENTS - 1 {
+            return None;
+        }
+        fields.push_name(fields::name(name), Value::Text(value));
+    }
+}
+
+/// Reads any document [`parse_fields`] accepts, with quick-xml.
+fn parse_general(text: &str) -> Result<Fields, XmlError> {
     if text.trim().is_empty() {
         return Err(XmlError::Empty);
     }
@@ -197,6 +279,21 @@ pub fn cdata_element(out: &mut String, tag: &str, value: &str) {
     close_tag(out, tag);
 }
 
+/// `<tag><![CDATA[value]]></tag>` for a value the caller made and knows
+/// to be plain ASCII without `]]>` (base64, hex): written without the
+/// scans [`cdata_element`] makes (checked in debug builds).
+pub(crate) fn ascii_cdata_element(out: &mut String, tag: &str, value: &str) {
+    debug_assert!(
+        value.bytes().all(|b| b.is_ascii_graphic()) && !value.contains("]]>"),
+        "not plain ASCII without ]]>: {value:?}"
+    );
+    open_tag(out, tag);
+    out.push_str("<![CDATA[");
+    out.push_str(value);
+    out.push_str("]]>");
+    close_tag(out, tag);
+}
+
 /// Appends `<tag>` holding one CDATA element per `(name, value)`.
 pub fn nested_element(out: &mut String, tag: &str, fields: &[(&str, &str)]) {
     open_tag(out, tag);
@@ -266,6 +363,155 @@ mod tests {
         assert_eq!(out, "<![CDATA[a]]]]><![CDATA[>b]]>");
         let fields = parse_fields(&format!("<xml><C>{out}</C></xml>")).unwrap();
         assert_eq!(fields.text("C"), Some("a]]>b"));
+    }
+
+    /// The fast path reads what pushes look like (the seed documents
+    /// included), so it is the one that runs.
+    #[test]
+    fn flat_documents_take_the_fast_path() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut seeds = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with("seed-") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let fast = parse_flat(&text).unwrap_or_else(|| panic!("{name} not flat"));
+                assert_eq!(Ok(fast), parse_general(&text), "{name}");
+                seeds += 1;
+            }
+        }
+        assert!(seeds >= 6, "seed documents missing from {dir}");
+        let text = "<xml>\n <ToUserName><![CDATA[gh_1]]></ToUserName>\n\t<CreateTime>1</CreateTime><Content><![CDATA[a]]]]><![CDATA[>b]]></Content><E></E></xml>\n";
+        let fields = parse_flat(text).expect("flat");
+        assert_eq!(fields.text("ToUserName"), Some("gh_1"));
+        assert_eq!(fields.text("CreateTime"), Some("1"));
+        assert_eq!(fields.text("Content"), Some("a]]>b"));
+        assert_eq!(fields.text("E"), Some(""));
+        assert_eq!(Ok(fields), parse_general(text));
+    }
+
+    /// What the fast path leaves to quick-xml.
+    #[test]
+    fn other_documents_take_the_general_path() {
+        for text in [
+            "<?xml version=\"1.0\"?><xml><A>1</A></xml>",
+            "<xml><A>1 &amp; 2</A></xml>",
+            "<xml><A>1</A>&amp;</xml>",
+            "<xml><A x=\"1\">1</A></xml>",
+            "<xml><A/></xml>",
+            "<xml><A><B>1</B></A></xml>",
+            "<xml><!-- c --><A>1</A></xml>",
+            "<xml><A>1</B></xml>",
+            "<xml><A>1</A></xml><xml></xml>",
+            "<xml><A>1</A>",
+            "<root><A>1</A></root>",
+            "<!DOCTYPE xml><xml></xml>",
+            "<xml><1A>1</1A></xml>",
+            "<xml><A><![CDATA[1</A></xml>",
+            "",
+        ] {
+            assert_eq!(parse_flat(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        // About one generated document in twenty is one the fast path reads.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Whatever the fast path reads, quick-xml reads the same.
+        #[test]
+        fn fast_path_agrees_with_quick_xml(doc in arbitrary_document()) {
+            if let Some(fast) = parse_flat(&doc) {
+                proptest::prop_assert_eq!(Ok(fast), parse_general(&doc), "{:?}", doc);
+            }
+        }
+    }
+
+    /// Documents near the flat shape: roots of elements whose content mixes
+    /// text and CDATA, with pieces of everything else XML has thrown in.
+    fn arbitrary_document() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let text = prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "a", "中文", "中文", " ", "\n", "\r\n", "\t", ">", "]]>", "]", "&amp;",
+                "&lt;", "&bogus;", "&", "\u{0}", "\u{1}", "=", "\"", "'", "x", "1",
+            ]),
+            0..4,
+        )
+        .prop_map(|parts| parts.concat());
+        let content = prop::collection::vec(
+            (any::<bool>(), text.clone()).prop_map(|(cdata, t)| {
+                if cdata {
+                    format!("<![CDATA[{t}]]>")
+                } else {
+                    t.replace('<', "")
+                }
+            }),
+            0..3,
+        )
+        .prop_map(|parts| parts.concat());
+        let name = prop::sample::select(vec![
+            "Content",
+            "Content",
+            "MsgId",
+            "A",
+            "_x",
+            "Encrypt",
+            "xml",
+            "a1",
+            "1a",
+            "A b=\"1\"",
+            "A/",
+            "",
+        ]);
+        let element = (name, content, prop::bool::weighted(0.9), text.clone()).prop_map(
+            |(name, content, matched, between)| {
+                let end = if matched {
+                    name.split(' ').next().unwrap_or("")
+                } else {
+                    "B"
+                };
+                format!("{between}<{name}>{content}</{end}>")
+            },
+        );
+        let junk = prop::sample::select(vec![
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "<!-- c -->",
+            "<?pi?>",
+            "<!DOCTYPE x>",
+            "<B/>",
+            "<B>",
+            "</xml>",
+            "x",
+            " ",
+        ]);
+        (
+            prop::sample::select(vec!["", "", "", " ", "\n", "<?xml version=\"1.0\"?>", "x"]),
+            prop::sample::select(vec!["xml", "xml", "xml", "xml", "xml", "root", "XML"]),
+            prop::collection::vec(element, 0..5),
+            junk.clone(),
+            junk,
+            prop::sample::select(vec!["", "", "", "\n", " \n", "x", "<a/>"]),
+            0usize..6,
+        )
+            .prop_map(|(before, root, elements, junk, junk2, after, at)| {
+                let mut inner: Vec<String> = elements;
+                let at = at.min(inner.len());
+                inner.insert(at, junk.to_owned());
+                inner.push(junk2.to_owned());
+                format!("{before}<{root}>{}</{root}>{after}", inner.concat())
+            })
     }
 
     #[test]
