@@ -35,11 +35,12 @@
 //! section of the store's map, so it happens entirely or not at all. And
 //! **by construction**, a claim nobody can complete does not hold its key:
 //!
-//! - the stored value is a shared future fed by a oneshot channel whose
-//!   sender is created before the insertion and lives only in the claim
-//!   and then in the [`Ticket`]'s completion — never in the cache;
-//! - so whenever the key is claimed and nobody can complete it, the sender
-//!   has been dropped, and the stored future resolves to "abandoned":
+//! - the stored value's outcome can be set by one completer only, which
+//!   is created before the insertion and lives only in the claim and then
+//!   in the [`Ticket`]'s completion — never in the store — and which,
+//!   dropped without completing, sets the outcome to "abandoned";
+//! - so whenever the key is claimed and nobody can complete it, the
+//!   completer has been dropped, and the stored outcome is "abandoned":
 //!   waiting duplicates get [`Outcome::abandoned`] (`success`) at once
 //!   instead of hanging;
 //! - and an abandoned entry does not count as a claim: the next claim of
@@ -49,14 +50,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::future::{BoxFuture, FutureExt};
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 use crate::event::Event;
 use crate::expiring::ExpiringMap;
@@ -69,8 +70,8 @@ use crate::push::{Body, Push};
 ///
 /// Measured with a counting global allocator (`tests/dedup_memory.rs`,
 /// 10,000 entries, 72-byte keys): a completed entry with no reply costs
-/// about 455 bytes, 383 beyond its key; an in-flight claim about 766
-/// beyond its key, its ticket (channel, completion closure, tries)
+/// about 470 bytes, 398 beyond its key; an in-flight claim about 605
+/// beyond its key, its ticket (completion closure, outcome future, fate)
 /// included, for as long as its handler runs. The figure is rounded up;
 /// the allocator's rounding and fragmentation come on top of it in RSS.
 /// (On moka's cache, the store's first home, a completed entry cost 670
@@ -289,19 +290,7 @@ struct Slot {
     id: u64,
     /// Bytes the entry holds beyond its key and the fixed overhead.
     bytes: u32,
-    state: State,
-    /// The push's tries and fate, shared by every try.
-    tries: Arc<Tries>,
-}
-
-#[derive(Clone)]
-enum State {
-    /// The work runs: its outcome, shared by the tries waiting for it;
-    /// `None` when the claim was abandoned (its sender dropped without
-    /// completing).
-    InFlight(Shared<BoxFuture<'static, Option<Outcome>>>),
-    /// The work's outcome, for the tries still to come.
-    Done(Outcome),
+    flight: Arc<Flight>,
 }
 
 /// A push's [`Fate`] in this process: settled once, first call wins.
@@ -324,78 +313,113 @@ impl FateCell {
     }
 }
 
-/// How many tries of a push arrived, and its fate.
-struct Tries {
-    count: AtomicU32,
+/// Everything one claim shares between its tries, in one allocation: how
+/// many tries arrived, the push's fate, and the outcome once there.
+struct Flight {
+    tries: AtomicU32,
     fate: FateCell,
+    /// Set once: `Some` when the work completed, `None` when the claim was
+    /// abandoned (its [`Completer`] dropped without completing).
+    outcome: OnceLock<Option<Outcome>>,
+    /// Wakes the tries waiting for `outcome`.
+    settled: Notify,
 }
 
-impl Tries {
-    fn first() -> Arc<Tries> {
-        Arc::new(Tries {
-            count: AtomicU32::new(1),
+impl Flight {
+    fn first() -> Arc<Flight> {
+        Arc::new(Flight {
+            tries: AtomicU32::new(1),
             fate: FateCell::default(),
+            outcome: OnceLock::new(),
+            settled: Notify::new(),
         })
     }
 
+    /// Stores the outcome (`None`: abandoned) unless one is stored, and
+    /// wakes every try waiting for it.
+    fn settle(&self, outcome: Option<Outcome>) {
+        if self.outcome.set(outcome).is_ok() {
+            self.settled.notify_waiters();
+        }
+    }
+
+    fn is_abandoned(&self) -> bool {
+        matches!(self.outcome.get(), Some(None))
+    }
+
+    /// The outcome as the tries see it (an abandoned claim answers
+    /// [`Outcome::abandoned`]).
+    fn outcome(self: &Arc<Self>) -> BoxFuture<'static, Outcome> {
+        let seen = |done: &Option<Outcome>| done.clone().unwrap_or_else(Outcome::abandoned);
+        if let Some(done) = self.outcome.get() {
+            return futures_util::future::ready(seen(done)).boxed();
+        }
+        let flight = self.clone();
+        async move {
+            loop {
+                // Registered before looking, so a settlement in between
+                // still wakes this try.
+                let settled = flight.settled.notified();
+                let mut settled = std::pin::pin!(settled);
+                settled.as_mut().enable();
+                if let Some(done) = flight.outcome.get() {
+                    return seen(done);
+                }
+                settled.await;
+            }
+        }
+        .boxed()
+    }
+
     fn decider(self: &Arc<Self>) -> Decider {
-        let tries = self.clone();
-        Arc::new(move |fate: Fate| futures_util::future::ready(tries.fate.decide(fate)).boxed())
+        let flight = self.clone();
+        Arc::new(move |fate: Fate| futures_util::future::ready(flight.fate.decide(fate)).boxed())
+    }
+}
+
+/// The one thing that can complete a claim, held by its [`Ticket`] and
+/// never by the store: dropped without completing, it settles the claim
+/// as abandoned.
+struct Completer(Arc<Flight>);
+
+impl Completer {
+    fn complete(self, outcome: Outcome) {
+        self.0.settle(Some(outcome));
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        // After `complete` this finds the outcome stored and does nothing.
+        self.0.settle(None);
     }
 }
 
 impl Slot {
-    fn in_flight(id: u64, rx: oneshot::Receiver<Outcome>) -> Slot {
+    fn in_flight(id: u64, flight: Arc<Flight>) -> Slot {
         Slot {
             id,
             bytes: 0,
-            state: State::InFlight(rx.map(Result::ok).boxed().shared()),
-            tries: Tries::first(),
+            flight,
         }
     }
 
-    fn done(id: u64, outcome: Outcome, tries: Arc<Tries>) -> Slot {
+    fn done(id: u64, outcome: &Outcome, flight: Arc<Flight>) -> Slot {
         let text = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
         let bytes = text(&outcome.reply).saturating_add(text(&outcome.handler));
         Slot {
             id,
             bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            state: State::Done(outcome),
-            tries,
+            flight,
         }
     }
 
     /// A later try of this slot's push.
     fn retry(&self) -> Retry {
-        let attempt = self
-            .tries
-            .count
+        let attempt = (self.flight.tries)
             .fetch_add(1, Ordering::AcqRel)
             .saturating_add(1);
-        Retry::new(attempt, self.outcome(), self.tries.decider())
-    }
-
-    /// Whether nobody can complete this claim any more.
-    fn is_abandoned(&self) -> bool {
-        match &self.state {
-            State::Done(_) => false,
-            State::InFlight(shared) => match shared.peek() {
-                Some(done) => done.is_none(),
-                // Polling resolves a receiver whose sender is gone.
-                None => matches!(shared.clone().now_or_never(), Some(None)),
-            },
-        }
-    }
-
-    /// The outcome as duplicates see it.
-    fn outcome(&self) -> BoxFuture<'static, Outcome> {
-        match &self.state {
-            State::Done(outcome) => futures_util::future::ready(outcome.clone()).boxed(),
-            State::InFlight(shared) => shared
-                .clone()
-                .map(|outcome| outcome.unwrap_or_else(Outcome::abandoned))
-                .boxed(),
-        }
+        Retry::new(attempt, self.flight.outcome(), self.flight.decider())
     }
 }
 
@@ -478,35 +502,38 @@ impl MemoryStore {
     /// with no await point, so nothing can cancel it half-way.
     fn claim_now(&self, key: String) -> Claim {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        // The sender exists before the entry and is dropped unless it
-        // reaches the ticket: see the module docs.
-        let (tx, rx) = oneshot::channel::<Outcome>();
-        let mine = Slot::in_flight(id, rx);
+        // The completer exists before the entry and is dropped (settling
+        // the claim as abandoned) unless it reaches the ticket: see the
+        // module docs.
+        let flight = Flight::first();
+        let completer = Completer(flight.clone());
         let held = self.map.get_or_insert(
             key.clone(),
-            |slot| (!slot.is_abandoned()).then(|| slot.retry()),
+            |slot| (!slot.flight.is_abandoned()).then(|| slot.retry()),
             || {
+                let mine = Slot::in_flight(id, flight.clone());
                 let weight = weigh(&key, &mine);
-                (mine.clone(), weight)
+                (mine, weight)
             },
         );
         match held {
             Some(retry) => Claim::Duplicate(retry),
-            None => Claim::First(self.ticket(key, id, tx, mine)),
+            None => Claim::First(self.ticket(key, id, completer)),
         }
     }
 
-    fn ticket(&self, key: String, id: u64, tx: oneshot::Sender<Outcome>, mine: Slot) -> Ticket {
+    fn ticket(&self, key: String, id: u64, completer: Completer) -> Ticket {
         let store = self.clone();
-        let tries = mine.tries.clone();
+        let flight = completer.0.clone();
+        let (outcome, decider) = (flight.outcome(), flight.decider());
         Ticket::new(
-            move |outcome| {
-                let done = Slot::done(id, outcome.clone(), tries);
-                let _ = tx.send(outcome);
+            move |outcome: Outcome| {
+                let done = Slot::done(id, &outcome, flight);
+                completer.complete(outcome);
                 store.settle(key, done);
             },
-            mine.outcome(),
-            mine.tries.decider(),
+            outcome,
+            decider,
         )
     }
 

@@ -3,6 +3,8 @@
 //! Kept apart from actix so a CLI, a test or another framework can verify
 //! a request from its query string alone.
 
+use std::borrow::Cow;
+
 use crate::signature;
 
 /// Why a query string is unusable. Maps to `400 Bad Request`.
@@ -65,10 +67,57 @@ impl Query {
     /// assert!(q.verify("test"));
     /// ```
     pub fn parse(query: &str) -> Result<Query, QueryError> {
+        QueryRef::parse(query).map(QueryRef::into_owned)
+    }
+
+    /// Whether `signature` matches `token` (constant-time).
+    pub fn verify(&self, token: &str) -> bool {
+        signature::verify(&self.signature, &[token, &self.timestamp, &self.nonce])
+    }
+
+    /// Whether the push says it is encrypted (`encrypt_type=aes`).
+    pub fn is_encrypted(&self) -> bool {
+        is_aes(self.encrypt_type.as_deref())
+    }
+}
+
+/// [`Query`] borrowing from the query string: what the service reads every
+/// push with, copying nothing that needs no percent-decoding. The same
+/// parameters, checks and errors as [`Query::parse`].
+///
+/// ```
+/// use wechat_events::query::QueryRef;
+///
+/// let q = QueryRef::parse(
+///     "signature=f21891de399b4e33a1a93c9a7b8a8fffb5a443ff&timestamp=1410685589&nonce=test&echostr=hi",
+/// ).unwrap();
+/// assert!(q.verify("test"));
+/// assert_eq!(q.into_owned().echostr.as_deref(), Some("hi"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryRef<'a> {
+    /// `signature`: SHA-1 over token, timestamp, nonce.
+    pub signature: Cow<'a, str>,
+    /// `timestamp`: unix seconds, as sent.
+    pub timestamp: Cow<'a, str>,
+    /// `nonce`.
+    pub nonce: Cow<'a, str>,
+    /// `echostr`: only on the GET handshake.
+    pub echostr: Option<Cow<'a, str>>,
+    /// `openid`: the user, on pushes.
+    pub openid: Option<Cow<'a, str>>,
+    /// `encrypt_type`: `aes` for encrypted pushes.
+    pub encrypt_type: Option<Cow<'a, str>>,
+    /// `msg_signature`: SHA-1 over token, timestamp, nonce and the `Encrypt` text.
+    pub msg_signature: Option<Cow<'a, str>>,
+}
+
+impl<'a> QueryRef<'a> {
+    /// Parses and shape-checks a raw query string (see [`Query::parse`]).
+    pub fn parse(query: &'a str) -> Result<QueryRef<'a>, QueryError> {
         // `form_urlencoded` (what `serde_urlencoded` reads with) decodes
-        // lazily and borrows what needs no decoding: only the values kept
-        // here are copied.
-        let mut q = Query::default();
+        // lazily and borrows what needs no decoding.
+        let mut q = QueryRef::default();
         let mut seen: [&str; 7] = [""; 7];
         let mut seen_len = 0;
         for (k, v) in form_urlencoded::parse(query.as_bytes()) {
@@ -76,22 +125,16 @@ impl Query {
                 "signature" => ("signature", &mut q.signature),
                 "timestamp" => ("timestamp", &mut q.timestamp),
                 "nonce" => ("nonce", &mut q.nonce),
-                "echostr" => ("echostr", q.echostr.get_or_insert_with(String::new)),
-                "openid" => ("openid", q.openid.get_or_insert_with(String::new)),
-                "encrypt_type" => (
-                    "encrypt_type",
-                    q.encrypt_type.get_or_insert_with(String::new),
-                ),
-                "msg_signature" => (
-                    "msg_signature",
-                    q.msg_signature.get_or_insert_with(String::new),
-                ),
+                "echostr" => ("echostr", q.echostr.get_or_insert_default()),
+                "openid" => ("openid", q.openid.get_or_insert_default()),
+                "encrypt_type" => ("encrypt_type", q.encrypt_type.get_or_insert_default()),
+                "msg_signature" => ("msg_signature", q.msg_signature.get_or_insert_default()),
                 _ => continue,
             };
             if seen[..seen_len].contains(&name) {
                 return Err(QueryError::Duplicate(name));
             }
-            *slot = v.into_owned();
+            *slot = v;
             seen[seen_len] = name;
             seen_len += 1;
         }
@@ -140,10 +183,26 @@ impl Query {
 
     /// Whether the push says it is encrypted (`encrypt_type=aes`).
     pub fn is_encrypted(&self) -> bool {
-        self.encrypt_type
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("aes"))
+        is_aes(self.encrypt_type.as_deref())
     }
+
+    /// The owned [`Query`].
+    pub fn into_owned(self) -> Query {
+        let owned = |v: Option<Cow<'_, str>>| v.map(Cow::into_owned);
+        Query {
+            signature: self.signature.into_owned(),
+            timestamp: self.timestamp.into_owned(),
+            nonce: self.nonce.into_owned(),
+            echostr: owned(self.echostr),
+            openid: owned(self.openid),
+            encrypt_type: owned(self.encrypt_type),
+            msg_signature: owned(self.msg_signature),
+        }
+    }
+}
+
+fn is_aes(encrypt_type: Option<&str>) -> bool {
+    encrypt_type.is_some_and(|t| t.eq_ignore_ascii_case("aes"))
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts, Run}
 use crate::panics::{self, Quiet};
 use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_USERS};
 use crate::push::{parse, Body, ParseError, Push};
-use crate::query::{Query, QueryError};
+use crate::query::{QueryError, QueryRef};
 use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
 use crate::reply::Reply;
 use crate::router::{Router, RouterError, Routes};
@@ -562,10 +562,12 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 }
 
 async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
-    let checked = Query::parse(req.query_string())
+    let checked = QueryRef::parse(req.query_string())
         .map_err(PushError::from)
         .and_then(|q| {
-            let echostr = q.echostr.clone().ok_or(QueryError::Missing("echostr"))?;
+            let echostr = (q.echostr.as_deref())
+                .ok_or(QueryError::Missing("echostr"))?
+                .to_owned();
             if !q.verify(inner.config.token()) {
                 return Err(PushError::Signature);
             }
@@ -610,7 +612,7 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
 /// first.
 async fn check_binding(
     store: &dyn BindingStore,
-    query: &Query,
+    query: &QueryRef<'_>,
     digest: [u8; 20],
 ) -> Result<(), PushError> {
     let key = replay::binding_key(&query.signature, &query.timestamp, &query.nonce);
@@ -641,7 +643,7 @@ impl Inner {
         req: &HttpRequest,
         payload: web::Payload,
     ) -> Result<Accepted<'_>, PushError> {
-        let query = Query::parse(req.query_string())?;
+        let query = QueryRef::parse(req.query_string())?;
         if !query.verify(self.config.token()) {
             return Err(PushError::Signature);
         }
@@ -711,7 +713,7 @@ impl Inner {
     }
 
     /// Refuses a `timestamp` outside the replay window.
-    fn check_window(&self, query: &Query) -> Result<(), PushError> {
+    fn check_window(&self, query: &QueryRef<'_>) -> Result<(), PushError> {
         match self.config.replay_window() {
             Some(window) => Ok(replay::check_window(&query.timestamp, unix_now(), window)?),
             None => Ok(()),
@@ -749,7 +751,7 @@ impl Inner {
             .map_err(|_| PushError::BodyTimeout(wait))?
     }
 
-    fn decode(&self, query: &Query, body: Vec<u8>) -> Result<Decoded<'_>, PushError> {
+    fn decode(&self, query: &QueryRef<'_>, body: Vec<u8>) -> Result<Decoded<'_>, PushError> {
         let text = String::from_utf8(body)
             .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.utf8_error().valid_up_to())))?;
         let keys = match (&self.config.crypto, query.is_encrypted()) {
@@ -1111,7 +1113,7 @@ impl Inner {
     fn respond(&self, outcome: &Outcome, key: Option<&AesKey>) -> HttpResponse {
         let Some(xml) = &outcome.reply else {
             return HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
+                .insert_header((header::CONTENT_TYPE, text_plain()))
                 .body("success");
         };
         let body = match key {
@@ -1124,9 +1126,19 @@ impl Inner {
             }
         };
         HttpResponse::Ok()
-            .content_type("application/xml; charset=utf-8")
+            .insert_header((header::CONTENT_TYPE, application_xml()))
             .body(body)
     }
+}
+
+/// The answers' content types, from static strings (`content_type("...")`
+/// would copy its string into a new allocation on every response).
+fn text_plain() -> header::HeaderValue {
+    header::HeaderValue::from_static("text/plain; charset=utf-8")
+}
+
+fn application_xml() -> header::HeaderValue {
+    header::HeaderValue::from_static("application/xml; charset=utf-8")
 }
 
 enum Job {

@@ -1,0 +1,132 @@
+//! Counts the heap allocations one push costs on the whole in-process
+//! request path (actix routing, query, signature, replay checks, body,
+//! parse, dedup, handler, render, response), with a counting global
+//! allocator, and checks the count stays within the figure BENCHMARKS.md
+//! gives. Allocation is a large share of a push's CPU under load (glibc's
+//! `malloc` and `free` were ~10 % of the quickstart's profile), and a count
+//! does not depend on the machine, so it is checked here, unlike times.
+//!
+//! One test only: the allocator counts the whole process, so nothing else
+//! may run while it measures. `--nocapture` shows the figures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{test, App};
+use wechat_events::crypto::{self, AesKey};
+use wechat_events::{signature, Config, Router, TextMessage, WechatService};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const TOKEN: &str = "devtoken";
+const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const APPID: &str = "wxb11529c136998cb6";
+
+/// The most allocations a plaintext text push echoed may take (the test
+/// request's own construction excluded); BENCHMARKS.md gives the count
+/// measured and the history.
+const PLAIN_CEILING: u64 = 48;
+/// The same for a secure-mode push (decrypting and encrypting).
+const SECURE_CEILING: u64 = 64;
+
+/// Pushes measured per mode, after a few to warm up.
+const PUSHES: u64 = 200;
+
+async fn echo(msg: TextMessage) -> String {
+    format!("收到:{}", msg.content)
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+#[actix_rt::test]
+async fn a_push_allocates_within_the_documented_count() {
+    let key: AesKey = AES_KEY.parse().expect("key");
+    let mut next = 0u64;
+    for secure in [false, true] {
+        let mut config = Config::builder(TOKEN);
+        if secure {
+            config = config.aes_key(AES_KEY).appid(APPID);
+        }
+        let service = WechatService::builder(config.build().expect("config"))
+            .only(Router::new().on(echo))
+            .build()
+            .expect("service");
+        let app = test::init_service(App::new().service(service)).await;
+        // Each request signed (and encrypted) before counting starts.
+        let mut request = || {
+            next += 1;
+            let (timestamp, nonce) = (now().to_string(), next.to_string());
+            let xml = format!(
+                "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>\
+                 <FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName>\
+                 <CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>\
+                 <Content><![CDATA[hi]]></Content><MsgId>{next}</MsgId></xml>"
+            );
+            let sig = signature::sign(&[TOKEN, &timestamp, &nonce]);
+            let mut uri = format!(
+                "/wechat?signature={sig}&timestamp={timestamp}&nonce={nonce}&openid=oyORnuP8q7ou2gfYjqLzSIWZf0rs"
+            );
+            let body = if secure {
+                let encrypt = crypto::encrypt(&key, APPID, &xml);
+                let ms = crypto::msg_signature(TOKEN, &timestamp, &nonce, &encrypt);
+                uri.push_str(&format!("&encrypt_type=aes&msg_signature={ms}"));
+                format!("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
+            } else {
+                xml
+            };
+            test::TestRequest::post()
+                .uri(&uri)
+                .insert_header(("content-type", "text/xml"))
+                .set_payload(body)
+                .to_request()
+        };
+        for _ in 0..10 {
+            let resp = test::call_service(&app, request()).await;
+            assert!(resp.status().is_success());
+        }
+        let requests: Vec<_> = (0..PUSHES).map(|_| request()).collect();
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for req in requests {
+            let resp = test::call_service(&app, req).await;
+            assert!(resp.status().is_success());
+            let body = test::read_body(resp).await;
+            assert!(body.len() > 100, "an echo, not `success`");
+        }
+        let per_push = (ALLOCATIONS.load(Ordering::Relaxed) - before) / PUSHES;
+        let (mode, ceiling) = if secure {
+            ("secure", SECURE_CEILING)
+        } else {
+            ("plaintext", PLAIN_CEILING)
+        };
+        println!("{mode} text push echoed: {per_push} allocations");
+        assert!(
+            per_push <= ceiling,
+            "a {mode} push now takes {per_push} allocations, more than the {ceiling} documented"
+        );
+    }
+}
