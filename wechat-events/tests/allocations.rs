@@ -11,11 +11,10 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{test, App};
-use wechat_events::crypto::{self, AesKey};
-use wechat_events::{signature, Config, Router, TextMessage, WechatService};
+use wechat_events::testing::{SimPush, Simulator};
+use wechat_events::{Config, Router, TextMessage, WechatService};
 
 struct Counting;
 
@@ -56,53 +55,28 @@ async fn echo(msg: TextMessage) -> String {
     format!("收到:{}", msg.content)
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
-
 #[actix_rt::test]
 async fn a_push_allocates_within_the_documented_count() {
-    let key: AesKey = AES_KEY.parse().expect("key");
-    let mut next = 0u64;
     for secure in [false, true] {
         let mut config = Config::builder(TOKEN);
+        let mut sim = Simulator::new(TOKEN);
         if secure {
             config = config.aes_key(AES_KEY).appid(APPID);
+            sim = sim.secure(AES_KEY, APPID).expect("simulator key");
         }
         let service = WechatService::builder(config.build().expect("config"))
             .only(Router::new().on(echo))
             .build()
             .expect("service");
         let app = test::init_service(App::new().service(service)).await;
-        // Each request signed (and encrypted) before counting starts.
-        let mut request = || {
-            next += 1;
-            let (timestamp, nonce) = (now().to_string(), next.to_string());
-            let xml = format!(
-                "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>\
-                 <FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName>\
-                 <CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>\
-                 <Content><![CDATA[hi]]></Content><MsgId>{next}</MsgId></xml>"
-            );
-            let sig = signature::sign(&[TOKEN, &timestamp, &nonce]);
-            let mut uri = format!(
-                "/wechat?signature={sig}&timestamp={timestamp}&nonce={nonce}&openid=oyORnuP8q7ou2gfYjqLzSIWZf0rs"
-            );
-            let body = if secure {
-                let encrypt = crypto::encrypt(&key, APPID, &xml);
-                let ms = crypto::msg_signature(TOKEN, &timestamp, &nonce, &encrypt);
-                uri.push_str(&format!("&encrypt_type=aes&msg_signature={ms}"));
-                format!("<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
-            } else {
-                xml
-            };
+        // Each request signed (and encrypted) by the simulator, with a fresh
+        // nonce and MsgId, before counting starts.
+        let request = || {
+            let push = sim.prepare(&SimPush::text("hi"));
             test::TestRequest::post()
-                .uri(&uri)
+                .uri(&format!("/wechat?{}", push.query()))
                 .insert_header(("content-type", "text/xml"))
-                .set_payload(body)
+                .set_payload(push.body().to_owned())
                 .to_request()
         };
         for _ in 0..10 {
