@@ -22,6 +22,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 PAIRS=${PAIRS:-2}
 DURATION=${DURATION:-8}
 MAX_RATE=${MAX_RATE:-60000}
@@ -36,7 +38,7 @@ redis-cli -u "$REDIS_URL" ping >/dev/null || { echo "no Redis at $REDIS_URL" >&2
 
 echo "== building (release): the quickstart and the request generator"
 (cd "$root" && cargo build --release --example quickstart && cargo build --release -p wechat-events-bench --bins)
-target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+target=$(target_dir "$root")
 QUICKSTART=$target/release/examples/quickstart
 LOADGEN=$target/release/wechat-loadgen
 work=$(mktemp -d)
@@ -72,7 +74,7 @@ load() {
     local out
     out=$(WECHAT_REQUESTS="$3" WECHAT_REQUESTS_WRAP=0 wrk -t1 -c"$2" -d"${DURATION}s" \
         -s "$here/requests.lua" "http://127.0.0.1:$1/wechat")
-    if grep -qE "Non-2xx|Socket errors" <<<"$out"; then
+    if wrk_failed "$out"; then
         echo "FAILED on port $1:" >&2
         echo "$out" >&2
         exit 1

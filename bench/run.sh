@@ -47,6 +47,8 @@ APPID=${BENCH_APPID:-wxb11529c136998cb6}
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$here/lib.sh"
 
 for tool in wrk curl cargo; do
     if ! command -v "$tool" >/dev/null; then
@@ -60,7 +62,7 @@ done
 
 echo "== building (release): the quickstart, the bare server and the request generator"
 (cd "$root" && cargo build --release --example quickstart && cargo build --release -p wechat-events-bench --bins)
-target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+target=$(target_dir "$root")
 QUICKSTART=$target/release/examples/quickstart
 BARE=$target/release/bare-actix
 LOADGEN=$target/release/wechat-loadgen
@@ -75,16 +77,6 @@ trap cleanup EXIT
 
 echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk: $THREADS thread(s), $CONNECTIONS connections, ${DURATION}s per run, $PAIRS pairs"
-
-wait_for_port() {
-    local port=$1
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$port after 10 s" >&2
-    return 1
-}
 
 # start_server quickstart|bare MODE: starts it in the background (server_pid).
 start_server() {
@@ -138,9 +130,6 @@ check() {
     fi
 }
 
-# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
 # run_wrk PORT [wrap]: prints requests/s; fails loudly on any non-2xx or
 # socket error. Leaves the server's CPU time per request (µs) in $work/cpu.
 run_wrk() {
@@ -149,11 +138,10 @@ run_wrk() {
     out=$(WECHAT_REQUESTS="$work/requests" WECHAT_REQUESTS_WRAP=$wrap wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
         -s "$here/requests.lua" "http://127.0.0.1:$port/wechat")
     after=$(cpu_ticks "$server_pid")
-    count=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<<"$out")
-    awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$count" \
-        'BEGIN { printf "%.1f\n", t / hz * 1e6 / n }' >"$work/cpu"
+    count=$(wrk_requests "$out")
+    cpu_per_request $((after - before)) "$count" >"$work/cpu"
     echo "$out" >"$work/wrk.out"
-    if grep -q -e 'Non-2xx' -e 'Socket errors' <<<"$out"; then
+    if wrk_failed "$out"; then
         echo "FAILED: wrk saw errors (a non-2xx answer means a refused or duplicated request, or an exhausted requests file: raise MAX_RATE):" >&2
         echo "$out" >&2
         echo "--- server log (last lines):" >&2
