@@ -284,7 +284,6 @@ pub trait DedupStore: Send + Sync + 'static {
 }
 
 /// One entry of the in-memory store: a claim, in flight or completed.
-#[derive(Clone)]
 struct Slot {
     /// Tells this claim from a later claim of the same key.
     id: u64,

@@ -115,7 +115,7 @@ impl PushError {
             "rejected request"
         );
         HttpResponse::build(status)
-            .content_type("text/plain; charset=utf-8")
+            .insert_header((header::CONTENT_TYPE, text_plain()))
             .body(self.to_string())
     }
 }
@@ -557,7 +557,7 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "GET, POST"))
-        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CONTENT_TYPE, text_plain()))
         .body("method not allowed: use GET (handshake) or POST (push)")
 }
 
@@ -578,7 +578,7 @@ async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
         Ok(echostr) => {
             tracing::info!("handshake verified");
             HttpResponse::Ok()
-                .content_type("text/plain; charset=utf-8")
+                .insert_header((header::CONTENT_TYPE, text_plain()))
                 .body(echostr)
         }
         Err(e) => e.respond(&req),
@@ -1131,8 +1131,9 @@ impl Inner {
     }
 }
 
-/// The answers' content types, from static strings (`content_type("...")`
-/// would copy its string into a new allocation on every response).
+/// The content types of every answer, from static strings
+/// (`content_type("...")` would copy its string into a new allocation on
+/// every response).
 fn text_plain() -> header::HeaderValue {
     header::HeaderValue::from_static("text/plain; charset=utf-8")
 }
