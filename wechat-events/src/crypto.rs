@@ -373,6 +373,9 @@ pub fn verify_msg_signature(
     }
 }
 
+/// Room for [`encrypt_reply`]'s tags, above the 143 bytes they take.
+const ENVELOPE_TAGS: usize = 160;
+
 /// Builds the encrypted reply envelope for a plaintext reply, with fresh
 /// randomness and the given timestamp and nonce:
 ///
@@ -403,7 +406,11 @@ pub fn encrypt_reply(
     let encrypted = encrypt(key, appid, reply_xml);
     let signature = msg_signature(token, timestamp, nonce, &encrypted);
     // `encrypted` is base64 and `signature` is hex: neither can contain "]]>".
-    let mut out = String::with_capacity(encrypted.len() + 160);
+    // Sized for the whole envelope (its tags take 143 bytes): growing a
+    // buffer of this size costs glibc far more than a fresh allocation.
+    let mut out = String::with_capacity(
+        ENVELOPE_TAGS + encrypted.len() + signature.len() + timestamp.len() + nonce.len(),
+    );
     out.push_str("<xml>");
     xml::ascii_cdata_element(&mut out, "Encrypt", &encrypted);
     xml::ascii_cdata_element(&mut out, "MsgSignature", &signature);

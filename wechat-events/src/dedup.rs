@@ -11,7 +11,7 @@
 //! # The in-memory store at capacity
 //!
 //! [`MemoryStore`] bounds the **bytes** it holds, not the number of keys:
-//! each entry weighs its key, its reply and handler name, plus a fixed
+//! each entry weighs its reply and handler name, plus a fixed
 //! [`ENTRY_OVERHEAD_BYTES`] (measured, see that constant). Eviction is
 //! first in, first out: when the store is full the *oldest* entries go, so
 //! the newest pushes — the ones WeChat is about to retry — are always
@@ -22,10 +22,11 @@
 //! sharded map with one queue per shard does what the store needs at a
 //! fraction of a general cache's cost: see BENCHMARKS.md.)
 //!
-//! An in-flight entry is inserted with the weight of its key alone (the
-//! reply is not known yet) and replaced with its final weight when the
-//! work completes, which also starts its TTL afresh. The replacement
-//! applies only to the same claim, so it never overwrites a newer claim of
+//! An in-flight entry is inserted with the fixed overhead alone (the
+//! reply is not known yet) and given its final weight, in place, when the
+//! work completes; its TTL counts from the claim (at least 15 s,
+//! [`crate::config::MIN_DEDUP_TTL`]: WeChat's tries all come within it). The update
+//! applies only to the same claim, so it never changes a newer claim of
 //! the key.
 //!
 //! # A claim cannot be orphaned
@@ -60,27 +61,26 @@ use sha1::{Digest, Sha1};
 use tokio::sync::Notify;
 
 use crate::event::Event;
-use crate::expiring::ExpiringMap;
+use crate::expiring::{ExpiringMap, Key};
 use crate::push::{Body, Push};
 
 /// The fixed cost, in heap bytes, of one [`MemoryStore`] entry beyond its
-/// key and reply text: its slot in the shard's table (at the table's
-/// load), its records in the expiry queue, its tries and fate, and the
-/// outcome's shared parts.
+/// reply text: its slot in the shard's table (at the table's load), its
+/// records in the expiry queue, its tries and fate, and the outcome's
+/// shared parts. The store keeps a 128-bit fingerprint of each key, not
+/// the key, so the key's length costs nothing.
 ///
 /// Measured with a counting global allocator (`tests/dedup_memory.rs`,
-/// 10,000 entries, 72-byte keys): a completed entry with no reply costs
-/// about 470 bytes, 398 beyond its key; an in-flight claim about 605
-/// beyond its key, its ticket (completion closure, outcome future, fate)
-/// included, for as long as its handler runs. The figure is rounded up;
-/// the allocator's rounding and fragmentation come on top of it in RSS.
-/// (On moka's cache, the store's first home, a completed entry cost 670
-/// bytes beyond its key.)
+/// 10,000 entries): a completed entry with no reply costs about 330 bytes;
+/// an in-flight claim about 460, its ticket (completion closure, outcome
+/// future, fate) included, for as long as its handler runs. The figure is
+/// rounded up; the allocator's rounding and fragmentation come on top of
+/// it in RSS. (On moka's cache, the store's first home, a completed entry
+/// cost 670 bytes beyond its key.)
 pub const ENTRY_OVERHEAD_BYTES: u64 = 512;
 
 /// The budget per key of [`MemoryStore::new`]'s `capacity`: the fixed
-/// overhead, a typical key (~80 bytes) and a reply of up to ~430 bytes
-/// (a text echo is ~170). Entries with longer replies take more of the
+/// overhead and a reply of up to ~510 bytes (a text echo is ~170). Entries with longer replies take more of the
 /// budget, so fewer fit; shorter ones leave room for more.
 pub const BYTES_PER_ENTRY: u64 = 1024;
 
@@ -403,16 +403,6 @@ impl Slot {
         }
     }
 
-    fn done(id: u64, outcome: &Outcome, flight: Arc<Flight>) -> Slot {
-        let text = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
-        let bytes = text(&outcome.reply).saturating_add(text(&outcome.handler));
-        Slot {
-            id,
-            bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
-            flight,
-        }
-    }
-
     /// A later try of this slot's push.
     fn retry(&self) -> Retry {
         let attempt = (self.flight.tries)
@@ -422,14 +412,12 @@ impl Slot {
     }
 }
 
-fn weigh(key: &str, slot: &Slot) -> u64 {
-    ENTRY_OVERHEAD_BYTES
-        .saturating_add(key.len() as u64)
-        .saturating_add(u64::from(slot.bytes))
+fn weigh(slot: &Slot) -> u64 {
+    ENTRY_OVERHEAD_BYTES.saturating_add(u64::from(slot.bytes))
 }
 
 /// The in-memory store: in-flight and finished outcomes, bounded in bytes,
-/// oldest evicted first, each kept for the TTL after it completes.
+/// oldest evicted first, each kept for the TTL after its first claim.
 ///
 /// An entry evicted early (more than the byte budget of newer pushes
 /// arrived within its TTL) lets a later retry run the handler again; size
@@ -457,7 +445,7 @@ impl MemoryStore {
         Self::with_max_bytes(capacity.saturating_mul(BYTES_PER_ENTRY), ttl)
     }
 
-    /// A store holding at most `max_bytes` of entries (keys, replies and
+    /// A store holding at most `max_bytes` of entries (replies and
     /// [`ENTRY_OVERHEAD_BYTES`] each), oldest evicted first, each
     /// remembered for `ttl`.
     pub fn with_max_bytes(max_bytes: u64, ttl: Duration) -> Self {
@@ -499,7 +487,8 @@ impl MemoryStore {
 
     /// The claim, synchronous: one critical section of the store's map,
     /// with no await point, so nothing can cancel it half-way.
-    fn claim_now(&self, key: String) -> Claim {
+    fn claim_now(&self, key: &str) -> Claim {
+        let key = self.map.key(key);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         // The completer exists before the entry and is dropped (settling
         // the claim as abandoned) unless it reaches the ticket: see the
@@ -507,11 +496,11 @@ impl MemoryStore {
         let flight = Flight::first();
         let completer = Completer(flight.clone());
         let held = self.map.get_or_insert(
-            key.clone(),
+            key,
             |slot| (!slot.flight.is_abandoned()).then(|| slot.retry()),
             || {
                 let mine = Slot::in_flight(id, flight.clone());
-                let weight = weigh(&key, &mine);
+                let weight = weigh(&mine);
                 (mine, weight)
             },
         );
@@ -521,37 +510,37 @@ impl MemoryStore {
         }
     }
 
-    fn ticket(&self, key: String, id: u64, completer: Completer) -> Ticket {
+    fn ticket(&self, key: Key, id: u64, completer: Completer) -> Ticket {
         let store = self.clone();
-        let flight = completer.0.clone();
-        let (outcome, decider) = (flight.outcome(), flight.decider());
+        let (outcome, decider) = (completer.0.outcome(), completer.0.decider());
         Ticket::new(
             move |outcome: Outcome| {
-                let done = Slot::done(id, &outcome, flight);
+                let text = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
+                let bytes = text(&outcome.reply).saturating_add(text(&outcome.handler));
                 completer.complete(outcome);
-                store.settle(key, done);
+                store.settle(key, id, u32::try_from(bytes).unwrap_or(u32::MAX));
             },
             outcome,
             decider,
         )
     }
 
-    /// Replaces a completed claim with its final weight (which also starts
-    /// its TTL afresh), unless the key has been claimed anew meanwhile.
-    fn settle(&self, key: String, done: Slot) {
-        let id = done.id;
-        let weight = weigh(&key, &done);
-        self.map.get_or_insert(
-            key,
-            |current| (current.id != id).then_some(()),
-            || (done, weight),
-        );
+    /// Gives a completed claim its final weight (its outcome is in its
+    /// flight already), unless the key has been claimed anew meanwhile.
+    /// The entry keeps its place: its TTL counts from the claim.
+    fn settle(&self, key: Key, id: u64, bytes: u32) {
+        self.map.update(key, |slot| {
+            (slot.id == id).then(|| {
+                slot.bytes = bytes;
+                weigh(slot)
+            })
+        });
     }
 }
 
 impl DedupStore for MemoryStore {
     fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
-        futures_util::future::ready(self.claim_now(key)).boxed()
+        futures_util::future::ready(self.claim_now(&key)).boxed()
     }
 }
 
@@ -844,7 +833,8 @@ mod tests {
             panic!("first claim")
         };
         store.run_pending_tasks().await;
-        assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES + 5);
+        // The store keeps a fingerprint of the key, not the key.
+        assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES);
         let (complete, _) = ticket.into_parts();
         complete(Outcome {
             reply: Some("x".repeat(1000).into()),
@@ -852,7 +842,7 @@ mod tests {
             status: Status::Replied,
         });
         store.run_pending_tasks().await;
-        assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES + 5 + 1000 + 12);
+        assert_eq!(store.weighted_size(), ENTRY_OVERHEAD_BYTES + 1000 + 12);
         assert_eq!(store.len(), 1);
     }
 
@@ -902,7 +892,7 @@ mod tests {
             panic!("first claim")
         };
         // The entry is lost (as to an early eviction) and claimed anew.
-        store.map.remove("k");
+        store.map.remove(store.map.key("k"));
         let Claim::First(new) = store.claim("k".into()).await else {
             panic!("claim after eviction")
         };

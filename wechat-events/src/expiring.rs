@@ -24,6 +24,13 @@
 //! An entry refreshed in place (a completed dedup claim, with its final
 //! weight) moves to the back of the queue; its old place in the queue is
 //! left behind as a stale record and skipped when it reaches the front.
+//!
+//! The map keeps a 128-bit fingerprint of each key ([`Key`]), not the key:
+//! an entry owns no heap memory for it, a lookup compares two words, and
+//! evicting an entry frees nothing it did not have to (the entries are
+//! dropped by whichever worker inserts next into their shard, so a key
+//! string would mostly be freed on another thread than the one that
+//! allocated it).
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
@@ -41,13 +48,27 @@ const MAX_SHARDS: u64 = 16;
 /// its eviction order is exactly first in, first out.
 const MIN_SHARD_ENTRIES: u64 = 256;
 
-/// A map from `String` keys to `V`, each entry kept for the TTL after it
-/// was inserted (or last replaced), the oldest dropped first when the
-/// entries' weights exceed the budget.
+/// A map from string keys (kept as their [`Key`]s) to `V`, each entry
+/// kept for the TTL after it was inserted (or last replaced), the oldest
+/// dropped first when the entries' weights exceed the budget.
 pub(crate) struct ExpiringMap<V> {
     shards: Box<[Mutex<Shard<V>>]>,
     hasher: foldhash::fast::RandomState,
+    /// Seeds the second half of each key's fingerprint: SipHash, keyed at
+    /// random, so that no two keys share a fingerprint except by a chance
+    /// of about 2^-64 per pair even if foldhash's half coincides.
+    check: std::hash::RandomState,
     ttl: Duration,
+}
+
+/// A key's fingerprint: what the map holds and compares instead of the
+/// key. Two hashes of the key under independent random seeds: `hash`
+/// (foldhash) places it, `check` (SipHash) tells apart keys that share
+/// `hash`. Made by [`ExpiringMap::key`], valid for that map only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    hash: u64,
+    check: u64,
 }
 
 struct Shard<V> {
@@ -63,7 +84,7 @@ struct Shard<V> {
 }
 
 struct Entry<V> {
-    key: String,
+    key: Key,
     /// The id of this entry's one live record in the queue.
     id: u64,
     inserted: Instant,
@@ -97,7 +118,16 @@ impl<V> ExpiringMap<V> {
                 })
                 .collect(),
             hasher: foldhash::fast::RandomState::default(),
+            check: std::hash::RandomState::new(),
             ttl,
+        }
+    }
+
+    /// `key`'s fingerprint in this map.
+    pub(crate) fn key(&self, key: &str) -> Key {
+        Key {
+            hash: self.hasher.hash_one(key),
+            check: self.check.hash_one(key),
         }
     }
 
@@ -108,11 +138,11 @@ impl<V> ExpiringMap<V> {
     /// returns `None`. Either way in one critical section.
     pub(crate) fn get_or_insert<R>(
         &self,
-        key: String,
+        key: Key,
         keep: impl FnOnce(&V) -> Option<R>,
         make: impl FnOnce() -> (V, u64),
     ) -> Option<R> {
-        let hash = self.hasher.hash_one(key.as_str());
+        let hash = key.hash;
         let now = Instant::now();
         let mut shard = self.shard(hash);
         let shard = &mut *shard;
@@ -138,7 +168,6 @@ impl<V> ExpiringMap<V> {
             None => {
                 let (value, weight) = make();
                 shard.weight += weight;
-                let hasher = &self.hasher;
                 shard.table.insert_unique(
                     hash,
                     Entry {
@@ -148,7 +177,7 @@ impl<V> ExpiringMap<V> {
                         weight,
                         value,
                     },
-                    |e| hasher.hash_one(e.key.as_str()),
+                    |e| e.key.hash,
                 );
             }
         }
@@ -161,10 +190,28 @@ impl<V> ExpiringMap<V> {
         None
     }
 
+    /// Changes `key`'s entry in place, in one critical section: `change`
+    /// gets its value and answers its new weight, or `None` to leave it as
+    /// it was. The entry keeps its place in the queue and its TTL still
+    /// counts from its insertion. If the new weight takes the map over its
+    /// budget, the oldest entries go (this one too, if it is the oldest).
+    pub(crate) fn update(&self, key: Key, change: impl FnOnce(&mut V) -> Option<u64>) {
+        let now = Instant::now();
+        let mut shard = self.shard(key.hash);
+        let shard = &mut *shard;
+        if let Some(entry) = shard.table.find_mut(key.hash, |e| e.key == key) {
+            if let Some(weight) = change(&mut entry.value) {
+                shard.weight = shard.weight - entry.weight + weight;
+                entry.weight = weight;
+            }
+        }
+        shard.evict(now, self.ttl);
+    }
+
     /// Removes `key`'s entry, as an early eviction would.
     #[cfg(test)]
-    pub(crate) fn remove(&self, key: &str) {
-        let hash = self.hasher.hash_one(key);
+    pub(crate) fn remove(&self, key: Key) {
+        let hash = key.hash;
         let mut shard = self.shard(hash);
         if let Ok(found) = shard.table.find_entry(hash, |e| e.key == key) {
             let (entry, _) = found.remove();
@@ -244,7 +291,7 @@ mod tests {
     use super::*;
 
     fn insert(map: &ExpiringMap<u32>, key: &str, value: u32, weight: u64) -> Option<u32> {
-        map.get_or_insert(key.to_owned(), |v| Some(*v), || (value, weight))
+        map.get_or_insert(map.key(key), |v| Some(*v), || (value, weight))
     }
 
     #[test]
@@ -320,7 +367,7 @@ mod tests {
         insert(&map, "b", 2, 10);
         // `keep` declines: "a" is replaced, heavier, and is now the newest.
         assert_eq!(
-            map.get_or_insert("a".into(), |_| None::<u32>, || (3, 50)),
+            map.get_or_insert(map.key("a"), |_| None::<u32>, || (3, 50)),
             None
         );
         assert_eq!(map.weight(), 60);
@@ -329,6 +376,40 @@ mod tests {
         assert_eq!(map.weight(), 95);
         assert_eq!(insert(&map, "a", 0, 1), Some(3));
         assert_eq!(insert(&map, "b", 5, 1), None, "b was evicted");
+    }
+
+    #[test]
+    fn updating_keeps_the_entry_in_place_with_its_new_weight() {
+        let map = ExpiringMap::new(100, Duration::from_secs(60), 1);
+        insert(&map, "a", 1, 10);
+        insert(&map, "b", 2, 10);
+        map.update(map.key("a"), |v| {
+            *v = 3;
+            Some(50)
+        });
+        map.update(map.key("b"), |_| None);
+        map.update(map.key("missing"), |_| panic!("no entry to change"));
+        assert_eq!(map.weight(), 60);
+        assert_eq!(map.len(), 2);
+        // 105 > 100: the oldest entry, "a", goes, updated or not.
+        insert(&map, "c", 4, 45);
+        assert_eq!(map.weight(), 55);
+        assert_eq!(insert(&map, "b", 0, 1), Some(2));
+        assert_eq!(insert(&map, "a", 5, 1), None, "a was evicted");
+    }
+
+    #[test]
+    fn an_update_keeps_the_entry_s_expiry() {
+        let map = ExpiringMap::new(1 << 20, Duration::from_millis(200), 1);
+        insert(&map, "a", 1, 1);
+        std::thread::sleep(Duration::from_millis(120));
+        map.update(map.key("a"), |_| Some(2));
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(
+            insert(&map, "a", 3, 1),
+            None,
+            "expired 200 ms after insertion"
+        );
     }
 
     #[test]
@@ -344,7 +425,7 @@ mod tests {
     fn the_queue_does_not_grow_with_replacements() {
         let map = ExpiringMap::new(1000, Duration::from_secs(60), 10);
         for i in 0..100_000u32 {
-            map.get_or_insert("same".into(), |_| None::<u32>, || (i, 10));
+            map.get_or_insert(map.key("same"), |_| None::<u32>, || (i, 10));
             insert(&map, &format!("k{}", i % 50), i, 10);
         }
         let shard = lock(&map.shards[0]);
@@ -368,7 +449,7 @@ mod tests {
                     start.wait();
                     for k in 0..keys {
                         let first = map
-                            .get_or_insert(format!("key{k}"), |_| Some(()), || (k, 100))
+                            .get_or_insert(map.key(&format!("key{k}")), |_| Some(()), || (k, 100))
                             .is_none();
                         if first {
                             inserted.fetch_add(1, Ordering::Relaxed);
@@ -391,7 +472,7 @@ mod tests {
         let map = ExpiringMap::new(1 << 20, Duration::from_secs(60), 1);
         insert(&map, "a", 1, 1);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            map.get_or_insert("b".into(), |_| None::<u32>, || panic!("boom"))
+            map.get_or_insert(map.key("b"), |_| None::<u32>, || panic!("boom"))
         }));
         assert!(panicked.is_err());
         assert_eq!(insert(&map, "a", 0, 1), Some(1));

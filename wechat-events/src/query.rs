@@ -115,12 +115,10 @@ pub struct QueryRef<'a> {
 impl<'a> QueryRef<'a> {
     /// Parses and shape-checks a raw query string (see [`Query::parse`]).
     pub fn parse(query: &'a str) -> Result<QueryRef<'a>, QueryError> {
-        // `form_urlencoded` (what `serde_urlencoded` reads with) decodes
-        // lazily and borrows what needs no decoding.
         let mut q = QueryRef::default();
         let mut seen: [&str; 7] = [""; 7];
         let mut seen_len = 0;
-        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        for (k, v) in pairs(query) {
             let (name, slot) = match &*k {
                 "signature" => ("signature", &mut q.signature),
                 "timestamp" => ("timestamp", &mut q.timestamp),
@@ -201,6 +199,29 @@ impl<'a> QueryRef<'a> {
     }
 }
 
+/// The query's `name=value` pairs, decoded as `form_urlencoded` decodes
+/// them (what `serde_urlencoded` reads with): lazily, borrowing what needs
+/// no decoding, invalid percent-encoding kept as sent and invalid UTF-8
+/// replaced. A query with no `%` and no `+` — every push WeChat sends —
+/// needs no decoding at all and is only split.
+fn pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    let plain = !query.bytes().any(|b| b == b'%' || b == b'+');
+    let split = plain.then(|| {
+        query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (Cow::Borrowed(name), Cow::Borrowed(value))
+            })
+    });
+    let decoded = (!plain).then(|| form_urlencoded::parse(query.as_bytes()));
+    split
+        .into_iter()
+        .flatten()
+        .chain(decoded.into_iter().flatten())
+}
+
 fn is_aes(encrypt_type: Option<&str>) -> bool {
     encrypt_type.is_some_and(|t| t.eq_ignore_ascii_case("aes"))
 }
@@ -216,6 +237,33 @@ mod tests {
         assert!(!q.verify("other"));
         assert!(q.is_encrypted());
         assert_eq!(q.openid.as_deref(), Some("o1"));
+    }
+
+    #[test]
+    fn pairs_are_split_as_form_urlencoded_splits_them() {
+        for query in [
+            "",
+            "&&",
+            "a=1&b=2",
+            "a=1&&b=&=3&c&d=4=5&",
+            "signature=ab&timestamp=1&nonce=n",
+            "a=%41&b=x+y",
+            "a=%zz&b=%E4%BD%A0&c=%FF",
+            "name+with+plus=v",
+        ] {
+            let ours: Vec<_> = pairs(query).collect();
+            let theirs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            assert_eq!(ours, theirs, "{query:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pairs_agree_with_form_urlencoded(query in "[a-z0-9=&%+ 你]{0,40}") {
+            let ours: Vec<_> = pairs(&query).collect();
+            let theirs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@
 //! out first) whose entries expire once their timestamp leaves the
 //! window. A binding pushed out of a full store early lets that URL carry
 //! a second body — size the capacity for the pushes of two windows (each
-//! entry is about 250 bytes with a 62-byte key, measured with a counting
-//! allocator). In secure mode `msg_signature` already covers the body;
+//! entry is about 170 bytes whatever the key's length: the store keeps a
+//! 128-bit fingerprint of the key; measured by `tests/dedup_memory.rs`). In secure mode `msg_signature` already covers the body;
 //! the rules still apply and cost a hash.
 
 use std::sync::Arc;
@@ -125,9 +125,8 @@ impl BindingStore for MemoryBindings {
     fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
         // One synchronous critical section, with no await point: nothing
         // can cancel it half-way.
-        let bound = self
-            .map
-            .get_or_insert(key, |d| Some(*d == digest), || (digest, 1));
+        let bound =
+            (self.map).get_or_insert(self.map.key(&key), |d| Some(*d == digest), || (digest, 1));
         let binding = match bound {
             None => Binding::New,
             Some(true) => Binding::Same,

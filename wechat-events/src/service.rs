@@ -689,11 +689,12 @@ impl Inner {
                 // Polled once here first: most handlers finish without
                 // waiting on anything, and then need no task of their own.
                 // A poll is synchronous, so a hang-up cannot cut it short;
-                // work still pending moves to its detached task.
-                let mut work = Box::pin(work.in_current_span());
+                // work still pending moves to its detached task (in this
+                // push's span, which the first poll ran in already).
+                let mut work = Box::pin(work);
                 let polled = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
                 if polled.is_pending() {
-                    self.tasks.spawn(work);
+                    self.tasks.spawn(work.in_current_span());
                 }
                 (self.answer(1, arrived, outcome, &decider, &push).await, 1)
             }

@@ -1,6 +1,7 @@
 //! Measures what one `MemoryStore` entry costs in heap bytes, with a
 //! counting global allocator, and checks the documented figure
-//! (`dedup::ENTRY_OVERHEAD_BYTES`) still covers it.
+//! (`dedup::ENTRY_OVERHEAD_BYTES`) still covers it; and what one replay
+//! binding costs.
 //!
 //! One test only: the allocator counts the whole process, so nothing else
 //! may allocate while it measures. Run it with `--nocapture` to see the
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use wechat_events::dedup::{Claim, DedupStore, MemoryStore, Outcome, Status, ENTRY_OVERHEAD_BYTES};
+use wechat_events::replay::{self, Binding, BindingStore, MemoryBindings};
 
 struct Counting;
 
@@ -90,20 +92,38 @@ async fn bytes_per_entry_stay_within_the_documented_overhead() {
     store.run_pending_tasks().await;
     let in_flight = (LIVE.load(Ordering::SeqCst) - before) as f64 / n as f64;
 
+    // The store keeps a fingerprint of the key, not the key: the figures
+    // are whole entries, whatever the key's length.
     println!(
-        "dedup entry ({n} entries): key {key_len} B; completed {completed:.0} B each ({:.0} beyond the key); \
-         in flight {in_flight:.0} B each ({:.0} beyond the key, ticket included); \
+        "dedup entry ({n} entries, {key_len}-byte keys): completed {completed:.0} B each; \
+         in flight {in_flight:.0} B each (ticket included); \
          documented overhead {ENTRY_OVERHEAD_BYTES} B",
-        completed - key_len as f64,
-        in_flight - key_len as f64,
     );
     assert!(
-        completed - (key_len as f64) <= ENTRY_OVERHEAD_BYTES as f64,
-        "a completed entry costs {completed:.0} B with a {key_len}-byte key: update ENTRY_OVERHEAD_BYTES"
+        completed <= ENTRY_OVERHEAD_BYTES as f64,
+        "a completed entry costs {completed:.0} B: update ENTRY_OVERHEAD_BYTES"
     );
     assert!(
-        completed - (key_len as f64) >= ENTRY_OVERHEAD_BYTES as f64 / 2.0,
+        completed >= ENTRY_OVERHEAD_BYTES as f64 / 2.0,
         "a completed entry costs only {completed:.0} B: ENTRY_OVERHEAD_BYTES overstates it"
     );
     drop(tickets);
+
+    // Replay bindings, for `replay`'s module docs.
+    let bindings = MemoryBindings::new(u64::MAX / 2, Duration::from_secs(600));
+    let digest = replay::body_digest(b"<xml/>");
+    bindings
+        .bind(replay::binding_key(&"0".repeat(40), "1", "warm"), digest)
+        .await;
+    let before = LIVE.load(Ordering::SeqCst);
+    for i in 0..n {
+        let key = replay::binding_key(&format!("{i:040x}"), "1700000000", "1234567890");
+        assert_eq!(bindings.bind(key, digest).await, Binding::New);
+    }
+    let binding = (LIVE.load(Ordering::SeqCst) - before) as f64 / n as f64;
+    println!("replay binding ({n} entries): {binding:.0} B each");
+    assert!(
+        binding <= 200.0,
+        "a binding costs {binding:.0} B: update the figure in replay's docs"
+    );
 }
