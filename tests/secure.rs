@@ -170,6 +170,28 @@ async fn compatible_mode_answers_each_push_in_kind() {
 }
 
 #[actix_rt::test]
+async fn an_encrypted_push_s_url_cannot_carry_another_body() {
+    // Compatible mode takes both kinds of push, so a captured URL could be
+    // replayed with a plaintext body: the URL is bound to the encrypted
+    // body's verified msg_signature, and the plaintext body is refused.
+    let qs = secure(&[("WECHAT_MODE", "compatible")]);
+    let u = user();
+    let xml = text_xml(&u, "原文");
+    let (query, body) = encrypted_push(TOKEN, &u, &encrypt(&key(AES_KEY), APPID, &xml));
+    let first = post(&qs.url, &query, body.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    // WeChat's retry: the same body again is answered (the same reply,
+    // encrypted afresh).
+    let retry = post(&qs.url, &query, body).await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert!(retry.body.contains("<Encrypt>"), "{}", retry.body);
+    let plain_query = query.split("&encrypt_type=").next().unwrap();
+    let forged = post(&qs.url, plain_query, text_xml(&u, "伪造")).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("another body"), "{}", forged.body);
+}
+
+#[actix_rt::test]
 async fn plain_mode_ignores_encryption_parameters() {
     let qs = Quickstart::start(&[
         ("WECHAT_MODE", "plain"),

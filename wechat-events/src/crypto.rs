@@ -29,6 +29,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use rand::RngCore;
 
+use crate::fields::{Fields, Value};
 use crate::signature;
 use crate::xml;
 
@@ -475,22 +476,9 @@ pub fn extract_encrypt(body: &str) -> Result<String, CryptoError> {
 pub fn extract_envelope(body: &str) -> Result<Envelope, CryptoError> {
     // The push parser's XML rules apply (no DTD, predefined entities only,
     // bounded depth and size); only the two envelope fields are read.
-    let fields = xml::parse_fields(body).map_err(|e| parse_err(e.to_string()))?;
-    let field = |name: &str| -> Result<Option<String>, CryptoError> {
-        let mut values = fields.all(name);
-        let Some(first) = values.next() else {
-            return Ok(None);
-        };
-        if values.next().is_some() {
-            return Err(parse_err(format!("duplicate <{name}>")));
-        }
-        let text = first
-            .as_text()
-            .ok_or_else(|| parse_err(format!("unexpected element inside <{name}>")))?;
-        Ok(Some(text.trim().to_owned()))
-    };
-    let to_user_name = field("ToUserName")?;
-    match field("Encrypt")? {
+    let mut fields = xml::parse_fields(body).map_err(|e| parse_err(e.to_string()))?;
+    let to_user_name = envelope_field(&mut fields, "ToUserName")?;
+    match envelope_field(&mut fields, "Encrypt")? {
         Some(encrypt) if !encrypt.is_empty() => Ok(Envelope {
             encrypt,
             to_user_name,
@@ -498,6 +486,26 @@ pub fn extract_envelope(body: &str) -> Result<Envelope, CryptoError> {
         Some(_) => Err(parse_err("<Encrypt> is empty")),
         None => Err(parse_err("missing <Encrypt>")),
     }
+}
+
+/// The one `<name>` leaf of an envelope, trimmed, taken out of `fields`
+/// (the `<Encrypt>` text is most of the body: it is moved, not copied).
+fn envelope_field(fields: &mut Fields, name: &str) -> Result<Option<String>, CryptoError> {
+    if fields.all(name).nth(1).is_some() {
+        return Err(parse_err(format!("duplicate <{name}>")));
+    }
+    let Some(value) = fields.take(name) else {
+        return Ok(None);
+    };
+    let Value::Text(text) = value else {
+        return Err(parse_err(format!("unexpected element inside <{name}>")));
+    };
+    let trimmed = text.trim();
+    Ok(Some(if trimmed.len() == text.len() {
+        text
+    } else {
+        trimmed.to_owned()
+    }))
 }
 
 fn parse_err(msg: impl Into<String>) -> CryptoError {

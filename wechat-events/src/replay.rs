@@ -17,8 +17,12 @@
 //! window. A binding pushed out of a full store early lets that URL carry
 //! a second body — size the capacity for the pushes of two windows (each
 //! entry is about 170 bytes whatever the key's length: the store keeps a
-//! 128-bit fingerprint of the key; measured by `tests/dedup_memory.rs`). In secure mode `msg_signature` already covers the body;
-//! the rules still apply and cost a hash.
+//! 128-bit fingerprint of the key; measured by `tests/dedup_memory.rs`).
+//!
+//! A URL is bound to its body's SHA-1, or, for an encrypted push, to its
+//! verified `msg_signature`: that is already a digest of the body's
+//! `<Encrypt>` under the token, so the binding costs no second hash, and a
+//! forged body cannot carry a valid one.
 
 use std::sync::Arc;
 use std::time::Duration;

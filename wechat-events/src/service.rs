@@ -622,6 +622,22 @@ async fn check_binding(
     }
 }
 
+/// What a push's URL is bound to: the body's digest, or for a decrypted
+/// push its verified `msg_signature`, which is already a digest of the
+/// body's `<Encrypt>` (under the token) and spares hashing the body again.
+/// A forged body under a captured URL cannot carry a valid one.
+fn binding_digest(query: &QueryRef<'_>, decoded: &Decoded<'_>) -> [u8; 20] {
+    let mut digest = [0u8; 20];
+    let verified = (decoded.key.is_some())
+        .then_some(query.msg_signature.as_deref())
+        .flatten();
+    match verified {
+        Some(signature) if hex::decode_to_slice(signature, &mut digest).is_ok() => digest,
+        // Not decrypted: the text is the body as it came.
+        _ => replay::body_digest(decoded.xml.as_bytes()),
+    }
+}
+
 /// A push after verification and decryption.
 struct Decoded<'a> {
     xml: String,
@@ -649,14 +665,12 @@ impl Inner {
         }
         self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
-        // The digest is taken before the body becomes the push's text.
-        let binding = (self.bindings.as_deref()).map(|store| (store, replay::body_digest(&body)));
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
-        if let Some((store, digest)) = binding {
-            check_binding(store, &query, digest).await?;
+        if let Some(store) = self.bindings.as_deref() {
+            check_binding(store, &query, binding_digest(&query, &decoded)).await?;
         }
         Ok(Accepted { decoded, push })
     }

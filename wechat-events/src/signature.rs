@@ -20,7 +20,10 @@ use subtle::ConstantTimeEq;
 /// );
 /// ```
 pub fn sign(parts: &[&str]) -> String {
-    hex::encode(digest(parts))
+    let mut hex = [0u8; 40];
+    hex::encode_to_slice(digest(parts), &mut hex).expect("20 bytes are 40 hex digits");
+    // Hex digits are ASCII; `hex::encode` would build the string one `char` at a time.
+    String::from_utf8_lossy(&hex).into_owned()
 }
 
 fn digest(parts: &[&str]) -> [u8; 20] {
