@@ -21,10 +21,11 @@ use common::*;
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use wechat_events::dedup::{Claim, DedupStore, MemoryStore};
+use wechat_events::replay::{Binding, BindingStore};
 use wechat_events::testing::{SimPush, TestServer};
 use wechat_events::{
-    Article, Captures, ClickEvent, Config, Context, LateReply, Push, Reply, Router, SubscribeEvent,
-    TextMessage, WechatService,
+    Article, Captures, ClickEvent, Config, Context, LateReply, Mode, Push, Reply, Router,
+    SubscribeEvent, TextMessage, WechatService,
 };
 
 #[derive(Default)]
@@ -534,4 +535,69 @@ async fn extractors_run_once_per_push_and_their_panics_are_contained() {
     assert_eq!(again.text(), Some("session T"));
     assert_eq!(gate.passed(), 2, "the panicky push ran no handler");
     server.stop().await;
+}
+
+/// Counts the URLs the service binds.
+#[derive(Clone, Default)]
+struct CountedBindings {
+    binds: std::sync::Arc<AtomicUsize>,
+    inner: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, [u8; 20]>>>,
+}
+
+impl BindingStore for CountedBindings {
+    fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
+        self.binds.fetch_add(1, Ordering::SeqCst);
+        let mut bound = self.inner.lock().unwrap();
+        let binding = match bound.get(&key) {
+            None => {
+                bound.insert(key, digest);
+                Binding::New
+            }
+            Some(d) if *d == digest => Binding::Same,
+            Some(_) => Binding::Different,
+        };
+        Box::pin(std::future::ready(binding))
+    }
+}
+
+async fn echo(msg: TextMessage) -> String {
+    format!("echo {}", msg.content)
+}
+
+#[actix_rt::test]
+async fn secure_mode_binds_no_url_and_compatible_mode_binds_each() {
+    // Secure mode: every push passes msg_signature, part of its URL, so
+    // the URL can carry no other body and binding it would be wasted.
+    // Compatible mode binds, encrypted pushes as plaintext ones.
+    for (mode, binds_per_push) in [(Mode::Secure, 0), (Mode::Compatible, 1)] {
+        let config = Config::builder(TOKEN)
+            .aes_key(AES_KEY)
+            .appid(APPID)
+            .mode(mode)
+            .build()
+            .expect("config");
+        let store = CountedBindings::default();
+        let service = WechatService::builder(config)
+            .only(Router::new().on(echo))
+            .binding_store(store.clone())
+            .build()
+            .unwrap();
+        let server = TestServer::builder(service).start();
+        let sim = secure_sim();
+        for i in 0..3 {
+            let push = sim.prepare(&SimPush::text(&format!("m{i}")));
+            let answer = sim.deliver(&server, &push).await.expect("answered");
+            assert_eq!(
+                answer.text(),
+                Some(format!("echo m{i}").as_str()),
+                "{mode:?}"
+            );
+        }
+        assert_eq!(
+            store.binds.load(Ordering::SeqCst),
+            3 * binds_per_push,
+            "{mode:?}"
+        );
+        server.stop().await;
+    }
 }

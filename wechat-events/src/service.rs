@@ -668,8 +668,12 @@ impl Inner {
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
-        // above and does not lock the URL for the genuine push.
-        if let Some(store) = self.bindings.as_deref() {
+        // above and does not lock the URL for the genuine push. In secure
+        // mode every push passed `msg_signature`, which is part of its URL
+        // and covers its `<Encrypt>`: the URL can carry no other body, and
+        // a binding would only cost a store operation.
+        let bindings = self.bindings.as_deref();
+        if let Some(store) = bindings.filter(|_| !matches!(self.config.crypto, Crypto::Secure(_))) {
             check_binding(store, &query, binding_digest(&query, &decoded)).await?;
         }
         Ok(Accepted { decoded, push })
