@@ -12,6 +12,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -608,6 +609,12 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
         .await
 }
 
+/// Polls `future` once: its output if it is ready, `Pending` if not (and
+/// then it may be polled on, or handed elsewhere).
+async fn poll_once<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
+}
+
 /// Refuses a signed URL replayed with another body (`digest`) than its
 /// first.
 async fn check_binding(
@@ -710,8 +717,7 @@ impl Inner {
                 // work still pending moves to its detached task (in this
                 // push's span, which the first poll ran in already).
                 let mut work = Box::pin(work);
-                let polled = std::future::poll_fn(|cx| Poll::Ready(work.as_mut().poll(cx))).await;
-                if polled.is_pending() {
+                if poll_once(work.as_mut()).await.is_pending() {
                     self.tasks.spawn(work.in_current_span());
                 }
                 (self.answer(1, arrived, outcome, &decider, &push).await, 1)
@@ -761,9 +767,21 @@ impl Inner {
                     return Err(PushError::TooLarge { limit });
                 }
                 body.extend_from_slice(&chunk);
+                // The whole declared body is here (actix never passes on
+                // more): the stream's end can come a turn of the
+                // connection's task later, which the push need not wait for.
+                if declared == Some(body.len() as u64) {
+                    break;
+                }
             }
             Ok(body)
         };
+        // Polled once first: a push's body nearly always came with its
+        // head, and then needs no timer.
+        let mut read = std::pin::pin!(read);
+        if let Poll::Ready(body) = poll_once(read.as_mut()).await {
+            return body;
+        }
         let wait = self.config.deadline();
         tokio::time::timeout(wait, read)
             .await
