@@ -946,11 +946,15 @@ impl Inner {
         // Polled right here, in this (detached, tracked) task: a panic is
         // caught and reported, never unwinds into the service.
         let mut run = AssertUnwindSafe(Quiet(future)).catch_unwind();
-        let deadline = arrived + self.config.deadline();
-        let joined = tokio::select! {
-            biased;
-            joined = &mut run => Some(joined),
-            _ = tokio::time::sleep_until(deadline) => None,
+        // Polled once before the deadline's timer is made: most handlers
+        // are done by then, and need none.
+        let joined = match poll_once(Pin::new(&mut run)).await {
+            Poll::Ready(joined) => Some(joined),
+            Poll::Pending => tokio::select! {
+                biased;
+                joined = &mut run => Some(joined),
+                _ = tokio::time::sleep_until(arrived + self.config.deadline()) => None,
+            },
         };
         if let Some(joined) = joined {
             let (outcome, reply) = self.finish(&name, joined, &push);
