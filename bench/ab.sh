@@ -30,7 +30,7 @@ for pair in $(seq "$PAIRS"); do
     for which in old new; do
         bin=$old
         if [[ $which == new ]]; then bin=$new; fi
-        env "${keys[@]}" "$LOADGEN" --kind text --count $((70000 * (DURATION + 1))) "${secure[@]}" --out "$work/requests"
+        env "${keys[@]}" "$LOADGEN" --kind text --count $((100000 * (DURATION + 1))) "${secure[@]}" --out "$work/requests"
         env WECHAT_ADDR="127.0.0.1:$PORT" "${server_env[@]}" "$bin" >/dev/null 2>&1 &
         pid=$!
         wait_for_port "$PORT"

@@ -23,7 +23,7 @@
 # Needs wrk (Debian/Ubuntu: `sudo apt-get install wrk`; macOS: `brew install
 # wrk`), curl and a Rust toolchain. Settings (environment): PAIRS (5),
 # DURATION seconds per run (10), CONNECTIONS (32), THREADS (1), MODES
-# ("plain secure"), KINDS ("text subscribe"), MAX_RATE (60000: requests per
+# ("plain secure"), KINDS ("text subscribe"), MAX_RATE (100000: requests per
 # second the quickstart's precomputed requests allow for), RSS_SECONDS (30), PORT_A (18080,
 # quickstart), PORT_B (18081, bare), RUST_LOG (passed to the quickstart;
 # unset = its default, info), CARGO_TARGET_DIR, TMPDIR.
@@ -35,7 +35,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 MODES=${MODES:-plain secure}
 KINDS=${KINDS:-text subscribe}
-MAX_RATE=${MAX_RATE:-60000}
+MAX_RATE=${MAX_RATE:-100000}
 RSS_SECONDS=${RSS_SECONDS:-30}
 PORT_A=${PORT_A:-18080}
 PORT_B=${PORT_B:-18081}
