@@ -25,9 +25,9 @@
 //! An in-flight entry is inserted with the fixed overhead alone (the
 //! reply is not known yet) and given its final weight, in place, when the
 //! work completes; its TTL counts from the claim (at least 15 s,
-//! [`crate::config::MIN_DEDUP_TTL`]: WeChat's tries all come within it). The update
-//! applies only to the same claim, so it never changes a newer claim of
-//! the key.
+//! [`crate::config::MIN_DEDUP_TTL`]: WeChat's tries all come within it).
+//! The update applies only to the same claim, so it never changes a newer
+//! claim of the key.
 //!
 //! # A claim cannot be orphaned
 //!
@@ -80,8 +80,9 @@ use crate::push::{Body, Push};
 pub const ENTRY_OVERHEAD_BYTES: u64 = 512;
 
 /// The budget per key of [`MemoryStore::new`]'s `capacity`: the fixed
-/// overhead and a reply of up to ~510 bytes (a text echo is ~170). Entries with longer replies take more of the
-/// budget, so fewer fit; shorter ones leave room for more.
+/// overhead and a reply of up to ~510 bytes (a text echo is ~170).
+/// Entries with longer replies take more of the budget, so fewer fit;
+/// shorter ones leave room for more.
 pub const BYTES_PER_ENTRY: u64 = 1024;
 
 /// How a push was answered.

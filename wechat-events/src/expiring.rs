@@ -21,9 +21,11 @@
 //! - **nothing runs in the background**: expired and excess entries are
 //!   dropped by the insertion that finds them at the front of the queue.
 //!
-//! An entry refreshed in place (a completed dedup claim, with its final
-//! weight) moves to the back of the queue; its old place in the queue is
-//! left behind as a stale record and skipped when it reaches the front.
+//! An entry replaced (an expired or abandoned dedup claim claimed anew)
+//! moves to the back of the queue; its old place in the queue is left
+//! behind as a stale record and skipped when it reaches the front. An
+//! entry changed in place ([`ExpiringMap::update`]: a completed dedup
+//! claim given its final weight) keeps its place and its expiry.
 //!
 //! The map keeps a 128-bit fingerprint of each key ([`Key`]), not the key:
 //! an entry owns no heap memory for it, a lookup compares two words, and
