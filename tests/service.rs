@@ -585,7 +585,7 @@ async fn secure_mode_binds_no_url_and_compatible_mode_binds_each() {
         let server = TestServer::builder(service).start();
         let sim = secure_sim();
         for i in 0..3 {
-            let push = sim.prepare(&SimPush::text(&format!("m{i}")));
+            let push = sim.prepare(&SimPush::text(format!("m{i}")));
             let answer = sim.deliver(&server, &push).await.expect("answered");
             assert_eq!(
                 answer.text(),
