@@ -173,7 +173,7 @@ async fn compatible_mode_answers_each_push_in_kind() {
 async fn an_encrypted_push_s_url_cannot_carry_another_body() {
     // Compatible mode takes both kinds of push, so a captured URL could be
     // replayed with a plaintext body: the URL is bound to the encrypted
-    // body's verified msg_signature, and the plaintext body is refused.
+    // body, and the plaintext body is refused.
     let qs = secure(&[("WECHAT_MODE", "compatible")]);
     let u = user();
     let xml = text_xml(&u, "原文");

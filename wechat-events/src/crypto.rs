@@ -374,7 +374,7 @@ pub fn verify_msg_signature(
     }
 }
 
-/// Room for [`encrypt_reply`]'s tags, above the 143 bytes they take.
+/// Room for [`encrypt_reply`]'s tags, above the 133 bytes they take.
 const ENVELOPE_TAGS: usize = 160;
 
 /// Builds the encrypted reply envelope for a plaintext reply, with fresh
@@ -407,7 +407,7 @@ pub fn encrypt_reply(
     let encrypted = encrypt(key, appid, reply_xml);
     let signature = msg_signature(token, timestamp, nonce, &encrypted);
     // `encrypted` is base64 and `signature` is hex: neither can contain "]]>".
-    // Sized for the whole envelope (its tags take 143 bytes): growing a
+    // Sized for the whole envelope (its tags take 133 bytes): growing a
     // buffer of this size costs glibc far more than a fresh allocation.
     let mut out = String::with_capacity(
         ENVELOPE_TAGS + encrypted.len() + signature.len() + timestamp.len() + nonce.len(),

@@ -26,8 +26,11 @@
 //! reply is not known yet) and given its final weight, in place, when the
 //! work completes; its TTL counts from the claim (at least 15 s,
 //! [`crate::config::MIN_DEDUP_TTL`]: WeChat's tries all come within it).
-//! The update applies only to the same claim, so it never changes a newer
-//! claim of the key.
+//! If the entry is gone by then (evicted early for room, or expired while
+//! a slow handler ran), the completed claim is inserted again, its TTL
+//! counting from its completion. Either way the update applies only to the
+//! same claim, so it never changes a newer claim of the key. (The Redis
+//! store keeps every outcome for the TTL after its completion.)
 //!
 //! # A claim cannot be orphaned
 //!
@@ -418,7 +421,9 @@ fn weigh(slot: &Slot) -> u64 {
 }
 
 /// The in-memory store: in-flight and finished outcomes, bounded in bytes,
-/// oldest evicted first, each kept for the TTL after its first claim.
+/// oldest evicted first, each kept for the TTL after its first claim (or
+/// after its completion, if its entry was gone by then: see the module
+/// docs).
 ///
 /// An entry evicted early (more than the byte budget of newer pushes
 /// arrived within its TTL) lets a later retry run the handler again; size
@@ -513,13 +518,14 @@ impl MemoryStore {
 
     fn ticket(&self, key: Key, id: u64, completer: Completer) -> Ticket {
         let store = self.clone();
-        let (outcome, decider) = (completer.0.outcome(), completer.0.decider());
+        let flight = completer.0.clone();
+        let (outcome, decider) = (flight.outcome(), flight.decider());
         Ticket::new(
             move |outcome: Outcome| {
                 let text = |s: &Option<Arc<str>>| s.as_deref().map_or(0, str::len);
                 let bytes = text(&outcome.reply).saturating_add(text(&outcome.handler));
                 completer.complete(outcome);
-                store.settle(key, id, u32::try_from(bytes).unwrap_or(u32::MAX));
+                store.settle(key, id, u32::try_from(bytes).unwrap_or(u32::MAX), flight);
             },
             outcome,
             decider,
@@ -527,15 +533,23 @@ impl MemoryStore {
     }
 
     /// Gives a completed claim its final weight (its outcome is in its
-    /// flight already), unless the key has been claimed anew meanwhile.
-    /// The entry keeps its place: its TTL counts from the claim.
-    fn settle(&self, key: Key, id: u64, bytes: u32) {
-        self.map.update(key, |slot| {
+    /// flight already), in place: its TTL counts from the claim. If its
+    /// entry is gone meanwhile (evicted early for room, or expired while
+    /// the handler ran) and the key is not claimed anew, the completed
+    /// claim goes back in, its TTL counting from now, so that later tries
+    /// still find the outcome. A newer claim of the key is never touched.
+    fn settle(&self, key: Key, id: u64, bytes: u32, flight: Arc<Flight>) {
+        let live = self.map.update(key, |slot| {
             (slot.id == id).then(|| {
                 slot.bytes = bytes;
                 weigh(slot)
             })
         });
+        if !live {
+            let done = Slot { id, bytes, flight };
+            let weight = weigh(&done);
+            self.map.get_or_insert(key, |_| Some(()), || (done, weight));
+        }
     }
 }
 
@@ -906,5 +920,23 @@ mod tests {
         let (complete_new, _) = new.into_parts();
         complete_new(replied("new"));
         assert_eq!(retry.await.reply.as_deref(), Some("new"));
+    }
+
+    #[actix_rt::test]
+    async fn a_completed_claim_whose_entry_was_lost_goes_back_in() {
+        let store = MemoryStore::new(100, Duration::from_secs(60));
+        let Claim::First(ticket) = store.claim("k".into()).await else {
+            panic!("first claim")
+        };
+        // The in-flight entry is lost (as to an early eviction); nobody
+        // claims the key meanwhile.
+        store.map.remove(store.map.key("k"));
+        let (complete, _) = ticket.into_parts();
+        complete(replied("kept"));
+        let Claim::Duplicate(retry) = store.claim("k".into()).await else {
+            panic!("the completed claim is back")
+        };
+        assert_eq!(retry.await.reply.as_deref(), Some("kept"));
+        assert_eq!(store.len(), 1);
     }
 }

@@ -192,22 +192,30 @@ impl<V> ExpiringMap<V> {
         None
     }
 
-    /// Changes `key`'s entry in place, in one critical section: `change`
-    /// gets its value and answers its new weight, or `None` to leave it as
-    /// it was. The entry keeps its place in the queue and its TTL still
-    /// counts from its insertion. If the new weight takes the map over its
-    /// budget, the oldest entries go (this one too, if it is the oldest).
-    pub(crate) fn update(&self, key: Key, change: impl FnOnce(&mut V) -> Option<u64>) {
+    /// Changes `key`'s live entry in place, in one critical section:
+    /// `change` gets its value and answers its new weight, or `None` to
+    /// leave it as it was. The entry keeps its place in the queue and its
+    /// TTL still counts from its insertion. If the new weight takes the map
+    /// over its budget, the oldest entries go (this one too, if it is the
+    /// oldest). `false` when there is no live entry (none, or an expired
+    /// one) and `change` was not called.
+    pub(crate) fn update(&self, key: Key, change: impl FnOnce(&mut V) -> Option<u64>) -> bool {
         let now = Instant::now();
         let mut shard = self.shard(key.hash);
         let shard = &mut *shard;
-        if let Some(entry) = shard.table.find_mut(key.hash, |e| e.key == key) {
-            if let Some(weight) = change(&mut entry.value) {
-                shard.weight = shard.weight - entry.weight + weight;
-                entry.weight = weight;
-            }
+        let live = shard
+            .table
+            .find_mut(key.hash, |e| e.key == key)
+            .filter(|entry| now.duration_since(entry.inserted) < self.ttl);
+        let Some(entry) = live else {
+            return false;
+        };
+        if let Some(weight) = change(&mut entry.value) {
+            shard.weight = shard.weight - entry.weight + weight;
+            entry.weight = weight;
         }
         shard.evict(now, self.ttl);
+        true
     }
 
     /// Removes `key`'s entry, as an early eviction would.
@@ -389,8 +397,8 @@ mod tests {
             *v = 3;
             Some(50)
         });
-        map.update(map.key("b"), |_| None);
-        map.update(map.key("missing"), |_| panic!("no entry to change"));
+        assert!(map.update(map.key("b"), |_| None));
+        assert!(!map.update(map.key("missing"), |_| panic!("no entry to change")));
         assert_eq!(map.weight(), 60);
         assert_eq!(map.len(), 2);
         // 105 > 100: the oldest entry, "a", goes, updated or not.
@@ -405,8 +413,12 @@ mod tests {
         let map = ExpiringMap::new(1 << 20, Duration::from_millis(200), 1);
         insert(&map, "a", 1, 1);
         std::thread::sleep(Duration::from_millis(120));
-        map.update(map.key("a"), |_| Some(2));
+        assert!(map.update(map.key("a"), |_| Some(2)));
         std::thread::sleep(Duration::from_millis(120));
+        assert!(
+            !map.update(map.key("a"), |_| panic!("expired")),
+            "an expired entry is not changed"
+        );
         assert_eq!(
             insert(&map, "a", 3, 1),
             None,

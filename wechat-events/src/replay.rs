@@ -19,14 +19,12 @@
 //! entry is about 170 bytes whatever the key's length: the store keeps a
 //! 128-bit fingerprint of the key; measured by `tests/dedup_memory.rs`).
 //!
-//! A URL is bound to its body's SHA-1, or, for an encrypted push, to its
-//! verified `msg_signature`: that is already a digest of the body's
-//! `<Encrypt>` under the token, so the binding costs no second hash, and a
-//! forged body cannot carry a valid one. In secure mode (plaintext refused)
+//! A URL is bound to its body's SHA-1. In secure mode (plaintext refused)
 //! no URL is bound at all: every push must pass `msg_signature`, which is
-//! part of its URL, so a URL can carry no other body than its own; the
-//! window still applies. Compatible mode binds, as a captured URL could
-//! otherwise be replayed there with a plaintext body.
+//! part of its URL and covers its `<Encrypt>`, so a URL can carry no other
+//! body than its own; the window still applies. Compatible mode binds
+//! encrypted pushes too, as a captured URL could otherwise be replayed
+//! there with a plaintext body.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::error::PayloadError;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, StatusCode, Version};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::StreamExt;
@@ -629,22 +629,6 @@ async fn check_binding(
     }
 }
 
-/// What a push's URL is bound to: the body's digest, or for a decrypted
-/// push its verified `msg_signature`, which is already a digest of the
-/// body's `<Encrypt>` (under the token) and spares hashing the body again.
-/// A forged body under a captured URL cannot carry a valid one.
-fn binding_digest(query: &QueryRef<'_>, decoded: &Decoded<'_>) -> [u8; 20] {
-    let mut digest = [0u8; 20];
-    let verified = (decoded.key.is_some())
-        .then_some(query.msg_signature.as_deref())
-        .flatten();
-    match verified {
-        Some(signature) if hex::decode_to_slice(signature, &mut digest).is_ok() => digest,
-        // Not decrypted: the text is the body as it came.
-        _ => replay::body_digest(decoded.xml.as_bytes()),
-    }
-}
-
 /// A push after verification and decryption.
 struct Decoded<'a> {
     xml: String,
@@ -672,16 +656,20 @@ impl Inner {
         }
         self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
+        // In secure mode every push must pass `msg_signature`, which is
+        // part of its URL and covers its `<Encrypt>`: the URL can carry no
+        // other body, and a binding would only cost a store operation.
+        // Elsewhere the URL is bound to the body's digest, taken before the
+        // body becomes the push's text.
+        let binding = (self.bindings.as_deref())
+            .filter(|_| !matches!(self.config.crypto, Crypto::Secure(_)))
+            .map(|store| (store, replay::body_digest(&body)));
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
-        // above and does not lock the URL for the genuine push. In secure
-        // mode every push passed `msg_signature`, which is part of its URL
-        // and covers its `<Encrypt>`: the URL can carry no other body, and
-        // a binding would only cost a store operation.
-        let bindings = self.bindings.as_deref();
-        if let Some(store) = bindings.filter(|_| !matches!(self.config.crypto, Crypto::Secure(_))) {
-            check_binding(store, &query, binding_digest(&query, &decoded)).await?;
+        // above and does not lock the URL for the genuine push.
+        if let Some((store, digest)) = binding {
+            check_binding(store, &query, digest).await?;
         }
         Ok(Accepted { decoded, push })
     }
@@ -759,6 +747,7 @@ impl Inner {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(PushError::TooLarge { limit });
         }
+        let http1 = req.version() < Version::HTTP_2;
         let read = async {
             let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
             while let Some(chunk) = payload.next().await {
@@ -767,10 +756,12 @@ impl Inner {
                     return Err(PushError::TooLarge { limit });
                 }
                 body.extend_from_slice(&chunk);
-                // The whole declared body is here (actix never passes on
-                // more): the stream's end can come a turn of the
-                // connection's task later, which the push need not wait for.
-                if declared == Some(body.len() as u64) {
+                // The whole declared body is here (actix's HTTP/1 decoder
+                // never passes on more): the stream's end can come a turn
+                // of the connection's task later, which the push need not
+                // wait for. (HTTP/2 frames the body itself: read to its end,
+                // so that a body longer than declared is an error.)
+                if http1 && declared == Some(body.len() as u64) {
                     break;
                 }
             }

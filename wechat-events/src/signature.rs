@@ -22,8 +22,8 @@ use subtle::ConstantTimeEq;
 pub fn sign(parts: &[&str]) -> String {
     let mut hex = [0u8; 40];
     hex::encode_to_slice(digest(parts), &mut hex).expect("20 bytes are 40 hex digits");
-    // Hex digits are ASCII; `hex::encode` would build the string one `char` at a time.
-    String::from_utf8_lossy(&hex).into_owned()
+    // `hex::encode` would build the string one `char` at a time.
+    String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
 }
 
 fn digest(parts: &[&str]) -> [u8; 20] {
