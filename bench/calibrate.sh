@@ -33,10 +33,7 @@ root=$(cd "$here/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
 
-if ! command -v wrk >/dev/null; then
-    echo "wrk is not installed: sudo apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)" >&2
-    exit 1
-fi
+require_tools wrk cargo
 
 echo "== building (release): the bare server and the request generator"
 (cd "$root" && cargo build --release -p wechat-events-bench --bins)
@@ -44,16 +41,8 @@ target=$(target_dir "$root")
 BARE=$target/release/bare-actix
 LOADGEN=$target/release/wechat-loadgen
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/wechat-calibrate.XXXXXX")
-server_pid=
-cleanup() {
-    if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "wrk: $THREADS thread(s), $CONNECTIONS connections, ${DURATION}s per run, $PAIRS pairs"
+with_server_workdir wechat-calibrate
+print_setup
 # The bare server checks nothing: one file of requests, sent round and round.
 WECHAT_TOKEN=${WECHAT_TOKEN:-devtoken} "$LOADGEN" --kind text --count 200000 --out "$work/requests"
 
@@ -78,8 +67,6 @@ run() {
     fi
     echo "$(sed -n 's/^Requests\/sec:\s*//p' <<<"$out") $(cpu_per_request $((after - before)) "$(wrk_requests "$out")")"
 }
-
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 summary=()
 for ns in $WORK_NS; do

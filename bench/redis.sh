@@ -31,9 +31,7 @@ REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export WECHAT_TOKEN=${WECHAT_TOKEN:-devtoken}
 export RUST_LOG=${RUST_LOG:-warn}
 
-for tool in wrk redis-cli cargo; do
-    command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
-done
+require_tools wrk redis-cli cargo
 redis-cli -u "$REDIS_URL" ping >/dev/null || { echo "no Redis at $REDIS_URL" >&2; exit 1; }
 
 echo "== building (release): the quickstart and the request generator"

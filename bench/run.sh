@@ -50,15 +50,7 @@ root=$(cd "$here/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$here/lib.sh"
 
-for tool in wrk curl cargo; do
-    if ! command -v "$tool" >/dev/null; then
-        case $tool in
-            wrk) echo "wrk is not installed: sudo apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)" >&2 ;;
-            *) echo "$tool is not installed" >&2 ;;
-        esac
-        exit 1
-    fi
-done
+require_tools wrk curl cargo
 
 echo "== building (release): the quickstart, the bare server and the request generator"
 (cd "$root" && cargo build --release --example quickstart && cargo build --release -p wechat-events-bench --bins)
@@ -67,16 +59,8 @@ QUICKSTART=$target/release/examples/quickstart
 BARE=$target/release/bare-actix
 LOADGEN=$target/release/wechat-loadgen
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/wechat-bench.XXXXXX")
-server_pid=
-cleanup() {
-    if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "wrk: $THREADS thread(s), $CONNECTIONS connections, ${DURATION}s per run, $PAIRS pairs"
+with_server_workdir wechat-bench
+print_setup
 
 # start_server quickstart|bare MODE: starts it in the background (server_pid).
 start_server() {
@@ -150,8 +134,6 @@ run_wrk() {
     fi
     sed -n 's/^Requests\/sec:\s*//p' <<<"$out"
 }
-
-median() { sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.4f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 count=$((MAX_RATE * (DURATION + 1)))
 summary=()
