@@ -16,7 +16,7 @@
 #
 # Needs wrk, redis-cli and a Redis at REDIS_URL. The keys written are
 # deleted at the end of each pair. Settings: PAIRS (2), DURATION seconds
-# (8), MAX_RATE (60000 requests/s the request files allow for),
+# (8), MAX_RATE (100000 requests/s the request files allow for),
 # REDIS_URL, CARGO_TARGET_DIR, TMPDIR.
 set -euo pipefail
 
@@ -26,7 +26,7 @@ root=$(cd "$here/.." && pwd)
 source "$here/lib.sh"
 PAIRS=${PAIRS:-2}
 DURATION=${DURATION:-8}
-MAX_RATE=${MAX_RATE:-60000}
+MAX_RATE=${MAX_RATE:-100000}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export WECHAT_TOKEN=${WECHAT_TOKEN:-devtoken}
 export RUST_LOG=${RUST_LOG:-warn}
