@@ -611,8 +611,22 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
 
 /// Polls `future` once: its output if it is ready, `Pending` if not (and
 /// then it may be polled on, or handed elsewhere).
-async fn poll_once<F: Future>(mut future: Pin<&mut F>) -> Poll<F::Output> {
+async fn poll_once<F: Future + ?Sized>(mut future: Pin<&mut F>) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
+}
+
+/// `future`'s output if it is ready by `deadline`, `None` if not. It is
+/// polled once before the deadline's timer is made: what is awaited here
+/// (a push's body, its handler) is nearly always ready at once, and then
+/// needs no timer.
+async fn by_deadline<F: Future + ?Sized>(
+    deadline: Instant,
+    mut future: Pin<&mut F>,
+) -> Option<F::Output> {
+    if let Poll::Ready(output) = poll_once(future.as_mut()).await {
+        return Some(output);
+    }
+    tokio::time::timeout_at(deadline, future).await.ok()
 }
 
 /// Refuses a signed URL replayed with another body (`digest`) than its
@@ -767,16 +781,11 @@ impl Inner {
             }
             Ok(body)
         };
-        // Polled once first: a push's body nearly always came with its
-        // head, and then needs no timer.
-        let mut read = std::pin::pin!(read);
-        if let Poll::Ready(body) = poll_once(read.as_mut()).await {
-            return body;
-        }
         let wait = self.config.deadline();
-        tokio::time::timeout(wait, read)
+        let read = std::pin::pin!(read);
+        by_deadline(Instant::now() + wait, read)
             .await
-            .map_err(|_| PushError::BodyTimeout(wait))?
+            .ok_or(PushError::BodyTimeout(wait))?
     }
 
     fn decode(&self, query: &QueryRef<'_>, body: Vec<u8>) -> Result<Decoded<'_>, PushError> {
@@ -871,7 +880,7 @@ impl Inner {
             return outcome.await;
         }
         let deadline = arrived + self.config.deadline();
-        if let Ok(outcome) = tokio::time::timeout_at(deadline, &mut outcome).await {
+        if let Some(outcome) = by_deadline(deadline, outcome.as_mut()).await {
             return outcome;
         }
         match decider(Fate::HandedOff).await {
@@ -937,16 +946,8 @@ impl Inner {
         // Polled right here, in this (detached, tracked) task: a panic is
         // caught and reported, never unwinds into the service.
         let mut run = AssertUnwindSafe(Quiet(future)).catch_unwind();
-        // Polled once before the deadline's timer is made: most handlers
-        // are done by then, and need none.
-        let joined = match poll_once(Pin::new(&mut run)).await {
-            Poll::Ready(joined) => Some(joined),
-            Poll::Pending => tokio::select! {
-                biased;
-                joined = &mut run => Some(joined),
-                _ = tokio::time::sleep_until(arrived + self.config.deadline()) => None,
-            },
-        };
+        let deadline = arrived + self.config.deadline();
+        let joined = by_deadline(deadline, Pin::new(&mut run)).await;
         if let Some(joined) = joined {
             let (outcome, reply) = self.finish(&name, joined, &push);
             return complete(
@@ -987,11 +988,7 @@ impl Inner {
             });
         };
         let last_moment = arrived + WECHAT_TIMEOUT * (u32::from(self.config.wait_retries()) + 1);
-        let joined = tokio::select! {
-            biased;
-            joined = &mut run => Some(joined),
-            _ = tokio::time::sleep_until(last_moment) => None,
-        };
+        let joined = by_deadline(last_moment, Pin::new(&mut run)).await;
         if let Some(joined) = joined {
             drop(permit);
             let (outcome, reply) = self.finish(&name, joined, &push);
