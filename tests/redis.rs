@@ -1135,7 +1135,7 @@ async fn a_claim_left_by_a_killed_instance_expires_and_a_later_try_runs_the_hand
 }
 
 #[actix_rt::test]
-async fn tries_and_fate_are_shared_by_every_instance() {
+async fn first_sighting_and_fate_are_shared_by_every_instance() {
     use wechat_events::dedup::Fate;
     let Some(redis) = TestRedis::shared().await else {
         return;
@@ -1152,7 +1152,13 @@ async fn tries_and_fate_are_shared_by_every_instance() {
     let Claim::Duplicate(third) = stores[2].claim("k".into()).await else {
         panic!("third")
     };
-    assert_eq!((second.attempt(), third.attempt()), (2, 3));
+    assert!(ticket.first_seen().is_none(), "new to the store");
+    let gap =
+        second.first_seen().max(third.first_seen()) - second.first_seen().min(third.first_seen());
+    assert!(
+        gap < Duration::from_millis(200),
+        "one first sighting: {gap:?}"
+    );
     assert_eq!(third.decider()(Fate::HandedOff).await, Fate::HandedOff);
     assert_eq!(
         ticket.decider()(Fate::Answered).await,
@@ -1172,7 +1178,8 @@ async fn tries_and_fate_are_shared_by_every_instance() {
     assert_eq!(surely("third", third).await, outcome);
 
     // A ticket dropped without an outcome gives the claim up: waiting
-    // tries answer `success` and the next claim is first again.
+    // tries learn it, and the next claim takes it over, keeping the push's
+    // first sighting.
     let Claim::First(ticket) = stores[0].claim("gone".into()).await else {
         panic!("first")
     };
@@ -1181,10 +1188,13 @@ async fn tries_and_fate_are_shared_by_every_instance() {
     };
     drop(ticket);
     assert_eq!(surely("abandoned", waiting).await, Outcome::abandoned());
-    assert!(matches!(
-        stores[2].claim("gone".into()).await,
-        Claim::First(_)
-    ));
+    let Claim::First(takeover) = stores[2].claim("gone".into()).await else {
+        panic!("an abandoned claim is taken over")
+    };
+    assert!(
+        takeover.first_seen().is_some(),
+        "a takeover, not a new push"
+    );
 }
 
 // ---- load ----

@@ -103,6 +103,14 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const MAX_SHUTDOWN_GRACE: Duration = Duration::from_secs(600);
 /// Default number of WeChat's tries held open while a slow handler runs.
 pub const DEFAULT_WAIT_RETRIES: u8 = 2;
+/// Default time a handler may run, from the push's first sighting, before
+/// it is cancelled ([`Config::handler_timeout`]).
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest handler time-out accepted (one hour).
+pub const MAX_HANDLER_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Narrowest replay window accepted: WeChat's retries carry their first
+/// try's `timestamp` for about 15 s, plus clock skew either way.
+pub const MIN_REPLAY_WINDOW: Duration = Duration::from_secs(30);
 /// Most tries that can be held: WeChat makes three, the last must answer.
 pub const MAX_WAIT_RETRIES: u8 = 2;
 /// Default time a pending reply waits for its user's next push.
@@ -191,6 +199,7 @@ pub struct Config {
     pub(crate) dedup_capacity: u64,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_background: usize,
+    pub(crate) handler_timeout: Duration,
     pub(crate) replay_window: Option<Duration>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) redis_url: Option<String>,
@@ -215,6 +224,7 @@ impl fmt::Debug for Config {
             .field("dedup_capacity", &self.dedup_capacity)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_background", &self.max_background)
+            .field("handler_timeout", &self.handler_timeout)
             .field("replay_window", &self.replay_window)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
@@ -244,6 +254,7 @@ impl Config {
             dedup_capacity: DEFAULT_DEDUP_CAPACITY,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_background: DEFAULT_MAX_BACKGROUND,
+            handler_timeout: DEFAULT_HANDLER_TIMEOUT,
             replay_window: Some(DEFAULT_REPLAY_WINDOW),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             redis_url: None,
@@ -340,6 +351,9 @@ impl Config {
         if let Some(n) = num("WECHAT_MAX_BACKGROUND", get("WECHAT_MAX_BACKGROUND"))? {
             b.max_background = n;
         }
+        if let Some(s) = num::<u64>("WECHAT_HANDLER_TIMEOUT_S", get("WECHAT_HANDLER_TIMEOUT_S"))? {
+            b.handler_timeout = Duration::from_secs(s);
+        }
         if let Some(s) = num::<u64>("WECHAT_REPLAY_WINDOW_S", get("WECHAT_REPLAY_WINDOW_S"))? {
             b.replay_window = (s > 0).then(|| Duration::from_secs(s));
         }
@@ -412,6 +426,12 @@ impl Config {
     /// How many handlers may keep running past their deadline.
     pub fn max_background(&self) -> usize {
         self.max_background
+    }
+    /// How long a handler may run, counted from the push's first sighting,
+    /// before it is cancelled (and logged): a hung handler cannot keep its
+    /// place in the background limit, nor hold up a shutdown, forever.
+    pub fn handler_timeout(&self) -> Duration {
+        self.handler_timeout
     }
     /// How far a request's `timestamp` may be from now; `None` when replay
     /// protection is off.
@@ -512,6 +532,7 @@ struct Names {
     dedup_capacity: &'static str,
     max_body_bytes: &'static str,
     max_background: &'static str,
+    handler_timeout: &'static str,
     replay_window: &'static str,
     shutdown_grace: &'static str,
     redis_url: &'static str,
@@ -535,6 +556,7 @@ impl Names {
             dedup_capacity: "dedup_capacity",
             max_body_bytes: "max_body_bytes",
             max_background: "max_background",
+            handler_timeout: "handler_timeout",
             replay_window: "replay_window",
             shutdown_grace: "shutdown_grace",
             redis_url: "redis_url",
@@ -557,6 +579,7 @@ impl Names {
             dedup_capacity: "WECHAT_DEDUP_CAPACITY",
             max_body_bytes: "WECHAT_MAX_BODY_BYTES",
             max_background: "WECHAT_MAX_BACKGROUND",
+            handler_timeout: "WECHAT_HANDLER_TIMEOUT_S",
             replay_window: "WECHAT_REPLAY_WINDOW_S",
             shutdown_grace: "WECHAT_SHUTDOWN_GRACE_S",
             redis_url: "WECHAT_REDIS_URL",
@@ -583,6 +606,7 @@ pub struct ConfigBuilder {
     dedup_capacity: u64,
     max_body_bytes: usize,
     max_background: usize,
+    handler_timeout: Duration,
     replay_window: Option<Duration>,
     shutdown_grace: Duration,
     redis_url: Option<String>,
@@ -654,9 +678,16 @@ impl ConfigBuilder {
         self.max_background = n;
         self
     }
+    /// How long a handler may run, from the push's first sighting, before
+    /// it is cancelled and logged (default 120 s; at least WeChat's tries'
+    /// span, `(wait_retries + 1) × 5 s`, at most an hour).
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
+    }
     /// How far a request's `timestamp` may be from now, either way
-    /// (default 300 s; `None` turns replay protection off, e.g. to replay
-    /// recorded pushes). See [`crate::replay`].
+    /// (default 300 s, at least 30 s; `None` turns replay protection off,
+    /// e.g. to replay recorded pushes). See [`crate::replay`].
     pub fn replay_window(mut self, window: Option<Duration>) -> Self {
         self.replay_window = window;
         self
@@ -818,11 +849,13 @@ impl ConfigBuilder {
         }
         if self
             .replay_window
-            .is_some_and(|w| w.is_zero() || w > MAX_REPLAY_WINDOW)
+            .is_some_and(|w| w < MIN_REPLAY_WINDOW || w > MAX_REPLAY_WINDOW)
         {
             return Err(ConfigError::new(
                 n.replay_window,
-                "must be between 1 and 86400 s (0 from the environment turns it off)",
+                "must be between 30 and 86400 s (0 from the environment turns it off): \
+                 WeChat's retries carry their first try's timestamp for about 15 s, and a \
+                 narrower window would refuse them",
             ));
         }
         if self.shutdown_grace > MAX_SHUTDOWN_GRACE {
@@ -858,6 +891,17 @@ impl ConfigBuilder {
             return Err(ConfigError::new(
                 n.wait_retries,
                 "must be 0, 1 or 2: WeChat tries a push three times, and the last try must answer",
+            ));
+        }
+        let span = WECHAT_TIMEOUT * (u32::from(self.wait_retries) + 1);
+        if self.handler_timeout < span || self.handler_timeout > MAX_HANDLER_TIMEOUT {
+            return Err(ConfigError::new(
+                n.handler_timeout,
+                format!(
+                    "must be between {} s (the span of the tries WeChat makes and the service \
+                     holds: (wait_retries + 1) × 5 s) and 3600 s",
+                    span.as_secs()
+                ),
             ));
         }
         if self.pending_ttl.is_zero() || self.pending_ttl > MAX_PENDING_TTL {
@@ -896,6 +940,7 @@ impl ConfigBuilder {
             dedup_capacity: self.dedup_capacity,
             max_body_bytes: self.max_body_bytes,
             max_background: self.max_background,
+            handler_timeout: self.handler_timeout,
             replay_window: self.replay_window,
             shutdown_grace: self.shutdown_grace,
             redis_url,

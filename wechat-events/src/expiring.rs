@@ -21,11 +21,18 @@
 //! - **nothing runs in the background**: expired and excess entries are
 //!   dropped by the insertion that finds them at the front of the queue.
 //!
+//! An entry may be **pinned** ([`ExpiringMap::get_or_insert_pinned`]: a
+//! dedup claim whose handler is running): it has no record in the queue,
+//! so neither the TTL nor the byte budget can take it out — the budget
+//! evicts the unpinned entries around it instead — until it is unpinned
+//! ([`ExpiringMap::unpin`]: the claim completed), which gives it a record
+//! at the back of the queue and starts its TTL. The number of pinned
+//! entries is bounded by the work actually in flight, not by the map.
+//!
 //! An entry replaced (an expired or abandoned dedup claim claimed anew)
 //! moves to the back of the queue; its old place in the queue is left
 //! behind as a stale record and skipped when it reaches the front. An
-//! entry changed in place ([`ExpiringMap::update`]: a completed dedup
-//! claim given its final weight) keeps its place and its expiry.
+//! entry unpinned gets a fresh record at the back.
 //!
 //! The map keeps a 128-bit fingerprint of each key ([`Key`]), not the key:
 //! an entry owns no heap memory for it, a lookup compares two words, and
@@ -37,7 +44,11 @@
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that tests on a paused clock see entries expire; it
+// is the system's monotonic clock otherwise.
+use tokio::time::Instant;
 
 use hashbrown::HashTable;
 
@@ -87,8 +98,11 @@ struct Shard<V> {
 
 struct Entry<V> {
     key: Key,
-    /// The id of this entry's one live record in the queue.
+    /// The id of this entry's one live record in the queue (none while
+    /// pinned).
     id: u64,
+    /// Whether the entry is pinned: no record, no expiry, no eviction.
+    pinned: bool,
     inserted: Instant,
     weight: u64,
     value: V,
@@ -144,6 +158,29 @@ impl<V> ExpiringMap<V> {
         keep: impl FnOnce(&V) -> Option<R>,
         make: impl FnOnce() -> (V, u64),
     ) -> Option<R> {
+        self.insert(key, keep, make, false)
+    }
+
+    /// [`ExpiringMap::get_or_insert`], but the value `make` gives is
+    /// pinned: kept, whatever the TTL and the budget, until
+    /// [`ExpiringMap::unpin`] (or a later `get_or_insert` whose `keep`
+    /// declines it) replaces it.
+    pub(crate) fn get_or_insert_pinned<R>(
+        &self,
+        key: Key,
+        keep: impl FnOnce(&V) -> Option<R>,
+        make: impl FnOnce() -> (V, u64),
+    ) -> Option<R> {
+        self.insert(key, keep, make, true)
+    }
+
+    fn insert<R>(
+        &self,
+        key: Key,
+        keep: impl FnOnce(&V) -> Option<R>,
+        make: impl FnOnce() -> (V, u64),
+        pinned: bool,
+    ) -> Option<R> {
         let hash = key.hash;
         let now = Instant::now();
         let mut shard = self.shard(hash);
@@ -152,7 +189,7 @@ impl<V> ExpiringMap<V> {
         shard.next_id += 1;
         match shard.table.find_mut(hash, |e| e.key == key) {
             Some(entry) => {
-                if now.duration_since(entry.inserted) < self.ttl {
+                if entry.live(now, self.ttl) {
                     if let Some(kept) = keep(&entry.value) {
                         return Some(kept);
                     }
@@ -162,6 +199,7 @@ impl<V> ExpiringMap<V> {
                 *entry = Entry {
                     key,
                     id,
+                    pinned,
                     inserted: now,
                     weight,
                     value,
@@ -175,6 +213,7 @@ impl<V> ExpiringMap<V> {
                     Entry {
                         key,
                         id,
+                        pinned,
                         inserted: now,
                         weight,
                         value,
@@ -183,39 +222,58 @@ impl<V> ExpiringMap<V> {
                 );
             }
         }
-        shard.order.push_back(Record {
-            hash,
-            id,
-            inserted: now,
-        });
+        if !pinned {
+            shard.order.push_back(Record {
+                hash,
+                id,
+                inserted: now,
+            });
+        }
         shard.evict(now, self.ttl);
         None
     }
 
-    /// Changes `key`'s live entry in place, in one critical section:
-    /// `change` gets its value and answers its new weight, or `None` to
-    /// leave it as it was. The entry keeps its place in the queue and its
-    /// TTL still counts from its insertion. If the new weight takes the map
-    /// over its budget, the oldest entries go (this one too, if it is the
-    /// oldest). `false` when there is no live entry (none, or an expired
-    /// one) and `change` was not called.
-    pub(crate) fn update(&self, key: Key, change: impl FnOnce(&mut V) -> Option<u64>) -> bool {
+    /// Unpins `key`'s pinned entry, in one critical section: `change` gets
+    /// its value and answers its new weight, or `None` when it is not the
+    /// entry the caller pinned (left as it is). An unpinned entry goes to
+    /// the back of the queue, its TTL counting from now; if its weight
+    /// takes the map over the budget, the oldest unpinned entries go.
+    /// `false` when there is no pinned entry or `change` declined it.
+    pub(crate) fn unpin(&self, key: Key, change: impl FnOnce(&mut V) -> Option<u64>) -> bool {
         let now = Instant::now();
         let mut shard = self.shard(key.hash);
         let shard = &mut *shard;
-        let live = shard
-            .table
+        let id = shard.next_id;
+        let Some(entry) = (shard.table)
             .find_mut(key.hash, |e| e.key == key)
-            .filter(|entry| now.duration_since(entry.inserted) < self.ttl);
-        let Some(entry) = live else {
+            .filter(|e| e.pinned)
+        else {
             return false;
         };
-        if let Some(weight) = change(&mut entry.value) {
-            shard.weight = shard.weight - entry.weight + weight;
-            entry.weight = weight;
-        }
+        let Some(weight) = change(&mut entry.value) else {
+            return false;
+        };
+        shard.next_id += 1;
+        shard.weight = shard.weight - entry.weight + weight;
+        entry.weight = weight;
+        entry.pinned = false;
+        entry.id = id;
+        entry.inserted = now;
+        shard.order.push_back(Record {
+            hash: key.hash,
+            id,
+            inserted: now,
+        });
         shard.evict(now, self.ttl);
         true
+    }
+
+    /// The number of pinned entries.
+    #[cfg(test)]
+    pub(crate) fn pinned(&self) -> usize {
+        (self.shards.iter())
+            .map(|s| lock(s).table.iter().filter(|e| e.pinned).count())
+            .sum()
     }
 
     /// Removes `key`'s entry, as an early eviction would.
@@ -261,6 +319,13 @@ impl<V> ExpiringMap<V> {
 /// `make`), and a panic there unwinds before any change.
 fn lock<V>(shard: &Mutex<Shard<V>>) -> MutexGuard<'_, Shard<V>> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<V> Entry<V> {
+    /// Pinned, or younger than the TTL.
+    fn live(&self, now: Instant, ttl: Duration) -> bool {
+        self.pinned || now.duration_since(self.inserted) < ttl
+    }
 }
 
 impl<V> Shard<V> {
@@ -389,44 +454,6 @@ mod tests {
     }
 
     #[test]
-    fn updating_keeps_the_entry_in_place_with_its_new_weight() {
-        let map = ExpiringMap::new(100, Duration::from_secs(60), 1);
-        insert(&map, "a", 1, 10);
-        insert(&map, "b", 2, 10);
-        map.update(map.key("a"), |v| {
-            *v = 3;
-            Some(50)
-        });
-        assert!(map.update(map.key("b"), |_| None));
-        assert!(!map.update(map.key("missing"), |_| panic!("no entry to change")));
-        assert_eq!(map.weight(), 60);
-        assert_eq!(map.len(), 2);
-        // 105 > 100: the oldest entry, "a", goes, updated or not.
-        insert(&map, "c", 4, 45);
-        assert_eq!(map.weight(), 55);
-        assert_eq!(insert(&map, "b", 0, 1), Some(2));
-        assert_eq!(insert(&map, "a", 5, 1), None, "a was evicted");
-    }
-
-    #[test]
-    fn an_update_keeps_the_entry_s_expiry() {
-        let map = ExpiringMap::new(1 << 20, Duration::from_millis(200), 1);
-        insert(&map, "a", 1, 1);
-        std::thread::sleep(Duration::from_millis(120));
-        assert!(map.update(map.key("a"), |_| Some(2)));
-        std::thread::sleep(Duration::from_millis(120));
-        assert!(
-            !map.update(map.key("a"), |_| panic!("expired")),
-            "an expired entry is not changed"
-        );
-        assert_eq!(
-            insert(&map, "a", 3, 1),
-            None,
-            "expired 200 ms after insertion"
-        );
-    }
-
-    #[test]
     fn an_entry_heavier_than_the_budget_is_not_kept() {
         let map = ExpiringMap::new(100, Duration::from_secs(60), 1);
         insert(&map, "small", 1, 10);
@@ -479,6 +506,44 @@ mod tests {
         );
         assert_eq!(map.len(), u64::from(keys));
         assert_eq!(map.weight(), u64::from(keys) * 100);
+    }
+
+    #[test]
+    fn a_pinned_entry_outlives_the_budget_and_the_ttl_until_unpinned() {
+        let map = ExpiringMap::new(100, Duration::from_millis(100), 1);
+        assert_eq!(
+            map.get_or_insert_pinned(map.key("running"), |v| Some(*v), || (7, 10)),
+            None
+        );
+        // Ten times the budget of newer entries, and past the TTL.
+        for i in 0..100 {
+            insert(&map, &format!("k{i}"), i, 10);
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        insert(&map, "later", 1, 10);
+        assert!(map.weight() <= 100);
+        assert_eq!(map.pinned(), 1);
+        assert_eq!(insert(&map, "running", 0, 10), Some(7), "still there");
+        // Unpinned: its TTL starts now, and the budget can take it.
+        assert!(map.unpin(map.key("running"), |v| {
+            *v = 8;
+            Some(20)
+        }));
+        assert!(!map.unpin(map.key("running"), |_| Some(1)), "pinned once");
+        assert_eq!(map.pinned(), 0);
+        assert_eq!(insert(&map, "running", 0, 10), Some(8));
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(insert(&map, "running", 9, 10), None, "expired after unpin");
+    }
+
+    #[test]
+    fn unpin_touches_only_the_callers_pinned_entry() {
+        let map = ExpiringMap::new(1000, Duration::from_secs(60), 1);
+        map.get_or_insert_pinned(map.key("a"), |_| None::<u32>, || (1, 10));
+        assert!(!map.unpin(map.key("a"), |v| (*v == 2).then_some(10)));
+        assert!(map.unpin(map.key("a"), |v| (*v == 1).then_some(10)));
+        insert(&map, "b", 1, 10);
+        assert!(!map.unpin(map.key("b"), |_| Some(1)), "b is not pinned");
     }
 
     #[test]

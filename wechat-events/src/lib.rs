@@ -81,6 +81,7 @@ mod expiring;
 pub mod fields;
 pub mod handler;
 pub mod kinds;
+pub mod lifecycle;
 pub mod message;
 mod panics;
 pub mod payload;

@@ -56,6 +56,11 @@ pub enum ReplayError {
     /// The signed URL was first seen with another body.
     #[error("this signature was first used with another body: refused as a forgery")]
     BodyMismatch,
+    /// The signed URL and its body were seen before, and the push is no
+    /// longer remembered (its de-duplication record expired or was evicted):
+    /// a replay, refused rather than run a second time.
+    #[error("this push was seen before and is no longer remembered: refused as a replay")]
+    Forgotten,
 }
 
 /// Checks a `timestamp` (unix seconds, as sent) against the window around

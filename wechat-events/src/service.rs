@@ -8,39 +8,32 @@
 //! reaches a handler.
 
 use std::any::{type_name, Any};
-use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode, Version};
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::StreamExt;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 #[cfg(feature = "api")]
 use crate::api::{ApiClient, ApiError};
-use crate::config::{Config, Crypto, WECHAT_TIMEOUT};
+use crate::config::{Config, Crypto};
 use crate::crypto::{self, AesKey, CryptoError};
-use crate::dedup::{dedup_key, Claim, Decider, DedupStore, Fate, MemoryStore, Outcome, Status};
-use crate::event::Event;
-use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts, Run};
-use crate::panics::{self, Quiet};
+use crate::dedup::{dedup_key, DedupStore, MemoryStore, Outcome};
+use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts};
+use crate::lifecycle::{by_deadline, ErrorChain, Forgotten, Job, Late, LateHook, Lifecycle};
+pub use crate::lifecycle::{LateReply, LifecycleStats};
+use crate::panics;
 use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_USERS};
-use crate::push::{parse, Body, ParseError, Push};
+use crate::push::{parse, ParseError, Push};
 use crate::query::{QueryError, QueryRef};
 use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
-use crate::reply::Reply;
 use crate::router::{Router, RouterError, Routes};
 use crate::session::{MemorySessions, Session, SessionStore, DEFAULT_SESSION_CAPACITY};
 use crate::signature::{fresh_nonce, unix_now};
@@ -121,23 +114,6 @@ impl PushError {
     }
 }
 
-/// A reply that arrived after its push was answered without it (with the
-/// slow tip, or `success`): every try the service could hold had to
-/// answer before the handler finished.
-#[derive(Debug, Clone)]
-pub struct LateReply {
-    /// The handler that produced it.
-    pub handler: Arc<str>,
-    /// The push it answers.
-    pub push: Arc<Push>,
-    /// The reply, which WeChat will no longer take as a passive reply.
-    pub reply: Reply,
-    /// Time from the push's arrival to the reply.
-    pub elapsed: Duration,
-}
-
-type LateHook = Arc<dyn Fn(LateReply) + Send + Sync>;
-
 /// Why the service could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -186,34 +162,17 @@ pub struct WechatService {
 struct Inner {
     config: Config,
     routes: Routes,
-    dedup: Arc<dyn DedupStore>,
     /// `None` when replay protection is off.
     bindings: Option<Arc<dyn BindingStore>>,
     sessions: Arc<dyn SessionStore>,
     #[cfg(feature = "redis")]
     redis: Option<crate::redis::RedisBackend>,
-    /// Where late replies go.
-    late: Late,
-    /// Late replies waiting for their user's next push.
-    pending: Arc<dyn PendingStore>,
-    /// For handlers (the `ApiClient` extractor) and late replies.
+    /// For handlers (the `ApiClient` extractor).
     #[cfg(feature = "api")]
     api: Option<ApiClient>,
-    background: Arc<Semaphore>,
-    /// Every handler task, in time or late, for [`WechatService::drain`].
-    tasks: TaskTracker,
-}
-
-/// Where a late reply goes.
-enum Late {
-    /// The application's own hook ([`ServiceBuilder::on_late_reply`]).
-    Hook(LateHook),
-    /// The customer-service message API; the user's pending replies when
-    /// the API refuses it.
-    #[cfg(feature = "api")]
-    Api(ApiClient),
-    /// The user's pending replies.
-    Pending,
+    /// Claims, tries, deadlines, the fate of replies: everything between
+    /// "accepted" and "answered".
+    lifecycle: Arc<Lifecycle>,
 }
 
 /// Builder for [`WechatService`].
@@ -414,14 +373,18 @@ impl ServiceBuilder {
         });
         #[cfg(not(feature = "redis"))]
         let dedup = self.dedup;
+        let dedup = dedup.unwrap_or_else(|| {
+            Arc::new(MemoryStore::new(
+                config.dedup_capacity(),
+                config.dedup_ttl(),
+            ))
+        });
+        let pending = pending.unwrap_or_else(|| {
+            Arc::new(MemoryPending::new(DEFAULT_MAX_USERS, config.pending_ttl()))
+        });
+        let lifecycle = Arc::new(Lifecycle::new(&config, dedup, pending, late));
         Ok(WechatService {
             inner: Arc::new(Inner {
-                dedup: dedup.unwrap_or_else(|| {
-                    Arc::new(MemoryStore::new(
-                        config.dedup_capacity(),
-                        config.dedup_ttl(),
-                    ))
-                }),
                 bindings: config.replay_window().map(|window| {
                     bindings.unwrap_or_else(|| {
                         Arc::new(MemoryBindings::new(config.dedup_capacity(), window))
@@ -435,14 +398,9 @@ impl ServiceBuilder {
                 }),
                 #[cfg(feature = "redis")]
                 redis,
-                late,
-                pending: pending.unwrap_or_else(|| {
-                    Arc::new(MemoryPending::new(DEFAULT_MAX_USERS, config.pending_ttl()))
-                }),
                 #[cfg(feature = "api")]
                 api,
-                background: Arc::new(Semaphore::new(config.max_background())),
-                tasks: TaskTracker::new(),
+                lifecycle,
                 routes,
                 config,
             }),
@@ -500,6 +458,13 @@ impl WechatService {
         self.inner.redis.as_ref()
     }
 
+    /// What became of this service's pushes and replies so far: handlers
+    /// run, claims taken over, replays refused, late replies delivered,
+    /// handlers cancelled.
+    pub fn stats(&self) -> LifecycleStats {
+        self.inner.lifecycle.stats()
+    }
+
     /// Waits, up to `grace`, until no handler of this service runs —
     /// neither one answering a push in flight nor one finishing in the
     /// background after its deadline (its late reply still reaches the
@@ -520,7 +485,7 @@ impl WechatService {
     /// # }
     /// ```
     pub async fn drain(&self, grace: Duration) -> bool {
-        let tasks = &self.inner.tasks;
+        let tasks = self.inner.lifecycle.tasks();
         tasks.close();
         let drained = tokio::time::timeout(grace, tasks.wait()).await.is_ok();
         tasks.reopen();
@@ -609,36 +574,20 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
         .await
 }
 
-/// Polls `future` once: its output if it is ready, `Pending` if not (and
-/// then it may be polled on, or handed elsewhere).
-async fn poll_once<F: Future + ?Sized>(mut future: Pin<&mut F>) -> Poll<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await
-}
-
-/// `future`'s output if it is ready by `deadline`, `None` if not. It is
-/// polled once before the deadline's timer is made: what is awaited here
-/// (a push's body, its handler) is nearly always ready at once, and then
-/// needs no timer.
-async fn by_deadline<F: Future + ?Sized>(
-    deadline: Instant,
-    mut future: Pin<&mut F>,
-) -> Option<F::Output> {
-    if let Poll::Ready(output) = poll_once(future.as_mut()).await {
-        return Some(output);
-    }
-    tokio::time::timeout_at(deadline, future).await.ok()
-}
-
 /// Refuses a signed URL replayed with another body (`digest`) than its
-/// first.
+/// first; `true` when the URL was seen before with this body (a retry, or
+/// a verbatim replay). In secure mode the URL is keyed by its
+/// `msg_signature`, which covers the body already.
 async fn check_binding(
     store: &dyn BindingStore,
     query: &QueryRef<'_>,
     digest: [u8; 20],
-) -> Result<(), PushError> {
-    let key = replay::binding_key(&query.signature, &query.timestamp, &query.nonce);
+) -> Result<bool, PushError> {
+    let signature = query.msg_signature.as_deref().unwrap_or(&query.signature);
+    let key = replay::binding_key(signature, &query.timestamp, &query.nonce);
     match store.bind(key, digest).await {
-        Binding::New | Binding::Same => Ok(()),
+        Binding::New => Ok(false),
+        Binding::Same => Ok(true),
         Binding::Different => Err(ReplayError::BodyMismatch.into()),
     }
 }
@@ -655,6 +604,8 @@ struct Decoded<'a> {
 struct Accepted<'a> {
     decoded: Decoded<'a>,
     push: Arc<Push>,
+    /// The signed URL was seen before with this body.
+    seen_before: bool,
 }
 
 impl Inner {
@@ -670,73 +621,75 @@ impl Inner {
         }
         self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
-        // In secure mode every push must pass `msg_signature`, which is
-        // part of its URL and covers its `<Encrypt>`: the URL can carry no
-        // other body, and a binding would only cost a store operation.
-        // Elsewhere the URL is bound to the body's digest, taken before the
-        // body becomes the push's text.
-        let binding = (self.bindings.as_deref())
-            .filter(|_| !matches!(self.config.crypto, Crypto::Secure(_)))
-            .map(|store| (store, replay::body_digest(&body)));
+        // The URL is bound to the body's digest, taken before the body
+        // becomes the push's text. In secure mode every push must pass
+        // `msg_signature`, which is part of its URL and covers its
+        // `<Encrypt>`: the URL (keyed by it) can carry no other body, so no
+        // digest is taken; the binding still tells a verbatim replay.
+        let binding = self.bindings.as_deref().map(|store| {
+            let digest = match self.config.crypto {
+                Crypto::Secure(_) => [0; 20],
+                _ => replay::body_digest(&body),
+            };
+            (store, digest)
+        });
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
-        if let Some((store, digest)) = binding {
-            check_binding(store, &query, digest).await?;
-        }
-        Ok(Accepted { decoded, push })
+        let seen_before = match binding {
+            Some((store, digest)) => check_binding(store, &query, digest).await?,
+            None => false,
+        };
+        Ok(Accepted {
+            decoded,
+            push,
+            seen_before,
+        })
     }
 
-    /// Answers an accepted push: the first try runs its handler, later
-    /// tries share its outcome.
+    /// Answers an accepted push: the lifecycle claims it (running its
+    /// handler) or follows its claim.
     async fn handle(
         self: Arc<Self>,
         req: &HttpRequest,
         accepted: Accepted<'_>,
         arrived: Instant,
     ) -> HttpResponse {
-        let Accepted { decoded, push } = accepted;
-        let (outcome, attempt) = match self.dedup.claim(dedup_key(&push)).await {
-            Claim::Duplicate(retry) => {
-                let (attempt, decider) = (retry.attempt(), retry.decider());
-                let outcome = self.answer(attempt, arrived, Box::pin(retry), &decider, &push);
-                (outcome.await, attempt)
-            }
-            Claim::First(ticket) => {
-                // Only the first delivery prepares the work; it then runs
-                // detached from this request, so a hang-up cannot cancel it.
-                let cx = Context::new(push.clone(), decoded.xml, decoded.key.is_some());
-                let job = self.prepare(req, cx);
-                let decider = ticket.decider();
-                let (complete, outcome) = ticket.into_parts();
-                let work =
-                    self.clone()
-                        .supervise(job, push.clone(), arrived, decider.clone(), complete);
-                // Polled once here first: most handlers finish without
-                // waiting on anything, and then need no task of their own.
-                // A poll is synchronous, so a hang-up cannot cut it short;
-                // work still pending moves to its detached task (in this
-                // push's span, which the first poll ran in already).
-                let mut work = Box::pin(work);
-                if poll_once(work.as_mut()).await.is_pending() {
-                    self.tasks.spawn(work.in_current_span());
-                }
-                (self.answer(1, arrived, outcome, &decider, &push).await, 1)
-            }
+        let Accepted {
+            decoded,
+            push,
+            seen_before,
+        } = accepted;
+        let Decoded { xml, key } = decoded;
+        let encrypted = key.is_some();
+        let prepare = || self.prepare(req, Context::new(push.clone(), xml, encrypted));
+        let answered = (self.lifecycle)
+            .handle(
+                dedup_key(&push),
+                push.clone(),
+                arrived,
+                seen_before,
+                prepare,
+            )
+            .await;
+        let answered = match answered {
+            Ok(answered) => answered,
+            Err(Forgotten) => return PushError::from(ReplayError::Forgotten).respond(req),
         };
+        let outcome = &answered.outcome;
         // One line per push is an access log: `debug`, so a busy bot's
         // `info` log holds what needs attention (RUST_LOG=wechat_events=debug
         // shows every push).
         tracing::debug!(
-            attempt,
-            dedup_hit = attempt > 1,
+            attempt = answered.try_number,
+            dedup_hit = !answered.claimed,
             handler = outcome.handler.as_deref(),
             outcome = outcome.status.as_str(),
             elapsed_ms = arrived.elapsed().as_millis() as u64,
             "push answered"
         );
-        self.respond(&outcome, decoded.key)
+        self.respond(outcome, key)
     }
 
     /// Refuses a `timestamp` outside the replay window.
@@ -861,284 +814,6 @@ impl Inner {
         }
     }
 
-    /// What one try of a push answers. The first
-    /// [`Config::wait_retries`] tries are held open until the work's
-    /// outcome (WeChat hangs up on them after 5 s and tries again; the
-    /// work ends their wait at the push's last moment, see
-    /// [`Inner::supervise`]). Every later try answers by its own deadline:
-    /// with the outcome if it is there, else it hands the push off and
-    /// answers the slow tip — unless the work has just answered.
-    async fn answer(
-        &self,
-        attempt: u32,
-        arrived: Instant,
-        mut outcome: BoxFuture<'static, Outcome>,
-        decider: &Decider,
-        push: &Push,
-    ) -> Outcome {
-        if attempt <= u32::from(self.config.wait_retries()) {
-            return outcome.await;
-        }
-        let deadline = arrived + self.config.deadline();
-        if let Some(outcome) = by_deadline(deadline, outcome.as_mut()).await {
-            return outcome;
-        }
-        match decider(Fate::HandedOff).await {
-            Fate::HandedOff => {
-                tracing::info!(attempt, "handler still running at the last try's deadline; answering the slow tip, its reply will be delivered later");
-                self.tip(push)
-            }
-            Fate::Answered => outcome.await,
-        }
-    }
-
-    /// The answer of a push handed off: the slow tip, or `success`.
-    fn tip(&self, push: &Push) -> Outcome {
-        Outcome {
-            reply: self
-                .config
-                .slow_tip()
-                .and_then(|tip| render(&Reply::text(tip), push))
-                .map(Into::into),
-            handler: None,
-            status: Status::DeadlineExceeded,
-        }
-    }
-
-    /// Runs extraction and the handler (in the push's own detached task)
-    /// and hands `complete` the outcome every try of the push answers:
-    /// the handler's (answered with the user's oldest pending reply
-    /// instead when there is one), or, once the push has been handed off,
-    /// the slow tip — at the latest when WeChat's last try held open
-    /// would have given up (`wait_retries + 1` × 5 s), so held tries never
-    /// wait forever. A handler still running then finishes in the
-    /// background (bounded) and its reply is delivered late
-    /// ([`Inner::late`]).
-    async fn supervise(
-        self: Arc<Self>,
-        job: Job,
-        push: Arc<Push>,
-        arrived: Instant,
-        decider: Decider,
-        complete: Complete,
-    ) {
-        let (name, future) = match job {
-            Job::NoHandler => {
-                tracing::debug!("no route matches; answering success");
-                let outcome = Outcome {
-                    reply: None,
-                    handler: None,
-                    status: Status::NoHandler,
-                };
-                return complete(self.answered(outcome, None, &push, arrived, &decider).await);
-            }
-            Job::ExtractFailed { name, error } => {
-                tracing::error!(handler = &*name, error = %ErrorChain(&error), "extractor failed; answering success");
-                let outcome = Outcome {
-                    reply: None,
-                    handler: Some(name),
-                    status: Status::Failed,
-                };
-                return complete(self.answered(outcome, None, &push, arrived, &decider).await);
-            }
-            Job::Run { name, future } => (name, future),
-        };
-        // Polled right here, in this (detached, tracked) task: a panic is
-        // caught and reported, never unwinds into the service.
-        let mut run = AssertUnwindSafe(Quiet(future)).catch_unwind();
-        let deadline = arrived + self.config.deadline();
-        let joined = by_deadline(deadline, Pin::new(&mut run)).await;
-        if let Some(joined) = joined {
-            let (outcome, reply) = self.finish(&name, joined, &push);
-            return complete(
-                self.answered(outcome, reply, &push, arrived, &decider)
-                    .await,
-            );
-        }
-        // The rest is rare, and its state (a second timer, the permit, the
-        // late delivery) would make every push's future larger — past the
-        // allocator's small sizes: boxed.
-        Box::pin(self.overtime(name, run, push, arrived, decider, complete)).await
-    }
-
-    /// [`Inner::supervise`] past the push's first deadline: the handler may
-    /// run on, within the background limit, until the last try held open
-    /// gives up; then the push is handed off and the reply delivered late.
-    async fn overtime(
-        self: Arc<Self>,
-        name: Arc<str>,
-        mut run: Supervised,
-        push: Arc<Push>,
-        arrived: Instant,
-        decider: Decider,
-        complete: Complete,
-    ) {
-        let Ok(permit) = self.background.clone().try_acquire_owned() else {
-            drop(run);
-            tracing::warn!(
-                handler = &*name,
-                limit = self.config.max_background(),
-                "handler missed the deadline and the background limit is reached; cancelled it"
-            );
-            decider(Fate::Answered).await;
-            return complete(Outcome {
-                reply: None,
-                handler: Some(name),
-                status: Status::DeadlineExceeded,
-            });
-        };
-        let last_moment = arrived + WECHAT_TIMEOUT * (u32::from(self.config.wait_retries()) + 1);
-        let joined = by_deadline(last_moment, Pin::new(&mut run)).await;
-        if let Some(joined) = joined {
-            drop(permit);
-            let (outcome, reply) = self.finish(&name, joined, &push);
-            return complete(
-                self.answered(outcome, reply, &push, arrived, &decider)
-                    .await,
-            );
-        }
-        // Nobody took the reply in time: hand the push off (a try may have
-        // done so already), release the held tries with the tip, and let
-        // the handler finish.
-        decider(Fate::HandedOff).await;
-        tracing::warn!(
-            handler = &*name,
-            "handler outlived every try; answering the slow tip, it continues in the background"
-        );
-        complete(self.tip(&push));
-        let joined = run.await;
-        drop(permit);
-        let (_, reply) = self.finish(&name, joined, &push);
-        self.late(name, reply, push, arrived);
-    }
-
-    /// Settles the push as answered by `outcome` — unless a try handed it
-    /// off first, when the reply is delivered late — and swaps in the
-    /// user's oldest pending reply.
-    async fn answered(
-        &self,
-        outcome: Outcome,
-        reply: Option<Reply>,
-        push: &Arc<Push>,
-        arrived: Instant,
-        decider: &Decider,
-    ) -> Outcome {
-        match decider(Fate::Answered).await {
-            Fate::Answered => self.swap_pending(outcome, reply, push).await,
-            Fate::HandedOff => {
-                if let Some(name) = outcome.handler.clone() {
-                    self.late(name, reply, push.clone(), arrived);
-                }
-                self.tip(push)
-            }
-        }
-    }
-
-    /// Answers a push that invites a reply with the user's oldest pending
-    /// reply, if any, queueing its own reply behind the others.
-    async fn swap_pending(&self, outcome: Outcome, own: Option<Reply>, push: &Push) -> Outcome {
-        if !invites_reply(push) {
-            return outcome;
-        }
-        let Some(pending) = self.pending.swap(push.from_user.clone(), own).await else {
-            return outcome;
-        };
-        tracing::info!(
-            openid = %Plain(&push.from_user),
-            "answering with the user's oldest pending reply; this push's own reply waits behind it"
-        );
-        Outcome {
-            reply: render(&pending, push).map(Into::into),
-            handler: outcome.handler,
-            status: Status::PendingReply,
-        }
-    }
-
-    /// Delivers a reply that came after its push was answered: to the
-    /// application's hook, else through the customer-service API (when
-    /// configured), else into the user's pending replies.
-    fn late(&self, handler: Arc<str>, reply: Option<Reply>, push: Arc<Push>, arrived: Instant) {
-        let Some(reply) = reply else {
-            tracing::debug!(handler = &*handler, "late handler finished without a reply");
-            return;
-        };
-        let elapsed = arrived.elapsed();
-        tracing::info!(
-            handler = &*handler,
-            openid = %Plain(&push.from_user),
-            elapsed_ms = elapsed.as_millis() as u64,
-            reply = reply.msg_type().unwrap_or("none"),
-            "late reply ready; delivering it"
-        );
-        match &self.late {
-            Late::Hook(hook) => hook(LateReply {
-                handler,
-                push,
-                reply,
-                elapsed,
-            }),
-            #[cfg(feature = "api")]
-            Late::Api(client) => {
-                let (client, pending) = (client.clone(), self.pending.clone());
-                self.tasks.spawn(
-                    async move {
-                        match client.send_custom(&push.from_user, &reply).await {
-                            Ok(()) => tracing::info!(
-                                handler = &*handler,
-                                "late reply sent through the customer-service API"
-                            ),
-                            Err(error) => {
-                                tracing::warn!(handler = &*handler, error = %ErrorChain(&error), "customer-service API refused the late reply; keeping it for the user's next push");
-                                pending.push(push.from_user.clone(), reply).await;
-                            }
-                        }
-                    }
-                    .in_current_span(),
-                );
-            }
-            Late::Pending => {
-                let pending = self.pending.clone();
-                self.tasks.spawn(
-                    async move { pending.push(push.from_user.clone(), reply).await }
-                        .in_current_span(),
-                );
-            }
-        }
-    }
-
-    /// The outcome of a finished handler, and its reply when it has one
-    /// to show (for the pending queue or late delivery).
-    fn finish(
-        &self,
-        name: &Arc<str>,
-        joined: Result<Run, Panic>,
-        push: &Push,
-    ) -> (Outcome, Option<Reply>) {
-        let outcome = |reply: Option<Arc<str>>, status| Outcome {
-            reply,
-            handler: Some(name.clone()),
-            status,
-        };
-        match joined {
-            Ok(Ok(Ok(reply))) => match render(&reply, push) {
-                Some(xml) => (outcome(Some(xml.into()), Status::Replied), Some(reply)),
-                None => (outcome(None, Status::NoReply), None),
-            },
-            Ok(Ok(Err(error))) => {
-                tracing::error!(handler = &**name, %error, "handler returned an error; answering success");
-                (outcome(None, Status::Failed), None)
-            }
-            Ok(Err(error)) => {
-                tracing::error!(handler = &**name, error = %ErrorChain(&error), "extractor failed; answering success");
-                (outcome(None, Status::Failed), None)
-            }
-            Err(panic) => {
-                log_panic(name, panic);
-                (outcome(None, Status::Panicked), None)
-            }
-        }
-    }
-
     fn respond(&self, outcome: &Outcome, key: Option<&AesKey>) -> HttpResponse {
         let Some(xml) = &outcome.reply else {
             return HttpResponse::Ok()
@@ -1171,28 +846,6 @@ fn application_xml() -> header::HeaderValue {
     header::HeaderValue::from_static("application/xml; charset=utf-8")
 }
 
-enum Job {
-    NoHandler,
-    ExtractFailed {
-        name: Arc<str>,
-        error: ExtractError,
-    },
-    Run {
-        name: Arc<str>,
-        future: BoxFuture<'static, Run>,
-    },
-}
-
-/// A caught panic's payload.
-type Panic = Box<dyn Any + Send>;
-
-/// Where a claim's outcome goes ([`crate::dedup::Ticket::into_parts`]).
-type Complete = Box<dyn FnOnce(Outcome) + Send>;
-
-/// A handler's run as [`Inner::supervise`] polls it: panics caught.
-type Supervised =
-    futures_util::future::CatchUnwind<AssertUnwindSafe<Quiet<BoxFuture<'static, Run>>>>;
-
 /// A field value from the push for the log: written as it is when it
 /// holds only what WeChat's identifiers and type names are made of
 /// (letters, digits, `_`, `-`, `.`), else quoted and escaped like any
@@ -1211,32 +864,6 @@ impl fmt::Display for Plain<'_> {
         } else {
             write!(f, "{:?}", self.0)
         }
-    }
-}
-
-fn log_panic(handler: &str, panic: Panic) {
-    let panic = panic_message(&*panic);
-    let location = panics::take_location();
-    tracing::error!(
-        handler,
-        panic,
-        location = location.as_deref(),
-        "handler panicked; answering success"
-    );
-}
-
-/// Displays an error with its whole source chain: `error: cause: root`.
-struct ErrorChain<'a>(&'a (dyn StdError + 'static));
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(e) = source {
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
     }
 }
 
@@ -1277,44 +904,6 @@ impl FromPush for Session {
             .lent::<Session>()
             .cloned()
             .ok_or(ExtractError::MissingData(type_name::<Session>()))
-    }
-}
-
-/// Renders with To/From swapped and `CreateTime` now; a news reply to a
-/// user message is cut to the one article WeChat allows there.
-fn render(reply: &Reply, push: &Push) -> Option<String> {
-    let trimmed;
-    let reply = match (reply, &push.body) {
-        (Reply::News(articles), Body::Message(_)) if articles.len() > 1 => {
-            tracing::warn!(
-                articles = articles.len(),
-                "news replies to user messages carry one article; sending the first"
-            );
-            trimmed = Reply::News(articles[..1].to_vec());
-            &trimmed
-        }
-        _ => reply,
-    };
-    reply.render(&push.from_user, &push.to_user, unix_now())
-}
-
-/// Whether WeChat shows a passive reply to this push: a user's message,
-/// or an event of the user acting in the chat (not an automatic location
-/// report, a link opened, or a notice from WeChat itself).
-fn invites_reply(push: &Push) -> bool {
-    match &push.body {
-        Body::Message(_) => true,
-        Body::Event(event) => matches!(
-            event,
-            Event::Subscribe(_)
-                | Event::Scan(_)
-                | Event::Click(_)
-                | Event::ScancodeWaitmsg(_)
-                | Event::PicSysphoto(_)
-                | Event::PicPhotoOrAlbum(_)
-                | Event::PicWeixin(_)
-                | Event::LocationSelect(_)
-        ),
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::{millis, RedisBackend};
 use crate::dedup::{
@@ -13,24 +14,29 @@ use crate::dedup::{
 };
 
 /// Claims a push: the first caller (or the first after an owner's lease
-/// ran out without an outcome) owns it; every other call counts a try.
-/// Answers `{first, tries, owner}`. One key.
+/// ran out without an outcome) owns it. Answers `{first, age, owner,
+/// taken over}`: `age` is the milliseconds since the push was first seen
+/// (kept across a takeover), by Redis's clock. One key.
 static CLAIM: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r"local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local owner = redis.call('HGET', KEYS[1], 'owner')
+local seen = now
+local over = 0
 if owner then
+  seen = tonumber(redis.call('HGET', KEYS[1], 'seen') or now)
   local done = redis.call('HEXISTS', KEYS[1], 'outcome')
   local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
   if done == 1 or lease > now then
-    return {0, redis.call('HINCRBY', KEYS[1], 'tries', 1), owner}
+    return {0, now - seen, owner, 0}
   end
   redis.call('DEL', KEYS[1])
+  over = 1
 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease', now + tonumber(ARGV[2]), 'tries', 1)
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease', now + tonumber(ARGV[2]), 'seen', seen)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, 1, ARGV[1]}",
+return {1, now - seen, ARGV[1], over}",
     )
 });
 
@@ -55,11 +61,13 @@ return 1",
     )
 });
 
-/// Gives up an owner's claim that will never complete. One key.
+/// Gives up an owner's claim that will never complete: its lease ends now,
+/// so the next claim takes it over (keeping the push's first sighting).
+/// One key.
 static ABANDON: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r"if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'outcome') == 0 then
-  return redis.call('DEL', KEYS[1])
+  return redis.call('HSET', KEYS[1], 'lease', 0)
 end
 return 0",
     )
@@ -104,19 +112,21 @@ pub const DEFAULT_DEDUP_POLL: Duration = Duration::from_millis(50);
 /// One Redis hash per push, `PREFIX:ACCOUNT:dedup:KEY`, kept the dedup TTL
 /// after the claim and again after the outcome: `owner` (the claim), a
 /// `lease` the owner renews every third of [`RedisDedup::lease`] while its
-/// work runs, `tries`, `fate` and `outcome` (JSON). Claiming is one script
+/// work runs, `seen` (when the push was first seen, by Redis's clock),
+/// `fate` and `outcome` (JSON). Claiming is one script
 /// (`SET NX` in spirit: the first caller owns the push). A try on another
 /// instance looks every [`RedisDedup::poll_interval`] (default 50 ms)
 /// until the outcome is there — bounded polling rather than pub/sub: one
 /// short script per waiting try and interval, and no subscription to keep
 /// alive across reconnections. An owner that dies stops renewing: once
-/// its lease runs out, waiting tries answer `success`
-/// ([`Outcome::abandoned`]) and WeChat's next try claims the push anew and
-/// runs the handler.
+/// its lease runs out, a waiting try learns it ([`Outcome::abandoned`]) and
+/// claims the push anew, taking it over: it runs the handler (at least
+/// once across a dead instance).
 ///
 /// While Redis is down, claims go to a [`MemoryStore`] of its own (each
 /// instance de-duplicates its own tries), a try waiting on another
-/// instance answers `success`, and a fate is settled in this instance.
+/// instance claims the push there, and a fate Redis cannot settle is
+/// settled in this instance — one cell per push, whichever try asks.
 #[derive(Clone)]
 pub struct RedisDedup {
     backend: RedisBackend,
@@ -125,6 +135,9 @@ pub struct RedisDedup {
     lease: Duration,
     poll: Duration,
     memory: MemoryStore,
+    /// The fates settled here while Redis could not settle them: one per
+    /// push on this instance.
+    fates: moka::sync::Cache<String, Arc<FateCell>>,
     instance: Arc<str>,
     next: Arc<AtomicU64>,
 }
@@ -151,6 +164,10 @@ impl RedisDedup {
             lease: DEFAULT_LEASE,
             poll: DEFAULT_DEDUP_POLL,
             memory: MemoryStore::new(capacity, ttl),
+            fates: moka::sync::Cache::builder()
+                .max_capacity(capacity.max(1))
+                .time_to_live(ttl)
+                .build(),
             instance: format!("{:016x}", rand::random::<u64>()).into(),
             next: Arc::new(AtomicU64::new(0)),
         }
@@ -214,7 +231,7 @@ impl RedisDedup {
                     });
                 }
                 if now_owner != owner || expired == 1 {
-                    tracing::warn!(target: "wechat_events::redis", "the instance running this push went away; answering success, WeChat's next try runs it again");
+                    tracing::warn!(target: "wechat_events::redis", "the instance running this push went away without an outcome; claiming it anew");
                     return Outcome::abandoned();
                 }
                 tokio::time::sleep(this.poll).await;
@@ -224,15 +241,17 @@ impl RedisDedup {
 
     fn decider(&self, key: String) -> Decider {
         let backend = self.backend.clone();
-        // Settles the fate here when Redis cannot: first call wins.
-        let local = Arc::new(FateCell::default());
+        // Settles the fate here when Redis cannot: first call wins, one
+        // cell per push whichever try asks.
+        let fates = self.fates.clone();
         Arc::new(move |fate: Fate| {
-            let (backend, key, local) = (backend.clone(), key.clone(), local.clone());
+            let (backend, key, fates) = (backend.clone(), key.clone(), fates.clone());
             Box::pin(async move {
                 let asked = fate.as_str();
+                let redis_key = key.clone();
                 let held = backend
                     .run("dedup fate", move |mut conn| async move {
-                        let mut call = FATE.key(key);
+                        let mut call = FATE.key(redis_key);
                         call.arg(asked);
                         call.invoke_async::<String>(&mut conn).await
                     })
@@ -240,7 +259,7 @@ impl RedisDedup {
                 match held.as_deref() {
                     Some("answered") => Fate::Answered,
                     Some("handed_off") => Fate::HandedOff,
-                    _ => local.decide(fate),
+                    _ => fates.get_with(key, Default::default).decide(fate),
                 }
             }) as BoxFuture<'static, Fate>
         })
@@ -248,9 +267,33 @@ impl RedisDedup {
 }
 
 impl DedupStore for RedisDedup {
+    /// The claim runs to its end on the backend's runtime whatever becomes
+    /// of the caller: a try that hangs up while its claim is in flight
+    /// drops the answer, and with it the ticket, which gives the claim up
+    /// at once instead of leaving a lease nobody renews.
     fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
-        let this = self.clone();
+        let (tx, rx) = oneshot::channel();
+        let claim = self.clone().claim_here(key.clone());
+        self.backend.spawn(async move {
+            // A dropped receiver hands the claim back: its ticket's drop
+            // gives it up.
+            let _ = tx.send(claim.await);
+        });
+        let memory = self.memory.clone();
         Box::pin(async move {
+            match rx.await {
+                Ok(claim) => claim,
+                // The backend's runtime is gone (shutting down).
+                Err(_) => memory.claim(key).await,
+            }
+        })
+    }
+}
+
+impl RedisDedup {
+    async fn claim_here(self, key: String) -> Claim {
+        let this = self;
+        {
             let redis_key = this.backend.key(&this.account, "dedup", &key);
             let id = format!(
                 "{}-{}",
@@ -264,19 +307,27 @@ impl DedupStore for RedisDedup {
                 .run("dedup claim", move |mut conn| async move {
                     let mut call = CLAIM.key(call_key);
                     call.arg(call_id).arg(lease).arg(ttl);
-                    call.invoke_async::<(i64, i64, String)>(&mut conn).await
+                    call.invoke_async::<(i64, i64, String, i64)>(&mut conn)
+                        .await
                 })
                 .await;
+            let since = |age: i64| {
+                let age = Duration::from_millis(u64::try_from(age).unwrap_or(0));
+                Instant::now().checked_sub(age).unwrap_or_else(Instant::now)
+            };
             match claimed {
                 None => this.memory.claim(key).await,
-                Some((1, _, _)) => Claim::First(this.ticket(redis_key, id)),
-                Some((_, tries, owner)) => Claim::Duplicate(Retry::new(
-                    u32::try_from(tries).unwrap_or(u32::MAX),
+                Some((1, age, _, 1)) => {
+                    Claim::First(this.ticket(redis_key, id).seen_since(since(age)))
+                }
+                Some((1, _, _, _)) => Claim::First(this.ticket(redis_key, id)),
+                Some((_, age, owner, _)) => Claim::Duplicate(Retry::new(
+                    since(age),
                     this.wait(redis_key.clone(), owner),
                     this.decider(redis_key),
                 )),
             }
-        })
+        }
     }
 }
 

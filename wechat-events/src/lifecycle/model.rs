@@ -1,0 +1,514 @@
+//! A model-based test of the lifecycle: random schedules of WeChat's tries
+//! (network delays, early hang-ups), handlers of random durations and
+//! endings (reply, none, error, panic, hung), background limits, a store
+//! small enough to evict, on a paused clock — and the guarantees checked
+//! after each.
+//!
+//! WeChat is modelled as it behaves: a push is sent, and sent again 5 s
+//! later while no answer came within 5 s, three times in all; every try of
+//! a push is the same signed request (so the replay binding has seen it
+//! from the second try on).
+//!
+//! Invariants, per push:
+//! - its handler runs exactly once (the store is in memory and working;
+//!   evictions take only finished outcomes);
+//! - WeChat gets an answer it accepts (within 5 s of a try), unless every
+//!   try was refused as a forgotten replay — which only an evicted outcome
+//!   can cause, and which never runs the handler;
+//! - a reply, once it exists, reaches its user exactly once: in the
+//!   accepted answer, or late through the hook, with the right user —
+//!   when the store kept the outcome for WeChat's tries;
+//! - a handler cancelled for the background limit leaves no slow tip
+//!   behind; one that hangs is cancelled at its time-out and counted.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::FutureExt;
+use proptest::prelude::*;
+use tokio::time::Instant;
+
+use super::{Answered, Forgotten, Job, Late, Lifecycle, LifecycleStats};
+use crate::config::{Config, WECHAT_TIMEOUT};
+use crate::dedup::{MemoryStore, Status, BYTES_PER_ENTRY};
+use crate::handler::HandlerError;
+use crate::pending::MemoryPending;
+use crate::push::{parse, Push};
+use crate::reply::Reply;
+
+const TIP: &str = "slow tip";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    Reply,
+    NoReply,
+    Error,
+    Panic,
+}
+
+#[derive(Debug, Clone)]
+struct PushPlan {
+    /// When WeChat first sends it.
+    start: Duration,
+    /// How long its handler runs.
+    runs_for: Duration,
+    ending: Ending,
+    /// Network delay of each try.
+    delays: [Duration; 3],
+    /// A try's connection dropped early (after this long), if at all; not
+    /// the last.
+    drops: [Option<Duration>; 3],
+}
+
+#[derive(Debug, Clone)]
+struct Schedule {
+    wait_retries: u8,
+    max_background: usize,
+    /// Budget of the dedup store, in typical entries.
+    capacity: u64,
+    slow_tip: bool,
+    handler_timeout: Duration,
+    pushes: Vec<PushPlan>,
+}
+
+fn duration(range: std::ops::Range<u64>) -> impl Strategy<Value = Duration> {
+    range.prop_map(Duration::from_millis)
+}
+
+fn push_plan() -> impl Strategy<Value = PushPlan> {
+    let runs_for = prop_oneof![
+        4 => duration(0..4_000),
+        3 => duration(4_000..16_000),
+        2 => duration(16_000..40_000),
+        1 => duration(100_000..400_000),
+    ];
+    let ending = prop_oneof![
+        6 => Just(Ending::Reply),
+        1 => Just(Ending::NoReply),
+        1 => Just(Ending::Error),
+        1 => Just(Ending::Panic),
+    ];
+    let drop = prop_oneof![4 => Just(None), 1 => duration(0..5_000).prop_map(Some)].boxed();
+    (
+        duration(0..12_000),
+        runs_for,
+        ending,
+        [duration(0..900), duration(0..900), duration(0..900)],
+        // WeChat's last try reaches the server: a push whose every try is
+        // lost on the way is beyond any server's reach.
+        [drop.clone(), drop, Just(None).boxed()],
+    )
+        .prop_map(|(start, runs_for, ending, delays, drops)| PushPlan {
+            start,
+            runs_for,
+            ending,
+            delays,
+            drops,
+        })
+}
+
+fn schedule() -> impl Strategy<Value = Schedule> {
+    (
+        0u8..=2,
+        1usize..4,
+        prop_oneof![3 => Just(10_000u64), 1 => 1u64..4],
+        any::<bool>(),
+        prop_oneof![Just(120u64), 20u64..60],
+        prop::collection::vec(push_plan(), 1..7),
+    )
+        .prop_map(
+            |(wait_retries, max_background, capacity, slow_tip, timeout, pushes)| Schedule {
+                wait_retries,
+                max_background,
+                capacity,
+                slow_tip,
+                handler_timeout: Duration::from_secs(timeout),
+                pushes,
+            },
+        )
+}
+
+/// What happened to one push, as WeChat and the handler saw it.
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    runs: u32,
+    finished: bool,
+    cancelled: bool,
+    /// The answer WeChat accepted: when (since the push was first sent)
+    /// and what.
+    accepted: Option<(Duration, Option<String>, Status)>,
+    refused: u32,
+    late: Vec<(String, String)>,
+}
+
+struct World {
+    seen: Vec<Mutex<Seen>>,
+}
+
+impl World {
+    fn with<R>(&self, i: usize, f: impl FnOnce(&mut Seen) -> R) -> R {
+        f(&mut self.seen[i].lock().unwrap())
+    }
+}
+
+fn user(i: usize) -> String {
+    format!("o_user_{i}")
+}
+
+fn reply_text(i: usize) -> String {
+    format!("reply {i}")
+}
+
+/// The model's wall clock: unix seconds, advancing with tokio's paused
+/// clock from `ORIGIN_UNIX` at the runtime's start.
+const ORIGIN_UNIX: i64 = 1_800_000_000;
+
+fn wall(origin: Instant) -> i64 {
+    ORIGIN_UNIX + (Instant::now() - origin).as_secs() as i64
+}
+
+fn the_push(i: usize, create_time: i64) -> Arc<Push> {
+    let xml = format!(
+        "<xml><ToUserName>gh_model</ToUserName><FromUserName>{}</FromUserName>\
+         <CreateTime>{create_time}</CreateTime><MsgType>text</MsgType><Content>hi</Content>\
+         <MsgId>{i}</MsgId></xml>",
+        user(i)
+    );
+    Arc::new(parse(xml.as_bytes()).expect("a push"))
+}
+
+/// Counts a handler's cancellation when its future is dropped unfinished.
+struct Running {
+    world: Arc<World>,
+    push: usize,
+    done: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.done {
+            self.world.with(self.push, |s| s.cancelled = true);
+        }
+    }
+}
+
+fn job(world: &Arc<World>, i: usize, plan: &PushPlan) -> Job {
+    let (world, runs_for, ending) = (world.clone(), plan.runs_for, plan.ending);
+    Job::Run {
+        name: format!("model::handler_{i}").into(),
+        future: async move {
+            world.with(i, |s| s.runs += 1);
+            let mut running = Running {
+                world: world.clone(),
+                push: i,
+                done: false,
+            };
+            tokio::time::sleep(runs_for).await;
+            running.done = true;
+            world.with(i, |s| s.finished = true);
+            match ending {
+                Ending::Reply => Ok(Ok(Reply::text(reply_text(i)))),
+                Ending::NoReply => Ok(Ok(Reply::None)),
+                Ending::Error => Ok(Err(HandlerError("failed".into()))),
+                Ending::Panic => panic!("model handler {i} panics"),
+            }
+        }
+        .boxed(),
+    }
+}
+
+/// Plays WeChat for push `i`: up to three tries, 5 s apart, each given
+/// 5 s to answer.
+async fn wechat(
+    lifecycle: Arc<Lifecycle>,
+    world: Arc<World>,
+    origin: Instant,
+    i: usize,
+    plan: PushPlan,
+) {
+    tokio::time::sleep(plan.start).await;
+    let push = the_push(i, wall(origin));
+    let first_sent = Instant::now();
+    // The replay binding has seen the push once a try reached the server.
+    let mut reached = false;
+    for k in 0..3 {
+        let sent = first_sent + WECHAT_TIMEOUT * k as u32;
+        tokio::time::sleep_until(sent + plan.delays[k]).await;
+        let hang_up = sent + plan.drops[k].unwrap_or(WECHAT_TIMEOUT).min(WECHAT_TIMEOUT);
+        let arrived = Instant::now();
+        if arrived >= hang_up {
+            continue;
+        }
+        let seen_before = std::mem::replace(&mut reached, true);
+        let (w, p) = (world.clone(), plan.clone());
+        let answer = lifecycle.handle(
+            format!("key-{i}"),
+            push.clone(),
+            arrived,
+            seen_before,
+            move || job(&w, i, &p),
+        );
+        match tokio::time::timeout_at(hang_up, answer).await {
+            Ok(Ok(Answered { outcome, .. })) => {
+                let at = Instant::now() - first_sent;
+                world.with(i, |s| {
+                    s.accepted = Some((
+                        at,
+                        outcome.reply.as_deref().map(str::to_owned),
+                        outcome.status,
+                    ))
+                });
+                return;
+            }
+            Ok(Err(Forgotten)) => world.with(i, |s| s.refused += 1),
+            Err(_) => {}
+        }
+    }
+}
+
+fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
+    crate::panics::install_hook();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let origin = Instant::now();
+        let mut config = Config::builder("model")
+            .wait_retries(schedule.wait_retries)
+            .max_background(schedule.max_background)
+            .handler_timeout(schedule.handler_timeout);
+        if schedule.slow_tip {
+            config = config.slow_tip(TIP);
+        }
+        let config = config.build().expect("config");
+        let world = Arc::new(World {
+            seen: (0..schedule.pushes.len())
+                .map(|_| Mutex::default())
+                .collect(),
+        });
+        let late_world = world.clone();
+        let hook = Arc::new(move |late: super::LateReply| {
+            let i: usize = late.handler["model::handler_".len()..]
+                .parse()
+                .expect("handler index");
+            let text = match late.reply {
+                Reply::Text { content } => content,
+                other => format!("{other:?}"),
+            };
+            late_world.with(i, |s| s.late.push((late.push.from_user.clone(), text)));
+        });
+        let store =
+            MemoryStore::with_max_bytes(schedule.capacity * BYTES_PER_ENTRY, config.dedup_ttl());
+        let lifecycle = Arc::new(
+            Lifecycle::new(
+                &config,
+                Arc::new(store),
+                Arc::new(MemoryPending::new(100, config.pending_ttl())),
+                Late::Hook(hook),
+            )
+            .with_wall_clock(move || wall(origin)),
+        );
+        let wechats: Vec<_> = (schedule.pushes.iter().enumerate())
+            .map(|(i, plan)| {
+                let w = wechat(lifecycle.clone(), world.clone(), origin, i, plan.clone());
+                tokio::spawn(w)
+            })
+            .collect();
+        for w in wechats {
+            w.await.expect("WeChat's side does not panic");
+        }
+        // Everything in the background ends by its time-out.
+        tokio::time::sleep(schedule.handler_timeout + Duration::from_secs(60)).await;
+        assert!(
+            lifecycle.tasks().is_empty(),
+            "no task outlives its time-out"
+        );
+        (world, lifecycle.stats())
+    })
+}
+
+fn check(schedule: &Schedule) -> Result<(), TestCaseError> {
+    let (world, stats) = run(schedule);
+    let tip = schedule.slow_tip.then(|| TIP.to_owned());
+    let ample = schedule.capacity >= 100;
+    let mut runs = 0;
+    let mut cancelled = 0;
+    for (i, plan) in schedule.pushes.iter().enumerate() {
+        let seen = world.with(i, |s| s.clone());
+        let context = || format!("push {i} ({plan:?}): {seen:?}");
+        prop_assert_eq!(seen.runs, 1, "handler runs exactly once: {}", context());
+        runs += seen.runs;
+        let Some((at, answer, _)) = &seen.accepted else {
+            // Only forgotten (evicted) outcomes can leave WeChat without
+            // an answer, and then nothing ran twice.
+            prop_assert!(!ample && seen.refused > 0, "unanswered: {}", context());
+            continue;
+        };
+        prop_assert!(*at < WECHAT_TIMEOUT * 3, "answered in time: {}", context());
+        let text_of = |xml: &str| {
+            crate::reply::Reply::parse_xml(xml)
+                .ok()
+                .and_then(|r| match r {
+                    Reply::Text { content } => Some(content),
+                    _ => None,
+                })
+        };
+        let answered_text = answer.as_deref().and_then(text_of);
+        for (to, _) in &seen.late {
+            prop_assert_eq!(to, &user(i), "late reply to its user: {}", context());
+        }
+        let late_replies = seen
+            .late
+            .iter()
+            .filter(|(_, t)| *t == reply_text(i))
+            .count();
+        let passive = usize::from(answered_text.as_deref() == Some(reply_text(i).as_str()));
+        if seen.cancelled && !seen.finished {
+            cancelled += 1;
+            prop_assert_eq!(
+                late_replies + passive,
+                0,
+                "no reply from a cancelled handler"
+            );
+            // The time-out counts from the push's first sighting, which
+            // may come up to ~12 s before the handler's start (the tries
+            // before were lost on the way; `CreateTime` tells).
+            let hung = plan.runs_for + Duration::from_secs(13) >= schedule.handler_timeout;
+            if !hung {
+                // Cancelled for the background limit, which happens only
+                // before any try promised the reply: no tip.
+                prop_assert!(tip.is_none() || answered_text != tip, "{}", context());
+            }
+            continue;
+        }
+        prop_assert!(seen.finished, "{}", context());
+        match plan.ending {
+            Ending::Reply if ample => prop_assert_eq!(
+                late_replies + passive,
+                1,
+                "the reply reaches its user once: {}",
+                context()
+            ),
+            Ending::Reply => prop_assert!(late_replies + passive <= 1, "{}", context()),
+            _ => prop_assert_eq!(late_replies + passive, 0, "{}", context()),
+        }
+    }
+    prop_assert_eq!(stats.runs, u64::from(runs));
+    prop_assert!(stats.cancelled >= cancelled);
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("LIFECYCLE_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        max_shrink_iters: 2_000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn the_guarantees_hold_over_random_schedules(schedule in schedule()) {
+        check(&schedule)?;
+    }
+}
+
+/// The deterministic cases the property test is made of, one each.
+#[test]
+fn a_handler_slower_than_every_try_replies_late_exactly_once() {
+    let plan = PushPlan {
+        start: Duration::ZERO,
+        runs_for: Duration::from_secs(20),
+        ending: Ending::Reply,
+        delays: [Duration::from_millis(100); 3],
+        drops: [None; 3],
+    };
+    let schedule = Schedule {
+        wait_retries: 2,
+        max_background: 4,
+        capacity: 10_000,
+        slow_tip: true,
+        handler_timeout: Duration::from_secs(120),
+        pushes: vec![plan],
+    };
+    let (world, stats) = run(&schedule);
+    let seen = world.with(0, |s| s.clone());
+    assert_eq!(seen.runs, 1);
+    let (at, _, status) = seen.accepted.expect("answered");
+    assert_eq!(
+        status,
+        Status::DeadlineExceeded,
+        "the tip, on the third try"
+    );
+    assert!(
+        at > Duration::from_secs(14) && at < Duration::from_secs(15),
+        "{at:?}"
+    );
+    assert_eq!(seen.late, vec![(user(0), reply_text(0))]);
+    assert_eq!(
+        (stats.runs, stats.handed_off, stats.late_delivered),
+        (1, 1, 1)
+    );
+}
+
+#[test]
+fn a_handler_cancelled_for_the_background_limit_gets_no_tip() {
+    let slow = PushPlan {
+        start: Duration::ZERO,
+        runs_for: Duration::from_secs(30),
+        ending: Ending::Reply,
+        delays: [Duration::ZERO; 3],
+        drops: [None; 3],
+    };
+    let schedule = Schedule {
+        wait_retries: 0,
+        max_background: 1,
+        capacity: 10_000,
+        slow_tip: true,
+        handler_timeout: Duration::from_secs(120),
+        pushes: vec![slow.clone(), slow],
+    };
+    let (world, stats) = run(&schedule);
+    let texts: Vec<_> = (0..2)
+        .map(|i| world.with(i, |s| s.accepted.clone().expect("answered")))
+        .collect();
+    assert_eq!(stats.cancelled, 1, "{texts:?}");
+    let cancelled = (0..2)
+        .find(|&i| world.with(i, |s| s.cancelled))
+        .expect("one was cancelled");
+    let (_, answer, _) = &texts[cancelled];
+    assert!(
+        answer.as_deref().is_none_or(|xml| !xml.contains(TIP)),
+        "no tip for a reply that will not come: {answer:?}"
+    );
+}
+
+#[test]
+fn a_hung_handler_is_cancelled_at_its_time_out() {
+    let hung = PushPlan {
+        start: Duration::ZERO,
+        runs_for: Duration::from_secs(3_600),
+        ending: Ending::Reply,
+        delays: [Duration::ZERO; 3],
+        drops: [None; 3],
+    };
+    let schedule = Schedule {
+        wait_retries: 2,
+        max_background: 1,
+        capacity: 10_000,
+        slow_tip: false,
+        handler_timeout: Duration::from_secs(120),
+        pushes: vec![hung],
+    };
+    let (world, stats) = run(&schedule);
+    assert!(world.with(0, |s| s.cancelled));
+    assert_eq!(stats.cancelled, 1);
+}
