@@ -553,7 +553,9 @@ impl BindingStore for CountedBindings {
                 bound.insert(key, digest);
                 Binding::New
             }
-            Some(d) if *d == digest => Binding::Same,
+            Some(d) if *d == digest => Binding::Same {
+                age: Duration::ZERO,
+            },
             Some(_) => Binding::Different,
         };
         Box::pin(std::future::ready(binding))
@@ -565,11 +567,11 @@ async fn echo(msg: TextMessage) -> String {
 }
 
 #[actix_rt::test]
-async fn secure_mode_binds_no_url_and_compatible_mode_binds_each() {
-    // Secure mode: every push passes msg_signature, part of its URL, so
-    // the URL can carry no other body and binding it would be wasted.
-    // Compatible mode binds, encrypted pushes as plaintext ones.
-    for (mode, binds_per_push) in [(Mode::Secure, 0), (Mode::Compatible, 1)] {
+async fn every_mode_binds_each_push_once() {
+    // Secure mode keys the URL by its msg_signature (which covers the
+    // body), the others by the body's digest: either way the binding tells
+    // a verbatim replay from a new push.
+    for mode in [Mode::Secure, Mode::Compatible] {
         let config = Config::builder(TOKEN)
             .aes_key(AES_KEY)
             .appid(APPID)
@@ -593,11 +595,82 @@ async fn secure_mode_binds_no_url_and_compatible_mode_binds_each() {
                 "{mode:?}"
             );
         }
+        assert_eq!(store.binds.load(Ordering::SeqCst), 3, "{mode:?}");
+        server.stop().await;
+    }
+}
+
+/// The in-memory binding store on a clock 10 s ahead: every binding looks
+/// 10 s old, as a replay's would, without the test waiting for it.
+#[derive(Clone)]
+struct AgedBindings(wechat_events::replay::MemoryBindings);
+
+impl BindingStore for AgedBindings {
+    fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
+        let bound = self.0.bind(key, digest);
+        Box::pin(async move {
+            match bound.await {
+                Binding::Same { age } => Binding::Same {
+                    age: age + Duration::from_secs(10),
+                },
+                other => other,
+            }
+        })
+    }
+}
+
+static COUNTED: AtomicUsize = AtomicUsize::new(0);
+
+async fn count(_: ClickEvent) -> String {
+    format!("count {}", COUNTED.fetch_add(1, Ordering::SeqCst) + 1)
+}
+
+#[actix_rt::test]
+async fn a_verbatim_replay_of_a_forgotten_push_is_refused_in_every_mode() {
+    // A push captured with its URL and replayed once the dedup store no
+    // longer remembers it (its TTL ran out, or newer pushes evicted it:
+    // the same path, taken here without waiting 15 s) passes the window and
+    // the binding (same body): it must not run again.
+    for secure in [false, true] {
+        let mut config = Config::builder(TOKEN);
+        if secure {
+            config = config.aes_key(AES_KEY).appid(APPID).mode(Mode::Secure);
+        }
+        let config = config.build().expect("config");
+        let bindings = AgedBindings(wechat_events::replay::MemoryBindings::new(
+            1000,
+            Duration::from_secs(300),
+        ));
+        let service = WechatService::builder(config)
+            .only(Router::new().on(count))
+            .binding_store(bindings)
+            // Room for two finished pushes.
+            .dedup_store(MemoryStore::with_max_bytes(
+                2 * wechat_events::dedup::BYTES_PER_ENTRY,
+                Duration::from_secs(30),
+            ))
+            .build()
+            .unwrap();
+        let server = TestServer::builder(service.clone()).start();
+        let sim = if secure { secure_sim() } else { sim() };
+        let before = COUNTED.load(Ordering::SeqCst);
+        let captured = sim.prepare(&SimPush::click("COUNT"));
+        let first = sim.deliver(&server, &captured).await.expect("answered");
+        assert_eq!(first.status, 200);
+        // A retry while remembered: the same answer, no second run.
+        let retry = sim.deliver(&server, &captured).await.expect("answered");
+        assert_eq!(retry.text(), first.text(), "secure: {secure}");
+        for i in 0..8 {
+            send(&sim, &server, SimPush::click(format!("OTHER{i}"))).await;
+        }
+        let replay = sim.deliver(&server, &captured).await.expect("answered");
+        assert_eq!(replay.status, 403, "secure: {secure}: {:?}", replay.body);
         assert_eq!(
-            store.binds.load(Ordering::SeqCst),
-            3 * binds_per_push,
-            "{mode:?}"
+            COUNTED.load(Ordering::SeqCst) - before,
+            9,
+            "the captured push ran once, each other push once"
         );
+        assert_eq!(service.stats().forgotten, 1);
         server.stop().await;
     }
 }

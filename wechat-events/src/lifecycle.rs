@@ -263,21 +263,33 @@ pub(crate) struct Answered {
 /// not promise the reply with the slow tip if the handler is to be
 /// cancelled, nor the work be cancelled once it did).
 #[derive(Default)]
-struct Verdict(Mutex<Option<Option<OwnedSemaphorePermit>>>);
+struct Verdict(Mutex<Option<Judged>>);
+
+/// A [`Verdict`] given: whether the handler runs on, and its place until
+/// the work takes it.
+struct Judged {
+    runs_on: bool,
+    place: Option<OwnedSemaphorePermit>,
+}
 
 impl Verdict {
     /// Judges (the first time) and says whether the handler runs on.
     fn runs_on(&self, background: &Arc<Semaphore>) -> bool {
         let mut verdict = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        verdict
-            .get_or_insert_with(|| background.clone().try_acquire_owned().ok())
-            .is_some()
+        let judged = verdict.get_or_insert_with(|| {
+            let place = background.clone().try_acquire_owned().ok();
+            Judged {
+                runs_on: place.is_some(),
+                place,
+            }
+        });
+        judged.runs_on
     }
 
     /// The place the verdict took, for the handler to hold while it runs.
     fn take_place(&self) -> Option<OwnedSemaphorePermit> {
         let mut verdict = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        verdict.as_mut().and_then(Option::take)
+        verdict.as_mut().and_then(|judged| judged.place.take())
     }
 }
 

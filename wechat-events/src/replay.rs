@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sha1::{Digest, Sha1};
+use tokio::time::Instant;
 
 use crate::expiring::ExpiringMap;
 
@@ -92,8 +93,12 @@ pub fn check_window(timestamp: &str, now: i64, window: Duration) -> Result<(), R
 pub enum Binding {
     /// First sighting: the body is now bound to the URL.
     New,
-    /// The bound body again (a WeChat retry).
-    Same,
+    /// The bound body again (a WeChat retry, or a verbatim replay), bound
+    /// `age` ago.
+    Same {
+        /// How long ago the body was bound.
+        age: Duration,
+    },
     /// Another body than the bound one.
     Different,
 }
@@ -112,7 +117,7 @@ pub trait BindingStore: Send + Sync + 'static {
 /// dropped first when full.
 #[derive(Clone)]
 pub struct MemoryBindings {
-    map: Arc<ExpiringMap<[u8; 20]>>,
+    map: Arc<ExpiringMap<([u8; 20], Instant)>>,
 }
 
 impl MemoryBindings {
@@ -136,12 +141,16 @@ impl BindingStore for MemoryBindings {
     fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
         // One synchronous critical section, with no await point: nothing
         // can cancel it half-way.
-        let bound =
-            (self.map).get_or_insert(self.map.key(&key), |d| Some(*d == digest), || (digest, 1));
+        let now = Instant::now();
+        let bound = (self.map).get_or_insert(
+            self.map.key(&key),
+            |(d, at)| Some((*d == digest, now.saturating_duration_since(*at))),
+            || ((digest, now), 1),
+        );
         let binding = match bound {
             None => Binding::New,
-            Some(true) => Binding::Same,
-            Some(false) => Binding::Different,
+            Some((true, age)) => Binding::Same { age },
+            Some((false, _)) => Binding::Different,
         };
         Box::pin(std::future::ready(binding))
     }
@@ -212,7 +221,9 @@ mod tests {
         );
         assert_eq!(
             store.bind(key.clone(), body_digest(b"a")).await,
-            Binding::Same
+            Binding::Same {
+                age: Duration::ZERO
+            }
         );
         assert_eq!(
             store.bind(key.clone(), body_digest(b"b")).await,

@@ -575,8 +575,9 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
 }
 
 /// Refuses a signed URL replayed with another body (`digest`) than its
-/// first; `true` when the URL was seen before with this body (a retry, or
-/// a verbatim replay). In secure mode the URL is keyed by its
+/// first; `true` when the URL was seen before with this body, long enough
+/// ago that its push must be in the dedup store ([`SEEN_BEFORE`]): a
+/// retry, or a verbatim replay. In secure mode the URL is keyed by its
 /// `msg_signature`, which covers the body already.
 async fn check_binding(
     store: &dyn BindingStore,
@@ -587,10 +588,16 @@ async fn check_binding(
     let key = replay::binding_key(signature, &query.timestamp, &query.nonce);
     match store.bind(key, digest).await {
         Binding::New => Ok(false),
-        Binding::Same => Ok(true),
+        Binding::Same { age } => Ok(age >= SEEN_BEFORE),
         Binding::Different => Err(ReplayError::BodyMismatch.into()),
     }
 }
+
+/// How long after its binding a push is surely in the dedup store (claimed
+/// by the try that bound it): a try of the same push within this time may
+/// have overtaken the first try between its binding and its claim (two
+/// instances, two workers), and is not taken for a replay.
+const SEEN_BEFORE: Duration = Duration::from_secs(2);
 
 /// A push after verification and decryption.
 struct Decoded<'a> {

@@ -45,8 +45,10 @@ const APPID: &str = "wxb11529c136998cb6";
 /// request's own construction excluded); BENCHMARKS.md gives the count
 /// measured and the history.
 const PLAIN_CEILING: u64 = 46;
-/// The same for a secure-mode push (decrypting and encrypting).
-const SECURE_CEILING: u64 = 56;
+/// The same for a secure-mode push (decrypting and encrypting; since the
+/// lifecycle rework its URL is bound again, keyed by `msg_signature`, so
+/// that a verbatim replay of a forgotten push is refused: one more).
+const SECURE_CEILING: u64 = 57;
 
 /// Pushes measured per mode, after a few to warm up.
 const PUSHES: u64 = 200;

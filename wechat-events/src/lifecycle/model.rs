@@ -512,3 +512,34 @@ fn a_hung_handler_is_cancelled_at_its_time_out() {
     assert!(world.with(0, |s| s.cancelled));
     assert_eq!(stats.cancelled, 1);
 }
+
+#[test]
+fn a_push_whose_first_tries_were_lost_is_answered_by_the_last() {
+    // WeChat's first two tries never reached the server: the third, new
+    // to the store, is known for the last by the push's CreateTime, and
+    // answers by its deadline while the handler (which holds the one place
+    // in the background) runs on.
+    let plan = PushPlan {
+        start: Duration::from_secs(1),
+        runs_for: Duration::from_millis(4_702),
+        ending: Ending::Reply,
+        delays: [
+            Duration::from_millis(54),
+            Duration::from_millis(74),
+            Duration::from_millis(298),
+        ],
+        drops: [Some(Duration::ZERO), Some(Duration::ZERO), None],
+    };
+    let schedule = Schedule {
+        wait_retries: 2,
+        max_background: 1,
+        capacity: 10_000,
+        slow_tip: false,
+        handler_timeout: Duration::from_secs(120),
+        pushes: vec![plan],
+    };
+    check(&schedule).unwrap();
+    let (world, _) = run(&schedule);
+    let seen = world.with(0, |s| s.clone());
+    assert_eq!(seen.late, vec![(user(0), reply_text(0))]);
+}

@@ -9,11 +9,13 @@ use super::{millis, RedisBackend};
 use crate::replay::{Binding, BindingStore, MemoryBindings};
 
 /// Binds a body digest to a signed URL unless bound, atomically; answers
-/// the digest bound before, or nil when this call bound it. One key.
+/// `{digest bound before, its remaining life in ms}`, or nil when this call
+/// bound it (the binding's age is its full life less what remains). One
+/// key.
 static BIND: LazyLock<::redis::Script> = LazyLock::new(|| {
     ::redis::Script::new(
         r"local old = redis.call('GET', KEYS[1])
-if old then return old end
+if old then return {old, redis.call('PTTL', KEYS[1])} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false",
     )
@@ -68,12 +70,17 @@ impl BindingStore for RedisBindings {
                 .run("replay bind", move |mut conn| async move {
                     let mut call = BIND.key(redis_key);
                     call.arg(&digest[..]).arg(ttl);
-                    call.invoke_async::<Option<Vec<u8>>>(&mut conn).await
+                    call.invoke_async::<Option<(Vec<u8>, i64)>>(&mut conn).await
                 })
                 .await;
             match bound {
                 Some(None) => Binding::New,
-                Some(Some(first)) if first == digest => Binding::Same,
+                Some(Some((first, left))) if first == digest => {
+                    let left = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+                    Binding::Same {
+                        age: this.ttl.saturating_sub(left),
+                    }
+                }
                 Some(Some(_)) => Binding::Different,
                 None => this.memory.bind(key, digest).await,
             }
