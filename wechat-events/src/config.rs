@@ -224,7 +224,7 @@ impl fmt::Debug for Config {
             .field("slow_tip", &self.slow_tip)
             .field("pending_ttl", &self.pending_ttl)
             .field("appsecret", &self.appsecret.as_ref().map(|_| "<redacted>"))
-            .field("api_base", &self.api_base)
+            .field("api_base", &self.api_base.as_deref().map(redact_url))
             .finish()
     }
 }
