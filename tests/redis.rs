@@ -7,7 +7,9 @@
 //! test ends. Without that Redis they skip, saying why — unless
 //! `CI=true`, where they fail. The outage tests start their own
 //! `redis-server` (`/usr/bin/redis-server`, or `REDIS_SERVER`) on a free
-//! port, kill it and start it again.
+//! port, kill it and start it again, freeze it, or fill its memory.
+//! Everything the library logs is captured (at TRACE) and searched for
+//! secrets.
 
 mod common;
 
@@ -26,7 +28,9 @@ use wechat_events::dedup::{dedup_key, Claim, DedupStore, Outcome, Status};
 use wechat_events::redis::{RedisBackend, RedisDedup, RedisTokens};
 use wechat_events::replay::{binding_key, body_digest, Binding, BindingStore};
 use wechat_events::session::{SessionError, SessionStore};
-use wechat_events::testing::{ApiStandIn, SimPush, TestServer, STAND_IN_APPID, STAND_IN_SECRET};
+use wechat_events::testing::{
+    ApiStandIn, SimPush, Simulator, TestServer, STAND_IN_APPID, STAND_IN_SECRET,
+};
 use wechat_events::{
     Config, Context, LocationEvent, Reply, Router, Session, TextMessage, WechatService,
 };
@@ -266,7 +270,8 @@ impl Drop for OwnRedis {
     }
 }
 
-/// Everything the `wechat_events::redis` target logs, in this binary.
+/// Everything the library logs (at TRACE; other crates at INFO), in this
+/// binary.
 fn captured_log() -> &'static CapturedLog {
     static LOG: OnceLock<CapturedLog> = OnceLock::new();
     LOG.get_or_init(|| {
@@ -274,7 +279,7 @@ fn captured_log() -> &'static CapturedLog {
         let writer = log.clone();
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "wechat_events::redis=info",
+                "info,wechat_events=trace",
             ))
             .with_writer(move || writer.clone())
             .with_ansi(false)
@@ -729,6 +734,211 @@ async fn used_memory(redis: &TestRedis) -> i64 {
 async fn wait_until_up(backend: &RedisBackend) {
     while !backend.stats().up {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `CONFIG SET name value` on the test's Redis.
+async fn config_set(redis: &TestRedis, name: &str, value: &str) {
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async::<()>(&mut redis.conn().await)
+        .await
+        .unwrap_or_else(|e| panic!("CONFIG SET {name} {value}: {e}"));
+}
+
+/// What was logged since `from` (a length of the log's text).
+fn logged_since(from: usize) -> String {
+    captured_log()
+        .text()
+        .get(from..)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[actix_rt::test]
+async fn redis_out_of_memory_is_one_outage_answered_from_memory_until_it_takes_writes_again() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let backend = redis.backend();
+    let runs = web::Data::new(AtomicUsize::new(0));
+    let service = WechatService::builder(Config::builder(TOKEN).build().unwrap())
+        .redis(backend.clone())
+        .only(Router::new().on(counted))
+        .build()
+        .expect("service");
+    let a = TestServer::builder(service).app_data(runs.clone()).start();
+    let user = sim();
+    let dedup_keys = || async {
+        let keys = redis.keys().await;
+        keys.iter().filter(|k| k.contains(":dedup:")).count()
+    };
+
+    // Healthy: the push is claimed in Redis.
+    let first = send(&user, &a, SimPush::text("0")).await;
+    assert_eq!(first.text(), Some("run 1 after 0 ms"));
+    assert_eq!(dedup_keys().await, 1);
+    let log_from = captured_log().text().len();
+
+    // Full: every write is refused with OOM; reads (and PING) still work.
+    config_set(&redis, "maxmemory-policy", "noeviction").await;
+    config_set(&redis, "maxmemory", "1").await;
+    let pushes = 15;
+    for i in 0..pushes {
+        let push = user.prepare(&SimPush::text("0"));
+        for attempt in 0..2 {
+            let answer = surely("push", user.deliver(&a, &push))
+                .await
+                .expect("answer");
+            assert_eq!(
+                answer.text(),
+                Some(format!("run {} after 0 ms", i + 2).as_str()),
+                "push {i}, try {attempt}: answered, and a retry from memory"
+            );
+        }
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        pushes + 1,
+        "each push ran once on this instance"
+    );
+    let stats = backend.stats();
+    assert!(
+        !stats.up && stats.outages == 1 && stats.fallbacks >= pushes as u64,
+        "{stats:?}"
+    );
+    assert_eq!(dedup_keys().await, 1, "nothing written while full");
+    // One warning for the outage, not one per refused command.
+    let port = format!("127.0.0.1:{}", server.port);
+    let log = logged_since(log_from);
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" WARN ") && (l.contains(&port) || l.contains(user.user())))
+        .collect();
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|l| l.contains("Redis refuses writes") && l.contains("OOM"))
+            .count(),
+        1,
+        "{warnings:#?}"
+    );
+    assert!(warnings.len() <= 3, "{warnings:#?}");
+
+    // PING is answered all along; the probe (every 100 ms) tries a write,
+    // so the outage lasts until Redis takes writes again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!backend.stats().up, "{:?}", backend.stats());
+    assert!(backend.ping().await.is_ok(), "PING works while full");
+    config_set(&redis, "maxmemory", "0").await;
+    surely("back", wait_until_up(&backend)).await;
+    let stats = backend.stats();
+    assert_eq!(stats.outages, 1, "{stats:?}");
+    assert!(stats.last_outage.is_some(), "{stats:?}");
+    assert_eq!(
+        logged_since(log_from)
+            .lines()
+            .filter(|l| l.contains("Redis is back after") && l.contains(&port))
+            .count(),
+        1
+    );
+    let next = send(&user, &a, SimPush::text("0")).await;
+    assert_eq!(
+        next.text(),
+        Some(format!("run {} after 0 ms", pushes + 2).as_str())
+    );
+    assert_eq!(dedup_keys().await, 2, "claimed in Redis again");
+}
+
+/// A handler that reads and writes the user's session: Redis commands
+/// under the push's span.
+async fn touch(msg: TextMessage, session: Session) -> Result<String, SessionError> {
+    session.set("last", &msg.content).await?;
+    Ok(format!("noted {}", msg.content))
+}
+
+#[actix_rt::test]
+async fn failing_redis_calls_show_no_secret_in_logs_or_errors() {
+    const PASSWORD: &str = "RedisPw-4b1d-never-shown";
+    const SECRET_TOKEN: &str = "SecretToken4242";
+    const SECRET_AES_KEY: &str = "SecretAesKey0123456789abcdefghijklmnopqrstG";
+    const SECRET_APPSECRET: &str = "AppSecret-0a9f-never-shown";
+    let log_from = captured_log().text().len();
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let socket = std::env::temp_dir().join(format!("wechat-no-redis-{}.sock", unique()));
+    let urls = [
+        format!("redis://:{PASSWORD}@127.0.0.1:{closed}/0"),
+        format!("redis://app:{PASSWORD}@127.0.0.1:{closed}"),
+        format!("unix://{}?pass={PASSWORD}", socket.display()),
+        format!("redis+unix://{}?db=1&pass={PASSWORD}", socket.display()),
+    ];
+    let mut shown = Vec::new();
+    for url in &urls {
+        // From the environment's settings, as an instance starts.
+        let config = Config::builder(SECRET_TOKEN)
+            .appid(APPID)
+            .aes_key(SECRET_AES_KEY)
+            .appsecret(SECRET_APPSECRET)
+            .redis_url(url)
+            .build()
+            .expect("config");
+        shown.push(format!("{config:?}"));
+        let service = WechatService::builder(config)
+            .only(Router::new().on(touch))
+            .build()
+            .expect("service");
+        let a = TestServer::builder(service).start();
+        let user = Simulator::new(SECRET_TOKEN)
+            .openid(format!("o_user_{}", unique()))
+            .secure(SECRET_AES_KEY, APPID)
+            .expect("key");
+        for text in ["a", "b"] {
+            let answer = surely("push", user.send(&a, &SimPush::text(text)))
+                .await
+                .expect("answer");
+            assert_eq!(answer.text(), Some(format!("noted {text}").as_str()));
+        }
+        a.stop().await;
+        // A backend of its own: its Debug, its ping's error.
+        let backend = RedisBackend::builder(url)
+            .timeout(Duration::from_millis(200))
+            .build()
+            .expect("backend");
+        shown.push(format!("{backend:?} {:?}", RedisBackend::builder(url)));
+        let err = backend.ping().await.expect_err("nothing listens");
+        shown.push(format!("{err} / {err:?}"));
+    }
+    let err = RedisBackend::builder(format!("redis://:{PASSWORD}@127.0.0.1:99999"))
+        .build()
+        .expect_err("no such port");
+    shown.push(format!("{err} / {err:?}"));
+    let err = Config::builder(SECRET_TOKEN)
+        .redis_url(format!("ftp://:{PASSWORD}@127.0.0.1"))
+        .build()
+        .expect_err("not Redis");
+    shown.push(format!("{err} / {err:?}"));
+
+    let log = logged_since(log_from);
+    let everything = format!("{log}\n{}", shown.join("\n"));
+    for secret in [PASSWORD, SECRET_TOKEN, SECRET_AES_KEY, SECRET_APPSECRET] {
+        let at: Vec<&str> = everything.lines().filter(|l| l.contains(secret)).collect();
+        assert!(at.is_empty(), "{secret:?} shown in:\n{}", at.join("\n"));
+    }
+    // The search saw the failures: an outage logged for each URL.
+    for place in [format!("127.0.0.1:{closed}"), socket.display().to_string()] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains("Redis is unreachable") && l.contains(&place)),
+            "{place}: {log}"
+        );
     }
 }
 

@@ -17,6 +17,14 @@
 //! [`ApiClient`]), usable as well from a CLI or a background task. Its
 //! futures are `Send` (handlers run on tokio tasks); every request is bounded
 //! by the client's time-outs.
+//!
+//! # Secrets
+//!
+//! WeChat wants the access token in the URL (`?access_token=…`), and an
+//! HTTP client's error prints the URL it failed on. So no error this client
+//! returns carries a URL ([`reqwest::Error::without_url`]), and neither the
+//! AppSecret nor a token appears in its `Debug` or in what it logs; a
+//! base URL with credentials in it is shown without its password.
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,6 +36,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use crate::config::redact_url;
 use crate::reply::Reply;
 
 /// Where the client sends requests unless told otherwise.
@@ -76,6 +85,7 @@ pub enum ApiError {
         errmsg: String,
     },
     /// The request failed: no connection, or an HTTP status other than 2xx.
+    /// The error carries no URL (which would hold the access token).
     #[error("request to the WeChat API failed")]
     Http(#[source] reqwest::Error),
     /// No answer came within the client's time-out.
@@ -206,7 +216,10 @@ struct Inner {
     http: reqwest::Client,
     appid: String,
     secret: String,
+    /// The base URL as given, without a trailing `/`.
     base: String,
+    /// The same, parsed: every endpoint's URL is made from it.
+    base_url: url::Url,
     timeout: Duration,
     /// The cached token; the lock is held across a refresh, so concurrent
     /// callers wait for the one refresh instead of starting their own.
@@ -226,14 +239,14 @@ impl fmt::Debug for ApiClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiClient")
             .field("appid", &self.inner.appid)
-            .field("base", &self.inner.base)
+            .field("base", &redact_url(&self.inner.base))
             .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
     }
 }
 
 /// Sets up an [`ApiClient`]: base URL and time-outs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ApiClientBuilder {
     appid: String,
@@ -242,6 +255,19 @@ pub struct ApiClientBuilder {
     connect_timeout: Duration,
     timeout: Duration,
     shared: Option<SharedTokens>,
+}
+
+impl fmt::Debug for ApiClientBuilder {
+    // No secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClientBuilder")
+            .field("appid", &self.appid)
+            .field("base", &redact_url(&self.base))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiClientBuilder {
@@ -304,6 +330,11 @@ impl ApiClientBuilder {
         if base.contains(['?', '#']) {
             return Err(invalid("WECHAT_API_BASE", "must not have a query or fragment").into());
         }
+        // The parser's message names what is wrong, never the URL itself.
+        let base_url = url::Url::parse(&base).map_err(|e| ApiConfigError::Invalid {
+            name: "WECHAT_API_BASE",
+            reason: format!("is not a URL: {e}"),
+        })?;
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(invalid("timeout", "must be longer than zero").into());
         }
@@ -311,13 +342,14 @@ impl ApiClientBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .build()
-            .map_err(ApiError::Http)?;
+            .map_err(|e| ApiError::Http(e.without_url()))?;
         Ok(ApiClient {
             inner: Arc::new(Inner {
                 http,
                 appid: self.appid,
                 secret: self.secret,
                 base,
+                base_url,
                 timeout: self.timeout,
                 token: Mutex::new(None),
                 shared: self.shared,
@@ -508,6 +540,28 @@ impl ApiClient {
         }
     }
 
+    /// The URL of `path` (such as `/cgi-bin/message/custom/send`, or
+    /// `/x/y?a=1`) under the base URL, with `access_token` added to its
+    /// query when there is a token.
+    fn endpoint(&self, path: &str, token: Option<&str>) -> url::Url {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut url = self.inner.base_url.clone();
+        // An http(s) URL always has path segments.
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .pop_if_empty()
+                .extend(path.split('/').filter(|s| !s.is_empty()));
+        }
+        if !query.is_empty() || token.is_some() {
+            let mut pairs = url.query_pairs_mut();
+            pairs.extend_pairs(form_urlencoded::parse(query.as_bytes()));
+            if let Some(token) = token {
+                pairs.append_pair("access_token", token);
+            }
+        }
+        url
+    }
+
     /// One request: `body` as JSON to `path`, the answer decoded as `T`.
     async fn post_raw<T: DeserializeOwned>(
         &self,
@@ -515,14 +569,7 @@ impl ApiClient {
         token: Option<&str>,
         body: &Value,
     ) -> Result<T, ApiError> {
-        let mut request = self
-            .inner
-            .http
-            .post(format!("{}{path}", self.inner.base))
-            .json(body);
-        if let Some(token) = token {
-            request = request.query(&[("access_token", token)]);
-        }
+        let request = self.inner.http.post(self.endpoint(path, token)).json(body);
         let exchange = async { request.send().await?.error_for_status()?.bytes().await };
         let bytes = exchange.await.map_err(|e| {
             if e.is_timeout() {
@@ -530,7 +577,8 @@ impl ApiClient {
                     after: self.inner.timeout,
                 }
             } else {
-                ApiError::Http(e)
+                // The URL holds the access token: keep it out of the error.
+                ApiError::Http(e.without_url())
             }
         })?;
         serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode {
@@ -699,6 +747,33 @@ mod tests {
             !format!("{client:?}").contains("\"s\""),
             "the secret stays out of Debug"
         );
+    }
+
+    #[test]
+    fn endpoints_are_built_under_the_base_and_debug_shows_no_secret() {
+        let client = ApiClient::builder("wx1", "the-app-secret")
+            .base_url("http://proxy:pw-of-proxy@127.0.0.1:9/wechat/")
+            .build()
+            .unwrap();
+        assert_eq!(
+            client.endpoint(CUSTOM_SEND, Some("a b&c")).as_str(),
+            "http://proxy:pw-of-proxy@127.0.0.1:9/wechat/cgi-bin/message/custom/send?access_token=a+b%26c"
+        );
+        assert_eq!(
+            client.endpoint("/x/y?lang=zh_CN", None).as_str(),
+            "http://proxy:pw-of-proxy@127.0.0.1:9/wechat/x/y?lang=zh_CN"
+        );
+        let plain = ApiClient::new("wx1", "s").unwrap();
+        assert_eq!(
+            plain.endpoint(STABLE_TOKEN, None).as_str(),
+            "https://api.weixin.qq.com/cgi-bin/stable_token"
+        );
+        let builder =
+            ApiClient::builder("wx1", "the-app-secret").base_url("http://u:pw-of-proxy@h");
+        for shown in [format!("{client:?}"), format!("{builder:?}")] {
+            assert!(!shown.contains("the-app-secret"), "{shown}");
+            assert!(!shown.contains("pw-of-proxy"), "{shown}");
+        }
     }
 
     #[test]

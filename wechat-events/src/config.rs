@@ -234,7 +234,7 @@ impl fmt::Debug for Config {
             .field("slow_tip", &self.slow_tip)
             .field("pending_ttl", &self.pending_ttl)
             .field("appsecret", &self.appsecret.as_ref().map(|_| "<redacted>"))
-            .field("api_base", &self.api_base)
+            .field("api_base", &self.api_base.as_deref().map(redact_url))
             .finish()
     }
 }
@@ -480,21 +480,54 @@ impl Config {
     }
 }
 
-/// `url` with its password (if any) replaced by `***`, for logs.
+/// Query parameters whose value [`redact_url`] hides: `unix://` Redis
+/// URLs carry their password as `?pass=`.
+const SECRET_PARAMS: [&str; 7] = [
+    "pass",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "access_token",
+];
+
+/// `url` with its password (if any) replaced by `***`, for logs: the
+/// password of `scheme://user:password@host` (a user name without a
+/// password is hidden too, in case it is a password written in the wrong
+/// place), and the value of a `pass`, `password`, `secret`, `token` (and a
+/// few alike) query parameter, as `unix:///run/redis.sock?pass=…` has it. A
+/// string that does not parse as a URL is not shown at all.
 ///
 /// ```
 /// use wechat_events::config::redact_url;
-/// assert_eq!(redact_url("redis://:hunter2@10.0.0.1:6379/0"), "redis://***@10.0.0.1:6379/0");
+/// assert_eq!(redact_url("redis://:hunter2@10.0.0.1:6379/0"), "redis://:***@10.0.0.1:6379/0");
+/// assert_eq!(redact_url("redis://app:hunter2@10.0.0.1"), "redis://app:***@10.0.0.1");
+/// assert_eq!(redact_url("unix:///run/redis.sock?db=1&pass=hunter2"), "unix:///run/redis.sock?db=1&pass=***");
 /// assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
 /// ```
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    let Ok(mut parsed) = url::Url::parse(url.trim()) else {
+        return "<not a URL>".to_owned();
+    };
+    if parsed.password().is_some() {
+        // Fails only for URLs that cannot have credentials.
+        let _ = parsed.set_password(Some("***"));
+    } else if !parsed.username().is_empty() {
+        let _ = parsed.set_username("***");
     }
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let secret = SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s));
+                let v = if secret { "***".into() } else { v };
+                (k.into_owned(), v.into_owned())
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 /// Why `url` cannot be a Redis URL, in words.
@@ -1184,6 +1217,44 @@ mod tests {
         }
         let err = Config::builder("abc").redis_prefix("").build().unwrap_err();
         assert_eq!(err.setting, "redis_prefix");
+    }
+
+    #[test]
+    fn redact_url_hides_every_password_form() {
+        for (url, shown) in [
+            (
+                "redis://:hunter2@10.0.0.1:6379/0",
+                "redis://:***@10.0.0.1:6379/0",
+            ),
+            ("redis://app:hunter2@10.0.0.1", "redis://app:***@10.0.0.1"),
+            ("redis://hunter2@10.0.0.1", "redis://***@10.0.0.1"),
+            (
+                "rediss://:hunter2@cache.example:6380/#insecure",
+                "rediss://:***@cache.example:6380/#insecure",
+            ),
+            ("redis://:p%40ss%3Ahunter2@h", "redis://:***@h"),
+            (
+                "unix:///run/redis.sock?pass=hunter2",
+                "unix:///run/redis.sock?pass=***",
+            ),
+            (
+                "unix:///run/redis.sock?db=2&user=app&PASSWORD=hunter2",
+                "unix:///run/redis.sock?db=2&user=app&PASSWORD=***",
+            ),
+            (
+                "redis+unix:///run/redis.sock?pass=hunter2&db=1",
+                "redis+unix:///run/redis.sock?pass=***&db=1",
+            ),
+            ("redis://h/?password=hunter2", "redis://h/?password=***"),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("redis://:hunter2@@h:6379", "redis://:***@h:6379"),
+            ("redis://:hunter2@h:99999", "<not a URL>"),
+            ("hunter2", "<not a URL>"),
+        ] {
+            let redacted = redact_url(url);
+            assert_eq!(redacted, shown, "{url}");
+            assert!(!redacted.contains("hunter2"), "{url}");
+        }
     }
 
     #[test]

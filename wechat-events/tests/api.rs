@@ -1,15 +1,17 @@
 //! The WeChat API client against the API stand-in, through real HTTP on the
 //! loopback interface: token caching, single-flight refresh, the retry on a
-//! rejected token, each reply kind's JSON as received, errors and time-outs.
+//! rejected token, each reply kind's JSON as received, errors and time-outs,
+//! and no secret in what a failing call logs or returns.
 
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, BoxFuture};
 use serde_json::{json, Value};
-use wechat_events::api::{ApiClient, ApiError};
-use wechat_events::testing::api::STAND_IN_APPID;
-use wechat_events::testing::ApiStandIn;
-use wechat_events::{Article, Music, Reply};
+use wechat_events::api::{ApiClient, ApiError, FreshToken, TokenFetch, TokenStore};
+use wechat_events::testing::api::{STAND_IN_APPID, STAND_IN_SECRET};
+use wechat_events::testing::{ApiStandIn, SimPush, Simulator, TestServer};
+use wechat_events::{Article, Config, Music, Reply, Router, TextMessage, WechatService};
 
 const SEND: &str = "/cgi-bin/message/custom/send";
 const TOKEN: &str = "/cgi-bin/stable_token";
@@ -306,4 +308,206 @@ async fn an_unreachable_api_is_an_http_error_with_its_source() {
     let err = api.access_token().await.unwrap_err();
     assert!(matches!(err, ApiError::Http(_)), "{err:?}");
     assert!(std::error::Error::source(&err).is_some());
+}
+
+// ---- no secret in logs or errors ----
+
+/// Everything logged in this test binary (the library at TRACE), from the
+/// first call on.
+fn captured_log() -> &'static CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = CapturedLog::default();
+        let writer = log.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "info,wechat_events=trace",
+            ))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        log
+    })
+}
+
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An error as a log line or a panic would show it: Display, every
+/// source's Display, and Debug.
+fn shown(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = format!("{e} / {e:?}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(" / caused by: {cause} / {cause:?}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// A token store that always has the same token: API calls go straight to
+/// the (unreachable) endpoint with it.
+struct FixedToken(&'static str);
+
+impl TokenStore for FixedToken {
+    fn token<'a>(
+        &'a self,
+        _appid: &'a str,
+        _rejected: Option<&'a str>,
+        _fetch: TokenFetch<'a>,
+    ) -> BoxFuture<'a, Result<FreshToken, ApiError>> {
+        let token = FreshToken {
+            value: self.0.to_owned(),
+            valid_for: Duration::from_secs(3600),
+        };
+        Box::pin(async move { Ok(token) })
+    }
+}
+
+const SERVICE_TOKEN: &str = "SvcTokenSecret42";
+const AES_KEY: &str = "SecretAesKey0123456789abcdefghijklmnopqrstG";
+const FIXED_ACCESS_TOKEN: &str = "ACCESS-TOKEN-9c1e-secret";
+const OTHER_SECRET: &str = "APPSECRET-7f3a-never-shown";
+
+/// Answers its text after 600 ms: past the 200 ms deadline, so the reply
+/// goes late, through the API.
+async fn slow(msg: TextMessage) -> String {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    format!("late: {}", msg.content)
+}
+
+#[actix_rt::test]
+async fn failing_api_calls_show_no_secret_in_logs_or_errors() {
+    let log = captured_log();
+    let mut shown_errors = Vec::new();
+    let wechat = ApiStandIn::start();
+    let api = wechat
+        .client_builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    shown_errors.push(format!("{api:?}"));
+
+    // WeChat refuses: errcode, twice (the refresh and retry too).
+    wechat.fail_next(40001, 2);
+    let err = api.send_custom("oA", &Reply::text("x")).await.unwrap_err();
+    assert!(matches!(err, ApiError::WeChat { .. }), "{err:?}");
+    shown_errors.push(shown(&err));
+    // A broken proxy: an HTTP error status, then a body that is not JSON.
+    wechat.answer_next(502, "<html>Bad Gateway</html>", 1);
+    let err = api.send_custom("oA", &Reply::text("x")).await.unwrap_err();
+    assert!(matches!(err, ApiError::Http(_)), "{err:?}");
+    shown_errors.push(shown(&err));
+    wechat.answer_next(200, "<html>garbage</html>", 1);
+    let err = api.typing("oA", true).await.unwrap_err();
+    assert!(matches!(err, ApiError::Decode { .. }), "{err:?}");
+    shown_errors.push(shown(&err));
+    // No answer in time.
+    wechat.delay(Duration::from_secs(1));
+    let err = api.send_custom("oA", &Reply::text("x")).await.unwrap_err();
+    assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
+    shown_errors.push(shown(&err));
+    wechat.delay(Duration::ZERO);
+
+    // Nothing listens: the connection is refused, a token in hand.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let closed = ApiClient::builder("wx_closed", OTHER_SECRET)
+        .base_url(format!("http://127.0.0.1:{port}/proxy"))
+        .token_store(FixedToken(FIXED_ACCESS_TOKEN))
+        .build()
+        .expect("client");
+    shown_errors.push(format!("{closed:?}"));
+    let err = closed
+        .send_custom("oA", &Reply::text("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Http(_)), "{err:?}");
+    shown_errors.push(shown(&err));
+    let err = ApiClient::builder("wx_closed", OTHER_SECRET)
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .build()
+        .expect("client")
+        .access_token()
+        .await
+        .unwrap_err();
+    shown_errors.push(shown(&err));
+
+    // A service whose late reply the API refuses logs why, and keeps it.
+    let config = Config::builder(SERVICE_TOKEN)
+        .appid("wx_secret_test")
+        .aes_key(AES_KEY)
+        .deadline(Duration::from_millis(200))
+        .wait_retries(0)
+        .build()
+        .expect("config");
+    shown_errors.push(format!("{config:?}"));
+    let service = WechatService::builder(config)
+        .only(Router::new().on(slow))
+        .api_client(api.clone())
+        .build()
+        .expect("service");
+    let server = TestServer::builder(service).start();
+    let user = Simulator::new(SERVICE_TOKEN)
+        .secure(AES_KEY, "wx_secret_test")
+        .expect("key");
+    wechat.answer_next(503, "Service Unavailable", 1);
+    let calls_before = wechat.calls().len();
+    user.send(&server, &SimPush::text("hi"))
+        .await
+        .expect("answered at the deadline");
+    let started = Instant::now();
+    while !log.text().contains("refused the late reply") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the late reply's failure is logged: {:?}",
+            &wechat.calls()[calls_before..]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.stop().await;
+
+    let everything = format!("{}\n{}", log.text(), shown_errors.join("\n"));
+    for secret in [
+        STAND_IN_SECRET,
+        OTHER_SECRET,
+        "token-1",
+        "token-2",
+        FIXED_ACCESS_TOKEN,
+        SERVICE_TOKEN,
+        AES_KEY,
+    ] {
+        let at: Vec<&str> = everything
+            .lines()
+            .filter(|line| line.contains(secret))
+            .collect();
+        assert!(at.is_empty(), "{secret:?} shown in:\n{}", at.join("\n"));
+    }
+    // The search saw what it should have: the failures, logged and shown.
+    assert!(everything.contains("502 Bad Gateway"), "{everything}");
+    assert!(
+        everything.contains("refused the late reply"),
+        "{everything}"
+    );
 }

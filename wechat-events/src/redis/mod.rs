@@ -28,20 +28,26 @@
 //! Every command is bounded: connecting by
 //! [`RedisBackendBuilder::connect_timeout`], each command by
 //! [`RedisBackendBuilder::timeout`] (defaults 1 s and 500 ms). When a
-//! command fails for want of Redis (refused, dropped, timed out, loading,
-//! read-only replica), the backend is **down**: a warning is logged once,
-//! [`RedisStats::outages`] counts it, and every store answers from its
-//! in-memory twin (the same store a single instance uses) without asking
-//! Redis, each such answer counted in [`RedisStats::fallbacks`]. A probe
-//! pings Redis every [`RedisBackendBuilder::probe_interval`] (default
-//! 1 s); its first answer ends the outage — logged with its duration — and
-//! the stores use Redis again. What an instance stored in memory during
-//! the outage stays its own: a binding made then is not seen by the
-//! others, a session value written then is not in Redis.
+//! command fails for want of Redis — refused, dropped, timed out, loading
+//! — or because Redis refuses writes — out of memory under `noeviction`
+//! (`OOM`), a read-only replica (`READONLY`), a primary without its
+//! replicas (`MASTERDOWN`, `NOREPLICAS`), a failed snapshot (`MISCONF`) —
+//! the backend is **down**: one warning is logged for the outage (not one
+//! per command), [`RedisStats::outages`] counts it, and every store answers
+//! from its in-memory twin (the same store a single instance uses) without
+//! asking Redis, each such answer counted in [`RedisStats::fallbacks`]. A
+//! probe tries a write every [`RedisBackendBuilder::probe_interval`]
+//! (default 1 s): a `SET PREFIX:probe … PX` — a `PING` is answered by a
+//! Redis that refuses every write. Its first success ends the outage —
+//! logged with its duration — and the stores use Redis again. What an
+//! instance stored in memory during the outage stays its own: a binding
+//! made then is not seen by the others, a session value written then is
+//! not in Redis.
 //!
 //! A command that Redis refuses for another reason (a key of the wrong
-//! type, a script error) is logged and answered from memory, that one call
-//! only.
+//! type, a script error) is answered from memory, that one call only, and
+//! logged — at most one such warning a minute, with the number of refusals
+//! since the last.
 //!
 //! # Keys
 //!
@@ -90,8 +96,13 @@ use crate::config::{redact_url, Config, DEFAULT_REDIS_PREFIX};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 /// Default bound on connecting.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Default time between two pings while Redis is down.
+/// Default time between two probes while Redis is down.
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest time between two warnings of refused commands (not outages).
+const REFUSAL_WARNING_INTERVAL: Duration = Duration::from_secs(60);
+/// The error codes with which Redis refuses writes while it answers reads:
+/// each starts an outage, as a lost connection does.
+const REFUSING_WRITES: [&str; 5] = ["OOM", "READONLY", "MASTERDOWN", "NOREPLICAS", "MISCONF"];
 
 /// Why a [`RedisBackend`] could not be made. Nothing here needs Redis to
 /// be up: a backend is made without connecting.
@@ -138,7 +149,7 @@ pub struct RedisStats {
 }
 
 /// Sets up a [`RedisBackend`]; see [`RedisBackend::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RedisBackendBuilder {
     url: String,
@@ -146,6 +157,19 @@ pub struct RedisBackendBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     probe_interval: Duration,
+}
+
+impl fmt::Debug for RedisBackendBuilder {
+    // The URL without its password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisBackendBuilder")
+            .field("url", &redact_url(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("probe_interval", &self.probe_interval)
+            .finish()
+    }
 }
 
 impl RedisBackendBuilder {
@@ -166,7 +190,7 @@ impl RedisBackendBuilder {
         self.connect_timeout = timeout;
         self
     }
-    /// How often Redis is pinged during an outage (default 1 s).
+    /// How often the probe tries a write during an outage (default 1 s).
     pub fn probe_interval(mut self, interval: Duration) -> Self {
         self.probe_interval = interval;
         self
@@ -227,6 +251,7 @@ impl RedisBackendBuilder {
         };
         Ok(RedisBackend {
             shared: Arc::new(Shared {
+                probe_key: format!("{prefix}:probe"),
                 prefix,
                 target,
                 timeout: self.timeout,
@@ -238,6 +263,7 @@ impl RedisBackendBuilder {
                 last_outage: Mutex::new(None),
                 outages: AtomicU64::new(0),
                 fallbacks: AtomicU64::new(0),
+                refusals: Mutex::new(Refusals::default()),
             }),
         })
     }
@@ -253,6 +279,8 @@ pub struct RedisBackend {
 
 struct Shared {
     prefix: String,
+    /// The key the probe writes: `PREFIX:probe`.
+    probe_key: String,
     /// The URL without its password.
     target: String,
     timeout: Duration,
@@ -264,6 +292,14 @@ struct Shared {
     last_outage: Mutex<Option<Duration>>,
     outages: AtomicU64,
     fallbacks: AtomicU64,
+    refusals: Mutex<Refusals>,
+}
+
+/// Refused commands (not outages) since the last warning about them.
+#[derive(Default)]
+struct Refusals {
+    last_warning: Option<Instant>,
+    unreported: u64,
 }
 
 /// A runtime that may be dropped anywhere, an async context included.
@@ -325,9 +361,50 @@ impl Failure {
                                     | ServerErrorKind::NoPerm
                             )
                     )
+                    || refuses_writes(e).is_some()
             }
         }
     }
+
+    /// What the warning calls the outage.
+    fn outage_message(&self) -> &'static str {
+        match self {
+            Failure::Redis(e) if refuses_writes(e).is_some() => {
+                "Redis refuses writes: the stores use memory until it accepts them again"
+            }
+            _ => "Redis is unreachable: the stores use memory until it is back",
+        }
+    }
+}
+
+/// The code of `e` when it says that Redis refuses writes (see
+/// [`REFUSING_WRITES`]): as the command's own error, one of a pipeline's,
+/// or, on Redis before 7, inside a script's `ERR Error running script`.
+fn refuses_writes(e: &RedisError) -> Option<&'static str> {
+    let listed = |code: &str| REFUSING_WRITES.iter().copied().find(|c| *c == code);
+    if let Some(code) = e.code().and_then(listed) {
+        return Some(code);
+    }
+    let from_script = |detail: &str| {
+        REFUSING_WRITES.iter().copied().find(|c| {
+            detail.match_indices(c).any(|(at, _)| {
+                let bytes = detail.as_bytes();
+                at > 0
+                    && bytes[at - 1] == b'-'
+                    && bytes
+                        .get(at + c.len())
+                        .is_none_or(|b| b.is_ascii_whitespace())
+            })
+        })
+    };
+    if e.code() == Some("ERR") {
+        if let Some(code) = e.detail().and_then(from_script) {
+            return Some(code);
+        }
+    }
+    e.clone()
+        .into_server_errors()
+        .and_then(|errors| errors.iter().find_map(|(_, err)| listed(err.code())))
 }
 
 impl RedisBackend {
@@ -419,7 +496,7 @@ impl RedisBackend {
                 if failure.is_outage() {
                     Shared::went_down(s, op, &failure);
                 } else {
-                    tracing::warn!(target: "wechat_events::redis", op, error = %failure, "Redis refused a command; answered from memory");
+                    s.refused(op, &failure);
                 }
                 None
             }
@@ -429,6 +506,18 @@ impl RedisBackend {
 
 async fn ping(mut conn: ConnectionManager) -> RedisResult<()> {
     ::redis::cmd("PING").query_async::<()>(&mut conn).await
+}
+
+/// The probe's write: `SET key 1 PX ttl`, refused like any other write
+/// while Redis refuses writes.
+async fn probe_write(mut conn: ConnectionManager, key: String, ttl: u64) -> RedisResult<()> {
+    ::redis::cmd("SET")
+        .arg(key)
+        .arg(1)
+        .arg("PX")
+        .arg(ttl)
+        .query_async::<()>(&mut conn)
+        .await
 }
 
 impl Shared {
@@ -464,13 +553,41 @@ impl Shared {
             op,
             outage,
             error = %failure,
-            "Redis is unreachable: the stores use memory until it is back"
+            "{}",
+            failure.outage_message()
         );
         this.runtime.handle().spawn(probe(Arc::downgrade(this)));
     }
+
+    /// Counts a command refused for its own sake (not an outage), and
+    /// warns about it unless a warning went out less than
+    /// [`REFUSAL_WARNING_INTERVAL`] ago.
+    fn refused(&self, op: &'static str, failure: &Failure) {
+        let mut refusals = lock(&self.refusals);
+        refusals.unreported += 1;
+        let now = Instant::now();
+        if refusals
+            .last_warning
+            .is_some_and(|at| now.duration_since(at) < REFUSAL_WARNING_INTERVAL)
+        {
+            return;
+        }
+        let refused = std::mem::take(&mut refusals.unreported);
+        refusals.last_warning = Some(now);
+        drop(refusals);
+        tracing::warn!(
+            target: "wechat_events::redis",
+            redis = %self.target,
+            op,
+            refused,
+            error = %failure,
+            "Redis refused a command; answered from memory (refused: the commands refused since the last such warning)"
+        );
+    }
 }
 
-/// Pings every `probe_interval` until Redis answers, then ends the outage.
+/// Tries a write every `probe_interval` until Redis takes one, then ends
+/// the outage.
 async fn probe(shared: Weak<Shared>) {
     loop {
         let Some(interval) = shared.upgrade().map(|s| s.probe_interval) else {
@@ -480,19 +597,25 @@ async fn probe(shared: Weak<Shared>) {
         let Some(this) = shared.upgrade() else {
             return;
         };
-        if this.clone().exec(ping).await.is_ok() {
+        let (key, ttl) = (
+            this.probe_key.clone(),
+            millis(interval.max(Duration::from_secs(1))),
+        );
+        let write = move |conn| probe_write(conn, key, ttl);
+        if this.clone().exec(write).await.is_ok() {
             let lasted = lock(&this.down_since)
                 .take()
                 .map(|since| since.elapsed())
                 .unwrap_or_default();
             *lock(&this.last_outage) = Some(lasted);
-            this.up.store(true, Ordering::SeqCst);
+            // Logged first: whoever sees the backend up finds the line.
             tracing::warn!(
                 target: "wechat_events::redis",
                 redis = %this.target,
                 outage_ms = lasted.as_millis() as u64,
                 "Redis is back after {lasted:.1?}: the stores use it again"
             );
+            this.up.store(true, Ordering::SeqCst);
             return;
         }
     }
@@ -554,4 +677,72 @@ pub(crate) fn shared_stores(
         ))
     });
     (bindings, Some(sessions))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(code: &str, detail: &str) -> Failure {
+        Failure::Redis(::redis::make_extension_error(
+            code.to_owned(),
+            Some(detail.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn redis_refusing_writes_is_an_outage_and_other_refusals_are_not() {
+        for code in ["OOM", "MISCONF", "NOREPLICAS"] {
+            let failure = server(code, "command not allowed");
+            assert!(failure.is_outage(), "{code}");
+            assert!(
+                failure.outage_message().contains("refuses writes"),
+                "{code}"
+            );
+        }
+        let readonly = Failure::Redis(RedisError::from((
+            ErrorKind::Server(ServerErrorKind::ReadOnly),
+            "You can't write against a read only replica.",
+        )));
+        assert!(readonly.is_outage());
+        assert!(readonly.outage_message().contains("refuses writes"));
+        // Redis 6 wraps a script's refused write in ERR.
+        let wrapped = server(
+            "ERR",
+            "Error running script (call to f_1): @user_script:3: -OOM command not allowed when used memory > 'maxmemory'",
+        );
+        assert!(wrapped.is_outage());
+        for (code, detail) in [
+            (
+                "WRONGTYPE",
+                "Operation against a key holding the wrong kind of value",
+            ),
+            (
+                "ERR",
+                "Error running script: user_script:1: attempt to compare nil with number",
+            ),
+            ("ERR", "unknown command 'OOMPH'"),
+            ("ERR", "Error running script: @user_script:1: -OOMPH"),
+        ] {
+            assert!(!server(code, detail).is_outage(), "{code} {detail}");
+        }
+        assert!(Failure::Timeout(Duration::from_millis(1)).is_outage());
+        assert!(Failure::Timeout(Duration::from_millis(1))
+            .outage_message()
+            .contains("unreachable"));
+    }
+
+    #[test]
+    fn the_builder_shows_no_password() {
+        let builder = RedisBackend::builder("redis://app:hunter2@127.0.0.1:6379");
+        assert!(!format!("{builder:?}").contains("hunter2"), "{builder:?}");
+        let backend = RedisBackend::builder("unix:///run/redis.sock?pass=hunter2")
+            .build()
+            .unwrap();
+        assert!(!format!("{backend:?}").contains("hunter2"), "{backend:?}");
+        let err = RedisBackend::builder("redis://:hunter2@h:99999")
+            .build()
+            .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err:?}");
+    }
 }

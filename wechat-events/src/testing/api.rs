@@ -8,7 +8,8 @@
 //! as WeChat's normal mode does), checks them on every call as WeChat does
 //! (40001 for an unknown or replaced token, 42001 for an expired one,
 //! 41001 for none), records every call, and can be told to expire the
-//! current token, to answer an errcode, or to be slow.
+//! current token, to answer an errcode, to answer what no WeChat would (an
+//! HTTP error status, a body that is not JSON), or to be slow.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -47,6 +48,8 @@ struct State {
     calls: Vec<ApiCall>,
     /// Errcode and how many more API calls answer it.
     fail: Option<(i64, usize)>,
+    /// HTTP status, body and how many more API calls answer them.
+    raw: Option<(u16, String, usize)>,
     delay: Duration,
 }
 
@@ -116,6 +119,15 @@ impl ApiStandIn {
     /// with `errcode`, whatever their token.
     pub fn fail_next(&self, errcode: i64, n: usize) {
         self.state().fail = (n > 0).then_some((errcode, n));
+    }
+
+    /// Answers the next `n` API calls (send, typing — not `stable_token`)
+    /// with HTTP `status` and `body` as they are, as a broken proxy or a
+    /// WeChat outage might: `answer_next(502, "Bad Gateway", 1)`, or
+    /// `answer_next(200, "<html>", 1)` for a body that is not JSON. The
+    /// call is recorded with errcode `-1`.
+    pub fn answer_next(&self, status: u16, body: impl Into<String>, n: usize) {
+        self.state().raw = (n > 0).then(|| (status, body.into(), n));
     }
 
     /// Delays every answer from now on by `delay` (zero: answer at once).
@@ -211,6 +223,35 @@ async fn api_call(
         .into_iter()
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v);
+    let raw = {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let raw = state.raw.as_mut().map(|(status, raw, left)| {
+            *left -= 1;
+            (*status, raw.clone(), *left == 0)
+        });
+        raw.map(|(status, raw, last)| {
+            if last {
+                state.raw = None;
+            }
+            state.calls.push(ApiCall {
+                path: req.path().to_owned(),
+                access_token: access_token.clone(),
+                errcode: -1,
+                body: body.clone(),
+            });
+            (status, raw, state.delay)
+        })
+    };
+    if let Some((status, raw, delay)) = raw {
+        if !delay.is_zero() {
+            actix_rt::time::sleep(delay).await;
+        }
+        let status = actix_web::http::StatusCode::from_u16(status)
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+        return HttpResponse::build(status)
+            .content_type("text/html")
+            .body(raw);
+    }
     let (answer_body, delay) = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         let failing = match state.fail.as_mut() {
