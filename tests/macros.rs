@@ -184,6 +184,16 @@ mod media {
     }
 }
 
+/// Tagged: only a router that asks for `shop` serves it.
+mod shop {
+    use wechat_events::{on_text, TextMessage};
+
+    #[on_text(keyword = "价格", tag = "shop")]
+    pub async fn price(_: TextMessage) -> &'static str {
+        "9.9"
+    }
+}
+
 /// The handlers above, by path, as the table names them.
 const HANDLERS: &[&str] = &[
     "macros::text::help",
@@ -489,4 +499,64 @@ async fn annotated_functions_stay_callable() {
         panic!("not a text message");
     };
     assert_eq!(text::help(msg).await, "help");
+}
+
+#[test]
+fn a_selection_that_matches_no_handler_does_not_build() {
+    let scoped = |router: Router| WechatService::builder(config()).only(router).build();
+    // What exists builds.
+    let shop = scoped(Router::new().registered_tagged("shop")).expect("shop");
+    assert_eq!(shop.routes().len(), 1);
+    let menu = scoped(Router::new().registered_in("macros::events::menu")).expect("menu");
+    assert_eq!(menu.routes().len(), 3);
+    // A tag or module whose handlers were already named one by one still
+    // selected them.
+    let again = Router::new()
+        .handler::<shop::price>()
+        .registered_tagged("shop");
+    assert_eq!(again.build().expect("again").len(), 1);
+    // A typo is an error at start-up naming what matched nothing, with the
+    // closest name, not a service that answers `success` to everything.
+    for (router, named, suggested) in [
+        (
+            Router::new().registered_tagged("shpo"),
+            "\"shpo\"",
+            Some("\"shop\""),
+        ),
+        (Router::new().registered_tagged("news"), "\"news\"", None),
+        (
+            Router::new().registered_in("macros::txet"),
+            "\"macros::txet\"",
+            Some("\"macros::text\""),
+        ),
+        (
+            Router::new().registered_in("no::such::module"),
+            "\"no::such::module\"",
+            None,
+        ),
+        // Also beside a selection that matched, and through `router`.
+        (
+            Router::new()
+                .registered_tagged("shop")
+                .registered_in("macros::event::menu"),
+            "\"macros::event::menu\"",
+            Some("\"macros::events::menu\""),
+        ),
+    ] {
+        let err = match scoped(router) {
+            Ok(service) => panic!("built {named} with {} routes", service.routes().len()),
+            Err(err) => err.to_string(),
+        };
+        assert!(err.contains(named), "{err}");
+        match suggested {
+            Some(suggested) => assert!(err.contains(&format!("did you mean {suggested}")), "{err}"),
+            None => assert!(!err.contains("did you mean"), "{err}"),
+        }
+    }
+    let err = WechatService::builder(config())
+        .router(Router::new().registered_tagged("shpo"))
+        .build()
+        .err()
+        .expect("an unscoped service with a typo");
+    assert!(err.to_string().contains("\"shpo\""), "{err}");
 }

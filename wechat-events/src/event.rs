@@ -181,11 +181,11 @@ impl Event {
     }
 
     /// The QR-code scene value: `qrscene_` stripped for subscribe, the
-    /// `EventKey` for SCAN.
+    /// `EventKey` for SCAN; surrounding whitespace trimmed for both.
     pub fn scene(&self) -> Option<&str> {
         match self {
             Event::Subscribe(e) => e.scene.as_deref(),
-            Event::Scan(e) => Some(&e.scene),
+            Event::Scan(e) => Some(e.scene.trim()),
             _ => None,
         }
     }
@@ -198,8 +198,8 @@ impl Event {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SubscribeEvent {
     /// The scene value when the user subscribed through a parameter QR code
-    /// (the `EventKey` with its `qrscene_` prefix removed); derived, not an
-    /// element of its own.
+    /// (the `EventKey` with its `qrscene_` prefix and any surrounding
+    /// whitespace removed); derived, not an element of its own.
     pub scene: Option<String>,
     /// `Ticket` of that QR code.
     pub ticket: Option<String>,
@@ -947,7 +947,7 @@ record! {
 
 impl SubscribeScanProductEvent {
     fn part(&self, n: usize) -> &str {
-        self.event_key.split('|').nth(n).unwrap_or_default()
+        self.event_key.trim().split('|').nth(n).unwrap_or_default()
     }
 
     /// How the product was scanned: `scanbarcode` or `scanimage`.
@@ -975,8 +975,10 @@ const ENVELOPE: &[&str] = &[
     "Event",
 ];
 
-/// Whether an `EventKey` marks a product-scan subscribe.
+/// Whether an `EventKey` marks a product-scan subscribe (surrounding
+/// whitespace aside, as for the `Event` name).
 fn is_product_scan(key: &str) -> bool {
+    let key = key.trim_start();
     key.starts_with("scanbarcode|") || key.starts_with("scanimage|")
 }
 
@@ -1058,7 +1060,7 @@ pub(crate) fn from_fields(event: &str, f: &Fields) -> Event {
             Event::Subscribe(SubscribeEvent {
                 scene: event_key
                     .as_deref()
-                    .and_then(|k| k.strip_prefix("qrscene_"))
+                    .and_then(|k| k.trim().strip_prefix("qrscene_"))
                     .map(str::to_owned),
                 ticket: opt("Ticket"),
                 event_key,

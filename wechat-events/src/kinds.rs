@@ -154,10 +154,13 @@ event_kinds! {
 
 impl EventKind {
     /// The kind named by an `Event` value (compared ignoring ASCII case,
-    /// since WeChat spells some upper-case and some lower-case). A
-    /// `subscribe` is [`EventKind::Subscribe`] here; the parser tells a
-    /// product-scan subscribe by its `EventKey`.
+    /// since WeChat spells some upper-case and some lower-case, and
+    /// surrounding whitespace, which pretty-printed XML or padded CDATA
+    /// carries as numbers can). A `subscribe` is [`EventKind::Subscribe`]
+    /// here; the parser tells a product-scan subscribe by its `EventKey`.
     pub fn from_event(event: &str) -> EventKind {
+        // A borrow: no allocation, padded or not.
+        let event = event.trim();
         EventKind::ALL
             .iter()
             .copied()
@@ -190,9 +193,9 @@ impl EventKind {
         matches!(self, EventKind::Subscribe | EventKind::Scan)
     }
 
-    /// Whether an event called `name` (its raw `Event` value) can be of
-    /// this kind: a typed kind only under its own name, `Unknown` only
-    /// under names no kind has.
+    /// Whether an event called `name` (its raw `Event` value, compared as
+    /// [`EventKind::from_event`] does) can be of this kind: a typed kind
+    /// only under its own name, `Unknown` only under names no kind has.
     pub fn has_event_name(self, name: &str) -> bool {
         let named = EventKind::from_event(name);
         named == self || (named == EventKind::Subscribe && self == EventKind::SubscribeScanProduct)
@@ -237,8 +240,10 @@ impl MessageKind {
         MessageKind::Unknown,
     ];
 
-    /// The kind named by a `MsgType` value (compared ignoring ASCII case).
+    /// The kind named by a `MsgType` value (compared ignoring ASCII case
+    /// and surrounding whitespace, as [`EventKind::from_event`]).
     pub fn from_msg_type(msg_type: &str) -> MessageKind {
+        let msg_type = msg_type.trim();
         MessageKind::ALL
             .iter()
             .copied()
@@ -352,5 +357,31 @@ impl fmt::Display for RouteKind {
             RouteKind::AnyEvent => f.write_str("any event"),
             RouteKind::Any => f.write_str("fallback"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_compared_without_surrounding_whitespace() {
+        // Pretty-printed XML or padded CDATA can carry whitespace around a
+        // type name, as it can around a number.
+        assert_eq!(EventKind::from_event(" subscribe "), EventKind::Subscribe);
+        assert_eq!(EventKind::from_event("\n\tCLICK\n"), EventKind::Click);
+        assert_eq!(EventKind::from_event(" click"), EventKind::Click);
+        assert_eq!(MessageKind::from_msg_type(" text "), MessageKind::Text);
+        assert_eq!(
+            MessageKind::from_msg_type("\r\nimage\t"),
+            MessageKind::Image
+        );
+        assert!(EventKind::Subscribe.has_event_name(" SUBSCRIBE "));
+        assert!(RouteKind::Event(EventKind::Unknown).allows_event_name(" new_thing "));
+        assert!(!RouteKind::Event(EventKind::Unknown).allows_event_name(" subscribe "));
+        // Whitespace inside a name is part of it.
+        assert_eq!(EventKind::from_event("sub scribe"), EventKind::Unknown);
+        assert_eq!(MessageKind::from_msg_type(""), MessageKind::Unknown);
+        assert_eq!(MessageKind::from_msg_type("  "), MessageKind::Unknown);
     }
 }

@@ -70,7 +70,8 @@ pub struct Push {
     pub from_user: String,
     /// `CreateTime`: unix seconds.
     pub create_time: i64,
-    /// `MsgType` as sent.
+    /// `MsgType` as sent (its kind is read with surrounding whitespace
+    /// trimmed, ignoring ASCII case).
     pub msg_type: String,
     /// The typed message or event.
     pub body: Body,
@@ -112,7 +113,9 @@ impl Push {
             .trim()
             .parse()
             .map_err(|_| ParseError::CreateTime(create_time.to_owned()))?;
-        let body = if msg_type.eq_ignore_ascii_case("event") {
+        // The kind is decided on the trimmed name (as `EventKind::from_event`
+        // and `MessageKind::from_msg_type` do); `msg_type` keeps it as sent.
+        let body = if msg_type.trim().eq_ignore_ascii_case("event") {
             Body::Event(event::from_fields(
                 fields.text("Event").unwrap_or_default(),
                 &fields,
@@ -365,6 +368,80 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(p.body, Body::Event(Event::Unknown(_))));
+    }
+
+    #[test]
+    fn padded_type_names_are_still_their_kinds() {
+        // Pretty-printed XML: whitespace around the CDATA is part of the
+        // text, as it is around a number (which is trimmed when read).
+        let pretty = |msg_type: &str, rest: &str| {
+            parse(
+                doc(&format!(
+                    "<MsgType>\n  <![CDATA[{msg_type}]]>\n</MsgType>{rest}"
+                ))
+                .as_bytes(),
+            )
+            .unwrap()
+        };
+        let p = pretty("text", "<Content>hi</Content><MsgId> 7 </MsgId>");
+        assert!(
+            matches!(p.body, Body::Message(Message::Text(ref t)) if t.content == "hi" && t.msg_id == Some(7)),
+            "{:?}",
+            p.body
+        );
+        // The raw value is kept as sent.
+        assert_eq!(p.msg_type, "\n  text\n");
+        let p = pretty("event", "<Event><![CDATA[ subscribe ]]></Event>");
+        assert_eq!(
+            p.body,
+            Body::Event(Event::Subscribe(SubscribeEvent::default()))
+        );
+        let p = pretty(
+            " event ",
+            "<Event> CLICK\t</Event><EventKey><![CDATA[MENU_1]]></EventKey>",
+        );
+        assert!(
+            matches!(p.body, Body::Event(Event::Click(ref c)) if c.key == "MENU_1"),
+            "{:?}",
+            p.body
+        );
+        let p = pretty(
+            "event",
+            "<Event>\n  LOCATION\n</Event><Latitude> 23.1 </Latitude><Longitude>113.3</Longitude>",
+        );
+        assert!(
+            matches!(p.body, Body::Event(Event::Location(_))),
+            "{:?}",
+            p.body
+        );
+        let p = pretty(" image ", "<PicUrl>u</PicUrl><MediaId>m</MediaId>");
+        assert!(
+            matches!(p.body, Body::Message(Message::Image(_))),
+            "{:?}",
+            p.body
+        );
+        // The key decides the kind of a subscribe, and its scene: padding
+        // changes neither.
+        let p = pretty(
+            "event",
+            "<Event>subscribe</Event><EventKey>\n  <![CDATA[qrscene_42]]>\n</EventKey>",
+        );
+        assert_eq!(p.event().and_then(Event::scene), Some("42"));
+        let p = pretty(
+            "event",
+            "<Event> subscribe </Event><EventKey> scanbarcode|ean13|6901234567892 </EventKey>",
+        );
+        let Body::Event(Event::SubscribeScanProduct(s)) = &p.body else {
+            panic!("{:?}", p.body)
+        };
+        assert_eq!(s.key_str(), "6901234567892");
+        // An unknown name is kept as sent.
+        let p = pretty("event", "<Event> new_thing </Event>");
+        assert!(
+            matches!(p.body, Body::Event(Event::Unknown(ref u)) if u.event == " new_thing "),
+            "{:?}",
+            p.body
+        );
     }
 
     #[test]

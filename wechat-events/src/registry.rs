@@ -9,7 +9,9 @@
 //! [`WechatService::builder`](crate::WechatService::builder) does unless
 //! told [`only`](crate::service::ServiceBuilder::only)).
 
-use crate::router::{Origin, Router};
+use std::collections::BTreeSet;
+
+use crate::router::{Origin, Router, Unmatched};
 
 /// One attribute-macro handler, as its generated code describes it.
 #[doc(hidden)]
@@ -42,6 +44,65 @@ impl HandlerDef {
             .strip_prefix(module)
             .is_some_and(|rest| rest.starts_with("::"))
     }
+
+    /// The module the handler is defined in and every module above it
+    /// (`a::b::f` is in `a::b` and `a`).
+    fn modules(&self) -> impl Iterator<Item = &'static str> {
+        let name = self.name;
+        name.match_indices("::").map(move |(at, _)| &name[..at])
+    }
+}
+
+/// How a router picked attribute handlers, for the error when it picked
+/// none.
+enum Selection<'a> {
+    Tag(&'a str),
+    Module(&'a str),
+}
+
+impl Selection<'_> {
+    /// Whether `def` is selected.
+    fn wants(&self, def: &HandlerDef) -> bool {
+        match *self {
+            Selection::Tag(tag) => def.tag == Some(tag),
+            Selection::Module(module) => def.in_module(module),
+        }
+    }
+
+    /// The selection found nothing among `defs`: what to tell the user,
+    /// with the closest tag or module they do have.
+    fn unmatched(&self, defs: &[&'static HandlerDef]) -> Unmatched {
+        let (selection, has, wanted, known): (_, _, _, BTreeSet<&str>) = match *self {
+            Selection::Tag(tag) => (
+                format!("registered_tagged({tag:?})"),
+                format!("has tag = {tag:?}"),
+                tag,
+                defs.iter().filter_map(|d| d.tag).collect(),
+            ),
+            Selection::Module(module) => (
+                format!("registered_in({module:?})"),
+                format!("is defined in module {module:?} or below"),
+                module.trim_end_matches("::"),
+                defs.iter().flat_map(|d| d.modules()).collect(),
+            ),
+        };
+        Unmatched {
+            selection,
+            has,
+            suggestion: closest(wanted, known).map(str::to_owned),
+        }
+    }
+}
+
+/// The candidate most like `wanted`, if any is close (Jaro-Winkler
+/// similarity of at least 0.8, as clap suggests subcommands).
+fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// What each attribute submits to inventory.
@@ -118,7 +179,11 @@ impl Router {
 
     /// Adds every attribute-macro handler defined in `module` or its
     /// submodules (a path as `module_path!()` spells it, e.g.
-    /// `"my_bot::shop"`), tagged or not.
+    /// `"my_bot::shop"`), tagged or not. A module with no handler makes
+    /// [`Router::build`] fail with [`RouterError::NothingSelected`]
+    /// (naming the closest module that has some).
+    ///
+    /// [`RouterError::NothingSelected`]: crate::router::RouterError::NothingSelected
     ///
     /// ```
     /// mod shop {
@@ -131,11 +196,15 @@ impl Router {
     /// assert_eq!(router.infos().count(), 1);
     /// ```
     pub fn registered_in(self, module: &str) -> Self {
-        self.add_all(|d| d.in_module(module))
+        self.select(Selection::Module(module))
     }
 
     /// Adds every attribute-macro handler whose attribute says
-    /// `tag = "<tag>"`.
+    /// `tag = "<tag>"`. A tag no handler has makes [`Router::build`] fail
+    /// with [`RouterError::NothingSelected`] (naming the closest tag that
+    /// handlers have).
+    ///
+    /// [`RouterError::NothingSelected`]: crate::router::RouterError::NothingSelected
     ///
     /// ```
     /// use wechat_events::{on_text, Router, TextMessage};
@@ -145,7 +214,24 @@ impl Router {
     /// assert_eq!(Router::new().registered().infos().count(), 0);
     /// ```
     pub fn registered_tagged(self, tag: &str) -> Self {
-        self.add_all(|d| d.tag == Some(tag))
+        self.select(Selection::Tag(tag))
+    }
+
+    /// Adds the handlers `selection` wants (none already here is added
+    /// twice), or records that it wants none.
+    fn select(mut self, selection: Selection<'_>) -> Self {
+        let defs = all();
+        let mut found = false;
+        for def in defs.iter().filter(|d| selection.wants(d)) {
+            found = true;
+            self = self.add_registered(def);
+        }
+        if found {
+            self
+        } else {
+            let unmatched = selection.unmatched(&defs);
+            self.push_unmatched(unmatched)
+        }
     }
 
     fn add_all(mut self, wanted: impl Fn(&HandlerDef) -> bool) -> Self {
@@ -175,6 +261,59 @@ mod tests {
             line: 1,
             register: |r| r,
         }
+    }
+
+    #[test]
+    fn modules_are_every_prefix() {
+        let modules: Vec<&str> = def("bot::shop::price").modules().collect();
+        assert_eq!(modules, ["bot", "bot::shop"]);
+        assert_eq!(def("price").modules().count(), 0);
+    }
+
+    #[test]
+    fn the_closest_name_is_suggested() {
+        let known = ["shop", "news", "bot::shop", "bot::events::menu"];
+        assert_eq!(closest("shpo", known), Some("shop"));
+        assert_eq!(closest("Shop", known), Some("shop"));
+        assert_eq!(
+            closest("bot::event::menu", known),
+            Some("bot::events::menu")
+        );
+        assert_eq!(closest("weather", known), None);
+        assert_eq!(closest("no::such::module", known), None);
+        assert_eq!(closest("shop", []), None);
+    }
+
+    #[test]
+    fn a_selection_of_nothing_fails_the_build() {
+        // No attribute handler is linked into the library's unit tests.
+        let err = Router::new()
+            .registered_tagged("shop")
+            .build()
+            .expect_err("built");
+        assert_eq!(
+            err,
+            crate::router::RouterError::NothingSelected {
+                selection: r#"registered_tagged("shop")"#.into(),
+                has: r#"has tag = "shop""#.into(),
+                suggestion: None,
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.starts_with(r#"registered_tagged("shop") selects no attribute handler: none in this binary has tag = "shop"; check the spelling"#), "{msg}");
+        // Through `merge`, and beside routes that are fine.
+        async fn t(_: crate::message::TextMessage) {}
+        let err = Router::new()
+            .keyword("x", t)
+            .merge(Router::new().registered_in("bot::shop::"))
+            .build()
+            .expect_err("built");
+        assert!(
+            err.to_string().contains(r#"registered_in("bot::shop::")"#),
+            "{err}"
+        );
+        // `registered` asks for whatever there is: none is fine.
+        assert!(Router::new().registered().build().is_ok());
     }
 
     #[test]

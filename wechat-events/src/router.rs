@@ -13,9 +13,17 @@
 //!
 //! Building checks what can be checked before the first push: regexes
 //! compile, filters fit their kind, a handler taking [`Captures`] is on a
-//! regex route, no two routes claim the same exact key, keyword or scene,
-//! and no two routes have the same kind, filter and priority (one would
-//! silently shadow the other).
+//! regex route, no two routes claim the same exact key, keyword, scene or
+//! event name (compared as matching compares them), no two routes have the
+//! same kind, filter and priority (one would silently shadow the other),
+//! and every tag or module a router selected attribute handlers by
+//! ([`Router::registered_tagged`], [`Router::registered_in`]) has some.
+//!
+//! Keys, scenes and event names are compared with surrounding whitespace
+//! trimmed on both sides (pretty-printed XML or padded CDATA can carry it,
+//! as the parser allows for numbers and type names), event names also
+//! ignoring ASCII case; keywords and other text filters see the user's
+//! text exactly as sent.
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -58,11 +66,14 @@ fn allows(kind: RouteKind, filter: &Filter) -> bool {
 pub enum Filter {
     /// Nothing: every push of the kind.
     None,
-    /// The `EventKey` equals this (events with keys).
+    /// The `EventKey` equals this, surrounding whitespace aside (events
+    /// with keys).
     Key(String),
-    /// The `EventKey` matches this regex (events with keys).
+    /// The `EventKey`, surrounding whitespace trimmed, matches this regex
+    /// (events with keys).
     KeyRegex(String),
-    /// The QR scene equals this (subscribe with `qrscene_`, SCAN).
+    /// The QR scene equals this, surrounding whitespace aside (subscribe
+    /// with `qrscene_`, SCAN).
     Scene(String),
     /// The text equals one of these (text messages).
     Keywords(Vec<String>),
@@ -70,9 +81,9 @@ pub enum Filter {
     Contains(String),
     /// The text matches this regex; its captures reach the handler (text messages).
     Regex(String),
-    /// The raw `Event` value equals this, ignoring ASCII case (any event
-    /// route whose kind the name can be: `Unknown` for names no kind has,
-    /// or "any event").
+    /// The raw `Event` value equals this, ignoring ASCII case and
+    /// surrounding whitespace (any event route whose kind the name can be:
+    /// `Unknown` for names no kind has, or "any event").
     Event(String),
 }
 
@@ -228,8 +239,29 @@ pub enum RouterError {
         /// The route's handler.
         name: String,
     },
-    /// Two routes claim the same exact key, keyword or scene for one kind,
-    /// or have the same kind, filter and priority.
+    /// A router selected attribute handlers by a tag
+    /// ([`Router::registered_tagged`]) or a module
+    /// ([`Router::registered_in`]) that no handler in the binary has: a
+    /// typo, or handlers the binary does not link. Served anyway, the
+    /// pushes meant for them would get the fallback, or `success`.
+    #[error(
+        "{selection} selects no attribute handler: none in this binary {has}{}; \
+         check the spelling, or name a handler with Router::handler::<path::to::handler>() \
+         (which also links one defined in a library crate)",
+        did_you_mean(.suggestion)
+    )]
+    NothingSelected {
+        /// The selection as written: `registered_tagged("shpo")`,
+        /// `registered_in("bot::shpo")`.
+        selection: String,
+        /// What no handler has: `has tag = "shpo"`, `is in module "bot::shpo"`.
+        has: String,
+        /// The closest tag or module the binary's handlers do have, if any
+        /// is close.
+        suggestion: Option<String>,
+    },
+    /// Two routes claim the same exact key, keyword, scene or event name
+    /// for one kind, or have the same kind, filter and priority.
     #[error("routes {first} and {second} both handle {kind} with {what}; remove one or give them different filters or priorities")]
     Conflict {
         /// The kind.
@@ -241,6 +273,13 @@ pub enum RouterError {
         /// The other.
         second: String,
     },
+}
+
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!("; did you mean {s:?}?"),
+        None => String::new(),
+    }
 }
 
 /// A route as shown in the start-up table.
@@ -304,6 +343,17 @@ struct Pending {
 #[derive(Default)]
 pub struct Router {
     pending: Vec<Pending>,
+    /// Selections of attribute handlers that found none, refused by
+    /// [`Router::build`].
+    unmatched: Vec<Unmatched>,
+}
+
+/// A tag or module that selected no attribute handler (see
+/// [`RouterError::NothingSelected`]).
+pub(crate) struct Unmatched {
+    pub(crate) selection: String,
+    pub(crate) has: String,
+    pub(crate) suggestion: Option<String>,
 }
 
 impl Router {
@@ -403,11 +453,18 @@ impl Router {
     /// Adds every route of `other` (an attribute handler both routers hold
     /// is kept once).
     pub fn merge(mut self, other: Router) -> Self {
+        self.unmatched.extend(other.unmatched);
         for p in other.pending {
             if !p.origin.is_some_and(|o| self.has_origin(o)) {
                 self.pending.push(p);
             }
         }
+        self
+    }
+
+    /// Records a selection of attribute handlers that found none.
+    pub(crate) fn push_unmatched(mut self, unmatched: Unmatched) -> Self {
+        self.unmatched.push(unmatched);
         self
     }
 
@@ -440,8 +497,16 @@ impl Router {
         self.pending.iter().map(|p| &p.info)
     }
 
-    /// Compiles the routes, checking regexes, filters and conflicts.
+    /// Compiles the routes, checking regexes, filters and conflicts, and
+    /// that every tag or module handlers were selected by has some.
     pub fn build(self) -> Result<Routes, RouterError> {
+        if let Some(u) = self.unmatched.into_iter().next() {
+            return Err(RouterError::NothingSelected {
+                selection: u.selection,
+                has: u.has,
+                suggestion: u.suggestion,
+            });
+        }
         let mut entries = Vec::with_capacity(self.pending.len());
         for Pending {
             info,
@@ -490,23 +555,25 @@ fn check_conflicts(entries: &[Entry]) -> Result<(), RouterError> {
             second: second.to_owned(),
         })
     };
-    // Exact values: the same key, keyword or scene for one kind, whatever
-    // the priorities (the lower route could never run for that value).
-    let mut claimed: HashMap<(RouteKind, &str, &str), &str> = HashMap::new();
+    // Exact values: the same key, keyword, scene or event name for one
+    // kind, whatever the priorities (the lower route could never run for
+    // that value), compared as `Matcher::matches` compares them.
+    let mut claimed: HashMap<(RouteKind, &str, Cow<'_, str>), &str> = HashMap::new();
     // Whole rules: the same kind, filter and priority.
     let mut rules: HashMap<(RouteKind, String, i32), &str> = HashMap::new();
     for e in entries {
         let info = &e.info;
-        let (what, values): (&str, Vec<&str>) = match &info.filter {
-            Filter::Key(k) => ("key", vec![k.as_str()]),
-            Filter::Scene(s) => ("scene", vec![s.as_str()]),
-            Filter::Keywords(ks) => ("keyword", ks.iter().map(String::as_str).collect()),
-            Filter::Event(e) => ("event", vec![e.as_str()]),
+        let (what, values): (&str, Vec<Cow<'_, str>>) = match &info.filter {
+            Filter::Key(k) => ("key", vec![Cow::Borrowed(k.trim())]),
+            Filter::Scene(s) => ("scene", vec![Cow::Borrowed(s.trim())]),
+            Filter::Keywords(ks) => ("keyword", ks.iter().map(|k| Cow::Borrowed(&**k)).collect()),
+            Filter::Event(e) => ("event", vec![Cow::Owned(e.trim().to_ascii_lowercase())]),
             _ => ("", Vec::new()),
         };
         for v in values {
+            let shown = format!("{what} {v:?}");
             if let Some(first) = claimed.insert((info.kind, what, v), &info.name) {
-                return conflict(info.kind, format!("{what} {v:?}"), first, &info.name);
+                return conflict(info.kind, shown, first, &info.name);
             }
         }
         let rule = (info.kind, info.filter.to_string(), info.priority);
@@ -557,9 +624,9 @@ impl Matcher {
         };
         Ok(match filter {
             Filter::None => Matcher::Any,
-            Filter::Key(k) => Matcher::Key(k.clone()),
+            Filter::Key(k) => Matcher::Key(k.trim().to_owned()),
             Filter::KeyRegex(p) => Matcher::KeyRegex(regex(p)?),
-            Filter::Scene(s) => Matcher::Scene(s.clone()),
+            Filter::Scene(s) => Matcher::Scene(s.trim().to_owned()),
             Filter::Keywords(ks) => {
                 if ks.is_empty() {
                     return Err(RouterError::Empty {
@@ -574,8 +641,9 @@ impl Matcher {
                 Matcher::Contains(c.clone())
             }
             Filter::Event(e) => {
+                let e = e.trim();
                 non_empty(e)?;
-                Matcher::Event(e.clone())
+                Matcher::Event(e.to_owned())
             }
             Filter::Regex(p) => {
                 let re = regex(p)?;
@@ -594,8 +662,11 @@ impl Matcher {
         let event = push.event();
         let ok = match self {
             Matcher::Any => true,
-            Matcher::Key(k) => event.and_then(|e| e.key()) == Some(k.as_str()),
-            Matcher::KeyRegex(re) => event.and_then(|e| e.key()).is_some_and(|k| re.is_match(k)),
+            Matcher::Key(k) => event.and_then(|e| e.key()).map(str::trim) == Some(k.as_str()),
+            Matcher::KeyRegex(re) => event
+                .and_then(|e| e.key())
+                .is_some_and(|k| re.is_match(k.trim())),
+            // `Event::scene` is trimmed already.
             Matcher::Scene(s) => event.and_then(|e| e.scene()) == Some(s.as_str()),
             Matcher::Keywords(ks) => text().is_some_and(|t| ks.iter().any(|k| k == t)),
             Matcher::Contains(c) => text().is_some_and(|t| t.contains(c.as_str())),
@@ -604,7 +675,7 @@ impl Matcher {
                     && push
                         .fields
                         .text("Event")
-                        .is_some_and(|name| name.eq_ignore_ascii_case(e))
+                        .is_some_and(|name| name.trim().eq_ignore_ascii_case(e))
             }
             Matcher::Regex(re, names) => {
                 let caps = re.captures(text()?)?;
@@ -680,6 +751,7 @@ mod tests {
     async fn t(_: TextMessage) {}
     async fn c(_: ClickEvent) {}
     async fn s(_: SubscribeEvent) {}
+    async fn scan(_: ScanEvent) {}
     async fn any_event(_: Event) {}
     async fn fb(_: Push) {}
 
@@ -800,6 +872,89 @@ mod tests {
         );
         let r = Router::new().click("K", c).click("K", c);
         assert!(matches!(r.build(), Err(RouterError::Conflict { .. })));
+    }
+
+    #[test]
+    fn padded_names_keys_and_scenes_match() {
+        let r = named(
+            Router::new(),
+            Route::new().event("new_thing"),
+            "raw",
+            any_event,
+        );
+        let r = named(r, Route::new().key("COUNT"), "count", c);
+        let r = named(r, Route::new().key_regex("^MENU_[0-9]$"), "menu", c);
+        let r = named(r, Route::new().scene("42"), "scene42", s)
+            .build()
+            .unwrap();
+        assert_eq!(r.handler_for(&event(" new_thing\n", "")), Some("raw"));
+        assert_eq!(r.handler_for(&event(" CLICK ", " COUNT ")), Some("count"));
+        assert_eq!(r.handler_for(&event("CLICK", "\tMENU_1\n")), Some("menu"));
+        assert_eq!(
+            r.handler_for(&event(" subscribe ", " qrscene_42 ")),
+            Some("scene42")
+        );
+        assert_eq!(r.handler_for(&event("SCAN", " 42 ")), None);
+        let r = named(Router::new(), Route::new().scene("42"), "scan42", scan)
+            .build()
+            .unwrap();
+        assert_eq!(r.handler_for(&event(" SCAN ", " 42 ")), Some("scan42"));
+    }
+
+    #[test]
+    fn conflicts_are_found_the_way_matching_compares() {
+        // Event names match ignoring ASCII case and surrounding whitespace:
+        // two routes for one name, however spelt, conflict.
+        for (first, second) in [
+            ("subscribe", "SUBSCRIBE"),
+            ("new_thing", "New_Thing"),
+            ("new_thing", " new_thing "),
+        ] {
+            let r = named(
+                Router::new(),
+                Route::new().event(first),
+                "a::one",
+                any_event,
+            );
+            let err = named(
+                r,
+                Route::new().event(second).priority(1),
+                "b::two",
+                any_event,
+            )
+            .build()
+            .err()
+            .unwrap_or_else(|| panic!("{first:?} and {second:?} both built"));
+            let msg = err.to_string();
+            assert!(
+                matches!(err, RouterError::Conflict { .. })
+                    && msg.contains("a::one")
+                    && msg.contains("b::two"),
+                "{msg}"
+            );
+        }
+        // Keys and scenes match with surrounding whitespace trimmed, and
+        // case kept.
+        let r = Router::new().click("K", c).click(" K ", c);
+        assert!(matches!(r.build(), Err(RouterError::Conflict { .. })));
+        let r = named(Router::new(), Route::new().scene("7"), "a", s);
+        let r = named(r, Route::new().scene("7 ").priority(2), "b", s);
+        assert!(matches!(r.build(), Err(RouterError::Conflict { .. })));
+        // Keywords match exactly (case and spaces are the user's text).
+        let r = Router::new()
+            .keyword("Help", t)
+            .keyword("help", t)
+            .keyword(" help", t)
+            .click("k", c)
+            .click("K", c);
+        assert!(r.build().is_ok());
+        // A name that is only whitespace is empty.
+        let err = Router::new()
+            .route(Route::new().event("  "), any_event)
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, RouterError::Empty { .. }), "{err}");
     }
 
     #[test]
