@@ -211,7 +211,7 @@ mod tests {
         assert!(check_window("", 1000, w).is_err());
     }
 
-    #[actix_rt::test]
+    #[tokio::test(start_paused = true)]
     async fn a_url_is_bound_to_its_first_body() {
         let store = MemoryBindings::new(10, Duration::from_secs(300));
         let key = binding_key("AB", "1", "n");
@@ -228,6 +228,14 @@ mod tests {
         assert_eq!(
             store.bind(key.clone(), body_digest(b"b")).await,
             Binding::Different
+        );
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(
+            store.bind(key.clone(), body_digest(b"a")).await,
+            Binding::Same {
+                age: Duration::from_secs(3)
+            },
+            "a binding knows its age"
         );
         assert_eq!(
             store

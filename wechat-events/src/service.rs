@@ -129,6 +129,14 @@ pub enum BuildError {
     #[cfg(feature = "api")]
     #[error("the WeChat API client: {0}")]
     Api(#[from] ApiError),
+    /// [`ServiceBuilder::only`] selected no handler at all: the service
+    /// would answer `success` to every push.
+    #[error(
+        "the service was told to serve only the routes given (ServiceBuilder::only), and they \
+         are none: it would answer `success` to every push. Add routes with Router::on, \
+         Router::handler, registered_in or registered_tagged"
+    )]
+    NoRoutes,
 }
 
 /// The WeChat push endpoint, mounted with `App::service`.
@@ -298,6 +306,9 @@ impl ServiceBuilder {
             self.router.registered()
         };
         let routes = router.build()?;
+        if self.scoped && routes.is_empty() {
+            return Err(BuildError::NoRoutes);
+        }
         panics::install_hook();
         tracing::info!(
             path = self.config.path(),
@@ -940,7 +951,15 @@ impl FromPush for ApiClient {
 
 #[cfg(test)]
 mod tests {
-    use super::Plain;
+    use super::{BuildError, Plain, WechatService};
+    use crate::{Config, Router};
+
+    #[test]
+    fn a_scoped_service_with_no_route_does_not_build() {
+        let config = Config::builder("token").build().unwrap();
+        let built = WechatService::builder(config).only(Router::new()).build();
+        assert!(matches!(built, Err(BuildError::NoRoutes)));
+    }
 
     #[test]
     fn plain_log_values_are_written_as_they_are_others_escaped() {
