@@ -327,6 +327,9 @@ pub(crate) struct Lifecycle {
     counters: Arc<Counters>,
     /// The wall clock, in unix seconds (to read `CreateTime` against).
     wall: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Stops every task of this instance: its death, in the model.
+    #[cfg(test)]
+    killed: tokio_util::sync::CancellationToken,
 }
 
 impl Lifecycle {
@@ -347,7 +350,30 @@ impl Lifecycle {
             tasks: TaskTracker::new(),
             counters: Arc::default(),
             wall: Arc::new(unix_now),
+            #[cfg(test)]
+            killed: Default::default(),
         }
+    }
+
+    /// Runs `task` in its own tracked task (for [`WechatService::drain`](crate::WechatService::drain)).
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        #[cfg(test)]
+        let task = self.killed.clone().run_until_cancelled_owned(task).map(drop);
+        self.tasks.spawn(task);
+    }
+
+    /// Kills this instance, as a crash would: every task it runs stops
+    /// where it is (the model's tries to it are dropped by the model).
+    #[cfg(test)]
+    pub(crate) fn kill(&self) -> tokio_util::sync::CancellationToken {
+        self.killed.cancel();
+        self.killed.clone()
+    }
+
+    /// Resolves when this instance is killed.
+    #[cfg(test)]
+    pub(crate) fn killed(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.killed.clone().cancelled_owned()
     }
 
     /// Reads the wall clock from `wall` instead of the system's (a test's
@@ -468,7 +494,7 @@ impl Lifecycle {
         // poll ran in already).
         let mut work = Box::pin(work);
         if poll_once(work.as_mut()).await.is_pending() {
-            self.tasks.spawn(work.in_current_span());
+            self.spawn(work.in_current_span());
         }
         let outcome = self
             .wait(
@@ -765,7 +791,7 @@ impl Lifecycle {
             Late::Api(client) => {
                 let (client, pending) = (client.clone(), self.pending.clone());
                 let counters = self.counters.clone();
-                self.tasks.spawn(
+                self.spawn(
                     async move {
                         match client.send_custom(&push.from_user, &reply).await {
                             Ok(()) => {
@@ -792,7 +818,7 @@ impl Lifecycle {
             Late::Pending => {
                 bump(&self.counters.late_delivered);
                 let pending = self.pending.clone();
-                self.tasks.spawn(
+                self.spawn(
                     async move { pending.push(push.from_user.clone(), reply).await }
                         .in_current_span(),
                 );
