@@ -18,8 +18,10 @@
 //! With `WECHAT_REDIS_URL` set (and `WECHAT_REDIS_PREFIX`, default
 //! `wechat`), several quickstarts behind one load balancer share through
 //! that Redis the users' sessions (the last location `位置` answers), the
-//! retry de-duplication, the pending replies and the replay bindings;
-//! without it, each keeps them in memory.
+//! retry de-duplication, the pending replies and the replay bindings.
+//! Without it, pending replies and sessions survive a restart in
+//! `WECHAT_STATE_DIR`, by default `.wechat-state/quickstart` in the
+//! working directory (one instance per directory); the rest is in memory.
 //!
 //! On SIGTERM or Ctrl-C it shuts down gracefully: it stops accepting
 //! connections, lets every handler finish — those answering a push and
@@ -46,6 +48,10 @@ use wechat_events::{
 
 /// The token used when `WECHAT_TOKEN` is not set.
 const DEV_TOKEN: &str = "devtoken";
+
+/// Where pending replies and sessions are kept when neither
+/// `WECHAT_STATE_DIR` nor `WECHAT_REDIS_URL` is set.
+const DEFAULT_STATE_DIR: &str = ".wechat-state/quickstart";
 
 /// Where the bot listens when `WECHAT_ADDR` is not set.
 const DEFAULT_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 8080);
@@ -236,6 +242,12 @@ fn config() -> Result<Config, wechat_events::ConfigError> {
     }
     Config::from_lookup(|name| match name {
         "WECHAT_TOKEN" => env(name).or_else(|| Some(DEV_TOKEN.to_owned())),
+        // Redis, when set, keeps them instead.
+        "WECHAT_STATE_DIR" => env(name).or_else(|| {
+            env("WECHAT_REDIS_URL")
+                .is_none()
+                .then(|| DEFAULT_STATE_DIR.to_owned())
+        }),
         _ => env(name),
     })
 }

@@ -1146,57 +1146,54 @@ async fn pending_replies_are_shared_in_order_bounded_and_taken_once() {
     let Some(redis) = TestRedis::shared().await else {
         return;
     };
-    let store = |ttl| RedisPending::new(&redis.backend(), "wx1", 10, ttl);
+    let store = |ttl| RedisPending::new(&redis.backend(), "wx1", 1 << 20, ttl);
     let (a, b) = (
         store(Duration::from_secs(600)),
         store(Duration::from_secs(600)),
     );
     let text = |s: &str| Reply::text(s);
-    a.push("o1".into(), text("first")).await;
-    a.push("o1".into(), text("second")).await;
+    a.queue("o1".into(), vec![text("first")]).await;
+    b.queue("o1".into(), vec![text("second"), Reply::image("m")])
+        .await;
     assert_eq!(
-        b.swap("o1".into(), Some(text("own"))).await,
-        Some(text("first"))
+        b.take("o1".into()).await,
+        vec![text("first"), text("second"), Reply::image("m")],
+        "in order, whoever queued"
     );
-    assert_eq!(a.swap("o1".into(), None).await, Some(text("second")));
-    assert_eq!(
-        b.swap("o1".into(), None).await,
-        Some(text("own")),
-        "queued behind"
-    );
-    assert_eq!(a.swap("o1".into(), Some(text("mine"))).await, None);
-    assert_eq!(
-        a.swap("o1".into(), None).await,
-        None,
-        "an answered push queues nothing"
-    );
+    assert_eq!(a.take("o1".into()).await, vec![], "taken once");
 
     for i in 0..MAX_PER_USER + 2 {
-        b.push("o2".into(), text(&format!("r{i}"))).await;
+        b.queue("o2".into(), vec![text(&format!("r{i}"))]).await;
     }
-    assert_eq!(
-        a.swap("o2".into(), None).await,
-        Some(text("r2")),
-        "the oldest two dropped"
-    );
+    let taken = a.take("o2".into()).await;
+    assert_eq!(taken.len(), MAX_PER_USER);
+    assert_eq!(taken[0], text("r2"), "the oldest two dropped");
 
-    a.push("o3".into(), text("once")).await;
-    let swaps = (0..10).map(|i| {
+    a.queue("o3".into(), vec![text("once")]).await;
+    let takes = (0..10).map(|i| {
         if i % 2 == 0 {
-            a.swap("o3".into(), None)
+            a.take("o3".into())
         } else {
-            b.swap("o3".into(), None)
+            b.take("o3".into())
         }
     });
-    let taken: Vec<_> = join_all(swaps).await.into_iter().flatten().collect();
+    let taken: Vec<_> = join_all(takes).await.into_iter().flatten().collect();
     assert_eq!(taken, vec![text("once")], "one reply, handed out once");
 
     let short = store(Duration::from_millis(200));
-    short.push("o4".into(), text("stale")).await;
+    short.queue("o4".into(), vec![text("stale")]).await;
     let key = format!("{}:wx1:pending:o4", redis.prefix);
     assert!((1..=200).contains(&redis.pttl(&key).await));
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(short.swap("o4".into(), Some(text("own"))).await, None);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    short.queue("o4".into(), vec![text("fresh")]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(short.expired(), 0);
+    assert_eq!(short.take("o4".into()).await, vec![text("fresh")]);
+    assert_eq!(
+        short.expired(),
+        1,
+        "the stale one found, logged and counted"
+    );
 }
 
 // ---- de-duplication across instances ----

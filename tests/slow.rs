@@ -11,14 +11,16 @@
 
 mod common;
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
 use wechat_events::api::ApiClient;
+use wechat_events::pending::{more_note, MemoryPending, PendingStore};
 use wechat_events::testing::{
     ApiStandIn, Retried, SimPush, Simulator, TestServer, STAND_IN_APPID, STAND_IN_SECRET,
 };
-use wechat_events::{Config, Context, Router, TextMessage, WechatService};
+use wechat_events::{Config, Context, Reply, Router, TextMessage, WechatService};
 
 const TIP: &str = "正在处理，请稍候";
 
@@ -73,14 +75,13 @@ async fn replies_come_on_the_try_that_is_open_and_later_ones_wait_for_the_next_m
     assert_eq!(retried.response.text(), Some(TIP));
 
     // The handler finishes at 20 s; no API is configured, so the reply
-    // waits for the user's next message, whose own reply queues behind.
+    // waits for the user's next message, and answers it together with
+    // that message's own reply: the user is not left a reply behind.
     tokio::time::sleep(Duration::from_secs(22).saturating_sub(started.elapsed())).await;
     let next = send(&user, url, SimPush::text("在吗")).await;
-    assert_eq!(next.text(), Some("等了 20 秒"));
+    assert_eq!(next.text(), Some("等了 20 秒\n\n收到:在吗"));
     let after = send(&user, url, SimPush::text("好的")).await;
-    assert_eq!(after.text(), Some("收到:在吗"));
-    let last = send(&user, url, SimPush::text("谢谢")).await;
-    assert_eq!(last.text(), Some("收到:好的"));
+    assert_eq!(after.text(), Some("收到:好的"));
     // Another user's messages were never touched.
     let other = send(&sim(), url, SimPush::text("hi")).await;
     assert_eq!(other.text(), Some("收到:hi"));
@@ -160,5 +161,157 @@ async fn handlers_take_the_services_api_client() {
     assert!(send(&sim(), &server, SimPush::text("hi"))
         .await
         .is_no_reply());
+    server.stop().await;
+}
+
+// ---- pending replies: delivered with the next push, kept across a restart ----
+
+/// This binary's log, for the tests that read it.
+fn log() -> &'static CapturedLog {
+    static LOG: OnceLock<CapturedLog> = OnceLock::new();
+    LOG.get_or_init(CapturedLog::install)
+}
+
+/// `慢` takes 600 ms and replies `慢好了`; anything else is echoed.
+async fn slowly(msg: TextMessage) -> String {
+    if msg.content == "慢" {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        return "慢好了".to_owned();
+    }
+    format!("收到:{}", msg.content)
+}
+
+/// A config whose first try answers by a 200 ms deadline, so a `慢`
+/// reply is late (and pending, with no API) within a second.
+fn quick_config() -> wechat_events::config::ConfigBuilder {
+    Config::builder(TOKEN)
+        .deadline(Duration::from_millis(200))
+        .wait_retries(0)
+}
+
+/// Sends `慢` from `user`, and drains `service` until its late reply has
+/// been delivered (to the pending store).
+async fn leave_a_late_reply(user: &Simulator, server: &TestServer, service: &WechatService) {
+    let answer = send(user, server, SimPush::text("慢")).await;
+    assert!(answer.is_no_reply(), "answered by the deadline: {answer:?}");
+    assert!(
+        service.drain(Duration::from_secs(5)).await,
+        "the handler finished"
+    );
+}
+
+#[actix_rt::test]
+async fn with_a_state_dir_a_pending_reply_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = quick_config().state_dir(dir.path()).build().unwrap();
+    let build = || {
+        WechatService::builder(config.clone())
+            .only(Router::new().on(slowly))
+            .build()
+            .unwrap()
+    };
+    let user = sim();
+    let service = build();
+    let server = TestServer::builder(service.clone()).start();
+    leave_a_late_reply(&user, &server, &service).await;
+    server.stop().await;
+    drop(service);
+    assert!(
+        dir.path().join(wechat_events::state::FILE_NAME).exists(),
+        "the pending reply is in the state directory"
+    );
+
+    // A new service (a restarted bot) on the same directory.
+    let server = TestServer::builder(build()).start();
+    let next = send(&user, &server, SimPush::text("在吗")).await;
+    assert_eq!(next.text(), Some("慢好了\n\n收到:在吗"));
+    let after = send(&user, &server, SimPush::text("好的")).await;
+    assert_eq!(after.text(), Some("收到:好的"), "delivered once");
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn without_a_state_dir_a_reply_still_pending_at_drain_is_logged() {
+    let log = log();
+    let service = WechatService::builder(quick_config().build().unwrap())
+        .only(Router::new().on(slowly))
+        .build()
+        .unwrap();
+    let server = TestServer::builder(service.clone()).start();
+    let user = sim();
+    leave_a_late_reply(&user, &server, &service).await;
+    server.stop().await;
+    let text = log.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains(user.user()) && l.contains("still held in memory at shutdown"))
+        .unwrap_or_else(|| panic!("no line for {} in:\n{text}", user.user()));
+    assert!(
+        line.contains("WARN") && line.contains(r#"reply="text""#),
+        "{line}"
+    );
+}
+
+/// A service answering with `slowly`, its pending replies in `store`,
+/// with the API of `wechat` if given.
+fn with_pending(store: &MemoryPending, wechat: Option<&ApiStandIn>) -> WechatService {
+    let mut builder = WechatService::builder(quick_config().build().unwrap())
+        .only(Router::new().on(slowly))
+        .pending_store(store.clone());
+    if let Some(wechat) = wechat {
+        builder = builder.api_client(wechat.client_builder().build().unwrap());
+    }
+    builder.build().unwrap()
+}
+
+#[actix_rt::test]
+async fn without_the_api_the_oldest_answers_and_says_how_many_wait() {
+    let store = MemoryPending::new(1 << 20, Duration::from_secs(600));
+    let server = TestServer::builder(with_pending(&store, None)).start();
+    let user = sim();
+    let image = Reply::image("media-1");
+    store
+        .queue(
+            user.user().to_owned(),
+            vec![Reply::text("早的"), image.clone()],
+        )
+        .await;
+    let first = send(&user, &server, SimPush::text("1")).await;
+    assert_eq!(
+        first.text(),
+        Some(format!("早的\n\n{}", more_note(2)).as_str()),
+        "the image and this push's own reply wait"
+    );
+    let second = send(&user, &server, SimPush::text("2")).await;
+    assert_eq!(second.reply(), Some(&image));
+    let third = send(&user, &server, SimPush::text("3")).await;
+    assert_eq!(
+        third.text(),
+        Some("收到:1\n\n收到:2\n\n收到:3"),
+        "caught up"
+    );
+    assert_eq!(store.len(user.user()), 0);
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn with_the_api_the_pending_reply_answers_and_the_own_one_goes_through_the_api() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 20, Duration::from_secs(600));
+    let service = with_pending(&store, Some(&wechat));
+    let server = TestServer::builder(service.clone()).start();
+    let user = sim();
+    let image = Reply::image("media-1");
+    store
+        .queue(user.user().to_owned(), vec![image.clone()])
+        .await;
+    let answer = send(&user, &server, SimPush::text("在吗")).await;
+    assert_eq!(answer.reply(), Some(&image));
+    assert!(service.drain(Duration::from_secs(5)).await);
+    let messages = wechat.custom_messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["touser"], user.user());
+    assert_eq!(messages[0]["text"]["content"], "收到:在吗");
+    assert_eq!(store.len(user.user()), 0, "nothing left waiting");
     server.stop().await;
 }

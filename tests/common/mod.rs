@@ -107,6 +107,10 @@ pub async fn request(method: awc::http::Method, url: &str) -> Answer {
 /// The quickstart example, running as its own process on a free port.
 pub struct Quickstart {
     child: Child,
+    /// Its state directory (`WECHAT_STATE_DIR`), its own unless the test
+    /// gives one: the quickstart would otherwise use one in the working
+    /// directory, which several at once cannot share.
+    _state: tempfile::TempDir,
     pub addr: SocketAddr,
     /// `http://ADDR/wechat`
     pub url: String,
@@ -230,9 +234,11 @@ impl Quickstart {
     /// environment when it is expected to stop by itself (a bad
     /// configuration), and returns how it ended.
     pub fn run_to_exit(env: &[(&str, &str)]) -> std::process::Output {
+        let state = tempfile::tempdir().expect("a state directory");
         let mut cmd = Command::new(quickstart_binary());
         cmd.env_clear()
             .env("WECHAT_TOKEN", TOKEN)
+            .env("WECHAT_STATE_DIR", state.path())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null());
         for (k, v) in env {
@@ -244,10 +250,12 @@ impl Quickstart {
     /// Starts the quickstart with `WECHAT_TOKEN=TOKEN` and the given extra
     /// environment, and waits for its "listening on" line.
     pub fn start(env: &[(&str, &str)]) -> Quickstart {
+        let state = tempfile::tempdir().expect("a state directory");
         let mut cmd = Command::new(quickstart_binary());
         cmd.env_clear()
             .env("WECHAT_TOKEN", TOKEN)
             .env("WECHAT_ADDR", "127.0.0.1:0")
+            .env("WECHAT_STATE_DIR", state.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             // The quickstart's logs (and the PANIC demo's panic message) are
@@ -277,6 +285,7 @@ impl Quickstart {
         std::thread::spawn(move || for _ in lines {});
         Quickstart {
             child,
+            _state: state,
             addr,
             url: format!("http://{addr}/wechat"),
         }

@@ -6,6 +6,7 @@
 //! variable) instead of surfacing as failed pushes later.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -210,6 +211,7 @@ pub struct Config {
     pub(crate) pending_ttl: Duration,
     pub(crate) appsecret: Option<String>,
     pub(crate) api_base: Option<String>,
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -235,6 +237,7 @@ impl fmt::Debug for Config {
             .field("pending_ttl", &self.pending_ttl)
             .field("appsecret", &self.appsecret.as_ref().map(|_| "<redacted>"))
             .field("api_base", &self.api_base.as_deref().map(redact_url))
+            .field("state_dir", &self.state_dir)
             .finish()
     }
 }
@@ -265,6 +268,7 @@ impl Config {
             pending_ttl: DEFAULT_PENDING_TTL,
             appsecret: None,
             api_base: None,
+            state_dir: None,
             names: Names::code(),
         }
     }
@@ -294,6 +298,7 @@ impl Config {
     /// | `WECHAT_PENDING_TTL_S` | how long a late reply waits for the user's next push, s (1–86400) | `600` |
     /// | `WECHAT_APPSECRET` | AppSecret: late replies go through the customer-service API (needs `WECHAT_APPID` and the `api` feature) | — |
     /// | `WECHAT_API_BASE` | the WeChat API's base URL (a proxy or a stand-in) | `https://api.weixin.qq.com` |
+    /// | `WECHAT_STATE_DIR` | directory where pending replies and sessions survive a restart (without Redis); needs the `state` feature | — (in memory) |
     ///
     /// Empty variables count as unset.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -376,6 +381,7 @@ impl Config {
         }
         b.appsecret = get("WECHAT_APPSECRET");
         b.api_base = get("WECHAT_API_BASE");
+        b.state_dir = get("WECHAT_STATE_DIR").map(PathBuf::from);
         b.build()
     }
 
@@ -478,6 +484,11 @@ impl Config {
     pub fn session_ttl(&self) -> Duration {
         self.session_ttl
     }
+    /// The directory where pending replies and sessions survive a
+    /// restart, if set (unused when Redis is configured).
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
+    }
 }
 
 /// Query parameters whose value [`redact_url`] hides: `unix://` Redis
@@ -552,6 +563,45 @@ fn check_redis_url(url: &str) -> Result<(), String> {
     }
 }
 
+/// Why `dir` cannot be the state directory, in words. It need not exist
+/// yet (the service creates it), but what exists of it must be a
+/// directory.
+fn check_state_dir(dir: &Path) -> Result<(), String> {
+    if !cfg!(feature = "state") {
+        return Err(
+            "is set, but wechat-events was built without its `state` feature: enable it \
+             (features = [\"state\"]) or unset the variable"
+                .to_owned(),
+        );
+    }
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(format!("{} exists and is not a directory", dir.display())),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            // The nearest ancestor that exists must be a directory.
+            match dir
+                .ancestors()
+                .skip(1)
+                .find(|a| a.exists() || a.as_os_str().is_empty())
+            {
+                Some(a) if a.as_os_str().is_empty() || a.is_dir() => Ok(()),
+                Some(a) => Err(format!(
+                    "{} cannot be created: {} is not a directory",
+                    dir.display(),
+                    a.display()
+                )),
+                None => Ok(()),
+            }
+        }
+        Err(e) => Err(format!("{} cannot be read: {e}", dir.display())),
+    }
+}
+
 /// The names settings are reported under: builder methods or env variables.
 #[derive(Clone, Copy)]
 struct Names {
@@ -574,6 +624,7 @@ struct Names {
     wait_retries: &'static str,
     pending_ttl: &'static str,
     appsecret: &'static str,
+    state_dir: &'static str,
 }
 
 impl Names {
@@ -598,6 +649,7 @@ impl Names {
             wait_retries: "wait_retries",
             pending_ttl: "pending_ttl",
             appsecret: "appsecret",
+            state_dir: "state_dir",
         }
     }
     fn env() -> Self {
@@ -621,6 +673,7 @@ impl Names {
             wait_retries: "WECHAT_WAIT_RETRIES",
             pending_ttl: "WECHAT_PENDING_TTL_S",
             appsecret: "WECHAT_APPSECRET",
+            state_dir: "WECHAT_STATE_DIR",
         }
     }
 }
@@ -650,6 +703,7 @@ pub struct ConfigBuilder {
     pending_ttl: Duration,
     appsecret: Option<String>,
     api_base: Option<String>,
+    state_dir: Option<PathBuf>,
     names: Names,
 }
 
@@ -785,6 +839,15 @@ impl ConfigBuilder {
     /// its last use (default one day, at most 30 days).
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl;
+        self
+    }
+    /// A directory of the bot's own where pending replies and sessions
+    /// survive a restart, in one embedded database file (see the `state`
+    /// module; needs the `state` feature). Created when the service is
+    /// built if missing. Unused when Redis is configured, which holds
+    /// them instead. Default: none, both in memory.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
         self
     }
 
@@ -962,6 +1025,10 @@ impl ConfigBuilder {
                 ));
             }
         }
+        let state_dir = self.state_dir.filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = &state_dir {
+            check_state_dir(dir).map_err(|reason| ConfigError::new(n.state_dir, reason))?;
+        }
         let slow_tip = self.slow_tip.filter(|t| !t.trim().is_empty());
         Ok(Config {
             token,
@@ -984,6 +1051,7 @@ impl ConfigBuilder {
             pending_ttl: self.pending_ttl,
             appsecret,
             api_base: self.api_base,
+            state_dir,
         })
     }
 }
@@ -1254,6 +1322,42 @@ mod tests {
             let redacted = redact_url(url);
             assert_eq!(redacted, shown, "{url}");
             assert!(!redacted.contains("hunter2"), "{url}");
+        }
+    }
+
+    #[test]
+    fn state_dir_setting() {
+        let c = env(&[("WECHAT_TOKEN", "abc")]).unwrap();
+        assert_eq!(c.state_dir(), None);
+        // Need not exist yet: the service creates it.
+        let dir = std::env::temp_dir().join("wechat-events-config-test/state");
+        let set = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_STATE_DIR", dir.to_str().unwrap()),
+        ]);
+        if cfg!(feature = "state") {
+            assert_eq!(set.unwrap().state_dir(), Some(dir.as_path()));
+            assert!(!dir.exists(), "validation creates nothing");
+            // A file in the way is refused, naming the variable.
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+            for bad in [manifest.clone(), manifest.join("state")] {
+                let err = env(&[
+                    ("WECHAT_TOKEN", "abc"),
+                    ("WECHAT_STATE_DIR", bad.to_str().unwrap()),
+                ])
+                .unwrap_err();
+                assert_eq!(err.setting, "WECHAT_STATE_DIR", "{err}");
+                assert!(err.reason.contains("not a directory"), "{err}");
+            }
+            let err = Config::builder("abc")
+                .state_dir(&manifest)
+                .build()
+                .unwrap_err();
+            assert_eq!(err.setting, "state_dir");
+        } else {
+            let err = set.unwrap_err();
+            assert_eq!(err.setting, "WECHAT_STATE_DIR");
+            assert!(err.reason.contains("`state` feature"), "{err}");
         }
     }
 

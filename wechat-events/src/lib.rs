@@ -62,7 +62,9 @@
 //! [`crypto`] (secure mode), [`replay`] (replay protection), [`dedup`]
 //! (retry de-duplication), [`session`] (per-user sessions) and [`reply`]
 //! (rendering). With the `redis` feature, `redis` shares the replay
-//! bindings, the sessions and the API token between instances.
+//! bindings, the sessions and the API token between instances; with the
+//! `state` feature, `state` keeps pending replies and sessions in a
+//! directory across restarts (`WECHAT_STATE_DIR`).
 //!
 //! With the `testing` feature, `testing` plays the WeChat server: signed,
 //! optionally encrypted pushes sent to a URL or an in-process app, answers
@@ -97,6 +99,8 @@ pub mod router;
 pub mod service;
 pub mod session;
 pub mod signature;
+#[cfg(feature = "state")]
+pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod xml;

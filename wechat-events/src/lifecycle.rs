@@ -65,7 +65,7 @@ use crate::dedup::{Claim, Decider, DedupStore, Fate, Outcome, Retry, Status};
 use crate::event::Event;
 use crate::handler::{panic_message, ExtractError, Run};
 use crate::panics::{self, Quiet};
-use crate::pending::PendingStore;
+use crate::pending::{self, PendingStore};
 use crate::push::{Body, Push};
 use crate::reply::Reply;
 use crate::signature::unix_now;
@@ -390,6 +390,11 @@ impl Lifecycle {
     /// The tasks to wait for on shutdown.
     pub(crate) fn tasks(&self) -> &TaskTracker {
         &self.tasks
+    }
+
+    /// Where late replies wait for their user's next push.
+    pub(crate) fn pending(&self) -> &Arc<dyn PendingStore> {
+        &self.pending
     }
 
     /// The counters so far.
@@ -743,20 +748,64 @@ impl Lifecycle {
         }
     }
 
-    /// Answers a push that invites a reply with the user's oldest pending
-    /// reply, if any, queueing its own reply behind the others.
+    /// Answers a push that invites a reply together with the user's
+    /// pending replies, if any, as [`pending::plan`] decides: texts
+    /// combined, the rest through the customer-service API when there is
+    /// one, else queued again (the answer saying how many wait).
     async fn swap_pending(&self, outcome: Outcome, own: Option<Reply>, push: &Push) -> Outcome {
         if !invites_reply(push) {
             return outcome;
         }
-        let Some(pending) = self.pending.swap(push.from_user.clone(), own).await else {
+        let openid = &push.from_user;
+        let waiting = self.pending.take(openid.clone()).await;
+        if waiting.is_empty() {
             return outcome;
+        }
+        #[cfg(feature = "api")]
+        let api = match &self.late {
+            Late::Api(client) => Some(client.clone()),
+            _ => None,
         };
+        #[cfg(not(feature = "api"))]
+        let api: Option<std::convert::Infallible> = None;
+        let pending::Plan {
+            passive,
+            through_api,
+            queued,
+            ..
+        } = pending::plan(waiting, own, api.is_some());
         tracing::info!(
-            "answering with the user's oldest pending reply; this push's own reply waits behind it"
+            api = through_api.len(),
+            queued = queued.len(),
+            "answering with the user's pending replies"
         );
+        self.pending.queue(openid.clone(), queued).await;
+        #[cfg(feature = "api")]
+        if let (Some(client), false) = (api, through_api.is_empty()) {
+            let (pending, openid) = (self.pending.clone(), openid.clone());
+            self.spawn(
+                async move {
+                    let mut replies = through_api.into_iter();
+                    while let Some(reply) = replies.next() {
+                        match client.send_custom(&openid, &reply).await {
+                            Ok(()) => {}
+                            Err(error) if not_sent(&error) => {
+                                tracing::warn!(error = %ErrorChain(&error), "customer-service API refused a pending reply; keeping it and those after it for the user's next push");
+                                let rest = std::iter::once(reply).chain(replies).collect();
+                                return pending.queue(openid, rest).await;
+                            }
+                            Err(error) => {
+                                tracing::warn!(error = %ErrorChain(&error), reply = pending::kind(&reply), "the customer-service API call for a pending reply failed after it was sent: it may have reached the user, so it is not queued again; those after it are");
+                                return pending.queue(openid, replies.collect()).await;
+                            }
+                        }
+                    }
+                }
+                .in_current_span(),
+            );
+        }
         Outcome {
-            reply: render(&pending, push).map(Into::into),
+            reply: passive.and_then(|r| render(&r, push)).map(Into::into),
             handler: outcome.handler,
             status: Status::PendingReply,
         }
@@ -804,7 +853,7 @@ impl Lifecycle {
                             Err(error) if not_sent(&error) => {
                                 bump(&counters.late_delivered);
                                 tracing::warn!(handler = &*handler, error = %ErrorChain(&error), "customer-service API refused the late reply; keeping it for the user's next push");
-                                pending.push(push.from_user.clone(), reply).await;
+                                pending.queue(push.from_user.clone(), vec![reply]).await;
                             }
                             Err(error) => {
                                 bump(&counters.late_unsure);
@@ -819,7 +868,7 @@ impl Lifecycle {
                 bump(&self.counters.late_delivered);
                 let pending = self.pending.clone();
                 self.spawn(
-                    async move { pending.push(push.from_user.clone(), reply).await }
+                    async move { pending.queue(push.from_user.clone(), vec![reply]).await }
                         .in_current_span(),
                 );
             }

@@ -30,7 +30,7 @@ use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts};
 use crate::lifecycle::{by_deadline, ErrorChain, Forgotten, Job, Late, LateHook, Lifecycle};
 pub use crate::lifecycle::{LateReply, LifecycleStats};
 use crate::panics;
-use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_USERS};
+use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_BYTES};
 use crate::push::{parse, ParseError, Push};
 use crate::query::{QueryError, QueryRef};
 use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
@@ -137,6 +137,10 @@ pub enum BuildError {
          Router::handler, registered_in or registered_tagged"
     )]
     NoRoutes,
+    /// The state directory (`WECHAT_STATE_DIR`) could not be used.
+    #[cfg(feature = "state")]
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// The WeChat push endpoint, mounted with `App::service`.
@@ -330,6 +334,22 @@ impl ServiceBuilder {
             crate::redis::shared_stores(redis.as_ref(), &config, self.bindings, self.sessions);
         #[cfg(not(feature = "redis"))]
         let (bindings, sessions) = (self.bindings, self.sessions);
+        // Without Redis, a state directory keeps pending replies and
+        // sessions across restarts; with Redis, Redis does.
+        #[cfg(all(feature = "state", feature = "redis"))]
+        let state = crate::state::stores(&config, redis.is_some())?;
+        #[cfg(all(feature = "state", not(feature = "redis")))]
+        let state = crate::state::stores(&config, false)?;
+        #[cfg(feature = "state")]
+        let (state_pending, sessions) = match state {
+            Some((pending, state_sessions)) => (
+                Some(Arc::new(pending) as Arc<dyn PendingStore>),
+                sessions.or_else(|| Some(Arc::new(state_sessions) as Arc<dyn SessionStore>)),
+            ),
+            None => (None, sessions),
+        };
+        #[cfg(not(feature = "state"))]
+        let state_pending: Option<Arc<dyn PendingStore>> = None;
         #[cfg(feature = "api")]
         let api = match (self.api, config.appid(), config.appsecret()) {
             (Some(client), _, _) => Some(client),
@@ -363,13 +383,14 @@ impl ServiceBuilder {
             let store = crate::redis::RedisPending::new(
                 backend,
                 account,
-                DEFAULT_MAX_USERS,
+                DEFAULT_MAX_BYTES,
                 config.pending_ttl(),
             );
             Some(Arc::new(store) as Arc<dyn PendingStore>)
         });
         #[cfg(not(feature = "redis"))]
         let pending = self.pending;
+        let pending = pending.or(state_pending);
         #[cfg(feature = "redis")]
         let dedup = self.dedup.or_else(|| {
             let backend = redis.as_ref()?;
@@ -391,7 +412,7 @@ impl ServiceBuilder {
             ))
         });
         let pending = pending.unwrap_or_else(|| {
-            Arc::new(MemoryPending::new(DEFAULT_MAX_USERS, config.pending_ttl()))
+            Arc::new(MemoryPending::new(DEFAULT_MAX_BYTES, config.pending_ttl()))
         });
         let lifecycle = Arc::new(Lifecycle::new(&config, dedup, pending, late));
         Ok(WechatService {
@@ -500,6 +521,8 @@ impl WechatService {
         tasks.close();
         let drained = tokio::time::timeout(grace, tasks.wait()).await.is_ok();
         tasks.reopen();
+        // An in-memory store logs each reply it would lose at exit.
+        self.inner.lifecycle.pending().close().await;
         if drained {
             tracing::info!("every handler finished");
         } else {

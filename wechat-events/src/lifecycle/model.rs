@@ -305,7 +305,7 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
             Lifecycle::new(
                 &config,
                 Arc::new(store),
-                Arc::new(MemoryPending::new(100, config.pending_ttl())),
+                Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
                 Late::Hook(hook),
             )
             .with_wall_clock(move || wall(origin)),
