@@ -358,7 +358,11 @@ impl Lifecycle {
     /// Runs `task` in its own tracked task (for [`WechatService::drain`](crate::WechatService::drain)).
     fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         #[cfg(test)]
-        let task = self.killed.clone().run_until_cancelled_owned(task).map(drop);
+        let task = self
+            .killed
+            .clone()
+            .run_until_cancelled_owned(task)
+            .map(drop);
         self.tasks.spawn(task);
     }
 

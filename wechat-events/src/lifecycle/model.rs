@@ -1,8 +1,9 @@
 //! A model-based test of the lifecycle: random schedules of WeChat's tries
 //! (network delays, early hang-ups), handlers of random durations and
 //! endings (reply, none, error, panic, hung), background limits, a store
-//! small enough to evict, on a paused clock — and the guarantees checked
-//! after each.
+//! small enough to evict, one or two instances sharing the store (a tries'
+//! instance chosen per push), an instance killed mid-flight and restarted —
+//! on a paused clock, and the guarantees checked after each.
 //!
 //! WeChat is modelled as it behaves: a push is sent, and sent again 5 s
 //! later while no answer came within 5 s, three times in all; every try of
@@ -58,6 +59,8 @@ struct PushPlan {
     /// A try's connection dropped early (after this long), if at all; not
     /// the last.
     drops: [Option<Duration>; 3],
+    /// The instance its first try reaches; each later try goes to the next.
+    route: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +71,11 @@ struct Schedule {
     capacity: u64,
     slow_tip: bool,
     handler_timeout: Duration,
+    /// Instances sharing the store.
+    instances: usize,
+    /// The first instance is killed then (every task it runs stops, every
+    /// connection to it breaks) and started again this much later.
+    kill: Option<(Duration, Duration)>,
     pushes: Vec<PushPlan>,
 }
 
@@ -97,13 +105,15 @@ fn push_plan() -> impl Strategy<Value = PushPlan> {
         // WeChat's last try reaches the server: a push whose every try is
         // lost on the way is beyond any server's reach.
         [drop.clone(), drop, Just(None).boxed()],
+        0usize..2,
     )
-        .prop_map(|(start, runs_for, ending, delays, drops)| PushPlan {
+        .prop_map(|(start, runs_for, ending, delays, drops, route)| PushPlan {
             start,
             runs_for,
             ending,
             delays,
             drops,
+            route,
         })
 }
 
@@ -114,16 +124,22 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         prop_oneof![3 => Just(10_000u64), 1 => 1u64..4],
         any::<bool>(),
         prop_oneof![Just(120u64), 20u64..60],
+        1usize..3,
+        prop_oneof![2 => Just(None), 1 => (duration(0..25_000), duration(0..10_000)).prop_map(Some)],
         prop::collection::vec(push_plan(), 1..7),
     )
         .prop_map(
-            |(wait_retries, max_background, capacity, slow_tip, timeout, pushes)| Schedule {
-                wait_retries,
-                max_background,
-                capacity,
-                slow_tip,
-                handler_timeout: Duration::from_secs(timeout),
-                pushes,
+            |(wait_retries, max_background, capacity, slow_tip, timeout, instances, kill, pushes)| {
+                Schedule {
+                    wait_retries,
+                    max_background,
+                    capacity,
+                    slow_tip,
+                    handler_timeout: Duration::from_secs(timeout),
+                    instances,
+                    kill,
+                    pushes,
+                }
             },
         )
 }
@@ -134,6 +150,15 @@ struct Seen {
     runs: u32,
     finished: bool,
     cancelled: bool,
+    /// When runs were dropped unfinished.
+    drops: Vec<Instant>,
+    /// WeChat's last try reached a live instance, which lived through it.
+    last_try_live: bool,
+    /// A try reached a live instance after the death.
+    tried_after_death: bool,
+    /// A try after the death was answered by following the push's claim
+    /// (an outcome settled before: the push was answered or handed off).
+    followed_after_death: bool,
     /// The answer WeChat accepted: when (since the push was first sent)
     /// and what.
     accepted: Option<(Duration, Option<String>, Status)>,
@@ -143,6 +168,11 @@ struct Seen {
 
 struct World {
     seen: Vec<Mutex<Seen>>,
+    /// The instances now: `None` while dead.
+    instances: Vec<Mutex<Option<Arc<Lifecycle>>>>,
+    /// Every instance that ever ran, for their counters.
+    all: Mutex<Vec<Arc<Lifecycle>>>,
+    killed_at: Mutex<Option<Instant>>,
 }
 
 impl World {
@@ -187,7 +217,11 @@ struct Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if !self.done {
-            self.world.with(self.push, |s| s.cancelled = true);
+            let now = Instant::now();
+            self.world.with(self.push, |s| {
+                s.cancelled = true;
+                s.drops.push(now);
+            });
         }
     }
 }
@@ -219,13 +253,7 @@ fn job(world: &Arc<World>, i: usize, plan: &PushPlan) -> Job {
 
 /// Plays WeChat for push `i`: up to three tries, 5 s apart, each given
 /// 5 s to answer.
-async fn wechat(
-    lifecycle: Arc<Lifecycle>,
-    world: Arc<World>,
-    origin: Instant,
-    i: usize,
-    plan: PushPlan,
-) {
+async fn wechat(world: Arc<World>, origin: Instant, i: usize, plan: PushPlan) {
     tokio::time::sleep(plan.start).await;
     let push = the_push(i, wall(origin));
     let first_sent = Instant::now();
@@ -239,7 +267,14 @@ async fn wechat(
         if arrived >= hang_up {
             continue;
         }
+        let instance = (plan.route + k) % world.instances.len();
+        let Some(lifecycle) = world.instances[instance].lock().unwrap().clone() else {
+            continue; // connection refused: the instance is down
+        };
         let seen_before = std::mem::replace(&mut reached, true);
+        if world.killed_at.lock().unwrap().is_some() {
+            world.with(i, |s| s.tried_after_death = true);
+        }
         let (w, p) = (world.clone(), plan.clone());
         let answer = lifecycle.handle(
             format!("key-{i}"),
@@ -248,9 +283,21 @@ async fn wechat(
             seen_before,
             move || job(&w, i, &p),
         );
-        match tokio::time::timeout_at(hang_up, answer).await {
-            Ok(Ok(Answered { outcome, .. })) => {
+        let answer = tokio::select! {
+            answer = tokio::time::timeout_at(hang_up, answer) => answer,
+            _ = lifecycle.killed() => continue, // the connection breaks
+        };
+        if k == 2 {
+            world.with(i, |s| s.last_try_live = true);
+        }
+        match answer {
+            Ok(Ok(Answered {
+                outcome, claimed, ..
+            })) => {
                 let at = Instant::now() - first_sent;
+                if !claimed && world.killed_at.lock().unwrap().is_some() {
+                    world.with(i, |s| s.followed_after_death = true);
+                }
                 world.with(i, |s| {
                     s.accepted = Some((
                         at,
@@ -287,6 +334,9 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
             seen: (0..schedule.pushes.len())
                 .map(|_| Mutex::default())
                 .collect(),
+            instances: (0..schedule.instances).map(|_| Mutex::default()).collect(),
+            all: Mutex::default(),
+            killed_at: Mutex::default(),
         });
         let late_world = world.clone();
         let hook = Arc::new(move |late: super::LateReply| {
@@ -299,33 +349,65 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
             };
             late_world.with(i, |s| s.late.push((late.push.from_user.clone(), text)));
         });
-        let store =
-            MemoryStore::with_max_bytes(schedule.capacity * BYTES_PER_ENTRY, config.dedup_ttl());
-        let lifecycle = Arc::new(
-            Lifecycle::new(
-                &config,
-                Arc::new(store),
-                Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
-                Late::Hook(hook),
-            )
-            .with_wall_clock(move || wall(origin)),
-        );
+        // One store shared by the instances (as Redis is), outliving them.
+        let store: Arc<dyn crate::dedup::DedupStore> = Arc::new(MemoryStore::with_max_bytes(
+            schedule.capacity * BYTES_PER_ENTRY,
+            config.dedup_ttl(),
+        ));
+        let start = {
+            let (world, store, hook) = (world.clone(), store.clone(), hook.clone());
+            move |slot: usize| {
+                let lifecycle = Arc::new(
+                    Lifecycle::new(
+                        &config,
+                        store.clone(),
+                        Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
+                        Late::Hook(hook.clone()),
+                    )
+                    .with_wall_clock(move || wall(origin)),
+                );
+                world.all.lock().unwrap().push(lifecycle.clone());
+                *world.instances[slot].lock().unwrap() = Some(lifecycle);
+            }
+        };
+        for slot in 0..schedule.instances {
+            start(slot);
+        }
+        if let Some((at, down)) = schedule.kill {
+            let world = world.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(at).await;
+                let dead = world.instances[0].lock().unwrap().take();
+                *world.killed_at.lock().unwrap() = Some(Instant::now());
+                if let Some(dead) = dead {
+                    dead.kill();
+                }
+                tokio::time::sleep(down).await;
+                start(0);
+            });
+        }
         let wechats: Vec<_> = (schedule.pushes.iter().enumerate())
-            .map(|(i, plan)| {
-                let w = wechat(lifecycle.clone(), world.clone(), origin, i, plan.clone());
-                tokio::spawn(w)
-            })
+            .map(|(i, plan)| tokio::spawn(wechat(world.clone(), origin, i, plan.clone())))
             .collect();
         for w in wechats {
             w.await.expect("WeChat's side does not panic");
         }
         // Everything in the background ends by its time-out.
         tokio::time::sleep(schedule.handler_timeout + Duration::from_secs(60)).await;
-        assert!(
-            lifecycle.tasks().is_empty(),
-            "no task outlives its time-out"
-        );
-        (world, lifecycle.stats())
+        let all = world.all.lock().unwrap().clone();
+        let mut stats = LifecycleStats::default();
+        for lifecycle in &all {
+            assert!(
+                lifecycle.tasks().is_empty(),
+                "no task outlives its time-out"
+            );
+            let s = lifecycle.stats();
+            stats.runs += s.runs;
+            stats.cancelled += s.cancelled;
+            stats.handed_off += s.handed_off;
+            stats.late_delivered += s.late_delivered;
+        }
+        (world, stats)
     })
 }
 
@@ -333,20 +415,41 @@ fn check(schedule: &Schedule) -> Result<(), TestCaseError> {
     let (world, stats) = run(schedule);
     let tip = schedule.slow_tip.then(|| TIP.to_owned());
     let ample = schedule.capacity >= 100;
+    let killed_at = *world.killed_at.lock().unwrap();
     let mut runs = 0;
     let mut cancelled = 0;
     for (i, plan) in schedule.pushes.iter().enumerate() {
         let seen = world.with(i, |s| s.clone());
         let context = || format!("push {i} ({plan:?}): {seen:?}");
-        prop_assert_eq!(seen.runs, 1, "handler runs exactly once: {}", context());
         runs += seen.runs;
-        let Some((at, answer, _)) = &seen.accepted else {
-            // Only forgotten (evicted) outcomes can leave WeChat without
-            // an answer, and then nothing ran twice.
-            prop_assert!(!ample && seen.refused > 0, "unanswered: {}", context());
-            continue;
-        };
-        prop_assert!(*at < WECHAT_TIMEOUT * 3, "answered in time: {}", context());
+        // Runs cut short by an instance's death; any other drop is a
+        // cancellation (the background limit, the time-out).
+        let interrupted = seen.drops.iter().filter(|t| Some(**t) == killed_at).count() as u32;
+        let limited = seen.drops.len() as u32 > interrupted;
+        if killed_at.is_none() {
+            prop_assert_eq!(seen.runs, 1, "handler runs exactly once: {}", context());
+        } else {
+            prop_assert!(
+                seen.runs <= 1 + interrupted,
+                "at most once more per death: {}",
+                context()
+            );
+            // A handler cut short by a death runs again when a later try
+            // reaches a live instance — unless the push was settled before
+            // the death (answered, or handed off with the slow tip: the
+            // reply its handler had not made yet dies with the instance).
+            prop_assert!(
+                seen.runs > interrupted
+                    || !seen.tried_after_death
+                    || seen.followed_after_death
+                    || seen.refused > 0,
+                "at least once across a death: {}",
+                context()
+            );
+        }
+        for (to, _) in &seen.late {
+            prop_assert_eq!(to, &user(i), "late reply to its user: {}", context());
+        }
         let text_of = |xml: &str| {
             crate::reply::Reply::parse_xml(xml)
                 .ok()
@@ -355,43 +458,46 @@ fn check(schedule: &Schedule) -> Result<(), TestCaseError> {
                     _ => None,
                 })
         };
-        let answered_text = answer.as_deref().and_then(text_of);
-        for (to, _) in &seen.late {
-            prop_assert_eq!(to, &user(i), "late reply to its user: {}", context());
-        }
-        let late_replies = seen
-            .late
-            .iter()
+        let answered_text =
+            (seen.accepted.as_ref()).and_then(|(_, answer, _)| answer.as_deref().and_then(text_of));
+        let late_replies = (seen.late.iter())
             .filter(|(_, t)| *t == reply_text(i))
             .count();
         let passive = usize::from(answered_text.as_deref() == Some(reply_text(i).as_str()));
-        if seen.cancelled && !seen.finished {
-            cancelled += 1;
-            prop_assert_eq!(
-                late_replies + passive,
-                0,
-                "no reply from a cancelled handler"
+        prop_assert!(late_replies + passive <= 1, "never twice: {}", context());
+        let Some((at, _, _)) = &seen.accepted else {
+            // Only a forgotten (evicted) outcome, or WeChat's last try
+            // meeting a dead instance, leaves WeChat without an answer.
+            prop_assert!(
+                (!ample && seen.refused > 0) || (killed_at.is_some() && !seen.last_try_live),
+                "unanswered: {}",
+                context()
             );
+            continue;
+        };
+        prop_assert!(*at < WECHAT_TIMEOUT * 3, "answered in time: {}", context());
+        if !seen.finished {
+            prop_assert_eq!(late_replies + passive, 0, "no reply from a cancelled run");
+            cancelled += u64::from(limited);
             // The time-out counts from the push's first sighting, which
             // may come up to ~12 s before the handler's start (the tries
             // before were lost on the way; `CreateTime` tells).
             let hung = plan.runs_for + Duration::from_secs(13) >= schedule.handler_timeout;
-            if !hung {
+            if limited && !hung && interrupted == 0 {
                 // Cancelled for the background limit, which happens only
                 // before any try promised the reply: no tip.
                 prop_assert!(tip.is_none() || answered_text != tip, "{}", context());
             }
             continue;
         }
-        prop_assert!(seen.finished, "{}", context());
         match plan.ending {
-            Ending::Reply if ample => prop_assert_eq!(
+            Ending::Reply if ample && killed_at.is_none() => prop_assert_eq!(
                 late_replies + passive,
                 1,
                 "the reply reaches its user once: {}",
                 context()
             ),
-            Ending::Reply => prop_assert!(late_replies + passive <= 1, "{}", context()),
+            Ending::Reply => {}
             _ => prop_assert_eq!(late_replies + passive, 0, "{}", context()),
         }
     }
@@ -430,6 +536,7 @@ fn a_handler_slower_than_every_try_replies_late_exactly_once() {
         ending: Ending::Reply,
         delays: [Duration::from_millis(100); 3],
         drops: [None; 3],
+        route: 0,
     };
     let schedule = Schedule {
         wait_retries: 2,
@@ -437,6 +544,8 @@ fn a_handler_slower_than_every_try_replies_late_exactly_once() {
         capacity: 10_000,
         slow_tip: true,
         handler_timeout: Duration::from_secs(120),
+        instances: 1,
+        kill: None,
         pushes: vec![plan],
     };
     let (world, stats) = run(&schedule);
@@ -467,6 +576,7 @@ fn a_handler_cancelled_for_the_background_limit_gets_no_tip() {
         ending: Ending::Reply,
         delays: [Duration::ZERO; 3],
         drops: [None; 3],
+        route: 0,
     };
     let schedule = Schedule {
         wait_retries: 0,
@@ -474,6 +584,8 @@ fn a_handler_cancelled_for_the_background_limit_gets_no_tip() {
         capacity: 10_000,
         slow_tip: true,
         handler_timeout: Duration::from_secs(120),
+        instances: 1,
+        kill: None,
         pushes: vec![slow.clone(), slow],
     };
     let (world, stats) = run(&schedule);
@@ -499,6 +611,7 @@ fn a_hung_handler_is_cancelled_at_its_time_out() {
         ending: Ending::Reply,
         delays: [Duration::ZERO; 3],
         drops: [None; 3],
+        route: 0,
     };
     let schedule = Schedule {
         wait_retries: 2,
@@ -506,6 +619,8 @@ fn a_hung_handler_is_cancelled_at_its_time_out() {
         capacity: 10_000,
         slow_tip: false,
         handler_timeout: Duration::from_secs(120),
+        instances: 1,
+        kill: None,
         pushes: vec![hung],
     };
     let (world, stats) = run(&schedule);
@@ -529,6 +644,7 @@ fn a_push_whose_first_tries_were_lost_is_answered_by_the_last() {
             Duration::from_millis(298),
         ],
         drops: [Some(Duration::ZERO), Some(Duration::ZERO), None],
+        route: 0,
     };
     let schedule = Schedule {
         wait_retries: 2,
@@ -536,6 +652,8 @@ fn a_push_whose_first_tries_were_lost_is_answered_by_the_last() {
         capacity: 10_000,
         slow_tip: false,
         handler_timeout: Duration::from_secs(120),
+        instances: 1,
+        kill: None,
         pushes: vec![plan],
     };
     check(&schedule).unwrap();
