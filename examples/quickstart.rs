@@ -23,8 +23,9 @@
 //! `WECHAT_STATE_DIR`, by default `.wechat-state/quickstart` in the
 //! working directory (one instance per directory); the rest is in memory.
 //!
-//! On SIGTERM or Ctrl-C it shuts down gracefully: it stops accepting
-//! connections, lets every handler finish — those answering a push and
+//! On SIGTERM or Ctrl-C it shuts down gracefully: it refuses new
+//! connections at once (so WeChat and a load balancer try elsewhere
+//! instead of waiting out their timeout), lets every handler finish — those answering a push and
 //! those running on past their deadline, whose late replies are still
 //! delivered — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
 //! what is in flight, and exits 0.
@@ -34,12 +35,13 @@
 //! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
 //! send late replies through the customer-service API.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use wechat_events::service::stop_listening;
 use wechat_events::session::SessionError;
 use wechat_events::{
     on_event, on_message, on_text, Article, Captures, ClickEvent, Config, Context, ImageMessage,
@@ -280,6 +282,13 @@ async fn main() -> std::io::Result<()> {
         eprintln!("{e}");
         std::process::exit(2);
     });
+    // Bound here rather than by `HttpServer::bind`, which keeps its sockets
+    // to itself: on SIGTERM these are shut down, so that new connections
+    // are refused during the drain instead of waiting in the backlog.
+    let listeners = bind(&addr).unwrap_or_else(|e| {
+        eprintln!("cannot listen on WECHAT_ADDR={}: {e}", addr[0]);
+        std::process::exit(1);
+    });
     let app_service = service.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -289,23 +298,55 @@ async fn main() -> std::io::Result<()> {
     .workers(2)
     // Signals are handled below, so handlers can finish first.
     .disable_signals()
-    .shutdown_timeout(grace.as_secs().max(1))
-    .bind(&addr[..])
-    .unwrap_or_else(|e| {
-        eprintln!("cannot listen on WECHAT_ADDR={}: {e}", addr[0]);
-        std::process::exit(1);
-    });
+    .shutdown_timeout(grace.as_secs().max(1));
+    let server = listeners
+        .iter()
+        .try_fold(server, |server, listener| {
+            server.listen(listener.try_clone()?)
+        })
+        .unwrap_or_else(|e| {
+            eprintln!("cannot listen on WECHAT_ADDR={}: {e}", addr[0]);
+            std::process::exit(1);
+        });
     for bound in server.addrs() {
         println!("listening on http://{bound}{path} ({mode} mode)");
     }
     let server = server.run();
-    actix_web::rt::spawn(shut_down_on_signal(server.handle(), service, grace));
+    actix_web::rt::spawn(shut_down_on_signal(
+        server.handle(),
+        listeners,
+        service,
+        grace,
+    ));
     server.await
 }
 
-/// On SIGTERM or Ctrl-C: stop accepting, let handlers finish (up to
-/// `grace`), then stop the server, answering what is in flight.
-async fn shut_down_on_signal(handle: ServerHandle, service: WechatService, grace: Duration) {
+/// Listens on every address of `addrs` that can be bound, as
+/// `HttpServer::bind` does; an error when none can.
+fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    let mut error = None;
+    for addr in addrs {
+        match TcpListener::bind(addr) {
+            Ok(listener) => listeners.push(listener),
+            Err(e) => error = Some(e),
+        }
+    }
+    match error {
+        Some(e) if listeners.is_empty() => Err(e),
+        _ => Ok(listeners),
+    }
+}
+
+/// On SIGTERM or Ctrl-C: stop accepting and refuse new connections, let
+/// handlers finish (up to `grace`), then stop the server, answering what
+/// is in flight.
+async fn shut_down_on_signal(
+    handle: ServerHandle,
+    listeners: Vec<TcpListener>,
+    service: WechatService,
+    grace: Duration,
+) {
     let terminate = async {
         #[cfg(unix)]
         {
@@ -327,11 +368,19 @@ async fn shut_down_on_signal(handle: ServerHandle, service: WechatService, grace
         _ = actix_web::rt::signal::ctrl_c() => {}
         _ = terminate => {}
     }
+    handle.pause().await;
+    for listener in &listeners {
+        if let Err(e) = stop_listening(listener) {
+            tracing::warn!(
+                error = %e,
+                "cannot refuse new connections: they wait until the server stops"
+            );
+        }
+    }
     tracing::info!(
         grace_s = grace.as_secs(),
-        "shutting down: no new connections; waiting for handlers"
+        "shutting down: new connections refused; waiting for handlers"
     );
-    handle.pause().await;
     service.drain(grace).await;
     handle.stop(true).await;
     tracing::info!("stopped");

@@ -4,9 +4,9 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -257,6 +257,141 @@ async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
     let late = position("late reply ready").unwrap_or_else(|| panic!("{log:#?}"));
     let stopped = position("stopped").unwrap_or_else(|| panic!("{log:#?}"));
     assert!(shutdown < late && late < stopped, "{log:#?}");
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
+/// The quickstart as its own process on a free port, logging at `info`:
+/// the child, its push URL, and its log lines as they come.
+#[cfg(unix)]
+fn spawn_quickstart(env: &[(&str, &str)]) -> (Child, String, mpsc::Receiver<String>) {
+    let mut command = Command::new(common::quickstart_binary());
+    command
+        .env_clear()
+        .env("WECHAT_TOKEN", TOKEN)
+        .env("WECHAT_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("spawn quickstart");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = stdout
+        .by_ref()
+        .map(|l| l.expect("stdout"))
+        .find_map(|l| {
+            l.strip_prefix("listening on ")
+                .map(|rest| rest.split(' ').next().unwrap_or_default().to_owned())
+        })
+        .expect("listening line");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in stdout {});
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (log_tx, log_rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if log_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, url, log_rx)
+}
+
+/// Waits (up to 10 s) for a log line containing `needle`; every line read.
+#[cfg(unix)]
+fn wait_for_line(log: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match log.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                lines.push(line);
+                if found {
+                    return lines;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {needle:?} in {lines:#?}")
+}
+
+/// Draining, the quickstart refuses new connections at once — WeChat and a
+/// load balancer try elsewhere at once instead of waiting out their
+/// timeout on a server that is going away — while the push it is
+/// answering is answered.
+#[cfg(unix)]
+#[actix_rt::test]
+async fn sigterm_refuses_new_connections_at_once_while_in_flight_pushes_finish() {
+    let (mut child, url, log) = spawn_quickstart(&[("WECHAT_SHUTDOWN_GRACE_S", "30")]);
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {url}"));
+
+    // One client, one kept-alive connection: the first push makes sure the
+    // server has accepted it, so the slow push below is on a connection
+    // the server already holds (a connection still in the listen backlog
+    // when the server stops listening is reset, as any would be at exit).
+    let sim = Simulator::new(TOKEN);
+    let client = awc::Client::default();
+    let send = |push: SimPush| {
+        let prepared = sim.prepare(&push);
+        let request = client
+            .post(prepared.url_for(&url))
+            .insert_header(("content-type", "text/xml"))
+            .send_body(prepared.body().to_owned());
+        async move {
+            let mut response = request.await.expect("answered");
+            let body = response.body().await.expect("body");
+            (
+                response.status().as_u16(),
+                String::from_utf8_lossy(&body).into_owned(),
+            )
+        }
+    };
+    let (status, help) = send(SimPush::text("帮助")).await;
+    assert_eq!(status, 200, "{help}");
+    // `等 2` holds its request open for 2 s (the deadline is 4 s).
+    let slow = actix_rt::spawn(send(SimPush::text("等 2")));
+    // Only lets the request cross the loopback before the signal: were it
+    // not there yet, the answer below would be missing, not late.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut lines = wait_for_line(&log, "shutting down");
+
+    // A new connection is refused at once, not left to hang in the backlog.
+    let started = Instant::now();
+    let connected = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3));
+    let took = started.elapsed();
+    match connected {
+        Err(e) => assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "{e} after {took:?}"
+        ),
+        Ok(_) => panic!("a new connection was accepted {took:?} into the drain"),
+    }
+    assert!(took < Duration::from_secs(1), "refused only after {took:?}");
+
+    // The push in flight is answered, and the process exits 0.
+    let (status, body) = slow.await.expect("slow push");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("等了 2 秒"), "{body}");
+    let exit = tokio::task::spawn_blocking(move || child.wait().expect("wait"))
+        .await
+        .unwrap();
+    lines.extend(log.try_iter());
+    assert!(lines.iter().any(|l| l.contains("stopped")), "{lines:#?}");
     assert!(exit.success(), "exit status {exit:?}");
 }
 

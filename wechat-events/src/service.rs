@@ -502,13 +502,15 @@ impl WechatService {
     /// background after its deadline (its late reply still reaches the
     /// hook). `true` when all finished in time.
     ///
-    /// For a graceful shutdown: stop accepting connections, drain, then
-    /// stop the server (handlers run on the server's worker threads, so
-    /// they must finish before the workers stop):
+    /// For a graceful shutdown: stop accepting connections and refuse new
+    /// ones ([`stop_listening`]), drain, then stop the server (handlers run
+    /// on the server's worker threads, so they must finish before the
+    /// workers stop):
     ///
     /// ```no_run
-    /// # async fn demo(service: wechat_events::WechatService, handle: actix_web::dev::ServerHandle) {
-    /// handle.pause().await;                          // on SIGTERM: stop accepting
+    /// # async fn demo(service: wechat_events::WechatService, handle: actix_web::dev::ServerHandle, listener: std::net::TcpListener) {
+    /// handle.pause().await;                          // on SIGTERM: stop accepting,
+    /// let _ = wechat_events::service::stop_listening(&listener); // refuse new connections
     /// let grace = service.config().shutdown_grace();
     /// if !service.drain(grace).await {
     ///     eprintln!("handlers still running after {grace:?}; stopping anyway");
@@ -972,9 +974,65 @@ impl FromPush for ApiClient {
     }
 }
 
+/// Makes `listener` refuse new connections at once: for a graceful
+/// shutdown, after [`ServerHandle::pause`] and before
+/// [`WechatService::drain`].
+///
+/// A paused actix server stops accepting but keeps its sockets listening
+/// until it stops: the kernel still completes new handshakes into the
+/// backlog, where they wait — WeChat its full 5 s, a load balancer its
+/// connect timeout — on a server that is going away. Shut down, the
+/// socket no longer listens: a new connection is refused (its SYN is
+/// answered with a reset), so the client can try elsewhere at once.
+/// Connections the server already accepted are untouched, and the pushes
+/// in flight on them are answered; one still waiting in the backlog is
+/// reset, as it would be when the server stops.
+///
+/// `bind` keeps the server's sockets to itself: bind the listener
+/// yourself and give the server a clone
+/// ([`HttpServer::listen`]`(listener.try_clone()?)`). Pause the server
+/// first: an accepting server would log an error each time it tried to
+/// accept on the shut-down socket.
+///
+/// This relies on Linux, where `shutdown(2)` of a listening socket stops
+/// it listening. Elsewhere the call may fail or leave the socket
+/// listening; an error is returned, and new connections then wait until
+/// the server stops, as without this call.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use actix_web::{App, HttpServer};
+/// use wechat_events::{service::stop_listening, WechatService};
+///
+/// # async fn demo(service: WechatService) -> std::io::Result<()> {
+/// let listener = TcpListener::bind("127.0.0.1:8080")?;
+/// let app = service.clone();
+/// let server = HttpServer::new(move || App::new().service(app.clone()))
+///     .listen(listener.try_clone()?)?
+///     .run();
+/// let handle = server.handle();
+/// actix_web::rt::spawn(async move {
+///     // On SIGTERM:
+///     handle.pause().await;                         // stop accepting
+///     if let Err(e) = stop_listening(&listener) {   // refuse new connections
+///         eprintln!("still listening during the drain: {e}");
+///     }
+///     service.drain(service.config().shutdown_grace()).await;
+///     handle.stop(true).await;                      // answer what is in flight, exit
+/// });
+/// server.await
+/// # }
+/// ```
+///
+/// [`ServerHandle::pause`]: actix_web::dev::ServerHandle::pause
+/// [`HttpServer::listen`]: actix_web::HttpServer::listen
+pub fn stop_listening(listener: &std::net::TcpListener) -> std::io::Result<()> {
+    socket2::SockRef::from(listener).shutdown(std::net::Shutdown::Both)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{BuildError, Plain, WechatService};
+    use super::{stop_listening, BuildError, Plain, WechatService};
     use crate::{Config, Router};
 
     #[test]
@@ -982,6 +1040,22 @@ mod tests {
         let config = Config::builder("token").build().unwrap();
         let built = WechatService::builder(config).only(Router::new()).build();
         assert!(matches!(built, Err(BuildError::NoRoutes)));
+    }
+
+    /// On Linux a shut-down listener refuses new connections at once.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_stopped_listener_refuses_new_connections() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let before = std::net::TcpStream::connect(addr);
+        assert!(before.is_ok(), "{before:?}");
+        stop_listening(&listener).expect("shutdown");
+        let after = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1));
+        assert_eq!(
+            after.map_err(|e| e.kind()).err(),
+            Some(std::io::ErrorKind::ConnectionRefused)
+        );
     }
 
     #[test]
