@@ -158,6 +158,17 @@ impl<V> ExpiringMap<V> {
         keep: impl FnOnce(&V) -> Option<R>,
         make: impl FnOnce() -> (V, u64),
     ) -> Option<R> {
+        self.insert(key, |v, _| keep(v), make, false)
+    }
+
+    /// [`ExpiringMap::get_or_insert`], `keep` also told how long ago the
+    /// live entry was inserted (or unpinned).
+    pub(crate) fn get_or_insert_aged<R>(
+        &self,
+        key: Key,
+        keep: impl FnOnce(&V, Duration) -> Option<R>,
+        make: impl FnOnce() -> (V, u64),
+    ) -> Option<R> {
         self.insert(key, keep, make, false)
     }
 
@@ -171,13 +182,13 @@ impl<V> ExpiringMap<V> {
         keep: impl FnOnce(&V) -> Option<R>,
         make: impl FnOnce() -> (V, u64),
     ) -> Option<R> {
-        self.insert(key, keep, make, true)
+        self.insert(key, |v, _| keep(v), make, true)
     }
 
     fn insert<R>(
         &self,
         key: Key,
-        keep: impl FnOnce(&V) -> Option<R>,
+        keep: impl FnOnce(&V, Duration) -> Option<R>,
         make: impl FnOnce() -> (V, u64),
         pinned: bool,
     ) -> Option<R> {
@@ -190,7 +201,8 @@ impl<V> ExpiringMap<V> {
         match shard.table.find_mut(hash, |e| e.key == key) {
             Some(entry) => {
                 if entry.live(now, self.ttl) {
-                    if let Some(kept) = keep(&entry.value) {
+                    let age = now.saturating_duration_since(entry.inserted);
+                    if let Some(kept) = keep(&entry.value, age) {
                         return Some(kept);
                     }
                 }

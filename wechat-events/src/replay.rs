@@ -31,7 +31,6 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sha1::{Digest, Sha1};
-use tokio::time::Instant;
 
 use crate::expiring::ExpiringMap;
 
@@ -117,7 +116,7 @@ pub trait BindingStore: Send + Sync + 'static {
 /// dropped first when full.
 #[derive(Clone)]
 pub struct MemoryBindings {
-    map: Arc<ExpiringMap<([u8; 20], Instant)>>,
+    map: Arc<ExpiringMap<[u8; 20]>>,
 }
 
 impl MemoryBindings {
@@ -141,11 +140,10 @@ impl BindingStore for MemoryBindings {
     fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
         // One synchronous critical section, with no await point: nothing
         // can cancel it half-way.
-        let now = Instant::now();
-        let bound = (self.map).get_or_insert(
+        let bound = (self.map).get_or_insert_aged(
             self.map.key(&key),
-            |(d, at)| Some((*d == digest, now.saturating_duration_since(*at))),
-            || ((digest, now), 1),
+            |d, age| Some((*d == digest, age)),
+            || (digest, 1),
         );
         let binding = match bound {
             None => Binding::New,

@@ -619,8 +619,15 @@ async fn check_binding(
     store: &dyn BindingStore,
     query: &QueryRef<'_>,
     digest: [u8; 20],
+    secure: bool,
 ) -> Result<bool, PushError> {
-    let signature = query.msg_signature.as_deref().unwrap_or(&query.signature);
+    // Only in secure mode does every push carry a msg_signature: elsewhere
+    // a captured encrypted push's URL could be replayed without it (with a
+    // plaintext body), so the URL is keyed by its `signature`.
+    let signature = match (secure, query.msg_signature.as_deref()) {
+        (true, Some(msg_signature)) => msg_signature,
+        _ => &*query.signature,
+    };
     let key = replay::binding_key(signature, &query.timestamp, &query.nonce);
     match store.bind(key, digest).await {
         Binding::New => Ok(false),
@@ -669,10 +676,11 @@ impl Inner {
         // `msg_signature`, which is part of its URL and covers its
         // `<Encrypt>`: the URL (keyed by it) can carry no other body, so no
         // digest is taken; the binding still tells a verbatim replay.
+        let secure = matches!(self.config.crypto, Crypto::Secure(_));
         let binding = self.bindings.as_deref().map(|store| {
-            let digest = match self.config.crypto {
-                Crypto::Secure(_) => [0; 20],
-                _ => replay::body_digest(&body),
+            let digest = match secure {
+                true => [0; 20],
+                false => replay::body_digest(&body),
             };
             (store, digest)
         });
@@ -681,7 +689,7 @@ impl Inner {
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
         let seen_before = match binding {
-            Some((store, digest)) => check_binding(store, &query, digest).await?,
+            Some((store, digest)) => check_binding(store, &query, digest, secure).await?,
             None => false,
         };
         Ok(Accepted {
