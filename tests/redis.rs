@@ -16,7 +16,7 @@ mod common;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -248,14 +248,23 @@ impl OwnRedis {
     /// Freezes (`true`, SIGSTOP) or thaws (`false`, SIGCONT) the server:
     /// connections stay open and nothing answers.
     fn freeze(&self, frozen: bool) {
-        let pid = self.child.as_ref().expect("running").id();
-        let signal = if frozen { "-STOP" } else { "-CONT" };
-        let status = Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {signal} {pid}");
+        freeze_process(self.pid(), frozen);
     }
+
+    /// The server's process id.
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+}
+
+/// Freezes (SIGSTOP) or thaws (SIGCONT) process `pid`.
+fn freeze_process(pid: u32, frozen: bool) {
+    let signal = if frozen { "-STOP" } else { "-CONT" };
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
 }
 
 impl Drop for OwnRedis {
@@ -1520,4 +1529,107 @@ async fn with_redis_down_retries_are_deduplicated_in_memory_and_across_instances
         "{:?}",
         redis.keys().await
     );
+}
+
+// ---- shutdown ----
+
+/// The slow tip of the drain test's service.
+const TIP: &str = "稍候";
+
+/// Holds a handler until the test releases it.
+#[derive(Default)]
+struct Gate(tokio::sync::Notify);
+
+async fn gated(msg: TextMessage, gate: web::Data<Gate>) -> String {
+    gate.0.notified().await;
+    format!("done {}", msg.content)
+}
+
+#[actix_rt::test]
+async fn a_drain_returns_once_the_outcome_of_a_handler_it_waited_for_is_in_redis() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let config = Config::builder(TOKEN)
+        .deadline(Duration::from_millis(300))
+        .wait_retries(0)
+        .slow_tip(TIP)
+        .build()
+        .unwrap();
+    // The late reply's hook runs after the push's fate is settled in Redis
+    // and before its outcome is written: Redis stops answering there for
+    // 150 ms (under the backend's 300 ms time-out, so the write is slow,
+    // not failed).
+    let pid = server.pid();
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let seen = late.clone();
+    let service = WechatService::builder(config)
+        .redis(redis.backend())
+        .on_late_reply(move |reply| {
+            freeze_process(pid, true);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(150));
+                freeze_process(pid, false);
+            });
+            seen.lock().unwrap().push(reply.reply);
+        })
+        .only(Router::new().on(gated))
+        .build()
+        .expect("service");
+    let gate = web::Data::new(Gate::default());
+    let a = TestServer::builder(service.clone())
+        .app_data(gate.clone())
+        .start();
+    // Opened now: a connection made while Redis is frozen would wait for it.
+    let mut conn = redis.conn().await;
+    // The outcome's script is not in Redis's script cache (as after a
+    // restart or a fail-over): it takes three round trips (EVALSHA,
+    // NOSCRIPT, SCRIPT LOAD, EVALSHA), each behind the frozen server.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("SCRIPT FLUSH");
+
+    let user = sim();
+    let push = user.prepare(&SimPush::text("slow"));
+    let key = dedup_key(&wechat_events::push::parse(push.xml().as_bytes()).expect("push"));
+    let hash = format!("{}:default:dedup:{key}", redis.prefix);
+    let answer = surely("push", user.deliver(&a, &push))
+        .await
+        .expect("answer");
+    assert_eq!(answer.text(), Some(TIP), "{}", answer.body_text());
+
+    // The handler finishes during the drain.
+    let started = Instant::now();
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.0.notify_one();
+    };
+    let (drained, ()) = futures_util::future::join(
+        surely("drain", service.drain(Duration::from_secs(3))),
+        release,
+    )
+    .await;
+    let took = started.elapsed();
+    let outcome: Option<String> = conn.hget(&hash, "outcome").await.expect("HGET");
+    assert!(drained, "drained within its grace");
+    assert_eq!(*late.lock().unwrap(), vec![Reply::text("done slow")]);
+    let outcome = outcome.unwrap_or_else(|| {
+        panic!("drain returned after {took:?} and the push's outcome is not in Redis")
+    });
+    assert!(
+        outcome.contains(TIP),
+        "the tip the push was answered: {outcome}"
+    );
+    assert!(
+        took >= Duration::from_millis(150),
+        "waited for the frozen Redis: {took:?}"
+    );
+    let stats = service.redis().expect("redis").stats();
+    assert!(stats.up && stats.outages == 0, "{stats:?}");
+    a.stop().await;
 }

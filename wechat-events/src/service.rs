@@ -468,7 +468,9 @@ impl WechatService {
     /// Waits, up to `grace`, until no handler of this service runs —
     /// neither one answering a push in flight nor one finishing in the
     /// background after its deadline (its late reply still reaches the
-    /// hook). `true` when all finished in time.
+    /// hook) — and, with Redis, until the outcomes they left are written
+    /// there (`RedisBackend::flush`).
+    /// `true` when all finished in time.
     ///
     /// For a graceful shutdown: stop accepting connections, drain, then
     /// stop the server (handlers run on the server's worker threads, so
@@ -485,9 +487,12 @@ impl WechatService {
     /// # }
     /// ```
     pub async fn drain(&self, grace: Duration) -> bool {
+        let deadline = Instant::now() + grace;
         let tasks = self.inner.lifecycle.tasks();
         tasks.close();
-        let drained = tokio::time::timeout(grace, tasks.wait()).await.is_ok();
+        let drained = tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_ok();
         tasks.reopen();
         if drained {
             tracing::info!("every handler finished");
@@ -498,6 +503,16 @@ impl WechatService {
                 "handlers still running at the end of the grace period"
             );
         }
+        // The outcomes the handlers left reach Redis by writes of their
+        // own: waited for too, within what is left of the grace.
+        #[cfg(feature = "redis")]
+        let drained = match &self.inner.redis {
+            Some(redis) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                redis.flush(left).await && drained
+            }
+            None => drained,
+        };
         drained
     }
 }

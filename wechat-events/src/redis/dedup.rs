@@ -382,7 +382,7 @@ impl Owned {
             self.id.clone(),
             millis(self.store.ttl),
         );
-        self.store.backend.spawn(async move {
+        self.store.backend.spawn_write(async move {
             backend
                 .run("dedup complete", move |mut conn| async move {
                     let mut call = COMPLETE.key(key);
@@ -399,7 +399,7 @@ impl Owned {
             self.key.clone(),
             self.id.clone(),
         );
-        self.store.backend.spawn(async move {
+        self.store.backend.spawn_write(async move {
             backend
                 .run("dedup abandon", move |mut conn| async move {
                     let mut call = ABANDON.key(key);
