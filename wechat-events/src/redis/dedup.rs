@@ -171,6 +171,10 @@ impl RedisDedup {
             fates: moka::sync::Cache::builder()
                 .max_capacity(capacity.max(1))
                 .time_to_live(ttl)
+                // Every new push's fate is kept (the default policy may
+                // refuse a new entry when the cache is full); the oldest
+                // go first.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .build(),
             instance: format!("{:016x}", rand::random::<u64>()).into(),
             next: Arc::new(AtomicU64::new(0)),
