@@ -13,10 +13,11 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix_web::web;
@@ -29,7 +30,7 @@ use wechat_events::redis::{RedisBackend, RedisDedup, RedisTokens};
 use wechat_events::replay::{binding_key, body_digest, Binding, BindingStore};
 use wechat_events::session::{SessionError, SessionStore};
 use wechat_events::testing::{
-    ApiStandIn, SimPush, Simulator, TestServer, STAND_IN_APPID, STAND_IN_SECRET,
+    ApiStandIn, SimError, SimPush, Simulator, TestServer, STAND_IN_APPID, STAND_IN_SECRET,
 };
 use wechat_events::{
     Config, Context, LocationEvent, Reply, Router, Session, TextMessage, WechatService,
@@ -248,14 +249,23 @@ impl OwnRedis {
     /// Freezes (`true`, SIGSTOP) or thaws (`false`, SIGCONT) the server:
     /// connections stay open and nothing answers.
     fn freeze(&self, frozen: bool) {
-        let pid = self.child.as_ref().expect("running").id();
-        let signal = if frozen { "-STOP" } else { "-CONT" };
-        let status = Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success(), "kill {signal} {pid}");
+        freeze_process(self.pid(), frozen);
     }
+
+    /// The server's process id.
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+}
+
+/// Freezes (SIGSTOP) or thaws (SIGCONT) process `pid`.
+fn freeze_process(pid: u32, frozen: bool) {
+    let signal = if frozen { "-STOP" } else { "-CONT" };
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
 }
 
 impl Drop for OwnRedis {
@@ -1517,4 +1527,490 @@ async fn with_redis_down_retries_are_deduplicated_in_memory_and_across_instances
         "{:?}",
         redis.keys().await
     );
+}
+
+// ---- shutdown ----
+
+/// Holds a handler until the test releases it.
+#[derive(Default)]
+struct Gate(tokio::sync::Notify);
+
+async fn gated(msg: TextMessage, gate: web::Data<Gate>) -> String {
+    gate.0.notified().await;
+    format!("done {}", msg.content)
+}
+
+#[actix_rt::test]
+async fn a_drain_returns_once_the_outcome_of_a_handler_it_waited_for_is_in_redis() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let config = Config::builder(TOKEN)
+        .deadline(Duration::from_millis(300))
+        .wait_retries(0)
+        .slow_tip(TIP)
+        .build()
+        .unwrap();
+    // The late reply's hook runs after the push's fate is settled in Redis
+    // and before its outcome is written: Redis stops answering there for
+    // 150 ms (under the backend's 300 ms time-out, so the write is slow,
+    // not failed).
+    let pid = server.pid();
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let seen = late.clone();
+    let service = WechatService::builder(config)
+        .redis(redis.backend())
+        .on_late_reply(move |reply| {
+            freeze_process(pid, true);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(150));
+                freeze_process(pid, false);
+            });
+            seen.lock().unwrap().push(reply.reply);
+        })
+        .only(Router::new().on(gated))
+        .build()
+        .expect("service");
+    let gate = web::Data::new(Gate::default());
+    let a = TestServer::builder(service.clone())
+        .app_data(gate.clone())
+        .start();
+    // Opened now: a connection made while Redis is frozen would wait for it.
+    let mut conn = redis.conn().await;
+    // The outcome's script is not in Redis's script cache (as after a
+    // restart or a fail-over): it takes three round trips (EVALSHA,
+    // NOSCRIPT, SCRIPT LOAD, EVALSHA), each behind the frozen server.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("SCRIPT FLUSH");
+
+    let user = sim();
+    let push = user.prepare(&SimPush::text("slow"));
+    let key = dedup_key(&wechat_events::push::parse(push.xml().as_bytes()).expect("push"));
+    let hash = format!("{}:default:dedup:{key}", redis.prefix);
+    let answer = surely("push", user.deliver(&a, &push))
+        .await
+        .expect("answer");
+    assert_eq!(answer.text(), Some(TIP), "{}", answer.body_text());
+
+    // The handler finishes during the drain.
+    let started = Instant::now();
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        gate.0.notify_one();
+    };
+    let (drained, ()) = futures_util::future::join(
+        surely("drain", service.drain(Duration::from_secs(3))),
+        release,
+    )
+    .await;
+    let took = started.elapsed();
+    let outcome: Option<String> = conn.hget(&hash, "outcome").await.expect("HGET");
+    assert!(drained, "drained within its grace");
+    assert_eq!(*late.lock().unwrap(), vec![Reply::text("done slow")]);
+    let outcome = outcome.unwrap_or_else(|| {
+        panic!("drain returned after {took:?} and the push's outcome is not in Redis")
+    });
+    assert!(
+        outcome.contains(TIP),
+        "the tip the push was answered: {outcome}"
+    );
+    assert!(
+        took >= Duration::from_millis(150),
+        "waited for the frozen Redis: {took:?}"
+    );
+    let stats = service.redis().expect("redis").stats();
+    assert!(stats.up && stats.outages == 0, "{stats:?}");
+    a.stop().await;
+}
+
+// ---- faults under load ----
+
+/// The slow tip of the fault and drain tests' services.
+const TIP: &str = "稍候";
+
+/// What the handlers and the late-reply hooks of one fault test saw.
+#[derive(Default)]
+struct Ledger {
+    /// Each push's handler runs (by the push's text), when each started.
+    runs: Mutex<HashMap<String, Vec<Instant>>>,
+    /// Late replies: (the user of the push, the reply's text).
+    late: Mutex<Vec<(String, String)>>,
+}
+
+/// A text handler that records its run and takes the milliseconds after
+/// the text's last `:`; its reply names the push, the run and the user.
+async fn recorded(msg: TextMessage, cx: Context, ledger: web::Data<Ledger>) -> String {
+    let n = {
+        let mut runs = ledger.runs.lock().unwrap();
+        let runs = runs.entry(msg.content.clone()).or_default();
+        runs.push(Instant::now());
+        runs.len()
+    };
+    let delay: u64 = msg
+        .content
+        .rsplit(':')
+        .next()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    format!("{} run {n} for {}", msg.content, cx.openid())
+}
+
+/// The fault a test injects into its Redis while the load runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// SIGSTOP, then SIGCONT.
+    Freeze,
+    /// SIGKILL, then a new server on the same port (empty).
+    Restart,
+    /// `maxmemory 1` (noeviction: every write refused), then 0.
+    Full,
+}
+
+/// One push of the load and what its tries got.
+struct Sent {
+    content: String,
+    user: String,
+    /// From its first try's sending to its last try's answer.
+    span: (Instant, Instant),
+    /// Per try: the instance, when it was sent after the first (ms), and
+    /// the answer (or why none came).
+    tries: Vec<(
+        usize,
+        u64,
+        Result<wechat_events::testing::Response, SimError>,
+    )>,
+}
+
+/// Three instances of the recording bot on one private `redis-server`,
+/// a stream of pushes whose tries go to different instances, `fault`
+/// injected while it runs; then every invariant is checked from the
+/// outside. Returns the figures for the test's message.
+async fn under_load_with(fault: Fault, wait_retries: u8) -> Option<String> {
+    let mut server = OwnRedis::start().await?;
+    let redis = TestRedis::at(&server.url()).await?;
+    let ledger = web::Data::new(Ledger::default());
+    // Slow pushes outlive the first try's deadline; with a held try, they
+    // outlive the try that must answer (the third, 2.7 s later).
+    let slow_ms = if wait_retries == 0 { 600 } else { 3_200 };
+    let third_ms = if wait_retries == 0 { 400 } else { 2_700 };
+    let mut services = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let config = Config::builder(TOKEN)
+            .deadline(Duration::from_millis(300))
+            .wait_retries(wait_retries)
+            .slow_tip(TIP)
+            .build()
+            .unwrap();
+        let hook = ledger.clone();
+        let service = WechatService::builder(config)
+            .redis(redis.backend())
+            .on_late_reply(move |late| {
+                let text = match &late.reply {
+                    Reply::Text { content } => content.clone(),
+                    other => format!("{other:?}"),
+                };
+                let user = late.push.from_user.to_string();
+                hook.late.lock().unwrap().push((user, text));
+            })
+            .only(Router::new().on(recorded))
+            .build()
+            .expect("service");
+        servers.push(
+            TestServer::builder(service.clone())
+                .app_data(ledger.clone())
+                .start(),
+        );
+        services.push(service);
+    }
+    let backends: Vec<RedisBackend> = services
+        .iter()
+        .map(|s| s.redis().expect("redis").clone())
+        .collect();
+    let users: Vec<Simulator> = (0..8).map(|_| sim()).collect();
+    let port = format!("127.0.0.1:{}", server.port);
+    let log_from = captured_log().text().len();
+
+    // The load: a push every 40 ms for 3.6 s, every fourth slow; its three
+    // tries go to the three instances, 0, 150 and `third_ms` ms apart, as
+    // WeChat's retries (or a duplicate delivery) could.
+    let start = Instant::now();
+    let pushes = 90;
+    let load = join_all((0..pushes).map(|i| {
+        let (servers, user) = (&servers, &users[i % users.len()]);
+        async move {
+            tokio::time::sleep(Duration::from_millis(40 * i as u64)).await;
+            let slow = i % 4 == 1;
+            let delay = if slow { slow_ms } else { (i % 3) * 40 };
+            let content = format!("p{i}:{delay}");
+            let push = user.prepare(&SimPush::text(&content));
+            let offsets = [0, 150, if slow { third_ms } else { 400 }];
+            let first = Instant::now();
+            let tries = join_all(offsets.iter().enumerate().map(|(t, offset)| {
+                let (push, at) = (&push, (i + t) % 3);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(*offset)).await;
+                    (at, *offset, user.deliver(&servers[at], push).await)
+                }
+            }))
+            .await;
+            Sent {
+                content,
+                user: user.user().to_owned(),
+                span: (first, Instant::now()),
+                tries,
+            }
+        }
+    }));
+    // The fault: from 1 s into the load, for 1.2 s; the outage lasts until
+    // every instance uses Redis again.
+    let inject = async {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let began = Instant::now();
+        match fault {
+            Fault::Freeze => server.freeze(true),
+            Fault::Restart => server.kill(),
+            Fault::Full => {
+                config_set(&redis, "maxmemory-policy", "noeviction").await;
+                config_set(&redis, "maxmemory", "1").await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        match fault {
+            Fault::Freeze => server.freeze(false),
+            Fault::Restart => server.restart().await,
+            Fault::Full => config_set(&redis, "maxmemory", "0").await,
+        }
+        for backend in &backends {
+            wait_until_up(backend).await;
+        }
+        (began, Instant::now())
+    };
+    let (sent, (began, back)) = surely("load", futures_util::future::join(load, inject)).await;
+    let loaded = start.elapsed();
+    // Every handler finished (late replies delivered, outcomes written).
+    for service in &services {
+        assert!(service.drain(Duration::from_secs(5)).await, "drained");
+    }
+    let outage = began..back;
+    // A try of a push in flight during the outage may reach Redis after it
+    // and find the push unknown there (a restarted Redis is empty; an
+    // outcome refused while it was full is missing): it runs it again, up to
+    // the push's last try.
+    let slack = Duration::from_millis(third_ms + 500);
+
+    let runs = ledger.runs.lock().unwrap().clone();
+    let late = ledger.late.lock().unwrap().clone();
+    // What became of a push, for the messages of failed checks.
+    let describe = |push: &Sent| {
+        let tries: Vec<String> = push
+            .tries
+            .iter()
+            .map(|(at, offset, r)| match r {
+                Ok(r) => format!(
+                    "+{offset} ms, instance {at}: {:?} after {:?}",
+                    r.body_text(),
+                    r.elapsed
+                ),
+                Err(e) => format!("+{offset} ms, instance {at}: {e}"),
+            })
+            .collect();
+        let ran: Vec<Duration> = runs
+            .get(&push.content)
+            .map(|r| r.iter().map(|t| *t - start).collect())
+            .unwrap_or_default();
+        format!(
+            "{} from {}, sent {:?} into the load: tries {tries:#?}; runs started at {ran:?}; \
+             the outage {:?} to {:?}",
+            push.content,
+            push.user,
+            push.span.0 - start,
+            began - start,
+            back - start
+        )
+    };
+    let (mut tips, mut replies, mut extra, mut after, mut touched, mut held_out, mut slowest) =
+        (0, 0, 0, 0, 0, 0, Duration::ZERO);
+    let mut answered_texts: Vec<String> = Vec::new();
+    for push in &sent {
+        // Every try answered in time, as WeChat accepts, to its own user:
+        // with this push's reply, or the tip — except a try the service
+        // holds open (a first try, with `wait_retries` 1), which WeChat
+        // hangs up on after 5 s to try again: the push's later try answers.
+        let mut in_time = 0;
+        for (at, offset, response) in &push.tries {
+            let may_hold = wait_retries > 0 && *offset < 2_500;
+            let response = match response {
+                Ok(response) => response,
+                Err(SimError::Timeout { .. }) if may_hold => {
+                    held_out += 1;
+                    continue;
+                }
+                Err(e) => panic!("no answer: {e}; {}", describe(push)),
+            };
+            in_time += 1;
+            slowest = slowest.max(response.elapsed);
+            response
+                .check()
+                .unwrap_or_else(|e| panic!("try to instance {at}: {e}; {}", describe(push)));
+            let text = response
+                .text()
+                .unwrap_or_else(|| panic!("{}: answered {}", push.content, response.body_text()));
+            if text == TIP {
+                tips += 1;
+                continue;
+            }
+            replies += 1;
+            assert!(
+                text.starts_with(&format!("{} run ", push.content))
+                    && text.ends_with(&format!(" for {}", push.user)),
+                "{} from {}: answered {text:?}",
+                push.content,
+                push.user
+            );
+            answered_texts.push(text.to_owned());
+        }
+        assert!(in_time > 0, "no try answered in time: {}", describe(push));
+        // Exactly once while Redis was healthy; any extra run belongs to
+        // a push in flight during the outage, and started in it.
+        let ran = runs
+            .get(&push.content)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let in_outage = push.span.0 <= back && push.span.1 >= began;
+        assert!(!ran.is_empty(), "{}: never ran", push.content);
+        if ran.len() > 1 {
+            assert!(
+                in_outage,
+                "ran {} times, outside the outage: {}",
+                ran.len(),
+                describe(push)
+            );
+            for run in &ran[1..] {
+                after += usize::from(*run > outage.end);
+                assert!(
+                    outage.start <= *run && *run <= outage.end + slack,
+                    "a run again {:?} into the load, outside the outage: {}",
+                    *run - start,
+                    describe(push)
+                );
+            }
+        }
+        extra += ran.len() - 1;
+        touched += usize::from(in_outage);
+    }
+    // No reply to the wrong user in the late replies either.
+    let user_of: HashMap<&str, &str> = sent
+        .iter()
+        .map(|p| (p.content.as_str(), p.user.as_str()))
+        .collect();
+    for (user, text) in &late {
+        let content = text.split(" run ").next().unwrap_or_default();
+        assert_eq!(
+            user_of.get(content).copied(),
+            Some(user.as_str()),
+            "late reply {text:?} for {user}"
+        );
+        assert!(
+            text.ends_with(&format!(" for {user}")),
+            "{text:?} for {user}"
+        );
+    }
+    // Every run's reply answered a try or reached the late-reply hook.
+    for push in &sent {
+        for n in 1..=runs.get(&push.content).map_or(0, Vec::len) {
+            let reply = format!("{} run {n} for {}", push.content, push.user);
+            assert!(
+                answered_texts.contains(&reply) || late.iter().any(|(_, t)| *t == reply),
+                "{reply:?}: neither answered nor delivered late; {}",
+                describe(push)
+            );
+        }
+    }
+
+    // The outage: declared once and counted by each instance, ended once.
+    let (down, what) = match fault {
+        Fault::Full => ("Redis refuses writes", "OOM"),
+        _ => ("Redis is unreachable", ""),
+    };
+    let log = logged_since(log_from);
+    let lines = |needle: &str| {
+        log.lines()
+            .filter(|l| l.contains(needle) && l.contains(&port) && l.contains(what))
+            .count()
+    };
+    assert_eq!(lines(down), 3, "one outage line per instance");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("Redis is back after") && l.contains(&port))
+            .count(),
+        3
+    );
+    let mut fallbacks = 0;
+    for backend in &backends {
+        let stats = backend.stats();
+        assert!(
+            stats.up && stats.outages == 1 && stats.fallbacks > 0 && stats.last_outage.is_some(),
+            "{stats:?}"
+        );
+        fallbacks += stats.fallbacks;
+    }
+    // The services' counters agree with what the test saw.
+    let stats: Vec<_> = services.iter().map(WechatService::stats).collect();
+    let sum =
+        |f: fn(&wechat_events::service::LifecycleStats) -> u64| stats.iter().map(f).sum::<u64>();
+    let total_runs: usize = runs.values().map(Vec::len).sum();
+    assert_eq!(sum(|s| s.runs), total_runs as u64, "{stats:#?}");
+    assert_eq!(sum(|s| s.late_delivered), late.len() as u64, "{stats:#?}");
+    assert_eq!(
+        sum(|s| s.cancelled) + sum(|s| s.forgotten) + sum(|s| s.late_unsure),
+        0,
+        "{stats:#?}"
+    );
+    assert!(
+        sum(|s| s.handed_off) <= tips,
+        "a hand-off answers the tip: {stats:#?}"
+    );
+    assert!(sum(|s| s.takeovers) <= extra as u64, "{stats:#?}");
+    assert!(extra as u64 <= fallbacks, "an extra run needs a fallback");
+    assert!(late.len() <= tips as usize + extra, "{stats:#?}");
+    Some(format!(
+        "{fault:?}, wait_retries {wait_retries}: {pushes} pushes ({} tries) in {loaded:?}; outage {:?} from {:?} into the load; \
+         {touched} pushes in flight during it; {total_runs} runs ({extra} extra, {after} of them after it, takeovers {}); {replies} replies and {tips} tips answered ({held_out} held tries hung up at 5 s), \
+         {} late replies; slowest answer {slowest:?}; fallbacks {fallbacks}",
+        pushes * 3,
+        back - began,
+        began - start,
+        sum(|s| s.takeovers),
+        late.len()
+    ))
+}
+
+#[actix_rt::test]
+async fn redis_frozen_under_load_runs_each_push_once_while_healthy_and_loses_no_reply() {
+    if let Some(figures) = under_load_with(Fault::Freeze, 0).await {
+        eprintln!("{figures}");
+    }
+}
+
+#[actix_rt::test]
+async fn redis_killed_and_restarted_under_load_runs_each_push_once_while_healthy_and_loses_no_reply(
+) {
+    if let Some(figures) = under_load_with(Fault::Restart, 1).await {
+        eprintln!("{figures}");
+    }
+}
+
+#[actix_rt::test]
+async fn redis_full_under_load_runs_each_push_once_while_healthy_and_loses_no_reply() {
+    if let Some(figures) = under_load_with(Fault::Full, 0).await {
+        eprintln!("{figures}");
+    }
 }

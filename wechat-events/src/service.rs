@@ -500,7 +500,9 @@ impl WechatService {
     /// Waits, up to `grace`, until no handler of this service runs —
     /// neither one answering a push in flight nor one finishing in the
     /// background after its deadline (its late reply still reaches the
-    /// hook). `true` when all finished in time.
+    /// hook) — and, with Redis, until the outcomes they left are written
+    /// there (`RedisBackend::flush`).
+    /// `true` when all finished in time.
     ///
     /// For a graceful shutdown: stop accepting connections and refuse new
     /// ones ([`stop_listening`]), drain, then stop the server (handlers run
@@ -519,9 +521,12 @@ impl WechatService {
     /// # }
     /// ```
     pub async fn drain(&self, grace: Duration) -> bool {
+        let deadline = Instant::now() + grace;
         let tasks = self.inner.lifecycle.tasks();
         tasks.close();
-        let drained = tokio::time::timeout(grace, tasks.wait()).await.is_ok();
+        let drained = tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_ok();
         tasks.reopen();
         // An in-memory store logs each reply it would lose at exit.
         self.inner.lifecycle.pending().close().await;
@@ -534,6 +539,16 @@ impl WechatService {
                 "handlers still running at the end of the grace period"
             );
         }
+        // The outcomes the handlers left reach Redis by writes of their
+        // own: waited for too, within what is left of the grace.
+        #[cfg(feature = "redis")]
+        let drained = match &self.inner.redis {
+            Some(redis) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                redis.flush(left).await && drained
+            }
+            None => drained,
+        };
         drained
     }
 }

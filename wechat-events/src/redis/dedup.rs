@@ -9,9 +9,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::{millis, RedisBackend};
-use crate::dedup::{
-    Claim, Decider, DedupStore, Fate, FateCell, MemoryStore, Outcome, Retry, Ticket,
-};
+use crate::dedup::{Claim, Decider, DedupStore, Fate, MemoryStore, Outcome, Retry, Ticket};
 
 /// Claims a push: the first caller (or the first after an owner's lease
 /// ran out without an outcome) owns it. Answers `{first, age, owner,
@@ -126,7 +124,12 @@ pub const DEFAULT_DEDUP_POLL: Duration = Duration::from_millis(50);
 /// While Redis is down, claims go to a [`MemoryStore`] of its own (each
 /// instance de-duplicates its own tries), a try waiting on another
 /// instance claims the push there, and a fate Redis cannot settle is
-/// settled in this instance — one cell per push, whichever try asks.
+/// settled in this instance. Each instance keeps the first fate it learns
+/// for a push (read from Redis or settled here) and answers every later
+/// ask with it, even once Redis is back: a try that answered the slow tip
+/// and the work finishing after it always agree that the reply goes late
+/// (one fate per push per instance; remembered as long as the in-memory
+/// fallback remembers outcomes).
 #[derive(Clone)]
 pub struct RedisDedup {
     backend: RedisBackend,
@@ -135,9 +138,10 @@ pub struct RedisDedup {
     lease: Duration,
     poll: Duration,
     memory: MemoryStore,
-    /// The fates settled here while Redis could not settle them: one per
-    /// push on this instance.
-    fates: moka::sync::Cache<String, Arc<FateCell>>,
+    /// Each push's fate as this instance knows it — read from Redis, or
+    /// settled here while Redis could not: one per push on this instance,
+    /// whatever Redis does later.
+    fates: moka::sync::Cache<String, Fate>,
     instance: Arc<str>,
     next: Arc<AtomicU64>,
 }
@@ -167,6 +171,10 @@ impl RedisDedup {
             fates: moka::sync::Cache::builder()
                 .max_capacity(capacity.max(1))
                 .time_to_live(ttl)
+                // Every new push's fate is kept (the default policy may
+                // refuse a new entry when the cache is full); the oldest
+                // go first.
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .build(),
             instance: format!("{:016x}", rand::random::<u64>()).into(),
             next: Arc::new(AtomicU64::new(0)),
@@ -241,12 +249,17 @@ impl RedisDedup {
 
     fn decider(&self, key: String) -> Decider {
         let backend = self.backend.clone();
-        // Settles the fate here when Redis cannot: first call wins, one
-        // cell per push whichever try asks.
+        // The first fate this instance learns for the push — from Redis, or
+        // settled here when Redis cannot — holds for every later ask here:
+        // a try that answered the tip and the work that then asks while
+        // Redis is down (or back) must agree, or the reply is dropped.
         let fates = self.fates.clone();
         Arc::new(move |fate: Fate| {
             let (backend, key, fates) = (backend.clone(), key.clone(), fates.clone());
             Box::pin(async move {
+                if let Some(known) = fates.get(&key) {
+                    return known;
+                }
                 let asked = fate.as_str();
                 let redis_key = key.clone();
                 let held = backend
@@ -256,11 +269,13 @@ impl RedisDedup {
                         call.invoke_async::<String>(&mut conn).await
                     })
                     .await;
-                match held.as_deref() {
+                let fate = match held.as_deref() {
                     Some("answered") => Fate::Answered,
                     Some("handed_off") => Fate::HandedOff,
-                    _ => fates.get_with(key, Default::default).decide(fate),
-                }
+                    _ => fate,
+                };
+                // First known wins, should two asks race here.
+                fates.get_with(key, || fate)
             }) as BoxFuture<'static, Fate>
         })
     }
@@ -382,7 +397,7 @@ impl Owned {
             self.id.clone(),
             millis(self.store.ttl),
         );
-        self.store.backend.spawn(async move {
+        self.store.backend.spawn_write(async move {
             backend
                 .run("dedup complete", move |mut conn| async move {
                     let mut call = COMPLETE.key(key);
@@ -399,7 +414,7 @@ impl Owned {
             self.key.clone(),
             self.id.clone(),
         );
-        self.store.backend.spawn(async move {
+        self.store.backend.spawn_write(async move {
             backend
                 .run("dedup abandon", move |mut conn| async move {
                     let mut call = ABANDON.key(key);

@@ -65,7 +65,11 @@
 //! The connection lives on a small runtime of its own (one thread,
 //! `wechat-redis`): actix runs each worker on its own single-threaded
 //! runtime, and a connection driven by one worker would stall while that
-//! worker is busy and die with it.
+//! worker is busy and die with it. That runtime is dropped with the
+//! backend, at exit: the writes no request waits for (a push's outcome, a
+//! claim given up) are tracked, and [`RedisBackend::flush`] waits for them
+//! — [`WechatService::drain`](crate::WechatService::drain) does, after the
+//! handlers.
 
 mod bindings;
 mod dedup;
@@ -82,6 +86,7 @@ use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
+use tokio_util::task::TaskTracker;
 
 pub use bindings::RedisBindings;
 pub use dedup::RedisDedup;
@@ -249,8 +254,13 @@ impl RedisBackendBuilder {
                     source,
                 })?
         };
+        // Closed from the start: `flush` waits until it is empty, and
+        // several flushes (services sharing the backend) may wait at once.
+        let writes = TaskTracker::new();
+        writes.close();
         Ok(RedisBackend {
             shared: Arc::new(Shared {
+                writes,
                 probe_key: format!("{prefix}:probe"),
                 prefix,
                 target,
@@ -287,6 +297,9 @@ struct Shared {
     probe_interval: Duration,
     conn: ConnectionManager,
     runtime: OwnedRuntime,
+    /// The writes nobody awaits (a push's outcome, an abandoned claim),
+    /// for [`RedisBackend::flush`]. Always closed.
+    writes: TaskTracker,
     up: AtomicBool,
     down_since: Mutex<Option<Instant>>,
     last_outage: Mutex<Option<Duration>>,
@@ -473,6 +486,52 @@ impl RedisBackend {
         F::Output: Send + 'static,
     {
         self.shared.runtime.handle().spawn(task)
+    }
+
+    /// Spawns `write` on the backend's runtime, tracked: a write the caller
+    /// does not await (a push's outcome, an abandoned claim), which
+    /// [`RedisBackend::flush`] waits for.
+    pub(crate) fn spawn_write<F>(&self, write: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.shared
+            .writes
+            .spawn_on(write, self.shared.runtime.handle());
+    }
+
+    /// Waits, up to `within`, until every write this backend's stores
+    /// started without awaiting it — a push's outcome, a claim given up —
+    /// has been answered by Redis or has failed (each is bounded by the
+    /// command time-out). `true` when none is left. For a shutdown, after
+    /// the handlers finished
+    /// ([`WechatService::drain`](crate::WechatService::drain) calls it):
+    /// the backend's runtime is dropped at exit, and a write still on it
+    /// would be lost — a retry reaching another instance would then not
+    /// find the outcome, and run the handler again once the claim's lease
+    /// ran out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechat_events::redis::RedisBackend;
+    /// # actix_rt::System::new().block_on(async {
+    /// let backend = RedisBackend::builder("redis://127.0.0.1:6379").build().unwrap();
+    /// assert!(backend.flush(Duration::from_millis(10)).await, "nothing written yet");
+    /// # });
+    /// ```
+    pub async fn flush(&self, within: Duration) -> bool {
+        let writes = &self.shared.writes;
+        if tokio::time::timeout(within, writes.wait()).await.is_ok() {
+            return true;
+        }
+        tracing::warn!(
+            target: "wechat_events::redis",
+            redis = %self.shared.target,
+            writes = writes.len(),
+            within_ms = within.as_millis() as u64,
+            "Redis writes still unanswered when the wait for them ended; they may be lost at exit"
+        );
+        false
     }
 
     /// Runs one command on the backend's runtime, bounded by its time-out.
