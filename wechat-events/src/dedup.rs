@@ -22,15 +22,13 @@
 //! sharded map with one queue per shard does what the store needs at a
 //! fraction of a general cache's cost: see BENCHMARKS.md.)
 //!
-//! An in-flight entry is inserted with the fixed overhead alone (the
-//! reply is not known yet) and given its final weight, in place, when the
-//! work completes; its TTL counts from the claim (at least 15 s,
-//! [`crate::config::MIN_DEDUP_TTL`]: WeChat's tries all come within it).
-//! If the entry is gone by then (evicted early for room, or expired while
-//! a slow handler ran), the completed claim is inserted again, its TTL
-//! counting from its completion. Either way the update applies only to the
-//! same claim, so it never changes a newer claim of the key. (The Redis
-//! store keeps every outcome for the TTL after its completion.)
+//! An in-flight claim is **pinned** (see `expiring`): neither the byte
+//! budget nor the TTL can take it out while its handler runs, so a retry
+//! of a running push always finds it; their number is bounded by the
+//! handlers actually running. When the work completes, the entry gets its
+//! final weight and its TTL counts from then; only such finished outcomes
+//! are evicted, oldest first. (The Redis store keeps every outcome for the
+//! TTL after its completion.)
 //!
 //! # A claim cannot be orphaned
 //!
@@ -45,11 +43,13 @@
 //!   dropped without completing, sets the outcome to "abandoned";
 //! - so whenever the key is claimed and nobody can complete it, the
 //!   completer has been dropped, and the stored outcome is "abandoned":
-//!   waiting duplicates get [`Outcome::abandoned`] (`success`) at once
-//!   instead of hanging;
+//!   waiting duplicates learn it ([`Outcome::abandoned`]) at once instead of
+//!   hanging, and claim the push anew (the service never answers a try
+//!   with it);
 //! - and an abandoned entry does not count as a claim: the next claim of
 //!   the key replaces it (in the same critical section) and becomes
-//!   [`Claim::First`], so WeChat's next retry runs the handler.
+//!   [`Claim::First`] — a takeover, which keeps the push's first sighting
+//!   ([`Ticket::first_seen`]).
 
 use std::cell::Cell;
 use std::future::Future;

@@ -28,10 +28,13 @@
 //! - A handler runs **at most once** while the store works (in memory, or
 //!   Redis healthy), however tries arrive, hang up or reach other instances:
 //!   a running claim is never evicted, and a push whose record is gone but
-//!   whose signed URL was seen before is refused ([`Forgotten`]) rather than
+//!   whose signed URL was seen before is refused (a 403, see
+//!   [`crate::replay::ReplayError::Forgotten`]) rather than
 //!   run again.
-//! - It runs **at least once** when the instance running it dies: a later
-//!   try takes the claim over and runs it again.
+//! - It runs **at least once** when the instance running it dies (a shared
+//!   store outlives it): a later try takes the claim over and runs it again
+//!   — unless the push was answered or handed off before the death, when
+//!   the late reply its handler had not made yet dies with the instance.
 //! - No try is answered `success` while WeChat would retry a push whose
 //!   handler has not run and will not run: a try whose claim was abandoned
 //!   claims the push anew.
