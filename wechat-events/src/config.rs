@@ -107,6 +107,10 @@ pub const DEFAULT_WAIT_RETRIES: u8 = 2;
 /// Default time a handler may run, from the push's first sighting, before
 /// it is cancelled ([`Config::handler_timeout`]).
 pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(120);
+/// The bytes of a typical finished dedup entry (a text echo with its
+/// handler's name and the fixed overhead): what the dedup capacity's
+/// documented push rate, and so [`Config::binding_capacity`], assume.
+pub const TYPICAL_DEDUP_ENTRY_BYTES: u64 = 700;
 /// Longest handler time-out accepted (one hour).
 pub const MAX_HANDLER_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// Narrowest replay window accepted: WeChat's retries carry their first
@@ -432,6 +436,32 @@ impl Config {
     /// How many handlers may keep running past their deadline.
     pub fn max_background(&self) -> usize {
         self.max_background
+    }
+    /// How many replay bindings the in-memory binding store keeps: enough
+    /// for the replay window (twice over: a timestamp is good either side
+    /// of now) at the push rate the dedup capacity is sized for
+    /// (`dedup_capacity` typical entries per `dedup_ttl`, a typical entry
+    /// being a text echo of [`TYPICAL_DEDUP_ENTRY_BYTES`]), independently
+    /// of the dedup store's own bytes: a binding pushed out early would let
+    /// its URL carry a second body, or a forgotten push run again. Memory
+    /// is taken only as pushes come (about 200 bytes a binding): with the
+    /// defaults, at most ~960,000 bindings, ~190 MB, at a sustained
+    /// ~1,600 pushes a second.
+    ///
+    /// ```
+    /// let config = wechat_events::Config::builder("token").build().unwrap();
+    /// assert_eq!(config.binding_capacity(), 958_680);
+    /// ```
+    pub fn binding_capacity(&self) -> u64 {
+        let Some(window) = self.replay_window else {
+            return 0;
+        };
+        let entries = self
+            .dedup_capacity
+            .saturating_mul(crate::dedup::BYTES_PER_ENTRY)
+            / TYPICAL_DEDUP_ENTRY_BYTES;
+        let per_second = entries as f64 / self.dedup_ttl.as_secs_f64();
+        (per_second * 2.0 * window.as_secs_f64()).ceil().max(1.0) as u64
     }
     /// How long a handler may run, counted from the push's first sighting,
     /// before it is cancelled (and logged): a hung handler cannot keep its

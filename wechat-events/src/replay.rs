@@ -15,15 +15,24 @@
 //! Memory is bounded: bindings live in a store of fixed capacity (oldest
 //! out first) whose entries expire once their timestamp leaves the
 //! window. A binding pushed out of a full store early lets that URL carry
-//! a second body — size the capacity for the pushes of two windows (each
-//! entry is about 170 bytes whatever the key's length: the store keeps a
-//! 128-bit fingerprint of the key; measured by `tests/dedup_memory.rs`).
+//! a second body, or a forgotten push run again — the service sizes it for
+//! the pushes of two windows at the rate its dedup capacity is sized for
+//! ([`crate::config::Config::binding_capacity`]; each entry is under 200
+//! bytes whatever the key's length: the store keeps a 128-bit fingerprint
+//! of the key; measured by `tests/dedup_memory.rs`).
+//!
+//! A binding also tells a **verbatim replay**: the same body again, once
+//! the de-duplication store no longer remembers its push, is refused
+//! ([`ReplayError::Forgotten`]) — a push seen in the window never runs
+//! twice, whatever the dedup TTL. A binding younger than 2 s does not count
+//! (a try of the same push reaching a second worker or instance before the
+//! first try's claim).
 //!
 //! A URL is bound to its body's SHA-1. In secure mode (plaintext refused)
-//! no URL is bound at all: every push must pass `msg_signature`, which is
-//! part of its URL and covers its `<Encrypt>`, so a URL can carry no other
-//! body than its own; the window still applies. Compatible mode binds
-//! encrypted pushes too, as a captured URL could otherwise be replayed
+//! the URL is keyed by its `msg_signature`, which covers its `<Encrypt>`
+//! (no digest is taken): it can carry no other body, and the binding only
+//! tells a verbatim replay. Compatible mode binds encrypted pushes by their
+//! `signature` and digest, as a captured URL could otherwise be replayed
 //! there with a plaintext body.
 
 use std::sync::Arc;

@@ -419,7 +419,7 @@ impl ServiceBuilder {
             inner: Arc::new(Inner {
                 bindings: config.replay_window().map(|window| {
                     bindings.unwrap_or_else(|| {
-                        Arc::new(MemoryBindings::new(config.dedup_capacity(), window))
+                        Arc::new(MemoryBindings::new(config.binding_capacity(), window))
                     })
                 }),
                 sessions: sessions.unwrap_or_else(|| {

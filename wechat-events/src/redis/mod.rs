@@ -724,7 +724,7 @@ pub(crate) fn shared_stores(
     );
     let bindings = bindings.or_else(|| {
         let window = config.replay_window()?;
-        let store = RedisBindings::new(backend, account, config.dedup_capacity(), window);
+        let store = RedisBindings::new(backend, account, config.binding_capacity(), window);
         Some(Arc::new(store) as Arc<dyn crate::replay::BindingStore>)
     });
     let sessions = sessions.unwrap_or_else(|| {
