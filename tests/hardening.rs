@@ -263,10 +263,17 @@ async fn sigterm_lets_background_handlers_finish_then_exits_zero() {
 /// The quickstart as its own process on a free port, logging at `info`:
 /// the child, its push URL, and its log lines as they come.
 #[cfg(unix)]
-fn spawn_quickstart(env: &[(&str, &str)]) -> (Child, String, mpsc::Receiver<String>) {
+fn spawn_quickstart(
+    env: &[(&str, &str)],
+) -> (Child, String, mpsc::Receiver<String>, tempfile::TempDir) {
+    // A state directory of its own: the quickstart's default one is shared
+    // by every quickstart started from this directory, and a second
+    // process on it is refused.
+    let state = tempfile::tempdir().expect("a state directory");
     let mut command = Command::new(common::quickstart_binary());
     command
         .env_clear()
+        .env("WECHAT_STATE_DIR", state.path())
         .env("WECHAT_TOKEN", TOKEN)
         .env("WECHAT_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "info")
@@ -296,7 +303,7 @@ fn spawn_quickstart(env: &[(&str, &str)]) -> (Child, String, mpsc::Receiver<Stri
             }
         }
     });
-    (child, url, log_rx)
+    (child, url, log_rx, state)
 }
 
 /// Waits (up to 10 s) for a log line containing `needle`; every line read.
@@ -326,7 +333,7 @@ fn wait_for_line(log: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
 #[cfg(unix)]
 #[actix_rt::test]
 async fn sigterm_refuses_new_connections_at_once_while_in_flight_pushes_finish() {
-    let (mut child, url, log) = spawn_quickstart(&[("WECHAT_SHUTDOWN_GRACE_S", "30")]);
+    let (mut child, url, log, _state) = spawn_quickstart(&[("WECHAT_SHUTDOWN_GRACE_S", "30")]);
     let addr: std::net::SocketAddr = url
         .trim_start_matches("http://")
         .split('/')
