@@ -361,6 +361,7 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
                     Lifecycle::new(
                         &config,
                         store.clone(),
+                        None,
                         Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
                         Late::Hook(hook.clone()),
                     )
