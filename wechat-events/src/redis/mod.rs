@@ -52,13 +52,18 @@
 //! # Keys
 //!
 //! Every key starts with the prefix (default `wechat`) and the account
-//! (the AppID, or `default` without one): `PREFIX:ACCOUNT:replay:…`,
-//! `PREFIX:ACCOUNT:session:OPENID`. Keys that one script touches together
-//! share a Redis Cluster hash tag, `{PREFIX:ACCOUNT}:token` and
-//! `{PREFIX:ACCOUNT}:token:lock`; every other command touches one key.
-//! Every key has an expiry. The connection is to one Redis node (a
-//! primary, or a proxy in front of a cluster): the cluster client is not
-//! wired in.
+//! (the AppID, or `default` without one). Keys that one script touches
+//! together share a Redis Cluster hash tag, the account's: a push's
+//! `{PREFIX:ACCOUNT}:dedup:KEY`, its URL's `{PREFIX:ACCOUNT}:replay:…` and
+//! its user's `{PREFIX:ACCOUNT}:pending:OPENID` (one script binds the URL,
+//! claims the push and looks up the pending list: with the script that
+//! answers it, a push answered in time costs two round trips), and
+//! `{PREFIX:ACCOUNT}:token` with `{PREFIX:ACCOUNT}:token:lock`. Sessions,
+//! one key a command, are `PREFIX:ACCOUNT:session:OPENID`. Every key has an
+//! expiry. The connection is to one Redis node (a primary, or a proxy in
+//! front of a cluster): the cluster client is not wired in. (Versions
+//! before the tagged push keys used `PREFIX:ACCOUNT:dedup:KEY` and the
+//! like: DEPLOYMENT.md says how to upgrade.)
 //!
 //! # Why its own thread
 //!
