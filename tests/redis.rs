@@ -1550,6 +1550,104 @@ async fn a_push_answered_in_time_costs_two_redis_round_trips() {
     server.stop().await;
 }
 
+/// The claim script's look at the user's pending list: a reply queued in
+/// Redis (by any instance) answers the user's next push, with its own, and
+/// is taken once; the push after that, with nothing pending, costs the two
+/// scripts again.
+#[actix_rt::test]
+async fn a_reply_pending_in_redis_is_found_by_the_claim_and_answers_the_next_push() {
+    use wechat_events::pending::PendingStore;
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let service = WechatService::builder(redis.config())
+        .only(Router::new().on(echo))
+        .build()
+        .expect("service");
+    let server = TestServer::builder(service).start();
+    // The scripts are loaded (SCRIPT LOAD after a NOSCRIPT) on first use.
+    load(std::slice::from_ref(&server), 2, 1).await;
+    // Queued by another instance (its own backend).
+    let elsewhere = wechat_events::redis::RedisPending::new(
+        &redis.backend(),
+        "default",
+        1 << 20,
+        Duration::from_secs(600),
+    );
+    let user = sim();
+    elsewhere
+        .queue(user.user().to_owned(), vec![Reply::text("等了 20 秒")])
+        .await;
+    let answer = user
+        .send(&server, &SimPush::text("在吗"))
+        .await
+        .expect("answer");
+    assert_eq!(answer.text(), Some("等了 20 秒\n\necho 在吗"));
+    assert!(
+        !redis.keys().await.iter().any(|k| k.contains(":pending:")),
+        "taken"
+    );
+    // The push's outcome is stored by a write of its own (the pending
+    // reply made it take the three-step way): let it land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = command_calls(&redis).await;
+    let answer = user
+        .send(&server, &SimPush::text("还在"))
+        .await
+        .expect("answer");
+    assert_eq!(answer.text(), Some("echo 还在"));
+    let after = command_calls(&redis).await;
+    let scripts =
+        after.get("evalsha").copied().unwrap_or(0) - before.get("evalsha").copied().unwrap_or(0);
+    assert_eq!(
+        scripts, 2,
+        "nothing pending any more: claim and answer ({before:?} → {after:?})"
+    );
+    server.stop().await;
+}
+
+/// The binding made in the claim script tells a verbatim replay of a push
+/// Redis no longer remembers (its dedup hash gone) from a retry: refused,
+/// not run again; a retry of a remembered push is answered as before.
+#[actix_rt::test]
+async fn a_verbatim_replay_of_a_push_redis_forgot_is_refused() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let service = WechatService::builder(redis.config())
+        .only(Router::new().on(echo))
+        .build()
+        .expect("service");
+    let server = TestServer::builder(service.clone()).start();
+    let user = sim();
+    let captured = user.prepare(&SimPush::text("一次"));
+    let first = user.deliver(&server, &captured).await.expect("answered");
+    assert_eq!(first.text(), Some("echo 一次"));
+    let retry = user.deliver(&server, &captured).await.expect("answered");
+    assert_eq!(retry.text(), Some("echo 一次"), "a retry while remembered");
+    let keys = redis.keys().await;
+    let binding = keys.iter().find(|k| k.contains(":replay:")).expect("bound");
+    let dedup = keys
+        .iter()
+        .find(|k| k.contains(":dedup:"))
+        .expect("claimed");
+    let mut conn = redis.conn().await;
+    // Bound 100 s ago (of its 600 s), and the push forgotten.
+    let _: () = conn.pexpire(binding, 500_000).await.unwrap();
+    let _: () = conn.del(dedup).await.unwrap();
+    let replay = user.deliver(&server, &captured).await.expect("answered");
+    assert_eq!(replay.status, 403, "{:?}", replay.body);
+    assert_eq!(service.stats().forgotten, 1);
+    assert_eq!(service.stats().runs, 1, "the push ran once");
+    server.stop().await;
+}
+
 #[actix_rt::test]
 async fn with_redis_down_retries_are_deduplicated_in_memory_and_across_instances_once_back() {
     let Some(mut server) = OwnRedis::start().await else {
