@@ -488,6 +488,7 @@ impl Lifecycle {
                 }
             }
             None => {
+                let bound_apart = with.bind.is_some();
                 let binding = match (with.bind, &self.bindings) {
                     (Some((url, digest)), Some(store)) => Some(store.bind(url, digest).await),
                     _ => None,
@@ -495,7 +496,23 @@ impl Lifecycle {
                 if binding == Some(Binding::Different) {
                     return Err(ReplayError::BodyMismatch);
                 }
-                (self.dedup.claim(key.clone()).await, binding)
+                // Bound apart (the store keeps no bindings of its own): the
+                // claim may still look up the user's pending list.
+                let unbound = match bound_apart {
+                    true => self
+                        .dedup
+                        .claim_with(key.clone(), ClaimWith::new(None, with.user)),
+                    false => None,
+                };
+                let claim = match unbound {
+                    Some(claimed) => claimed.await.claim,
+                    None => None,
+                };
+                let claim = match claim {
+                    Some(claim) => claim,
+                    None => self.dedup.claim(key.clone()).await,
+                };
+                (claim, binding)
             }
         };
         let seen_before = matches!(binding, Some(Binding::Same { age }) if age >= SEEN_BEFORE);
