@@ -419,6 +419,13 @@ impl Claimed {
 /// open and lets the last one hand the push off, so the first sighting and
 /// the fate must be shared wherever the claim is. A claim that takes over
 /// an abandoned one keeps the push's first sighting.
+///
+/// A store where each step is a round trip (Redis) can fold the common
+/// path into two: [`DedupStore::claim_with`] binds the push's signed URL
+/// with its claim (and says whether its user has pending replies,
+/// [`Ticket::pending`]), and [`Ticket::with_answer`] settles the fate and
+/// stores the outcome of a push answered in time in one write. Both are
+/// optional: a store without them is asked the same things one by one.
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key`: [`Claim::First`] for the first caller within the TTL,
     /// [`Claim::Duplicate`] (with its try number) for every other.
