@@ -383,7 +383,7 @@ async fn a_signed_url_is_bound_for_every_instance() {
         .into_iter()
         .filter(|k| k.contains(":replay:"))
         .collect();
-    let prefix = format!("{}:default:replay:", redis.prefix);
+    let prefix = format!("{{{}:default}}:replay:", redis.prefix);
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].starts_with(&prefix), "{keys:?}");
     let pttl = redis.pttl(&keys[0]).await;
@@ -1073,7 +1073,7 @@ async fn what_redis_holds_per_binding_session_and_push() {
     }
     // The outcomes are stored by tasks of their own: wait for the last.
     let last = format!(
-        "{}:wx2c2769f8efd9abc2:dedup:m|gh_0123456789ab|oUpF8uMuAJO_M2pxb1Q9zNjW{:04}|{}",
+        "{{{}:wx2c2769f8efd9abc2}}:dedup:m|gh_0123456789ab|oUpF8uMuAJO_M2pxb1Q9zNjW{:04}|{}",
         redis.prefix,
         N - 1,
         24_000_000_000_000_000u64 + N as u64 - 1
@@ -1192,7 +1192,7 @@ async fn pending_replies_are_shared_in_order_bounded_and_taken_once() {
 
     let short = store(Duration::from_millis(200));
     short.queue("o4".into(), vec![text("stale")]).await;
-    let key = format!("{}:wx1:pending:o4", redis.prefix);
+    let key = format!("{{{}:wx1}}:pending:o4", redis.prefix);
     assert!((1..=200).contains(&redis.pttl(&key).await));
     tokio::time::sleep(Duration::from_millis(150)).await;
     short.queue("o4".into(), vec![text("fresh")]).await;
@@ -1309,7 +1309,7 @@ async fn a_claim_left_by_a_killed_instance_is_taken_over_by_the_try_waiting_on_i
     let mut conn = redis.conn().await;
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut conn).await.unwrap();
     let now_ms = secs * 1000 + micros / 1000;
-    let claim = format!("{}:default:dedup:{key}", redis.prefix);
+    let claim = format!("{{{}:default}}:dedup:{key}", redis.prefix);
     redis::pipe()
         .cmd("HSET")
         .arg(&claim)
@@ -1470,6 +1470,184 @@ async fn load_three_instances_on_redis_against_one_in_memory() {
     eprintln!("one instance, in memory: {memory:.0} pushes/s; three instances, one Redis: {redis_rate:.0} pushes/s ({n} pushes, {concurrency} at a time, one test process on this machine)");
 }
 
+/// `INFO commandstats` as command → calls.
+async fn command_calls(redis: &TestRedis) -> HashMap<String, u64> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut redis.conn().await)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats.split(',').find_map(|s| s.strip_prefix("calls="))?;
+            Some((name.to_owned(), calls.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The Redis cost of a push answered in time (DEPLOYMENT.md quotes the
+/// figures): one service on a private `redis-server`, `N` text pushes,
+/// `INFO commandstats` before and after. The claim script binds the URL,
+/// claims the push and looks up the user's pending list; the answer script
+/// settles the fate and stores the outcome: two round trips a push.
+#[actix_rt::test]
+async fn a_push_answered_in_time_costs_two_redis_round_trips() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let service = WechatService::builder(redis.config())
+        .only(Router::new().on(echo))
+        .build()
+        .expect("service");
+    let servers = [TestServer::builder(service).start()];
+    // The scripts are loaded (SCRIPT LOAD after a NOSCRIPT) on first use.
+    load(&servers, 20, 4).await;
+    const N: usize = 200;
+    let before = command_calls(&redis).await;
+    load(&servers, N, 8).await;
+    let after = command_calls(&redis).await;
+    let mut used: Vec<(String, u64)> = after
+        .iter()
+        .filter(|(name, _)| name.as_str() != "info")
+        .map(|(name, calls)| (name.clone(), calls - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, calls)| *calls > 0)
+        .collect();
+    used.sort();
+    let count = |names: &[&str]| -> u64 {
+        used.iter()
+            .filter(|(n, _)| names.contains(&n.as_str()))
+            .map(|(_, c)| c)
+            .sum()
+    };
+    let scripts = count(&["evalsha", "eval", "evalsha_ro", "eval_ro"]);
+    let total: u64 = used.iter().map(|(_, c)| c).sum();
+    let per_push = |calls: u64| calls as f64 / N as f64;
+    eprintln!(
+        "per push answered in time ({N} text pushes): {:.2} scripts (round trips), {:.2} commands in all, those inside the scripts included: {used:?}",
+        per_push(scripts),
+        per_push(total)
+    );
+    assert!(
+        scripts <= 2 * N as u64,
+        "{scripts} scripts for {N} pushes: {used:?}"
+    );
+    // Every other command counted ran inside the scripts: none is a round
+    // trip of its own.
+    let in_scripts = [
+        "get", "set", "pttl", "exists", "time", "hget", "hexists", "hset", "hsetnx", "pexpire",
+        "del",
+    ];
+    let apart: Vec<_> = used
+        .iter()
+        .filter(|(n, _)| !in_scripts.contains(&n.as_str()) && !n.starts_with("eval"))
+        .collect();
+    assert!(apart.is_empty(), "commands outside the scripts: {apart:?}");
+    let [server] = servers;
+    server.stop().await;
+}
+
+/// The claim script's look at the user's pending list: a reply queued in
+/// Redis (by any instance) answers the user's next push, with its own, and
+/// is taken once; the push after that, with nothing pending, costs the two
+/// scripts again.
+#[actix_rt::test]
+async fn a_reply_pending_in_redis_is_found_by_the_claim_and_answers_the_next_push() {
+    use wechat_events::pending::PendingStore;
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let service = WechatService::builder(redis.config())
+        .only(Router::new().on(echo))
+        .build()
+        .expect("service");
+    let server = TestServer::builder(service).start();
+    // The scripts are loaded (SCRIPT LOAD after a NOSCRIPT) on first use.
+    load(std::slice::from_ref(&server), 2, 1).await;
+    // Queued by another instance (its own backend).
+    let elsewhere = wechat_events::redis::RedisPending::new(
+        &redis.backend(),
+        "default",
+        1 << 20,
+        Duration::from_secs(600),
+    );
+    let user = sim();
+    elsewhere
+        .queue(user.user().to_owned(), vec![Reply::text("等了 20 秒")])
+        .await;
+    let answer = user
+        .send(&server, &SimPush::text("在吗"))
+        .await
+        .expect("answer");
+    assert_eq!(answer.text(), Some("等了 20 秒\n\necho 在吗"));
+    assert!(
+        !redis.keys().await.iter().any(|k| k.contains(":pending:")),
+        "taken"
+    );
+    // The push's outcome is stored by a write of its own (the pending
+    // reply made it take the three-step way): let it land.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = command_calls(&redis).await;
+    let answer = user
+        .send(&server, &SimPush::text("还在"))
+        .await
+        .expect("answer");
+    assert_eq!(answer.text(), Some("echo 还在"));
+    let after = command_calls(&redis).await;
+    let scripts =
+        after.get("evalsha").copied().unwrap_or(0) - before.get("evalsha").copied().unwrap_or(0);
+    assert_eq!(
+        scripts, 2,
+        "nothing pending any more: claim and answer ({before:?} → {after:?})"
+    );
+    server.stop().await;
+}
+
+/// The binding made in the claim script tells a verbatim replay of a push
+/// Redis no longer remembers (its dedup hash gone) from a retry: refused,
+/// not run again; a retry of a remembered push is answered as before.
+#[actix_rt::test]
+async fn a_verbatim_replay_of_a_push_redis_forgot_is_refused() {
+    let Some(server) = OwnRedis::start().await else {
+        return;
+    };
+    let Some(redis) = TestRedis::at(&server.url()).await else {
+        return;
+    };
+    let service = WechatService::builder(redis.config())
+        .only(Router::new().on(echo))
+        .build()
+        .expect("service");
+    let server = TestServer::builder(service.clone()).start();
+    let user = sim();
+    let captured = user.prepare(&SimPush::text("一次"));
+    let first = user.deliver(&server, &captured).await.expect("answered");
+    assert_eq!(first.text(), Some("echo 一次"));
+    let retry = user.deliver(&server, &captured).await.expect("answered");
+    assert_eq!(retry.text(), Some("echo 一次"), "a retry while remembered");
+    let keys = redis.keys().await;
+    let binding = keys.iter().find(|k| k.contains(":replay:")).expect("bound");
+    let dedup = keys
+        .iter()
+        .find(|k| k.contains(":dedup:"))
+        .expect("claimed");
+    let mut conn = redis.conn().await;
+    // Bound 100 s ago (of its 600 s), and the push forgotten.
+    let _: () = conn.pexpire(binding, 500_000).await.unwrap();
+    let _: () = conn.del(dedup).await.unwrap();
+    let replay = user.deliver(&server, &captured).await.expect("answered");
+    assert_eq!(replay.status, 403, "{:?}", replay.body);
+    assert_eq!(service.stats().forgotten, 1);
+    assert_eq!(service.stats().runs, 1, "the push ran once");
+    server.stop().await;
+}
+
 #[actix_rt::test]
 async fn with_redis_down_retries_are_deduplicated_in_memory_and_across_instances_once_back() {
     let Some(mut server) = OwnRedis::start().await else {
@@ -1592,7 +1770,7 @@ async fn a_drain_returns_once_the_outcome_of_a_handler_it_waited_for_is_in_redis
     let user = sim();
     let push = user.prepare(&SimPush::text("slow"));
     let key = dedup_key(&wechat_events::push::parse(push.xml().as_bytes()).expect("push"));
-    let hash = format!("{}:default:dedup:{key}", redis.prefix);
+    let hash = format!("{{{}:default}}:dedup:{key}", redis.prefix);
     let answer = surely("push", user.deliver(&a, &push))
         .await
         .expect("answer");

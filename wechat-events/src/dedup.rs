@@ -68,6 +68,7 @@ use tokio::time::Instant;
 use crate::event::Event;
 use crate::expiring::{ExpiringMap, Key};
 use crate::push::{Body, Push};
+use crate::replay::Binding;
 
 /// The fixed cost, in heap bytes, of one [`MemoryStore`] entry beyond its
 /// reply text: its slot in the shard's table (at the table's load), its
@@ -205,12 +206,23 @@ impl Fate {
 /// shared store).
 pub type Decider = Arc<dyn Fn(Fate) -> BoxFuture<'static, Fate> + Send + Sync>;
 
+/// Answers a push in one step, where a store can: settles its [`Fate`] as
+/// [`Fate::Answered`] unless it is settled already, and, when it is
+/// answered, stores the outcome (waking the duplicates, as the completion
+/// would) — one write where [`Decider`] then completion take two. Resolves
+/// to the fate that holds; on [`Fate::HandedOff`] nothing is stored, and
+/// the caller completes with what the push is answered instead. See
+/// [`Ticket::with_answer`].
+pub type Answer = Box<dyn FnOnce(Outcome) -> BoxFuture<'static, Fate> + Send>;
+
 /// The first caller's side of a claim.
 pub struct Ticket {
     complete: Box<dyn FnOnce(Outcome) + Send>,
     outcome: BoxFuture<'static, Outcome>,
     decider: Decider,
     seen: Option<Instant>,
+    answer: Option<Answer>,
+    pending: Option<bool>,
 }
 
 impl Ticket {
@@ -228,7 +240,40 @@ impl Ticket {
             outcome,
             decider,
             seen: None,
+            answer: None,
+            pending: None,
         }
+    }
+
+    /// Gives the ticket a one-step [`Answer`]: the claimant then answers
+    /// the push with it instead of the decider and the completion (which
+    /// it still calls afterwards, and which must then do nothing more).
+    /// For a shared store, where each step is a round trip.
+    pub fn with_answer(
+        mut self,
+        answer: impl FnOnce(Outcome) -> BoxFuture<'static, Fate> + Send + 'static,
+    ) -> Self {
+        self.answer = Some(Box::new(answer));
+        self
+    }
+
+    /// Takes the ticket's one-step [`Answer`], if it has one.
+    pub fn take_answer(&mut self) -> Option<Answer> {
+        self.answer.take()
+    }
+
+    /// Says whether the push's user ([`ClaimWith::user`]) had replies in
+    /// the shared pending store when the push was claimed — looked up in
+    /// the claim's own step, so that a user with none costs no take (see
+    /// [`crate::pending::PendingStore::may_hold`]).
+    pub fn pending(mut self, listed: bool) -> Self {
+        self.pending = Some(listed);
+        self
+    }
+
+    /// What [`Ticket::pending`] said; `None` when the store did not look.
+    pub fn pending_listed(&self) -> Option<bool> {
+        self.pending
     }
 
     /// Says that the store had seen the push before this claim, first at
@@ -302,6 +347,58 @@ impl Future for Retry {
     }
 }
 
+/// What [`DedupStore::claim_with`] is asked besides the claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClaimWith {
+    /// The push's replay binding, made before the claim and with it: the
+    /// signed URL's key ([`crate::replay::binding_key`]) and the body's
+    /// digest. A URL bound to another body refuses the push unclaimed.
+    pub bind: Option<(String, [u8; 20])>,
+    /// The push's user: a store that can look up, in the same step,
+    /// whether the user has pending replies says so on the ticket
+    /// ([`Ticket::pending`]).
+    pub user: String,
+}
+
+impl ClaimWith {
+    /// A binding (if any) and the push's user.
+    pub fn new(bind: Option<(String, [u8; 20])>, user: impl Into<String>) -> Self {
+        ClaimWith {
+            bind,
+            user: user.into(),
+        }
+    }
+}
+
+/// What [`DedupStore::claim_with`] answers.
+#[non_exhaustive]
+pub struct Claimed {
+    /// What the binding said; `None` when none was asked.
+    pub binding: Option<Binding>,
+    /// The claim; `None` when the URL was bound to another body
+    /// ([`Binding::Different`]): the push is refused, and not claimed.
+    pub claim: Option<Claim>,
+}
+
+impl Claimed {
+    /// A claim, made with `binding` (`None`: none was asked).
+    pub fn new(claim: Claim, binding: Option<Binding>) -> Self {
+        Claimed {
+            binding,
+            claim: Some(claim),
+        }
+    }
+
+    /// A push refused unclaimed: its URL is bound to another body.
+    pub fn different() -> Self {
+        Claimed {
+            binding: Some(Binding::Different),
+            claim: None,
+        }
+    }
+}
+
 /// Decides, per key, which caller does the work, and shares its outcome
 /// with the others; remembers when it first saw a push and keeps its
 /// [`Fate`].
@@ -322,10 +419,29 @@ impl Future for Retry {
 /// open and lets the last one hand the push off, so the first sighting and
 /// the fate must be shared wherever the claim is. A claim that takes over
 /// an abandoned one keeps the push's first sighting.
+///
+/// A store where each step is a round trip (Redis) can fold the common
+/// path into two: [`DedupStore::claim_with`] binds the push's signed URL
+/// with its claim (and says whether its user has pending replies,
+/// [`Ticket::pending`]), and [`Ticket::with_answer`] settles the fate and
+/// stores the outcome of a push answered in time in one write. Both are
+/// optional: a store without them is asked the same things one by one.
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key`: [`Claim::First`] for the first caller within the TTL,
     /// [`Claim::Duplicate`] (with its try number) for every other.
     fn claim(&self, key: String) -> BoxFuture<'static, Claim>;
+
+    /// Binds the push's signed URL and claims `key` in one step, where the
+    /// store keeps the bindings beside its claims (a shared store, where
+    /// each step is a round trip): the binding as
+    /// [`BindingStore::bind`](crate::replay::BindingStore::bind) makes it,
+    /// then — unless the URL was bound to another body — the claim, both
+    /// or neither. `None` (the default): the store cannot, and the caller
+    /// binds in its binding store, then claims.
+    fn claim_with(&self, key: String, with: ClaimWith) -> Option<BoxFuture<'static, Claimed>> {
+        let _ = (key, with);
+        None
+    }
 }
 
 /// One entry of the in-memory store: a claim, in flight or completed.

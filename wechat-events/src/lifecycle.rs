@@ -64,12 +64,13 @@ use tracing::Instrument;
 #[cfg(feature = "api")]
 use crate::api::{ApiClient, ApiError};
 use crate::config::{Config, WECHAT_TIMEOUT};
-use crate::dedup::{Claim, Decider, DedupStore, Fate, Outcome, Retry, Status};
+use crate::dedup::{Answer, Claim, ClaimWith, Decider, DedupStore, Fate, Outcome, Retry, Status};
 use crate::event::Event;
 use crate::handler::{panic_message, ExtractError, Run};
 use crate::panics::{self, Quiet};
 use crate::pending::{self, PendingStore};
 use crate::push::{Body, Push};
+use crate::replay::{Binding, BindingStore, ReplayError};
 use crate::reply::Reply;
 use crate::signature::unix_now;
 
@@ -314,7 +315,24 @@ struct Start {
     first_seen: Instant,
     /// Whether the handler may run on past its first deadline.
     verdict: Arc<Verdict>,
+    /// How the store lets the work answer.
+    settle: Settle,
 }
+
+/// What the claim's ticket offers the work for answering the push.
+struct Settle {
+    /// The store's one-step answer (fate and outcome in one write), if any.
+    answer: Option<Answer>,
+    /// Whether the user's shared pending list existed at the claim, if
+    /// the store looked.
+    listed: Option<bool>,
+}
+
+/// How long after its binding a push is surely in the dedup store (claimed
+/// by the try that bound it): a try of the same push within this time may
+/// have overtaken the first try between its binding and its claim (two
+/// instances, two workers), and is not taken for a replay.
+const SEEN_BEFORE: Duration = Duration::from_secs(2);
 
 /// The push lifecycle of one service (see the module docs).
 pub(crate) struct Lifecycle {
@@ -322,6 +340,8 @@ pub(crate) struct Lifecycle {
     slow_tip: Option<String>,
     max_background: usize,
     dedup: Arc<dyn DedupStore>,
+    /// The replay bindings; `None` when replay protection is off.
+    bindings: Option<Arc<dyn BindingStore>>,
     pending: Arc<dyn PendingStore>,
     late: Late,
     background: Arc<Semaphore>,
@@ -339,6 +359,7 @@ impl Lifecycle {
     pub(crate) fn new(
         config: &Config,
         dedup: Arc<dyn DedupStore>,
+        bindings: Option<Arc<dyn BindingStore>>,
         pending: Arc<dyn PendingStore>,
         late: Late,
     ) -> Self {
@@ -347,6 +368,7 @@ impl Lifecycle {
             slow_tip: config.slow_tip().map(str::to_owned),
             max_background: config.max_background(),
             dedup,
+            bindings,
             pending,
             late,
             background: Arc::new(Semaphore::new(config.max_background())),
@@ -424,7 +446,9 @@ impl Lifecycle {
     /// follows its claim, and resolves to what the try answers.
     /// `seen_before`: the push's signed URL and body were seen before
     /// (the replay binding said so), so a claim that finds the push new to
-    /// the store means the store forgot it: refused.
+    /// the store means the store forgot it: refused. (The service binds
+    /// the URL with the claim: [`Lifecycle::handle_bound`].)
+    #[cfg(test)]
     pub(crate) async fn handle(
         self: &Arc<Self>,
         key: String,
@@ -433,10 +457,91 @@ impl Lifecycle {
         seen_before: bool,
         prepare: impl FnOnce() -> Job,
     ) -> Result<Answered, Forgotten> {
+        self.handle_claimed(key, push, arrived, seen_before, None, prepare)
+            .await
+    }
+
+    /// Whether replay protection binds each push's URL (see
+    /// [`Lifecycle::handle_bound`]).
+    pub(crate) fn binds(&self) -> bool {
+        self.bindings.is_some()
+    }
+
+    /// [`Lifecycle::handle`] for a push whose signed URL is to be bound
+    /// first (`bind`: the URL's key and the body's digest): bound and
+    /// claimed in one step where the store can ([`DedupStore::claim_with`]),
+    /// else bound in the binding store, then claimed. A URL bound to
+    /// another body is refused unclaimed; one seen before whose push the
+    /// store forgot is refused as [`ReplayError::Forgotten`].
+    pub(crate) async fn handle_bound(
+        self: &Arc<Self>,
+        key: String,
+        push: Arc<Push>,
+        arrived: Instant,
+        bind: Option<(String, [u8; 20])>,
+        prepare: impl FnOnce() -> Job,
+    ) -> Result<Answered, ReplayError> {
+        let with = ClaimWith::new(bind, push.from_user.as_str());
+        let (claim, binding) = match self.dedup.claim_with(key.clone(), with.clone()) {
+            Some(claimed) => {
+                let claimed = claimed.await;
+                match claimed.claim {
+                    Some(claim) => (claim, claimed.binding),
+                    None => return Err(ReplayError::BodyMismatch),
+                }
+            }
+            None => {
+                let bound_apart = with.bind.is_some();
+                let binding = match (with.bind, &self.bindings) {
+                    (Some((url, digest)), Some(store)) => Some(store.bind(url, digest).await),
+                    _ => None,
+                };
+                if binding == Some(Binding::Different) {
+                    return Err(ReplayError::BodyMismatch);
+                }
+                // Bound apart (the store keeps no bindings of its own): the
+                // claim may still look up the user's pending list.
+                let unbound = match bound_apart {
+                    true => self
+                        .dedup
+                        .claim_with(key.clone(), ClaimWith::new(None, with.user)),
+                    false => None,
+                };
+                let claim = match unbound {
+                    Some(claimed) => claimed.await.claim,
+                    None => None,
+                };
+                let claim = match claim {
+                    Some(claim) => claim,
+                    None => self.dedup.claim(key.clone()).await,
+                };
+                (claim, binding)
+            }
+        };
+        let seen_before = matches!(binding, Some(Binding::Same { age }) if age >= SEEN_BEFORE);
+        self.handle_claimed(key, push, arrived, seen_before, Some(claim), prepare)
+            .await
+            .map_err(|Forgotten| ReplayError::Forgotten)
+    }
+
+    /// [`Lifecycle::handle`], its first claim made already (`first`) or not.
+    async fn handle_claimed(
+        self: &Arc<Self>,
+        key: String,
+        push: Arc<Push>,
+        arrived: Instant,
+        seen_before: bool,
+        mut first: Option<Claim>,
+        prepare: impl FnOnce() -> Job,
+    ) -> Result<Answered, Forgotten> {
         let mut claims = 0u32;
-        let ticket = loop {
+        let mut ticket = loop {
             claims += 1;
-            match self.dedup.claim(key.clone()).await {
+            let claim = match first.take() {
+                Some(claim) => claim,
+                None => self.dedup.claim(key.clone()).await,
+            };
+            match claim {
                 Claim::First(ticket) => break ticket,
                 Claim::Duplicate(retry) => {
                     let first_seen = self.first_seen(retry.first_seen(), &push);
@@ -486,6 +591,10 @@ impl Lifecycle {
         };
         let first_seen = self.first_seen(first_seen, &push);
         let decider = ticket.decider();
+        let settle = Settle {
+            answer: ticket.take_answer(),
+            listed: ticket.pending_listed(),
+        };
         let (complete, outcome) = ticket.into_parts();
         let verdict = Arc::new(Verdict::default());
         let work = Arc::clone(self).supervise(
@@ -495,6 +604,7 @@ impl Lifecycle {
                 arrived,
                 first_seen,
                 verdict: verdict.clone(),
+                settle,
             },
             decider.clone(),
             complete,
@@ -620,7 +730,7 @@ impl Lifecycle {
                     status: Status::NoHandler,
                 };
                 return complete(
-                    self.answered(outcome, None, &push, first_seen, &decider)
+                    self.answered(outcome, None, &push, first_seen, &decider, start.settle)
                         .await,
                 );
             }
@@ -632,7 +742,7 @@ impl Lifecycle {
                     status: Status::Failed,
                 };
                 return complete(
-                    self.answered(outcome, None, &push, first_seen, &decider)
+                    self.answered(outcome, None, &push, first_seen, &decider, start.settle)
                         .await,
                 );
             }
@@ -647,7 +757,7 @@ impl Lifecycle {
         if let Some(joined) = joined {
             let (outcome, reply) = finish(&name, joined, &push);
             return complete(
-                self.answered(outcome, reply, &push, first_seen, &decider)
+                self.answered(outcome, reply, &push, first_seen, &decider, start.settle)
                     .await,
             );
         }
@@ -669,6 +779,7 @@ impl Lifecycle {
         let first_seen = start.first_seen;
         let runs_on = start.verdict.runs_on(&self.background);
         let permit = start.verdict.take_place();
+        let settle = start.settle;
         if !runs_on {
             // No place to run on: answered now with `success` — unless a
             // try has promised the reply already (the slow tip), which is
@@ -698,7 +809,7 @@ impl Lifecycle {
             drop(permit);
             let (outcome, reply) = finish(&name, joined, &push);
             return complete(
-                self.answered(outcome, reply, &push, first_seen, &decider)
+                self.answered(outcome, reply, &push, first_seen, &decider, settle)
                     .await,
             );
         }
@@ -735,7 +846,10 @@ impl Lifecycle {
 
     /// Settles the push as answered by `outcome` — unless a try handed it
     /// off first, when the reply is delivered late — and swaps in the
-    /// user's oldest pending reply.
+    /// user's pending replies. When the user has none (the push invites no
+    /// reply, or the store looked at the claim and found none) and the
+    /// store answers in one step, the fate and the outcome are one write
+    /// (the completion that follows then does nothing more).
     async fn answered(
         &self,
         outcome: Outcome,
@@ -743,8 +857,18 @@ impl Lifecycle {
         push: &Arc<Push>,
         first_seen: Instant,
         decider: &Decider,
+        settle: Settle,
     ) -> Outcome {
-        match decider(Fate::Answered).await {
+        let quiet = !invites_reply(push)
+            || settle
+                .listed
+                .is_some_and(|listed| !self.pending.may_hold(&push.from_user, listed));
+        let fate = match (quiet, settle.answer) {
+            (true, Some(answer)) => answer(outcome.clone()).await,
+            _ => decider(Fate::Answered).await,
+        };
+        match fate {
+            Fate::Answered if quiet => outcome,
             Fate::Answered => self.swap_pending(outcome, reply, push).await,
             Fate::HandedOff => {
                 if let Some(name) = outcome.handler.clone() {

@@ -71,6 +71,18 @@ pub trait PendingStore: Send + Sync + 'static {
     /// and counted ([`PendingStore::expired`]).
     fn take(&self, openid: String) -> BoxFuture<'static, Vec<Reply>>;
 
+    /// Whether a [`PendingStore::take`] for `openid` could find anything,
+    /// told by the dedup store, which looked in the same step as the
+    /// push's claim ([`crate::dedup::Ticket::pending`]), that the user's
+    /// list in the shared store existed (`listed`) or not. `false` lets the
+    /// service skip the take (for a shared store, a round trip). The
+    /// default, `true`, always takes; only a store whose list the dedup
+    /// store looked up can say otherwise.
+    fn may_hold(&self, openid: &str, listed: bool) -> bool {
+        let _ = (openid, listed);
+        true
+    }
+
     /// How many replies expired unseen so far (as far as this store
     /// knows); for monitoring.
     fn expired(&self) -> u64 {
@@ -325,6 +337,12 @@ impl MemoryPending {
             }
             moka::ops::compute::Op::Put(Cell::new(queue))
         });
+    }
+
+    /// Whether `openid` has a queue here (expired or not).
+    #[cfg(feature = "redis")]
+    pub(crate) fn holds(&self, openid: &str) -> bool {
+        self.used.load(Ordering::Acquire) && self.queues.contains_key(openid)
     }
 
     /// Takes `openid`'s replies now (the sync core of [`PendingStore::take`]).

@@ -27,13 +27,13 @@ use crate::config::{Config, Crypto};
 use crate::crypto::{self, AesKey, CryptoError};
 use crate::dedup::{dedup_key, DedupStore, MemoryStore, Outcome};
 use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts};
-use crate::lifecycle::{by_deadline, ErrorChain, Forgotten, Job, Late, LateHook, Lifecycle};
+use crate::lifecycle::{by_deadline, ErrorChain, Job, Late, LateHook, Lifecycle};
 pub use crate::lifecycle::{LateReply, LifecycleStats};
 use crate::panics;
 use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_BYTES};
 use crate::push::{parse, ParseError, Push};
 use crate::query::{QueryError, QueryRef};
-use crate::replay::{self, Binding, BindingStore, MemoryBindings, ReplayError};
+use crate::replay::{self, BindingStore, MemoryBindings, ReplayError};
 use crate::router::{Router, RouterError, Routes};
 use crate::session::{MemorySessions, Session, SessionStore, DEFAULT_SESSION_CAPACITY};
 use crate::signature::{fresh_nonce, unix_now};
@@ -174,8 +174,6 @@ pub struct WechatService {
 struct Inner {
     config: Config,
     routes: Routes,
-    /// `None` when replay protection is off.
-    bindings: Option<Arc<dyn BindingStore>>,
     sessions: Arc<dyn SessionStore>,
     #[cfg(feature = "redis")]
     redis: Option<crate::redis::RedisBackend>,
@@ -330,7 +328,7 @@ impl ServiceBuilder {
             None => crate::redis::RedisBackend::from_config(&config).transpose()?,
         };
         #[cfg(feature = "redis")]
-        let (bindings, sessions) =
+        let (bindings, sessions, redis_bindings) =
             crate::redis::shared_stores(redis.as_ref(), &config, self.bindings, self.sessions);
         #[cfg(not(feature = "redis"))]
         let (bindings, sessions) = (self.bindings, self.sessions);
@@ -377,6 +375,8 @@ impl ServiceBuilder {
             .or(through_api)
             .unwrap_or(Late::Pending);
         #[cfg(feature = "redis")]
+        let redis_pending = self.pending.is_none();
+        #[cfg(feature = "redis")]
         let pending = self.pending.or_else(|| {
             let backend = redis.as_ref()?;
             let account = crate::redis::account_of(&config);
@@ -395,12 +395,21 @@ impl ServiceBuilder {
         let dedup = self.dedup.or_else(|| {
             let backend = redis.as_ref()?;
             let account = crate::redis::account_of(&config);
-            let store = crate::redis::RedisDedup::new(
+            let mut store = crate::redis::RedisDedup::new(
                 backend,
                 account,
                 config.dedup_capacity(),
                 config.dedup_ttl(),
             );
+            // Made here with the bindings and the pending replies: its
+            // claim script binds the URL and looks up the user's pending
+            // list, so a push answered in time costs two round trips.
+            if let Some(bindings) = redis_bindings {
+                store = store.with_bindings(bindings);
+            }
+            if redis_pending {
+                store = store.with_pending();
+            }
             Some(Arc::new(store) as Arc<dyn DedupStore>)
         });
         #[cfg(not(feature = "redis"))]
@@ -414,14 +423,13 @@ impl ServiceBuilder {
         let pending = pending.unwrap_or_else(|| {
             Arc::new(MemoryPending::new(DEFAULT_MAX_BYTES, config.pending_ttl()))
         });
-        let lifecycle = Arc::new(Lifecycle::new(&config, dedup, pending, late));
+        let bindings = config.replay_window().map(|window| {
+            bindings
+                .unwrap_or_else(|| Arc::new(MemoryBindings::new(config.binding_capacity(), window)))
+        });
+        let lifecycle = Arc::new(Lifecycle::new(&config, dedup, bindings, pending, late));
         Ok(WechatService {
             inner: Arc::new(Inner {
-                bindings: config.replay_window().map(|window| {
-                    bindings.unwrap_or_else(|| {
-                        Arc::new(MemoryBindings::new(config.binding_capacity(), window))
-                    })
-                }),
                 sessions: sessions.unwrap_or_else(|| {
                     Arc::new(MemorySessions::new(
                         DEFAULT_SESSION_CAPACITY,
@@ -625,17 +633,12 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
         .await
 }
 
-/// Refuses a signed URL replayed with another body (`digest`) than its
-/// first; `true` when the URL was seen before with this body, long enough
-/// ago that its push must be in the dedup store ([`SEEN_BEFORE`]): a
-/// retry, or a verbatim replay. In secure mode the URL is keyed by its
+/// The binding of a signed URL to its body (`digest`): the URL's key and
+/// the digest, which the lifecycle binds with the push's claim (a URL
+/// replayed with another body is refused, one seen before whose push is
+/// forgotten too). In secure mode the URL is keyed by its
 /// `msg_signature`, which covers the body already.
-async fn check_binding(
-    store: &dyn BindingStore,
-    query: &QueryRef<'_>,
-    digest: [u8; 20],
-    secure: bool,
-) -> Result<bool, PushError> {
+fn binding(query: &QueryRef<'_>, digest: [u8; 20], secure: bool) -> (String, [u8; 20]) {
     // Only in secure mode does every push carry a msg_signature: elsewhere
     // a captured encrypted push's URL could be replayed without it (with a
     // plaintext body), so the URL is keyed by its `signature`.
@@ -644,18 +647,8 @@ async fn check_binding(
         _ => &*query.signature,
     };
     let key = replay::binding_key(signature, &query.timestamp, &query.nonce);
-    match store.bind(key, digest).await {
-        Binding::New => Ok(false),
-        Binding::Same { age } => Ok(age >= SEEN_BEFORE),
-        Binding::Different => Err(ReplayError::BodyMismatch.into()),
-    }
+    (key, digest)
 }
-
-/// How long after its binding a push is surely in the dedup store (claimed
-/// by the try that bound it): a try of the same push within this time may
-/// have overtaken the first try between its binding and its claim (two
-/// instances, two workers), and is not taken for a replay.
-const SEEN_BEFORE: Duration = Duration::from_secs(2);
 
 /// A push after verification and decryption.
 struct Decoded<'a> {
@@ -665,16 +658,16 @@ struct Decoded<'a> {
 }
 
 /// A push that passed every check: signed, in the window, decrypted,
-/// parsed, its URL bound to its body.
+/// parsed; its URL to be bound to its body with its claim.
 struct Accepted<'a> {
     decoded: Decoded<'a>,
     push: Arc<Push>,
-    /// The signed URL was seen before with this body.
-    seen_before: bool,
+    /// The URL's binding, when replay protection is on.
+    bind: Option<(String, [u8; 20])>,
 }
 
 impl Inner {
-    /// Verifies, reads, decrypts and parses a push, and binds its URL.
+    /// Verifies, reads, decrypts and parses a push.
     async fn accept(
         &self,
         req: &HttpRequest,
@@ -692,25 +685,19 @@ impl Inner {
         // `<Encrypt>`: the URL (keyed by it) can carry no other body, so no
         // digest is taken; the binding still tells a verbatim replay.
         let secure = matches!(self.config.crypto, Crypto::Secure(_));
-        let binding = self.bindings.as_deref().map(|store| {
-            let digest = match secure {
-                true => [0; 20],
-                false => replay::body_digest(&body),
-            };
-            (store, digest)
+        let digest = self.lifecycle.binds().then(|| match secure {
+            true => [0; 20],
+            false => replay::body_digest(&body),
         });
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
-        let seen_before = match binding {
-            Some((store, digest)) => check_binding(store, &query, digest, secure).await?,
-            None => false,
-        };
+        let bind = digest.map(|digest| binding(&query, digest, secure));
         Ok(Accepted {
             decoded,
             push,
-            seen_before,
+            bind,
         })
     }
 
@@ -725,23 +712,17 @@ impl Inner {
         let Accepted {
             decoded,
             push,
-            seen_before,
+            bind,
         } = accepted;
         let Decoded { xml, key } = decoded;
         let encrypted = key.is_some();
         let prepare = || self.prepare(req, Context::new(push.clone(), xml, encrypted));
         let answered = (self.lifecycle)
-            .handle(
-                dedup_key(&push),
-                push.clone(),
-                arrived,
-                seen_before,
-                prepare,
-            )
+            .handle_bound(dedup_key(&push), push.clone(), arrived, bind, prepare)
             .await;
         let answered = match answered {
             Ok(answered) => answered,
-            Err(Forgotten) => return PushError::from(ReplayError::Forgotten).respond(req),
+            Err(refused) => return PushError::from(refused).respond(req),
         };
         let outcome = &answered.outcome;
         // One line per push is an access log: `debug`, so a busy bot's

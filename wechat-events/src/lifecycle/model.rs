@@ -2,8 +2,10 @@
 //! (network delays, early hang-ups), handlers of random durations and
 //! endings (reply, none, error, panic, hung), background limits, a store
 //! small enough to evict, one or two instances sharing the store (a tries'
-//! instance chosen per push), an instance killed mid-flight and restarted —
-//! on a paused clock, and the guarantees checked after each.
+//! instance chosen per push), an instance killed mid-flight and restarted,
+//! a store that answers a push in two steps (fate, then outcome) or in one
+//! (as the Redis store does) — on a paused clock, and the guarantees
+//! checked after each.
 //!
 //! WeChat is modelled as it behaves: a push is sent, and sent again 5 s
 //! later while no answer came within 5 s, three times in all; every try of
@@ -25,15 +27,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::future::FutureExt;
+use futures_util::future::{BoxFuture, FutureExt};
 use proptest::prelude::*;
 use tokio::time::Instant;
 
 use super::{Answered, Forgotten, Job, Late, Lifecycle, LifecycleStats};
 use crate::config::{Config, WECHAT_TIMEOUT};
-use crate::dedup::{MemoryStore, Status, BYTES_PER_ENTRY};
+use crate::dedup::{Claim, DedupStore, Fate, MemoryStore, Status, Ticket, BYTES_PER_ENTRY};
 use crate::handler::HandlerError;
-use crate::pending::MemoryPending;
+use crate::pending::{MemoryPending, PendingStore};
 use crate::push::{parse, Push};
 use crate::reply::Reply;
 
@@ -77,6 +79,9 @@ struct Schedule {
     /// connection to it breaks) and started again this much later.
     kill: Option<(Duration, Duration)>,
     pushes: Vec<PushPlan>,
+    /// The store answers in one step ([`Ticket::with_answer`]) and says
+    /// that no user has pending replies, as the Redis store does.
+    one_step: bool,
 }
 
 fn duration(range: std::ops::Range<u64>) -> impl Strategy<Value = Duration> {
@@ -127,9 +132,20 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         1usize..3,
         prop_oneof![2 => Just(None), 1 => (duration(0..25_000), duration(0..10_000)).prop_map(Some)],
         prop::collection::vec(push_plan(), 1..7),
+        any::<bool>(),
     )
         .prop_map(
-            |(wait_retries, max_background, capacity, slow_tip, timeout, instances, kill, pushes)| {
+            |(
+                wait_retries,
+                max_background,
+                capacity,
+                slow_tip,
+                timeout,
+                instances,
+                kill,
+                pushes,
+                one_step,
+            )| {
                 Schedule {
                     wait_retries,
                     max_background,
@@ -139,9 +155,75 @@ fn schedule() -> impl Strategy<Value = Schedule> {
                     instances,
                     kill,
                     pushes,
+                    one_step,
                 }
             },
         )
+}
+
+/// The in-memory store with a one-step answer, as the Redis store has:
+/// its first claims' tickets settle the fate and complete in one call, and
+/// say that the user has nothing pending.
+struct OneStep(MemoryStore);
+
+impl DedupStore for OneStep {
+    fn claim(&self, key: String) -> BoxFuture<'static, Claim> {
+        let claim = self.0.claim(key);
+        async move {
+            let ticket = match claim.await {
+                Claim::First(ticket) => ticket,
+                duplicate => return duplicate,
+            };
+            let seen = ticket.first_seen();
+            let decider = ticket.decider();
+            let (complete, outcome) = ticket.into_parts();
+            let slot = Arc::new(Mutex::new(Some(complete)));
+            let (answered, decide) = (slot.clone(), decider.clone());
+            let mut ticket = Ticket::new(
+                move |outcome| {
+                    if let Some(complete) = slot.lock().unwrap().take() {
+                        complete(outcome)
+                    }
+                },
+                outcome,
+                decider,
+            )
+            .with_answer(move |outcome| {
+                async move {
+                    let fate = decide(Fate::Answered).await;
+                    if fate == Fate::Answered {
+                        if let Some(complete) = answered.lock().unwrap().take() {
+                            complete(outcome)
+                        }
+                    }
+                    fate
+                }
+                .boxed()
+            })
+            .pending(false);
+            if let Some(seen) = seen {
+                ticket = ticket.seen_since(seen);
+            }
+            Claim::First(ticket)
+        }
+        .boxed()
+    }
+}
+
+/// In-memory pending replies that believe the store's look
+/// ([`PendingStore::may_hold`]).
+struct Believing(MemoryPending);
+
+impl PendingStore for Believing {
+    fn queue(&self, openid: String, replies: Vec<Reply>) -> BoxFuture<'static, ()> {
+        self.0.queue(openid, replies)
+    }
+    fn take(&self, openid: String) -> BoxFuture<'static, Vec<Reply>> {
+        self.0.take(openid)
+    }
+    fn may_hold(&self, _: &str, listed: bool) -> bool {
+        listed
+    }
 }
 
 /// What happened to one push, as WeChat and the handler saw it.
@@ -350,10 +432,13 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
             late_world.with(i, |s| s.late.push((late.push.from_user.clone(), text)));
         });
         // One store shared by the instances (as Redis is), outliving them.
-        let store: Arc<dyn crate::dedup::DedupStore> = Arc::new(MemoryStore::with_max_bytes(
-            schedule.capacity * BYTES_PER_ENTRY,
-            config.dedup_ttl(),
-        ));
+        let memory =
+            MemoryStore::with_max_bytes(schedule.capacity * BYTES_PER_ENTRY, config.dedup_ttl());
+        let store: Arc<dyn DedupStore> = match schedule.one_step {
+            true => Arc::new(OneStep(memory)),
+            false => Arc::new(memory),
+        };
+        let one_step = schedule.one_step;
         let start = {
             let (world, store, hook) = (world.clone(), store.clone(), hook.clone());
             move |slot: usize| {
@@ -361,7 +446,14 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
                     Lifecycle::new(
                         &config,
                         store.clone(),
-                        Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
+                        None,
+                        match one_step {
+                            true => Arc::new(Believing(MemoryPending::new(
+                                1 << 20,
+                                config.pending_ttl(),
+                            ))),
+                            false => Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
+                        },
                         Late::Hook(hook.clone()),
                     )
                     .with_wall_clock(move || wall(origin)),
@@ -547,6 +639,7 @@ fn a_handler_slower_than_every_try_replies_late_exactly_once() {
         instances: 1,
         kill: None,
         pushes: vec![plan],
+        one_step: false,
     };
     let (world, stats) = run(&schedule);
     let seen = world.with(0, |s| s.clone());
@@ -587,6 +680,7 @@ fn a_handler_cancelled_for_the_background_limit_gets_no_tip() {
         instances: 1,
         kill: None,
         pushes: vec![slow.clone(), slow],
+        one_step: true,
     };
     let (world, stats) = run(&schedule);
     let texts: Vec<_> = (0..2)
@@ -622,6 +716,7 @@ fn a_hung_handler_is_cancelled_at_its_time_out() {
         instances: 1,
         kill: None,
         pushes: vec![hung],
+        one_step: false,
     };
     let (world, stats) = run(&schedule);
     assert!(world.with(0, |s| s.cancelled));
@@ -655,6 +750,7 @@ fn a_push_whose_first_tries_were_lost_is_answered_by_the_last() {
         instances: 1,
         kill: None,
         pushes: vec![plan],
+        one_step: false,
     };
     check(&schedule).unwrap();
     let (world, _) = run(&schedule);

@@ -23,18 +23,23 @@ return false",
 
 /// The replay-binding store every instance shares
 /// ([`crate::replay::BindingStore`]): one key per signed URL,
-/// `PREFIX:ACCOUNT:replay:SIGNATURE|TIMESTAMP|NONCE`, holding the body's
+/// `{PREFIX:ACCOUNT}:replay:SIGNATURE|TIMESTAMP|NONCE`, holding the body's
 /// 20-byte SHA-1 and expiring twice the replay window after it was bound.
 /// Binding is one atomic script (check, then `SET … PX`), so two
 /// instances receiving the same URL at once agree on its first body.
+///
+/// Made by the service, the bindings are made by the
+/// [`RedisDedup`](super::RedisDedup)'s claim script, with the push's claim
+/// (the keys share the account's hash tag): the same script, one round
+/// trip for both.
 ///
 /// While Redis is down, binds go to a [`MemoryBindings`] of its own.
 #[derive(Clone)]
 pub struct RedisBindings {
     backend: RedisBackend,
     account: String,
-    ttl: Duration,
-    memory: MemoryBindings,
+    pub(super) ttl: Duration,
+    pub(super) memory: MemoryBindings,
 }
 
 impl std::fmt::Debug for RedisBindings {
@@ -63,7 +68,7 @@ impl BindingStore for RedisBindings {
     fn bind(&self, key: String, digest: [u8; 20]) -> BoxFuture<'static, Binding> {
         let this = self.clone();
         Box::pin(async move {
-            let redis_key = this.backend.key(&this.account, "replay", &key);
+            let redis_key = this.backend.tagged(&this.account, "replay", &key);
             let ttl = millis(this.ttl);
             let bound = this
                 .backend

@@ -52,13 +52,18 @@
 //! # Keys
 //!
 //! Every key starts with the prefix (default `wechat`) and the account
-//! (the AppID, or `default` without one): `PREFIX:ACCOUNT:replay:…`,
-//! `PREFIX:ACCOUNT:session:OPENID`. Keys that one script touches together
-//! share a Redis Cluster hash tag, `{PREFIX:ACCOUNT}:token` and
-//! `{PREFIX:ACCOUNT}:token:lock`; every other command touches one key.
-//! Every key has an expiry. The connection is to one Redis node (a
-//! primary, or a proxy in front of a cluster): the cluster client is not
-//! wired in.
+//! (the AppID, or `default` without one). Keys that one script touches
+//! together share a Redis Cluster hash tag, the account's: a push's
+//! `{PREFIX:ACCOUNT}:dedup:KEY`, its URL's `{PREFIX:ACCOUNT}:replay:…` and
+//! its user's `{PREFIX:ACCOUNT}:pending:OPENID` (one script binds the URL,
+//! claims the push and looks up the pending list: with the script that
+//! answers it, a push answered in time costs two round trips), and
+//! `{PREFIX:ACCOUNT}:token` with `{PREFIX:ACCOUNT}:token:lock`. Sessions,
+//! one key a command, are `PREFIX:ACCOUNT:session:OPENID`. Every key has an
+//! expiry. The connection is to one Redis node (a primary, or a proxy in
+//! front of a cluster): the cluster client is not wired in. (Versions
+//! before the tagged push keys used `PREFIX:ACCOUNT:dedup:KEY` and the
+//! like: DEPLOYMENT.md says how to upgrade.)
 //!
 //! # Why its own thread
 //!
@@ -453,6 +458,19 @@ impl RedisBackend {
         format!("{}:{}:{kind}:{id}", self.shared.prefix, clean(account))
     }
 
+    /// The key of item `id` of kind `kind` (`dedup`, `replay`, `pending`)
+    /// for `account` under the account's hash tag:
+    /// `{PREFIX:ACCOUNT}:KIND:ID` (see [`RedisBackend::tagged_key`]).
+    ///
+    /// ```
+    /// use wechat_events::redis::RedisBackend;
+    /// let backend = RedisBackend::builder("redis://127.0.0.1:6379").prefix("shop").build().unwrap();
+    /// assert_eq!(backend.tagged("wx1", "dedup", "m|1"), "{shop:wx1}:dedup:m|1");
+    /// ```
+    pub fn tagged(&self, account: &str, kind: &str, id: &str) -> String {
+        format!("{{{}:{}}}:{kind}:{id}", self.shared.prefix, clean(account))
+    }
+
     /// The key `{PREFIX:ACCOUNT}:NAME`: keys made with the same account
     /// share a Redis Cluster hash tag, so one script may touch several.
     pub fn tagged_key(&self, account: &str, name: &str) -> String {
@@ -704,15 +722,16 @@ type Sessions = Option<Arc<dyn crate::session::SessionStore>>;
 
 /// The service's binding and session stores: those it was given, else,
 /// with a backend, the Redis ones (logged), else none (the service makes
-/// its in-memory defaults).
+/// its in-memory defaults). The Redis bindings made here, if any, come
+/// third: the service's Redis dedup store binds with its claims in them.
 pub(crate) fn shared_stores(
     backend: Option<&RedisBackend>,
     config: &Config,
     bindings: Bindings,
     sessions: Sessions,
-) -> (Bindings, Sessions) {
+) -> (Bindings, Sessions, Option<RedisBindings>) {
     let Some(backend) = backend else {
-        return (bindings, sessions);
+        return (bindings, sessions, None);
     };
     let account = account_of(config);
     tracing::info!(
@@ -722,9 +741,17 @@ pub(crate) fn shared_stores(
         account,
         "sharing replay bindings and sessions through Redis"
     );
+    let made = match (&bindings, config.replay_window()) {
+        (None, Some(window)) => Some(RedisBindings::new(
+            backend,
+            account,
+            config.binding_capacity(),
+            window,
+        )),
+        _ => None,
+    };
     let bindings = bindings.or_else(|| {
-        let window = config.replay_window()?;
-        let store = RedisBindings::new(backend, account, config.binding_capacity(), window);
+        let store = made.clone()?;
         Some(Arc::new(store) as Arc<dyn crate::replay::BindingStore>)
     });
     let sessions = sessions.unwrap_or_else(|| {
@@ -735,7 +762,7 @@ pub(crate) fn shared_stores(
             config.session_ttl(),
         ))
     });
-    (bindings, Some(sessions))
+    (bindings, Some(sessions), made)
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ return {stale, fresh}",
 });
 
 /// The pending-reply store every instance shares ([`PendingStore`]): one
-/// Redis list per user, `PREFIX:ACCOUNT:pending:OPENID`, each entry the
+/// Redis list per user, `{PREFIX:ACCOUNT}:pending:OPENID`, each entry the
 /// time it was queued and the reply as JSON; bounded at
 /// [`MAX_PER_USER`], expiring the TTL after the last reply queued. Queue
 /// and take are one script each, so two instances answering the same
@@ -125,7 +125,7 @@ impl PendingStore for RedisPending {
             if entries.is_empty() {
                 return;
             }
-            let key = this.backend.key(&this.account, "pending", &openid);
+            let key = this.backend.tagged(&this.account, "pending", &openid);
             let ttl = millis(this.ttl);
             let dropped = this
                 .backend
@@ -149,7 +149,7 @@ impl PendingStore for RedisPending {
     fn take(&self, openid: String) -> BoxFuture<'static, Vec<Reply>> {
         let this = self.clone();
         Box::pin(async move {
-            let key = this.backend.key(&this.account, "pending", &openid);
+            let key = this.backend.tagged(&this.account, "pending", &openid);
             let ttl = millis(this.ttl);
             let taken = this
                 .backend
@@ -173,6 +173,13 @@ impl PendingStore for RedisPending {
             replies.extend(this.memory.take_now(&openid));
             replies
         })
+    }
+
+    /// Nothing to take when the user's list did not exist at the claim
+    /// (the [`RedisDedup`](super::RedisDedup) made by the service looks it
+    /// up in its claim script) and no reply of theirs waits in memory.
+    fn may_hold(&self, openid: &str, listed: bool) -> bool {
+        listed || self.memory.holds(openid)
     }
 
     fn expired(&self) -> u64 {
