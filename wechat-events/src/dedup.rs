@@ -348,26 +348,25 @@ impl Future for Retry {
 }
 
 /// What [`DedupStore::claim_with`] is asked besides the claim.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Borrowed: a store that cannot use it (the default) costs the push
+/// nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ClaimWith {
+pub struct ClaimWith<'a> {
     /// The push's replay binding, made before the claim and with it: the
     /// signed URL's key ([`crate::replay::binding_key`]) and the body's
     /// digest. A URL bound to another body refuses the push unclaimed.
-    pub bind: Option<(String, [u8; 20])>,
+    pub bind: Option<(&'a str, [u8; 20])>,
     /// The push's user: a store that can look up, in the same step,
     /// whether the user has pending replies says so on the ticket
     /// ([`Ticket::pending`]).
-    pub user: String,
+    pub user: &'a str,
 }
 
-impl ClaimWith {
+impl<'a> ClaimWith<'a> {
     /// A binding (if any) and the push's user.
-    pub fn new(bind: Option<(String, [u8; 20])>, user: impl Into<String>) -> Self {
-        ClaimWith {
-            bind,
-            user: user.into(),
-        }
+    pub fn new(bind: Option<(&'a str, [u8; 20])>, user: &'a str) -> Self {
+        ClaimWith { bind, user }
     }
 }
 
@@ -438,7 +437,7 @@ pub trait DedupStore: Send + Sync + 'static {
     /// then — unless the URL was bound to another body — the claim, both
     /// or neither. `None` (the default): the store cannot, and the caller
     /// binds in its binding store, then claims.
-    fn claim_with(&self, key: String, with: ClaimWith) -> Option<BoxFuture<'static, Claimed>> {
+    fn claim_with(&self, key: &str, with: &ClaimWith<'_>) -> Option<BoxFuture<'static, Claimed>> {
         let _ = (key, with);
         None
     }

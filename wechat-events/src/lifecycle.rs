@@ -175,6 +175,9 @@ pub struct LifecycleStats {
     /// Handlers cancelled: past the background limit, or past the handler
     /// time-out.
     pub cancelled: u64,
+    /// Replies lost, each logged with its user: an answer settled for a
+    /// try that could not send it within WeChat's 5 s.
+    pub lost: u64,
 }
 
 #[derive(Default)]
@@ -186,6 +189,7 @@ struct Counters {
     late_delivered: AtomicU64,
     late_unsure: AtomicU64,
     cancelled: AtomicU64,
+    lost: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -438,6 +442,7 @@ impl Lifecycle {
             late_delivered: get(&c.late_delivered),
             late_unsure: get(&c.late_unsure),
             cancelled: get(&c.cancelled),
+            lost: get(&c.lost),
         }
     }
 
@@ -481,8 +486,11 @@ impl Lifecycle {
         bind: Option<(String, [u8; 20])>,
         prepare: impl FnOnce() -> Job,
     ) -> Result<Answered, ReplayError> {
-        let with = ClaimWith::new(bind, push.from_user.as_str());
-        let (claim, binding) = match self.dedup.claim_with(key.clone(), with.clone()) {
+        let with = ClaimWith::new(
+            bind.as_ref().map(|(url, digest)| (url.as_str(), *digest)),
+            &push.from_user,
+        );
+        let (claim, binding) = match self.dedup.claim_with(&key, &with) {
             Some(claimed) => {
                 let claimed = claimed.await;
                 match claimed.claim {
@@ -491,8 +499,8 @@ impl Lifecycle {
                 }
             }
             None => {
-                let bound_apart = with.bind.is_some();
-                let binding = match (with.bind, &self.bindings) {
+                let bound_apart = bind.is_some();
+                let binding = match (bind, &self.bindings) {
                     (Some((url, digest)), Some(store)) => Some(store.bind(url, digest).await),
                     _ => None,
                 };
@@ -502,9 +510,7 @@ impl Lifecycle {
                 // Bound apart (the store keeps no bindings of its own): the
                 // claim may still look up the user's pending list.
                 let unbound = match bound_apart {
-                    true => self
-                        .dedup
-                        .claim_with(key.clone(), ClaimWith::new(None, with.user)),
+                    true => (self.dedup).claim_with(&key, &ClaimWith::new(None, &push.from_user)),
                     false => None,
                 };
                 let claim = match unbound {
@@ -575,7 +581,11 @@ impl Lifecycle {
                 );
                 seen
             }
-            None if seen_before => {
+            // Only a try that never followed a claim can find its push
+            // forgotten: one whose followed claim was abandoned (its owner
+            // died, or Redis failed under it) has proof the push was
+            // remembered, and takes it over or runs it again.
+            None if seen_before && claims == 1 => {
                 // Remembered as refused, so that its later tries are too
                 // (an abandoned claim would be taken over and run).
                 let (complete, _) = ticket.into_parts();
@@ -690,7 +700,22 @@ impl Lifecycle {
                 tracing::info!("handler still running at the deadline of the last try; answering the slow tip, its reply will be delivered later");
                 Some(self.tip(push))
             }
-            Fate::Answered => live(outcome.await),
+            // The work settled it answered a moment ago; its last steps
+            // (the user's pending replies) are I/O, bounded by WeChat's
+            // patience with this try.
+            Fate::Answered => {
+                match tokio::time::timeout_at(arrived + WECHAT_TIMEOUT, outcome).await {
+                    Ok(done) => live(done),
+                    Err(_) => {
+                        bump(&self.counters.lost);
+                        tracing::warn!(
+                            openid = %push.from_user,
+                            "the push's answer was not ready within WeChat's 5 s of this try; its reply is lost"
+                        );
+                        Some(self.tip(push))
+                    }
+                }
+            }
         }
     }
 

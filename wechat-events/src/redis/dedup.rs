@@ -145,7 +145,7 @@ return redis.call('HGET', KEYS[1], 'fate')",
 /// Default life of an owner's lease without a renewal: a claim whose
 /// instance died is taken over by a try arriving this long after its
 /// last renewal.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(3);
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 /// Default time between two looks of a waiting try at the push's outcome.
 pub const DEFAULT_DEDUP_POLL: Duration = Duration::from_millis(50);
 
@@ -242,7 +242,7 @@ impl RedisDedup {
         }
     }
 
-    /// How long a claim holds without its owner renewing it (default 3 s).
+    /// How long a claim holds without its owner renewing it (default 5 s).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(Duration::from_millis(30));
         self
@@ -331,7 +331,11 @@ impl RedisDedup {
             .await;
         let fate = match held.as_deref() {
             Some("handed_off") => Fate::HandedOff,
-            _ => Fate::Answered,
+            Some(_) => Fate::Answered,
+            // Redis could not say whether a try on another instance has
+            // handed the push off: the reply goes late (delivered, perhaps
+            // after a tip) rather than to tries that may be gone.
+            None => Fate::HandedOff,
         };
         // First known wins, should two asks race here.
         let fate = self.fates.get_with(key, || fate);
@@ -360,9 +364,16 @@ impl RedisDedup {
                     return Outcome::abandoned();
                 };
                 if !outcome.is_empty() {
+                    // A settled outcome this version cannot read (a newer
+                    // one's, during a rolling upgrade) is still settled:
+                    // answered `success`, not claimed again.
                     return serde_json::from_str(&outcome).unwrap_or_else(|e| {
                         tracing::error!(target: "wechat_events::redis", error = %e, "a push outcome in Redis does not parse; answering success");
-                        Outcome::abandoned()
+                        Outcome {
+                            reply: None,
+                            handler: None,
+                            status: crate::dedup::Status::Failed,
+                        }
                     });
                 }
                 if now_owner != owner || expired == 1 {
@@ -399,7 +410,10 @@ impl RedisDedup {
                 let fate = match held.as_deref() {
                     Some("answered") => Fate::Answered,
                     Some("handed_off") => Fate::HandedOff,
-                    _ => fate,
+                    // Unknown (Redis cannot say, or the key is gone): a try
+                    // hands off as it asks; the work sends its reply late
+                    // rather than to tries that may have answered the tip.
+                    _ => Fate::HandedOff,
                 };
                 // First known wins, should two asks race here.
                 fates.get_with(key, || fate)
@@ -439,12 +453,13 @@ impl DedupStore for RedisDedup {
     /// One script binds the URL (with bindings of this store's own, see
     /// [`RedisDedup`]), claims the push and looks up the user's pending
     /// list; `None` when asked to bind without such bindings.
-    fn claim_with(&self, key: String, with: ClaimWith) -> Option<BoxFuture<'static, Claimed>> {
+    fn claim_with(&self, key: &str, with: &ClaimWith<'_>) -> Option<BoxFuture<'static, Claimed>> {
         if with.bind.is_some() && self.bindings.is_none() {
             return None;
         }
-        let user = self.pending.then_some(with.user);
-        Some(self.claimed(key, with.bind, user))
+        let user = self.pending.then(|| with.user.to_owned());
+        let bind = with.bind.map(|(url, digest)| (url.to_owned(), digest));
+        Some(self.claimed(key.to_owned(), bind, user))
     }
 }
 
