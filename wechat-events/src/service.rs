@@ -246,7 +246,11 @@ impl ServiceBuilder {
     }
 
     /// Replaces the in-memory replay-binding store (see [`crate::replay`]),
-    /// e.g. with one every instance shares.
+    /// e.g. with one every instance shares. Share the de-duplication store
+    /// as widely as the bindings: a binding another instance made says "seen
+    /// before", and a push this instance's store has never seen is then
+    /// refused as a forgotten replay (a retry reaching another instance
+    /// would be refused).
     pub fn binding_store(mut self, store: impl BindingStore) -> Self {
         self.bindings = Some(Arc::new(store));
         self
