@@ -621,27 +621,44 @@ proptest! {
     }
 }
 
+/// A push sent at once, whose tries arrive at once and none is lost, its
+/// handler replying after `runs_for`.
+fn prompt(runs_for: Duration) -> PushPlan {
+    PushPlan {
+        start: Duration::ZERO,
+        runs_for,
+        ending: Ending::Reply,
+        delays: [Duration::ZERO; 3],
+        drops: [None; 3],
+        route: 0,
+    }
+}
+
+/// One instance on an ample store, handlers timed out at 120 s, no death.
+fn one_instance(wait_retries: u8, max_background: usize, pushes: Vec<PushPlan>) -> Schedule {
+    Schedule {
+        wait_retries,
+        max_background,
+        capacity: 10_000,
+        slow_tip: false,
+        handler_timeout: Duration::from_secs(120),
+        instances: 1,
+        kill: None,
+        pushes,
+        one_step: false,
+    }
+}
+
 /// The deterministic cases the property test is made of, one each.
 #[test]
 fn a_handler_slower_than_every_try_replies_late_exactly_once() {
     let plan = PushPlan {
-        start: Duration::ZERO,
-        runs_for: Duration::from_secs(20),
-        ending: Ending::Reply,
         delays: [Duration::from_millis(100); 3],
-        drops: [None; 3],
-        route: 0,
+        ..prompt(Duration::from_secs(20))
     };
     let schedule = Schedule {
-        wait_retries: 2,
-        max_background: 4,
-        capacity: 10_000,
         slow_tip: true,
-        handler_timeout: Duration::from_secs(120),
-        instances: 1,
-        kill: None,
-        pushes: vec![plan],
-        one_step: false,
+        ..one_instance(2, 4, vec![plan])
     };
     let (world, stats) = run(&schedule);
     let seen = world.with(0, |s| s.clone());
@@ -665,24 +682,11 @@ fn a_handler_slower_than_every_try_replies_late_exactly_once() {
 
 #[test]
 fn a_handler_cancelled_for_the_background_limit_gets_no_tip() {
-    let slow = PushPlan {
-        start: Duration::ZERO,
-        runs_for: Duration::from_secs(30),
-        ending: Ending::Reply,
-        delays: [Duration::ZERO; 3],
-        drops: [None; 3],
-        route: 0,
-    };
+    let slow = prompt(Duration::from_secs(30));
     let schedule = Schedule {
-        wait_retries: 0,
-        max_background: 1,
-        capacity: 10_000,
         slow_tip: true,
-        handler_timeout: Duration::from_secs(120),
-        instances: 1,
-        kill: None,
-        pushes: vec![slow.clone(), slow],
         one_step: true,
+        ..one_instance(0, 1, vec![slow.clone(), slow])
     };
     let (world, stats) = run(&schedule);
     let texts: Vec<_> = (0..2)
@@ -701,25 +705,7 @@ fn a_handler_cancelled_for_the_background_limit_gets_no_tip() {
 
 #[test]
 fn a_hung_handler_is_cancelled_at_its_time_out() {
-    let hung = PushPlan {
-        start: Duration::ZERO,
-        runs_for: Duration::from_secs(3_600),
-        ending: Ending::Reply,
-        delays: [Duration::ZERO; 3],
-        drops: [None; 3],
-        route: 0,
-    };
-    let schedule = Schedule {
-        wait_retries: 2,
-        max_background: 1,
-        capacity: 10_000,
-        slow_tip: false,
-        handler_timeout: Duration::from_secs(120),
-        instances: 1,
-        kill: None,
-        pushes: vec![hung],
-        one_step: false,
-    };
+    let schedule = one_instance(2, 1, vec![prompt(Duration::from_secs(3_600))]);
     let (world, stats) = run(&schedule);
     assert!(world.with(0, |s| s.cancelled));
     assert_eq!(stats.cancelled, 1);
@@ -733,27 +719,15 @@ fn a_push_whose_first_tries_were_lost_is_answered_by_the_last() {
     // in the background) runs on.
     let plan = PushPlan {
         start: Duration::from_secs(1),
-        runs_for: Duration::from_millis(4_702),
-        ending: Ending::Reply,
         delays: [
             Duration::from_millis(54),
             Duration::from_millis(74),
             Duration::from_millis(298),
         ],
         drops: [Some(Duration::ZERO), Some(Duration::ZERO), None],
-        route: 0,
+        ..prompt(Duration::from_millis(4_702))
     };
-    let schedule = Schedule {
-        wait_retries: 2,
-        max_background: 1,
-        capacity: 10_000,
-        slow_tip: false,
-        handler_timeout: Duration::from_secs(120),
-        instances: 1,
-        kill: None,
-        pushes: vec![plan],
-        one_step: false,
-    };
+    let schedule = one_instance(2, 1, vec![plan]);
     check(&schedule).unwrap();
     let (world, _) = run(&schedule);
     let seen = world.with(0, |s| s.clone());
@@ -807,14 +781,7 @@ async fn a_try_whose_followed_claim_was_abandoned_runs_the_push_not_refuses_it()
         all: Mutex::default(),
         killed_at: Mutex::default(),
     });
-    let plan = PushPlan {
-        start: Duration::ZERO,
-        runs_for: Duration::from_millis(10),
-        ending: Ending::Reply,
-        delays: [Duration::ZERO; 3],
-        drops: [None; 3],
-        route: 0,
-    };
+    let plan = prompt(Duration::from_millis(10));
     let push = the_push(0, 1);
     let answered = lifecycle
         .handle("key-0".into(), push, Instant::now(), true, || {
