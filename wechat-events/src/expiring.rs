@@ -520,8 +520,8 @@ mod tests {
         assert_eq!(map.weight(), u64::from(keys) * 100);
     }
 
-    #[test]
-    fn a_pinned_entry_outlives_the_budget_and_the_ttl_until_unpinned() {
+    #[tokio::test(start_paused = true)]
+    async fn a_pinned_entry_outlives_the_budget_and_the_ttl_until_unpinned() {
         let map = ExpiringMap::new(100, Duration::from_millis(100), 1);
         assert_eq!(
             map.get_or_insert_pinned(map.key("running"), |v| Some(*v), || (7, 10)),
@@ -531,7 +531,7 @@ mod tests {
         for i in 0..100 {
             insert(&map, &format!("k{i}"), i, 10);
         }
-        std::thread::sleep(Duration::from_millis(150));
+        tokio::time::advance(Duration::from_millis(150)).await;
         insert(&map, "later", 1, 10);
         assert!(map.weight() <= 100);
         assert_eq!(map.pinned(), 1);
@@ -544,7 +544,7 @@ mod tests {
         assert!(!map.unpin(map.key("running"), |_| Some(1)), "pinned once");
         assert_eq!(map.pinned(), 0);
         assert_eq!(insert(&map, "running", 0, 10), Some(8));
-        std::thread::sleep(Duration::from_millis(150));
+        tokio::time::advance(Duration::from_millis(150)).await;
         assert_eq!(insert(&map, "running", 9, 10), None, "expired after unpin");
     }
 
