@@ -208,6 +208,14 @@ impl OwnRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// [`OwnRedis::start`], with a [`TestRedis`] on it: `None` (the test
+    /// returns) as either would.
+    async fn with_client() -> Option<(OwnRedis, TestRedis)> {
+        let server = OwnRedis::start().await?;
+        let redis = TestRedis::at(&server.url()).await?;
+        Some((server, redis))
+    }
+
     /// Starts the server (again) on its port and waits until it answers.
     async fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
@@ -604,10 +612,7 @@ async fn services_built_with_an_appsecret_share_the_token_through_redis() {
 
 #[actix_rt::test]
 async fn with_redis_down_pushes_are_answered_from_memory_and_redis_is_used_again_once_back() {
-    let Some(mut server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((mut server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let backend = redis.backend();
@@ -769,10 +774,7 @@ fn logged_since(from: usize) -> String {
 
 #[actix_rt::test]
 async fn redis_out_of_memory_is_one_outage_answered_from_memory_until_it_takes_writes_again() {
-    let Some(server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let backend = redis.backend();
@@ -990,10 +992,7 @@ async fn a_redis_unreachable_from_the_start_is_an_outage_not_an_error() {
 /// (DEPLOYMENT.md quotes them).
 #[actix_rt::test]
 async fn what_redis_holds_per_binding_session_and_push() {
-    let Some(server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((_server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let backend = redis.backend();
@@ -1493,10 +1492,7 @@ async fn command_calls(redis: &TestRedis) -> HashMap<String, u64> {
 /// settles the fate and stores the outcome: two round trips a push.
 #[actix_rt::test]
 async fn a_push_answered_in_time_costs_two_redis_round_trips() {
-    let Some(server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((_server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let service = WechatService::builder(redis.config())
@@ -1557,10 +1553,7 @@ async fn a_push_answered_in_time_costs_two_redis_round_trips() {
 #[actix_rt::test]
 async fn a_reply_pending_in_redis_is_found_by_the_claim_and_answers_the_next_push() {
     use wechat_events::pending::PendingStore;
-    let Some(server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((_server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let service = WechatService::builder(redis.config())
@@ -1614,10 +1607,7 @@ async fn a_reply_pending_in_redis_is_found_by_the_claim_and_answers_the_next_pus
 /// not run again; a retry of a remembered push is answered as before.
 #[actix_rt::test]
 async fn a_verbatim_replay_of_a_push_redis_forgot_is_refused() {
-    let Some(server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((_server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let service = WechatService::builder(redis.config())
@@ -1650,10 +1640,7 @@ async fn a_verbatim_replay_of_a_push_redis_forgot_is_refused() {
 
 #[actix_rt::test]
 async fn with_redis_down_retries_are_deduplicated_in_memory_and_across_instances_once_back() {
-    let Some(mut server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((mut server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let runs = web::Data::new(AtomicUsize::new(0));
@@ -1720,10 +1707,7 @@ async fn gated(msg: TextMessage, gate: web::Data<Gate>) -> String {
 
 #[actix_rt::test]
 async fn a_drain_returns_once_the_outcome_of_a_handler_it_waited_for_is_in_redis() {
-    let Some(server) = OwnRedis::start().await else {
-        return;
-    };
-    let Some(redis) = TestRedis::at(&server.url()).await else {
+    let Some((server, redis)) = OwnRedis::with_client().await else {
         return;
     };
     let config = Config::builder(TOKEN)
