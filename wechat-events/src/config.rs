@@ -60,7 +60,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError {
             setting: setting.into(),
             reason: reason.into(),
@@ -70,6 +70,11 @@ impl ConfigError {
 
 /// Default mount path.
 pub const DEFAULT_PATH: &str = "/wechat";
+/// The name of an account configured alone, from the environment or in
+/// code without [`ConfigBuilder::name`].
+pub const DEFAULT_ACCOUNT: &str = "default";
+/// Longest accepted account name.
+pub const MAX_ACCOUNT_NAME_LEN: usize = 32;
 /// Default deadline for a handler's reply.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(4);
 /// Default time a push's outcome is remembered for retries.
@@ -195,6 +200,7 @@ pub(crate) enum Crypto {
 /// ```
 #[derive(Clone)]
 pub struct Config {
+    pub(crate) name: String,
     pub(crate) token: String,
     pub(crate) appid: Option<String>,
     pub(crate) crypto: Crypto,
@@ -221,6 +227,7 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
+            .field("name", &self.name)
             .field("token", &"<redacted>")
             .field("appid", &self.appid)
             .field("crypto", &self.crypto)
@@ -250,6 +257,7 @@ impl Config {
     /// Starts a config with the token set in the WeChat console.
     pub fn builder(token: impl Into<String>) -> ConfigBuilder {
         ConfigBuilder {
+            name: DEFAULT_ACCOUNT.to_owned(),
             token: token.into(),
             appid: None,
             aes_key: None,
@@ -313,18 +321,6 @@ impl Config {
     /// (for tests and other configuration sources).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        fn num<T: FromStr>(name: &str, value: Option<String>) -> Result<Option<T>, ConfigError>
-        where
-            T::Err: fmt::Display,
-        {
-            value
-                .map(|v| {
-                    v.trim().parse::<T>().map_err(|e| {
-                        ConfigError::new(name, format!("{v:?} is not a valid number: {e}"))
-                    })
-                })
-                .transpose()
-        }
         let token = get("WECHAT_TOKEN").ok_or_else(|| {
             ConfigError::new(
                 "WECHAT_TOKEN",
@@ -345,50 +341,22 @@ impl Config {
         if let Some(path) = get("WECHAT_PATH") {
             b.path = path;
         }
-        if let Some(ms) = num::<u64>("WECHAT_DEADLINE_MS", get("WECHAT_DEADLINE_MS"))? {
-            b.deadline = Duration::from_millis(ms);
-        }
-        if let Some(s) = num::<u64>("WECHAT_DEDUP_TTL_S", get("WECHAT_DEDUP_TTL_S"))? {
-            b.dedup_ttl = Duration::from_secs(s);
-        }
-        if let Some(n) = num("WECHAT_DEDUP_CAPACITY", get("WECHAT_DEDUP_CAPACITY"))? {
-            b.dedup_capacity = n;
-        }
-        if let Some(n) = num("WECHAT_MAX_BODY_BYTES", get("WECHAT_MAX_BODY_BYTES"))? {
-            b.max_body_bytes = n;
-        }
-        if let Some(n) = num("WECHAT_MAX_BACKGROUND", get("WECHAT_MAX_BACKGROUND"))? {
-            b.max_background = n;
-        }
-        if let Some(s) = num::<u64>("WECHAT_HANDLER_TIMEOUT_S", get("WECHAT_HANDLER_TIMEOUT_S"))? {
-            b.handler_timeout = Duration::from_secs(s);
-        }
-        if let Some(s) = num::<u64>("WECHAT_REPLAY_WINDOW_S", get("WECHAT_REPLAY_WINDOW_S"))? {
-            b.replay_window = (s > 0).then(|| Duration::from_secs(s));
-        }
-        if let Some(s) = num::<u64>("WECHAT_SHUTDOWN_GRACE_S", get("WECHAT_SHUTDOWN_GRACE_S"))? {
-            b.shutdown_grace = Duration::from_secs(s);
-        }
-        b.redis_url = get("WECHAT_REDIS_URL");
-        if let Some(prefix) = get("WECHAT_REDIS_PREFIX") {
-            b.redis_prefix = prefix;
-        }
-        if let Some(s) = num::<u64>("WECHAT_SESSION_TTL_S", get("WECHAT_SESSION_TTL_S"))? {
-            b.session_ttl = Duration::from_secs(s);
-        }
-        if let Some(n) = num("WECHAT_WAIT_RETRIES", get("WECHAT_WAIT_RETRIES"))? {
-            b.wait_retries = n;
-        }
-        b.slow_tip = get("WECHAT_SLOW_TIP");
-        if let Some(s) = num::<u64>("WECHAT_PENDING_TTL_S", get("WECHAT_PENDING_TTL_S"))? {
-            b.pending_ttl = Duration::from_secs(s);
-        }
         b.appsecret = get("WECHAT_APPSECRET");
-        b.api_base = get("WECHAT_API_BASE");
-        b.state_dir = get("WECHAT_STATE_DIR").map(PathBuf::from);
-        b.build()
+        b.env_settings(&get)?.build()
     }
 
+    /// The account's name: `default` unless given one
+    /// ([`ConfigBuilder::name`], or `name` in the accounts file).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// What the account's entries in a shared store (Redis, the state
+    /// directory) are keyed by: its AppID where it has one, else its
+    /// name — so a single account's keys are those it had before
+    /// accounts had names (`default` or the AppID).
+    pub fn store_account(&self) -> &str {
+        self.appid().unwrap_or(&self.name)
+    }
     /// The token.
     pub fn token(&self) -> &str {
         &self.token
@@ -571,6 +539,22 @@ pub fn redact_url(url: &str) -> String {
     parsed.to_string()
 }
 
+/// Why `name` cannot be an account's name, in words.
+pub(crate) fn check_account_name(name: &str) -> Result<(), String> {
+    let fine = !name.is_empty()
+        && name.len() <= MAX_ACCOUNT_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if fine {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not an account name: write 1 to 32 letters, digits, '_' or '-'"
+        ))
+    }
+}
+
 /// Why `url` cannot be a Redis URL, in words.
 fn check_redis_url(url: &str) -> Result<(), String> {
     #[cfg(feature = "redis")]
@@ -632,9 +616,25 @@ fn check_state_dir(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// The names settings are reported under: builder methods or env variables.
+/// The account's identity among [`Config::from_env`]'s variables: with an
+/// accounts file (`WECHAT_CONFIG`), each account's identity is written in
+/// the file, and these variables stop start-up. The others give the
+/// defaults of every account.
+pub const IDENTITY_VARS: [&str; 7] = [
+    "WECHAT_TOKEN",
+    "WECHAT_APPID",
+    "WECHAT_AES_KEY",
+    "WECHAT_PREV_AES_KEY",
+    "WECHAT_APPSECRET",
+    "WECHAT_PATH",
+    "WECHAT_MODE",
+];
+
+/// The names settings are reported under: builder methods, env variables
+/// or the accounts file's keys.
 #[derive(Clone, Copy)]
-struct Names {
+pub(crate) struct Names {
+    name: &'static str,
     token: &'static str,
     appid: &'static str,
     aes_key: &'static str,
@@ -660,6 +660,7 @@ struct Names {
 impl Names {
     fn code() -> Self {
         Names {
+            name: "name",
             token: "token",
             appid: "appid",
             aes_key: "aes_key",
@@ -682,8 +683,37 @@ impl Names {
             state_dir: "state_dir",
         }
     }
-    fn env() -> Self {
+    /// The keys of the accounts file ([`crate::accounts`]); the server's
+    /// are under `server.`.
+    pub(crate) fn file() -> Self {
         Names {
+            name: "name",
+            token: "token",
+            appid: "appid",
+            aes_key: "aes_key",
+            prev_aes_key: "prev_aes_key",
+            path: "path",
+            deadline: "deadline_ms",
+            dedup_ttl: "dedup_ttl_s",
+            dedup_capacity: "dedup_capacity",
+            max_body_bytes: "server.max_body_bytes",
+            max_background: "server.max_background",
+            handler_timeout: "handler_timeout_s",
+            replay_window: "replay_window_s",
+            shutdown_grace: "server.shutdown_grace_s",
+            redis_url: "server.redis_url",
+            redis_prefix: "server.redis_prefix",
+            session_ttl: "session_ttl_s",
+            wait_retries: "wait_retries",
+            pending_ttl: "pending_ttl_s",
+            appsecret: "app_secret",
+            state_dir: "server.state_dir",
+        }
+    }
+
+    pub(crate) fn env() -> Self {
+        Names {
+            name: "name",
             token: "WECHAT_TOKEN",
             appid: "WECHAT_APPID",
             aes_key: "WECHAT_AES_KEY",
@@ -711,6 +741,7 @@ impl Names {
 /// Builder for [`Config`]; see [`Config::builder`].
 #[derive(Clone)]
 pub struct ConfigBuilder {
+    name: String,
     token: String,
     appid: Option<String>,
     aes_key: Option<String>,
@@ -738,6 +769,15 @@ pub struct ConfigBuilder {
 }
 
 impl ConfigBuilder {
+    /// The account's name (default `default`): 1 to 32 letters, digits,
+    /// `_` or `-`. It tells the accounts of one server apart — in logs,
+    /// in [`Context::account_name`](crate::Context::account_name), in the
+    /// handlers' `account = "..."` scopes, and in the stores' keys when
+    /// the account has no AppID.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
     /// The AppID (checked against encrypted pushes).
     pub fn appid(mut self, appid: impl Into<String>) -> Self {
         self.appid = Some(appid.into());
@@ -881,9 +921,92 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets every server and behaviour setting an environment variable
+    /// gives (through `get`, which has dropped empty values): all of
+    /// [`Config::from_env`]'s variables but the account's identity
+    /// ([`IDENTITY_VARS`]). An unparsable number names its variable.
+    pub(crate) fn env_settings(
+        mut self,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        fn num<T: FromStr>(
+            get: &dyn Fn(&str) -> Option<String>,
+            name: &str,
+        ) -> Result<Option<T>, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            get(name)
+                .map(|v| {
+                    v.trim().parse::<T>().map_err(|e| {
+                        ConfigError::new(name, format!("{v:?} is not a valid number: {e}"))
+                    })
+                })
+                .transpose()
+        }
+        let secs =
+            |name: &str| Ok::<_, ConfigError>(num::<u64>(get, name)?.map(Duration::from_secs));
+        if let Some(ms) = num::<u64>(get, "WECHAT_DEADLINE_MS")? {
+            self.deadline = Duration::from_millis(ms);
+        }
+        if let Some(ttl) = secs("WECHAT_DEDUP_TTL_S")? {
+            self.dedup_ttl = ttl;
+        }
+        if let Some(n) = num(get, "WECHAT_DEDUP_CAPACITY")? {
+            self.dedup_capacity = n;
+        }
+        if let Some(n) = num(get, "WECHAT_MAX_BODY_BYTES")? {
+            self.max_body_bytes = n;
+        }
+        if let Some(n) = num(get, "WECHAT_MAX_BACKGROUND")? {
+            self.max_background = n;
+        }
+        if let Some(timeout) = secs("WECHAT_HANDLER_TIMEOUT_S")? {
+            self.handler_timeout = timeout;
+        }
+        if let Some(window) = secs("WECHAT_REPLAY_WINDOW_S")? {
+            self.replay_window = (!window.is_zero()).then_some(window);
+        }
+        if let Some(grace) = secs("WECHAT_SHUTDOWN_GRACE_S")? {
+            self.shutdown_grace = grace;
+        }
+        if let Some(url) = get("WECHAT_REDIS_URL") {
+            self.redis_url = Some(url);
+        }
+        if let Some(prefix) = get("WECHAT_REDIS_PREFIX") {
+            self.redis_prefix = prefix;
+        }
+        if let Some(ttl) = secs("WECHAT_SESSION_TTL_S")? {
+            self.session_ttl = ttl;
+        }
+        if let Some(n) = num(get, "WECHAT_WAIT_RETRIES")? {
+            self.wait_retries = n;
+        }
+        if let Some(tip) = get("WECHAT_SLOW_TIP") {
+            self.slow_tip = Some(tip);
+        }
+        if let Some(ttl) = secs("WECHAT_PENDING_TTL_S")? {
+            self.pending_ttl = ttl;
+        }
+        if let Some(base) = get("WECHAT_API_BASE") {
+            self.api_base = Some(base);
+        }
+        if let Some(dir) = get("WECHAT_STATE_DIR") {
+            self.state_dir = Some(PathBuf::from(dir));
+        }
+        Ok(self)
+    }
+
+    /// Reports the settings' errors under the names `names` gives.
+    pub(crate) fn reported_as(mut self, names: Names) -> Self {
+        self.names = names;
+        self
+    }
+
     /// Validates and builds the config.
     pub fn build(self) -> Result<Config, ConfigError> {
         let n = self.names;
+        check_account_name(&self.name).map_err(|reason| ConfigError::new(n.name, reason))?;
         let token = self.token.trim().to_owned();
         if !(3..=32).contains(&token.len()) || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(ConfigError::new(
@@ -1061,6 +1184,7 @@ impl ConfigBuilder {
         }
         let slow_tip = self.slow_tip.filter(|t| !t.trim().is_empty());
         Ok(Config {
+            name: self.name,
             token,
             appid,
             crypto,

@@ -46,6 +46,8 @@ pub struct Context {
     push: Arc<Push>,
     raw_xml: Arc<str>,
     encrypted: bool,
+    /// The configured account's name; `None` for `default`.
+    account_name: Option<Arc<str>>,
 }
 
 impl Context {
@@ -56,7 +58,27 @@ impl Context {
             push,
             raw_xml: raw_xml.into(),
             encrypted,
+            account_name: None,
         }
+    }
+
+    /// This context, for a push to the account named `name` (the
+    /// config's [`name`](crate::Config::name)); without it, the account is
+    /// `default`.
+    pub fn in_account(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.account_name = Some(name.into());
+        self
+    }
+
+    /// The name of the configured account the push came to — the
+    /// accounts file's `name`, or `default` for an account configured
+    /// alone — which the push itself does not carry (WeChat sends no
+    /// account name: the service knows it from the path the push came
+    /// to). [`Context::account`] is the account's WeChat id.
+    pub fn account_name(&self) -> &str {
+        self.account_name
+            .as_deref()
+            .unwrap_or(crate::config::DEFAULT_ACCOUNT)
     }
 
     /// The user's OpenID (`FromUserName`).

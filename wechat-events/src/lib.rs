@@ -73,6 +73,7 @@
 
 #![warn(missing_docs)]
 
+pub mod accounts;
 #[cfg(feature = "api")]
 pub mod api;
 pub mod config;
@@ -111,6 +112,7 @@ pub mod __private;
 
 // The crate root holds what a bot author writes; everything else stays in
 // its module (`push::parse`, `dedup::Status`, `fields::Value`, ...).
+pub use accounts::{Accounts, WechatAccounts};
 pub use config::{Config, ConfigError, Mode};
 pub use event::*;
 pub use handler::{Captures, Context, ExtractError, FromPush, IntoReply, Parts};

@@ -366,6 +366,7 @@ impl Lifecycle {
         bindings: Option<Arc<dyn BindingStore>>,
         pending: Arc<dyn PendingStore>,
         late: Late,
+        background: Arc<Semaphore>,
     ) -> Self {
         Lifecycle {
             timing: Timing::from_config(config),
@@ -375,7 +376,7 @@ impl Lifecycle {
             bindings,
             pending,
             late,
-            background: Arc::new(Semaphore::new(config.max_background())),
+            background,
             tasks: TaskTracker::new(),
             counters: Arc::default(),
             wall: Arc::new(unix_now),

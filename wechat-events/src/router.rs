@@ -320,6 +320,7 @@ impl Origin {
     }
 }
 
+#[derive(Clone)]
 struct Pending {
     info: RouteInfo,
     handler: ErasedHandler,
@@ -340,7 +341,7 @@ struct Pending {
 ///     .click("COUNT", count)
 ///     .on(echo);                                     // any other text
 /// ```
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Router {
     pending: Vec<Pending>,
     /// Selections of attribute handlers that found none, refused by
@@ -350,6 +351,7 @@ pub struct Router {
 
 /// A tag or module that selected no attribute handler (see
 /// [`RouterError::NothingSelected`]).
+#[derive(Clone)]
 pub(crate) struct Unmatched {
     pub(crate) selection: String,
     pub(crate) has: String,

@@ -18,6 +18,7 @@ use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode, Version};
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -141,6 +142,29 @@ pub enum BuildError {
     #[cfg(feature = "state")]
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// Routes were given for an account that is not configured.
+    #[error(
+        "{what} names account {account:?}, which is not configured; the accounts are {}",
+        configured.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+    )]
+    UnknownAccount {
+        /// What named it.
+        what: String,
+        /// The account it named.
+        account: String,
+        /// The accounts configured.
+        configured: Vec<String>,
+    },
+    /// One account's service could not be built
+    /// ([`WechatAccounts`](crate::accounts::WechatAccounts)).
+    #[error("account {account:?}: {error}")]
+    Account {
+        /// The account's name.
+        account: String,
+        /// Why.
+        #[source]
+        error: Box<BuildError>,
+    },
 }
 
 /// The WeChat push endpoint, mounted with `App::service`.
@@ -173,6 +197,8 @@ pub struct WechatService {
 
 struct Inner {
     config: Config,
+    /// The config's name, lent to every push's [`Context`].
+    name: Arc<str>,
     routes: Routes,
     sessions: Arc<dyn SessionStore>,
     #[cfg(feature = "redis")]
@@ -199,6 +225,9 @@ pub struct ServiceBuilder {
     late_hook: Option<LateHook>,
     #[cfg(feature = "api")]
     api: Option<ApiClient>,
+    /// The places of handlers running past their deadline, when several
+    /// accounts' services share one limit.
+    background: Option<Arc<Semaphore>>,
 }
 
 impl ServiceBuilder {
@@ -299,6 +328,14 @@ impl ServiceBuilder {
         self
     }
 
+    /// Takes the places of handlers running past their deadline from
+    /// `background`, shared with other accounts' services, instead of a
+    /// limit of its own.
+    pub(crate) fn shared_background(mut self, background: Arc<Semaphore>) -> Self {
+        self.background = Some(background);
+        self
+    }
+
     /// Compiles the routes — those added with [`ServiceBuilder::router`]
     /// or [`ServiceBuilder::only`], plus, without `only`, every untagged
     /// attribute-macro handler in the binary (see [`Router::registered`])
@@ -317,13 +354,14 @@ impl ServiceBuilder {
         }
         panics::install_hook();
         tracing::info!(
+            account = self.config.name(),
             path = self.config.path(),
             mode = %self.config.mode(),
             routes = routes.len(),
             "wechat-events service ready"
         );
         for info in routes.table() {
-            tracing::info!(target: "wechat_events::routes", "{info}");
+            tracing::info!(target: "wechat_events::routes", account = self.config.name(), "{info}");
         }
         let config = self.config;
         #[cfg(feature = "redis")]
@@ -383,7 +421,7 @@ impl ServiceBuilder {
         #[cfg(feature = "redis")]
         let pending = self.pending.or_else(|| {
             let backend = redis.as_ref()?;
-            let account = crate::redis::account_of(&config);
+            let account = config.store_account();
             let store = crate::redis::RedisPending::new(
                 backend,
                 account,
@@ -398,7 +436,7 @@ impl ServiceBuilder {
         #[cfg(feature = "redis")]
         let dedup = self.dedup.or_else(|| {
             let backend = redis.as_ref()?;
-            let account = crate::redis::account_of(&config);
+            let account = config.store_account();
             let mut store = crate::redis::RedisDedup::new(
                 backend,
                 account,
@@ -431,7 +469,11 @@ impl ServiceBuilder {
             bindings
                 .unwrap_or_else(|| Arc::new(MemoryBindings::new(config.binding_capacity(), window)))
         });
-        let lifecycle = Arc::new(Lifecycle::new(&config, dedup, bindings, pending, late));
+        let background =
+            (self.background).unwrap_or_else(|| Arc::new(Semaphore::new(config.max_background())));
+        let lifecycle = Arc::new(Lifecycle::new(
+            &config, dedup, bindings, pending, late, background,
+        ));
         Ok(WechatService {
             inner: Arc::new(Inner {
                 sessions: sessions.unwrap_or_else(|| {
@@ -446,6 +488,7 @@ impl ServiceBuilder {
                 api,
                 lifecycle,
                 routes,
+                name: config.name().into(),
                 config,
             }),
         })
@@ -470,6 +513,7 @@ impl WechatService {
             late_hook: None,
             #[cfg(feature = "api")]
             api: None,
+            background: None,
         }
     }
 
@@ -720,7 +764,10 @@ impl Inner {
         } = accepted;
         let Decoded { xml, key } = decoded;
         let encrypted = key.is_some();
-        let prepare = || self.prepare(req, Context::new(push.clone(), xml, encrypted));
+        let prepare = || {
+            let cx = Context::new(push.clone(), xml, encrypted).in_account(self.name.clone());
+            self.prepare(req, cx)
+        };
         let answered = (self.lifecycle)
             .handle_bound(dedup_key(&push), push.clone(), arrived, bind, prepare)
             .await;

@@ -205,7 +205,7 @@ pub(crate) fn stores(
         return Ok(None);
     }
     let db = StateDb::open(dir)?;
-    let account = config.appid().unwrap_or("default");
+    let account = config.store_account();
     Ok(Some((
         db.pending(account, config.pending_ttl()),
         db.sessions(account, config.session_ttl()),

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use futures_util::future::{BoxFuture, FutureExt};
 use proptest::prelude::*;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::{Answered, Forgotten, Job, Late, Lifecycle, LifecycleStats};
@@ -457,6 +458,7 @@ fn run(schedule: &Schedule) -> (Arc<World>, LifecycleStats) {
                             false => Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
                         },
                         Late::Hook(hook.clone()),
+                        Arc::new(Semaphore::new(config.max_background())),
                     )
                     .with_wall_clock(move || wall(origin)),
                 );
@@ -774,6 +776,7 @@ async fn a_try_whose_followed_claim_was_abandoned_runs_the_push_not_refuses_it()
         None,
         Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
         Late::Pending,
+        Arc::new(Semaphore::new(config.max_background())),
     ));
     let world = Arc::new(World {
         seen: vec![Mutex::default()],

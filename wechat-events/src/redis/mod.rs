@@ -708,10 +708,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The account the service's keys are filed under: the AppID, or
 /// `default`.
-pub(crate) fn account_of(config: &Config) -> &str {
-    config.appid().unwrap_or("default")
-}
-
 /// Milliseconds for `PX`/`PEXPIRE`, at least 1.
 pub(crate) fn millis(d: Duration) -> u64 {
     (d.as_millis() as u64).max(1)
@@ -733,7 +729,7 @@ pub(crate) fn shared_stores(
     let Some(backend) = backend else {
         return (bindings, sessions, None);
     };
-    let account = account_of(config);
+    let account = config.store_account();
     tracing::info!(
         target: "wechat_events::redis",
         redis = %backend.shared.target,

@@ -1,0 +1,1067 @@
+//! Several Official Accounts in one server: the accounts file
+//! (`WECHAT_CONFIG`), and [`WechatAccounts`], one service per account
+//! mounted together.
+//!
+//! WeChat sends no account name with a push, and an encrypted push must
+//! be decrypted with its account's key before its `ToUserName` can be
+//! read: each account has a path of its own, and the path says which
+//! account a push came to. Every account has its own token, keys, stores
+//! (retry de-duplication, replay bindings, sessions, pending replies, its
+//! API client's access token) and limits; they share the server — its
+//! address, Redis, state directory, body limit, background limit and
+//! shutdown grace.
+//!
+//! ```toml
+//! [server]                      # optional: the server's settings
+//! addr = "0.0.0.0:8080"
+//! redis_url = "env:REDIS_URL"   # any secret may be read from a variable
+//!
+//! [[accounts]]
+//! name = "shop"                 # 1–32 letters, digits, '_' or '-'
+//! token = "env:SHOP_TOKEN"
+//! path = "/wechat/shop"         # the default: /wechat/<name>
+//!
+//! [[accounts]]
+//! name = "news"
+//! token = "env:NEWS_TOKEN"
+//! appid = "wx0123456789abcdef"
+//! aes_key = "env:NEWS_AES_KEY"  # secure mode, the default with a key
+//! app_secret = "env:NEWS_APPSECRET"
+//! deadline_ms = 3000            # this account's own behaviour settings
+//! ```
+//!
+//! The keys, by table:
+//!
+//! | `[server]` key | environment default | meaning |
+//! |---|---|---|
+//! | `addr` | `WECHAT_ADDR` | where the server listens (`host:port`); read by the program that serves, e.g. the quickstart |
+//! | `redis_url` | `WECHAT_REDIS_URL` | the Redis every instance shares (secret: `env:VAR` welcome) |
+//! | `redis_prefix` | `WECHAT_REDIS_PREFIX` | first part of every Redis key |
+//! | `api_base` | `WECHAT_API_BASE` | the WeChat API's base URL |
+//! | `max_body_bytes` | `WECHAT_MAX_BODY_BYTES` | largest body accepted |
+//! | `max_background` | `WECHAT_MAX_BACKGROUND` | handlers, of all accounts, allowed to run past their deadline |
+//! | `shutdown_grace_s` | `WECHAT_SHUTDOWN_GRACE_S` | time handlers get on shutdown |
+//! | `state_dir` | `WECHAT_STATE_DIR` | where pending replies and sessions survive a restart (without Redis) |
+//!
+//! | `[[accounts]]` key | environment default | meaning |
+//! |---|---|---|
+//! | `name` | — (required) | the account's name: logs, scopes, [`Context::account_name`](crate::Context::account_name) |
+//! | `token` | — (required) | the token from the WeChat console (secret) |
+//! | `path` | `/wechat/<name>` | where its pushes arrive |
+//! | `appid`, `aes_key`, `prev_aes_key`, `mode`, `app_secret` | — | as `WECHAT_APPID`, ... (`aes_key`, `prev_aes_key` and `app_secret` are secrets) |
+//! | `deadline_ms` | `WECHAT_DEADLINE_MS` | reply deadline |
+//! | `wait_retries` | `WECHAT_WAIT_RETRIES` | WeChat tries held open for a slow handler |
+//! | `slow_tip` | `WECHAT_SLOW_TIP` | text answering a push whose handler outlived its tries |
+//! | `pending_ttl_s` | `WECHAT_PENDING_TTL_S` | how long a late reply waits for the user's next push |
+//! | `replay_window_s` | `WECHAT_REPLAY_WINDOW_S` | how far a `timestamp` may be from now (`0` = off) |
+//! | `session_ttl_s` | `WECHAT_SESSION_TTL_S` | how long a session lives after its last use |
+//! | `dedup_ttl_s` | `WECHAT_DEDUP_TTL_S` | how long outcomes are kept for retries |
+//! | `dedup_capacity` | `WECHAT_DEDUP_CAPACITY` | memory for remembered outcomes, KiB |
+//! | `handler_timeout_s` | `WECHAT_HANDLER_TIMEOUT_S` | when a running handler is cancelled |
+//!
+//! The environment's server and behaviour variables stay the defaults of
+//! the server and every account, the file winning where both are given.
+//! An identity variable ([`IDENTITY_VARS`]: `WECHAT_TOKEN`,
+//! `WECHAT_APPID`, ...) set beside `WECHAT_CONFIG` is an error: each
+//! account's identity is in the file. A secret written `env:VAR` is read
+//! from the variable `VAR` (which must be set and not empty), so the file
+//! can be committed.
+//!
+//! Every mistake — a file that does not parse (with its line), an unknown
+//! key, a missing token, a bad key, a duplicate name, path or AppID, an
+//! unset `env:` variable — is a [`ConfigError`] naming the file, the
+//! account and the key.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{AppService, HttpServiceFactory};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+
+pub use crate::config::IDENTITY_VARS;
+use crate::config::{check_account_name, Config, ConfigBuilder, ConfigError, Names};
+use crate::router::Router;
+use crate::service::{BuildError, ServiceBuilder, WechatService};
+
+/// The variable naming the accounts file.
+pub const CONFIG_VAR: &str = "WECHAT_CONFIG";
+
+/// The accounts one server serves, each a validated [`Config`], and the
+/// server's address if one was given.
+///
+/// From the environment ([`Accounts::from_env`]): the accounts file
+/// `WECHAT_CONFIG` names, or without it the one account
+/// [`Config::from_env`] reads (named `default`). In code:
+/// [`Accounts::new`].
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    configs: Vec<Config>,
+    addr: Option<String>,
+    file: Option<PathBuf>,
+}
+
+impl Accounts {
+    /// The accounts of `configs` (built in code), in order. Their names,
+    /// paths and AppIDs must differ, and they must agree on the settings
+    /// the server shares (Redis URL and prefix, state directory,
+    /// background limit, shutdown grace).
+    ///
+    /// ```
+    /// use wechat_events::{accounts::Accounts, Config};
+    /// let shop = Config::builder("shoptoken").name("shop").path("/wechat/shop").build().unwrap();
+    /// let news = Config::builder("newstoken").name("news").path("/wechat/news").build().unwrap();
+    /// let accounts = Accounts::new([shop, news]).unwrap();
+    /// assert_eq!(accounts.names().collect::<Vec<_>>(), ["shop", "news"]);
+    /// ```
+    pub fn new(configs: impl IntoIterator<Item = Config>) -> Result<Accounts, ConfigError> {
+        let configs: Vec<Config> = configs.into_iter().collect();
+        check_together(&configs, |config, key| {
+            ConfigError::new(format!("account {:?}: {key}", config.name()), "")
+        })?;
+        Ok(Accounts {
+            configs,
+            addr: None,
+            file: None,
+        })
+    }
+
+    /// The accounts from the environment: those of the file
+    /// `WECHAT_CONFIG` names, else the one account of
+    /// [`Config::from_env`]. The address is `[server] addr`, else
+    /// `WECHAT_ADDR`.
+    pub fn from_env() -> Result<Accounts, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Accounts::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Accounts, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let Some(file) = get(CONFIG_VAR) else {
+            let config = Config::from_lookup(get)?;
+            return Ok(Accounts {
+                configs: vec![config],
+                addr: get("WECHAT_ADDR"),
+                file: None,
+            });
+        };
+        let beside: Vec<&str> = IDENTITY_VARS
+            .into_iter()
+            .filter(|name| get(name).is_some())
+            .collect();
+        if !beside.is_empty() {
+            return Err(ConfigError::new(
+                beside.join(", "),
+                format!(
+                    "set beside {CONFIG_VAR}: each account's token, AppID, keys, AppSecret, path \
+                     and mode belong in the accounts file ({file}); unset {} (a secret can stay \
+                     in the environment under another name: token = \"env:SHOP_TOKEN\")",
+                    if beside.len() == 1 { "it" } else { "them" }
+                ),
+            ));
+        }
+        Self::from_file(file, get)
+    }
+
+    /// The accounts of the file at `path`, with the environment (through
+    /// `lookup`) giving the defaults and the `env:` secrets.
+    pub fn from_file(
+        path: impl AsRef<Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Accounts, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                format!("{CONFIG_VAR}={}", path.display()),
+                format!("cannot read the accounts file: {e}"),
+            )
+        })?;
+        let mut accounts = Self::from_toml(&text, &path.display().to_string(), lookup)?;
+        accounts.file = Some(path.to_owned());
+        Ok(accounts)
+    }
+
+    /// The accounts of an accounts file's text; `origin` (the file's
+    /// name) begins every error's setting.
+    ///
+    /// ```
+    /// use wechat_events::accounts::Accounts;
+    /// let text = r#"
+    ///     [[accounts]]
+    ///     name = "shop"
+    ///     token = "env:SHOP_TOKEN"
+    /// "#;
+    /// let env = |name: &str| (name == "SHOP_TOKEN").then(|| "shoptoken".to_owned());
+    /// let accounts = Accounts::from_toml(text, "accounts.toml", env).unwrap();
+    /// let shop = accounts.get("shop").unwrap();
+    /// assert_eq!(shop.path(), "/wechat/shop");
+    /// assert_eq!(shop.token(), "shoptoken");
+    ///
+    /// let err = Accounts::from_toml(text, "accounts.toml", |_| None).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "invalid configuration: accounts.toml: account \"shop\": token: \
+    ///      env:SHOP_TOKEN names the environment variable SHOP_TOKEN, which is not set"
+    /// );
+    /// ```
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Accounts, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let file = File::parse(text, origin)?;
+        // The environment's defaults, checked alone: a bad one names its
+        // variable, not a key of the file.
+        Config::builder("environment")
+            .reported_as(Names::env())
+            .env_settings(&get)?
+            .build()?;
+        let in_file = |key: &str| format!("{origin}: {key}");
+        let server = &file.server;
+        let redis_url = server
+            .redis_url
+            .as_deref()
+            .map(|v| {
+                secret(v, &get)
+                    .map_err(|reason| ConfigError::new(in_file("server.redis_url"), reason))
+            })
+            .transpose()?;
+        let server_builder = |builder: ConfigBuilder| -> Result<ConfigBuilder, ConfigError> {
+            let mut b = builder.reported_as(Names::file()).env_settings(&get)?;
+            if let Some(url) = &redis_url {
+                b = b.redis_url(url);
+            }
+            if let Some(prefix) = &server.redis_prefix {
+                b = b.redis_prefix(prefix);
+            }
+            if let Some(base) = &server.api_base {
+                b = b.api_base(base);
+            }
+            if let Some(n) = server.max_body_bytes {
+                b = b.max_body_bytes(n);
+            }
+            if let Some(n) = server.max_background {
+                b = b.max_background(n);
+            }
+            if let Some(s) = server.shutdown_grace_s {
+                b = b.shutdown_grace(Duration::from_secs(s));
+            }
+            if let Some(dir) = &server.state_dir {
+                b = b.state_dir(dir);
+            }
+            Ok(b)
+        };
+        // The server's settings, checked once: their errors name the
+        // file, not an account.
+        server_builder(Config::builder("environment"))?
+            .build()
+            .map_err(|e| ConfigError::new(in_file(&e.setting), e.reason))?;
+        if file.accounts.is_empty() {
+            return Err(ConfigError::new(
+                in_file("accounts"),
+                "lists no account: add one [[accounts]] table per account, with its name and \
+                 token",
+            ));
+        }
+        let mut configs = Vec::with_capacity(file.accounts.len());
+        for (i, raw) in file.accounts.into_iter().enumerate() {
+            let label = match raw.get("name").and_then(toml::Value::as_str) {
+                Some(name) => format!("{origin}: account {name:?}"),
+                None => format!("{origin}: accounts[{i}]"),
+            };
+            let at = |key: &str| format!("{label}: {key}");
+            let account: AccountFile = typed(raw, &label)?;
+            let name = account
+                .name
+                .ok_or_else(|| ConfigError::new(at("name"), "is required: the account's name"))?;
+            check_account_name(&name).map_err(|reason| ConfigError::new(at("name"), reason))?;
+            let secret_at = |key: &str, value: Option<String>| {
+                value
+                    .map(|v| secret(&v, &get).map_err(|reason| ConfigError::new(at(key), reason)))
+                    .transpose()
+            };
+            let token = secret_at("token", account.token)?.ok_or_else(|| {
+                ConfigError::new(
+                    at("token"),
+                    "is required: the token from the WeChat console (or env:VAR to read it from \
+                     a variable)",
+                )
+            })?;
+            let mut b = server_builder(Config::builder(token))?;
+            b = b.path(account.path.unwrap_or_else(|| format!("/wechat/{name}")));
+            b = b.name(name);
+            if let Some(appid) = secret_at("appid", account.appid)? {
+                b = b.appid(appid);
+            }
+            if let Some(key) = secret_at("aes_key", account.aes_key)? {
+                b = b.aes_key(key);
+            }
+            if let Some(key) = secret_at("prev_aes_key", account.prev_aes_key)? {
+                b = b.prev_aes_key(key);
+            }
+            if let Some(secret) = secret_at("app_secret", account.app_secret)? {
+                b = b.appsecret(secret);
+            }
+            if let Some(mode) = account.mode {
+                b = b.mode(mode.parse().map_err(|e| ConfigError::new(at("mode"), e))?);
+            }
+            if let Some(ms) = account.deadline_ms {
+                b = b.deadline(Duration::from_millis(ms));
+            }
+            if let Some(n) = account.wait_retries {
+                b = b.wait_retries(n);
+            }
+            if let Some(tip) = account.slow_tip {
+                b = b.slow_tip(tip);
+            }
+            if let Some(s) = account.pending_ttl_s {
+                b = b.pending_ttl(Duration::from_secs(s));
+            }
+            if let Some(s) = account.replay_window_s {
+                b = b.replay_window((s > 0).then(|| Duration::from_secs(s)));
+            }
+            if let Some(s) = account.session_ttl_s {
+                b = b.session_ttl(Duration::from_secs(s));
+            }
+            if let Some(s) = account.dedup_ttl_s {
+                b = b.dedup_ttl(Duration::from_secs(s));
+            }
+            if let Some(n) = account.dedup_capacity {
+                b = b.dedup_capacity(n);
+            }
+            if let Some(s) = account.handler_timeout_s {
+                b = b.handler_timeout(Duration::from_secs(s));
+            }
+            let config = b
+                .build()
+                .map_err(|e| ConfigError::new(at(&e.setting), e.reason))?;
+            configs.push(config);
+        }
+        check_together(&configs, |config, key| {
+            ConfigError::new(format!("{origin}: account {:?}: {key}", config.name()), "")
+        })?;
+        Ok(Accounts {
+            configs,
+            addr: file.server.addr.or_else(|| get("WECHAT_ADDR")),
+            file: None,
+        })
+    }
+
+    /// The accounts' configs, in the file's order.
+    pub fn configs(&self) -> &[Config] {
+        &self.configs
+    }
+
+    /// The config of the account named `name`.
+    pub fn get(&self, name: &str) -> Option<&Config> {
+        self.configs.iter().find(|c| c.name() == name)
+    }
+
+    /// The accounts' names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.configs.iter().map(Config::name)
+    }
+
+    /// Where the server should listen: `[server] addr`, else
+    /// `WECHAT_ADDR`; `None` when neither is given. (The library does not
+    /// bind sockets; the program serving the accounts reads this.)
+    pub fn addr(&self) -> Option<&str> {
+        self.addr.as_deref()
+    }
+
+    /// The accounts file they were read from, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+}
+
+/// The value of a secret: `env:VAR` reads the variable `VAR`, anything
+/// else is the value itself.
+fn secret(value: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let Some(var) = value.trim().strip_prefix("env:") else {
+        return Ok(value.to_owned());
+    };
+    let var = var.trim();
+    if var.is_empty() {
+        return Err("env: names no variable: write env:VARIABLE_NAME".to_owned());
+    }
+    get(var)
+        .ok_or_else(|| format!("env:{var} names the environment variable {var}, which is not set"))
+}
+
+/// Checks that accounts can share one server: names, paths and AppIDs
+/// differ; the server's settings agree. `at(config, key)` makes the error
+/// for a key of one account (its reason is filled in here).
+fn check_together(
+    configs: &[Config],
+    at: impl Fn(&Config, &str) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let fail = |config: &Config, key: &str, reason: String| {
+        let mut e = at(config, key);
+        e.reason = reason;
+        Err(e)
+    };
+    let mut names: HashMap<&str, &Config> = HashMap::with_capacity(configs.len());
+    let mut paths: HashMap<&str, &Config> = HashMap::new();
+    let mut appids: HashMap<&str, &Config> = HashMap::new();
+    for config in configs {
+        if names.insert(config.name(), config).is_some() {
+            return fail(
+                config,
+                "name",
+                format!("{:?} names two accounts: give each its own", config.name()),
+            );
+        }
+        if let Some(first) = paths.insert(config.path(), config) {
+            return fail(
+                config,
+                "path",
+                format!(
+                    "{:?} is also account {:?}'s path: each account needs a path of its own (the \
+                     path tells which account a push came to)",
+                    config.path(),
+                    first.name()
+                ),
+            );
+        }
+        if let Some(appid) = config.appid() {
+            if let Some(first) = appids.insert(appid, config) {
+                return fail(
+                    config,
+                    "appid",
+                    format!(
+                        "{appid:?} is also account {:?}'s AppID: one Official Account is \
+                         configured once",
+                        first.name()
+                    ),
+                );
+            }
+        }
+    }
+    let Some(first) = configs.first() else {
+        return Ok(());
+    };
+    for config in &configs[1..] {
+        let differs = [
+            ("redis_url", config.redis_url() != first.redis_url()),
+            (
+                "redis_prefix",
+                config.redis_prefix() != first.redis_prefix(),
+            ),
+            ("state_dir", config.state_dir() != first.state_dir()),
+            (
+                "max_background",
+                config.max_background() != first.max_background(),
+            ),
+            (
+                "shutdown_grace",
+                config.shutdown_grace() != first.shutdown_grace(),
+            ),
+        ];
+        if let Some((key, _)) = differs.into_iter().find(|(_, differs)| *differs) {
+            return fail(
+                config,
+                key,
+                format!(
+                    "differs from account {:?}'s: the accounts of one server share it",
+                    first.name()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The accounts file, as written.
+struct File {
+    server: ServerFile,
+    accounts: Vec<toml::Table>,
+}
+
+impl File {
+    fn parse(text: &str, origin: &str) -> Result<File, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            let reason = e.message().trim().to_owned();
+            match line {
+                Some(line) => ConfigError::new(format!("{origin}: line {line}"), reason),
+                None => ConfigError::new(origin, reason),
+            }
+        })?;
+        let mut server = ServerFile::default();
+        let mut accounts = Vec::new();
+        for (key, value) in table {
+            match (key.as_str(), value) {
+                ("server", toml::Value::Table(t)) => {
+                    server = typed(t, &format!("{origin}: [server]"))?;
+                }
+                ("accounts", toml::Value::Array(items)) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        match item {
+                            toml::Value::Table(t) => accounts.push(t),
+                            _ => {
+                                return Err(ConfigError::new(
+                                    format!("{origin}: accounts[{i}]"),
+                                    "is not a table: write each account as [[accounts]]",
+                                ))
+                            }
+                        }
+                    }
+                }
+                ("server" | "accounts", _) => {
+                    return Err(ConfigError::new(
+                        format!("{origin}: {key}"),
+                        "has the wrong shape: write [server] once and [[accounts]] for each \
+                         account",
+                    ))
+                }
+                (other, _) => {
+                    return Err(ConfigError::new(
+                        format!("{origin}: {other}"),
+                        "is not a key of the accounts file: it has a [server] table and \
+                         [[accounts]] tables",
+                    ))
+                }
+            }
+        }
+        Ok(File { server, accounts })
+    }
+}
+
+/// The keys whose values are secrets (and may be written `env:VAR`).
+const SECRET_KEYS: [&str; 5] = [
+    "token",
+    "aes_key",
+    "prev_aes_key",
+    "app_secret",
+    "redis_url",
+];
+
+/// `table` as a `T` (whose every field is optional); an error names the
+/// key it is about, after `label`.
+fn typed<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    label: &str,
+) -> Result<T, ConfigError> {
+    match toml::Value::Table(table.clone()).try_into() {
+        Ok(typed) => Ok(typed),
+        Err(e) => {
+            let e: toml::de::Error = e;
+            // serde names an unknown key, not a key whose value has the
+            // wrong type: the key that fails alone is the one.
+            let culprit = table.into_iter().find_map(|(key, value)| {
+                let alone = toml::Table::from_iter([(key.clone(), value)]);
+                let failed: Result<T, _> = toml::Value::Table(alone).try_into();
+                failed.err().map(|e: toml::de::Error| (key, e))
+            });
+            Err(match culprit {
+                // The message would quote the value.
+                Some((key, _)) if SECRET_KEYS.contains(&key.as_str()) => ConfigError::new(
+                    format!("{label}: {key}"),
+                    "must be a string: the value itself, or env:VAR to read it from a variable",
+                ),
+                Some((key, e)) if !e.message().contains("unknown field") => {
+                    ConfigError::new(format!("{label}: {key}"), e.message().trim())
+                }
+                Some((_, e)) => ConfigError::new(label, e.message().trim()),
+                None => ConfigError::new(label, e.message().trim()),
+            })
+        }
+    }
+}
+
+/// The `[server]` table.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ServerFile {
+    addr: Option<String>,
+    redis_url: Option<String>,
+    redis_prefix: Option<String>,
+    api_base: Option<String>,
+    max_body_bytes: Option<usize>,
+    max_background: Option<usize>,
+    shutdown_grace_s: Option<u64>,
+    state_dir: Option<PathBuf>,
+}
+
+/// One `[[accounts]]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountFile {
+    name: Option<String>,
+    token: Option<String>,
+    path: Option<String>,
+    appid: Option<String>,
+    aes_key: Option<String>,
+    prev_aes_key: Option<String>,
+    mode: Option<String>,
+    app_secret: Option<String>,
+    deadline_ms: Option<u64>,
+    wait_retries: Option<u8>,
+    slow_tip: Option<String>,
+    pending_ttl_s: Option<u64>,
+    replay_window_s: Option<u64>,
+    session_ttl_s: Option<u64>,
+    dedup_ttl_s: Option<u64>,
+    dedup_capacity: Option<u64>,
+    handler_timeout_s: Option<u64>,
+}
+
+/// One [`WechatService`] per account, mounted together with
+/// `App::service`: each account's pushes arrive at its own path, checked
+/// with its own token and keys, answered by its handlers, with its own
+/// stores. Clone it into each worker's `App`.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+/// use wechat_events::accounts::{Accounts, WechatAccounts};
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     let accounts = Accounts::from_env().expect("config"); // WECHAT_CONFIG=accounts.toml
+///     let addr = accounts.addr().unwrap_or("127.0.0.1:8080").to_owned();
+///     let services = WechatAccounts::builder(accounts).build().expect("routes");
+///     HttpServer::new(move || App::new().service(services.clone()))
+///         .bind(addr)?
+///         .run()
+///         .await
+/// }
+/// ```
+#[derive(Clone)]
+pub struct WechatAccounts {
+    services: Arc<[WechatService]>,
+}
+
+/// What one account's [`ServiceBuilder`] is given besides its config.
+type Configure = Box<dyn Fn(&Config, ServiceBuilder) -> ServiceBuilder>;
+
+/// Builder for [`WechatAccounts`]; see [`WechatAccounts::builder`].
+pub struct AccountsBuilder {
+    accounts: Accounts,
+    shared: Router,
+    scoped: bool,
+    per_account: Vec<(String, Router)>,
+    configure: Vec<Configure>,
+}
+
+impl WechatAccounts {
+    /// Starts a builder for `accounts`' services. Each serves every
+    /// attribute-macro handler in the binary that is untagged and not
+    /// scoped to other accounts (`account = "..."`), unless told
+    /// [`AccountsBuilder::only`].
+    pub fn builder(accounts: Accounts) -> AccountsBuilder {
+        AccountsBuilder {
+            accounts,
+            shared: Router::new(),
+            scoped: false,
+            per_account: Vec::new(),
+            configure: Vec::new(),
+        }
+    }
+
+    /// Every account's service, in the accounts' order.
+    pub fn services(&self) -> &[WechatService] {
+        &self.services
+    }
+
+    /// The service of the account named `name`.
+    pub fn get(&self, name: &str) -> Option<&WechatService> {
+        self.services.iter().find(|s| s.config().name() == name)
+    }
+
+    /// Drains every account's service at once ([`WechatService::drain`]),
+    /// all within `grace`; `true` when all finished in time.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let drains = self.services.iter().map(|s| s.drain(grace));
+        futures_util::future::join_all(drains)
+            .await
+            .into_iter()
+            .all(|drained| drained)
+    }
+}
+
+impl fmt::Debug for WechatAccounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.services.iter().map(|s| s.config().name()))
+            .finish()
+    }
+}
+
+impl AccountsBuilder {
+    /// Routes every account serves (may be called several times).
+    pub fn router(mut self, router: Router) -> Self {
+        self.shared = self.shared.merge(router);
+        self
+    }
+
+    /// Routes only the account named `account` serves. An account that is
+    /// not configured stops [`AccountsBuilder::build`].
+    pub fn account_router(mut self, account: impl Into<String>, router: Router) -> Self {
+        self.per_account.push((account.into(), router));
+        self
+    }
+
+    /// Serves exactly the routes given (with [`AccountsBuilder::router`],
+    /// [`AccountsBuilder::account_router`] and here): attribute handlers
+    /// only where a router names them (see
+    /// [`ServiceBuilder::only`](crate::service::ServiceBuilder::only)).
+    pub fn only(mut self, router: Router) -> Self {
+        self.scoped = true;
+        self.shared = self.shared.merge(router);
+        self
+    }
+
+    /// Gives every account's [`ServiceBuilder`] what `configure` adds
+    /// (a late-reply hook, a store of its own, ...), called once per
+    /// account with its config.
+    pub fn configure(
+        mut self,
+        configure: impl Fn(&Config, ServiceBuilder) -> ServiceBuilder + 'static,
+    ) -> Self {
+        self.configure.push(Box::new(configure));
+        self
+    }
+
+    /// Builds every account's service. The accounts share one Redis
+    /// connection (when configured), one state directory and one
+    /// background limit. Stops at the first error: a handler scoped to an
+    /// account that is not configured, a router for such an account, or
+    /// an account's own build error (naming the account).
+    pub fn build(self) -> Result<WechatAccounts, BuildError> {
+        let configs = self.accounts.configs;
+        let names: Vec<&str> = configs.iter().map(Config::name).collect();
+        if let Some((account, _)) = self
+            .per_account
+            .iter()
+            .find(|(account, _)| !names.contains(&account.as_str()))
+        {
+            return Err(BuildError::UnknownAccount {
+                what: "AccountsBuilder::account_router".to_owned(),
+                account: account.clone(),
+                configured: names.iter().map(|n| (*n).to_owned()).collect(),
+            });
+        }
+        let Some(first) = configs.first() else {
+            return Ok(WechatAccounts {
+                services: Arc::from(Vec::new()),
+            });
+        };
+        let background = Arc::new(Semaphore::new(first.max_background()));
+        #[cfg(feature = "redis")]
+        let redis = crate::redis::RedisBackend::from_config(first).transpose()?;
+        let mut services = Vec::with_capacity(configs.len());
+        for config in &configs {
+            let mut routes = self.shared.clone();
+            for (_, router) in self.per_account.iter().filter(|(a, _)| a == config.name()) {
+                routes = routes.merge(router.clone());
+            }
+            let mut builder = WechatService::builder(config.clone());
+            builder = match self.scoped {
+                true => builder.only(routes),
+                false => builder.router(routes),
+            };
+            #[cfg(feature = "redis")]
+            if let Some(backend) = &redis {
+                builder = builder.redis(backend.clone());
+            }
+            builder = builder.shared_background(background.clone());
+            for configure in &self.configure {
+                builder = configure(config, builder);
+            }
+            let service = builder.build().map_err(|e| BuildError::Account {
+                account: config.name().to_owned(),
+                error: Box::new(e),
+            })?;
+            services.push(service);
+        }
+        Ok(WechatAccounts {
+            services: services.into(),
+        })
+    }
+}
+
+impl HttpServiceFactory for WechatAccounts {
+    fn register(self, config: &mut AppService) {
+        for service in self.services.iter() {
+            service.clone().register(config);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Mode;
+
+    const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn load(text: &str, pairs: &[(&str, &str)]) -> Result<Accounts, ConfigError> {
+        Accounts::from_toml(text, "accounts.toml", env(pairs))
+    }
+
+    fn error(text: &str, pairs: &[(&str, &str)]) -> String {
+        load(text, pairs).expect_err("loaded").to_string()
+    }
+
+    const TWO: &str = r#"
+        [server]
+        addr = "0.0.0.0:9000"
+        redis_prefix = "bots"
+
+        [[accounts]]
+        name = "shop"
+        token = "env:SHOP_TOKEN"
+
+        [[accounts]]
+        name = "news-cn"
+        token = "newstoken"
+        appid = "wxnews"
+        aes_key = "env:NEWS_KEY"
+        deadline_ms = 3000
+        replay_window_s = 0
+    "#;
+
+    #[test]
+    fn a_file_gives_each_account_its_identity_and_settings() {
+        let accounts = load(
+            TWO,
+            &[
+                ("SHOP_TOKEN", "shoptoken"),
+                ("NEWS_KEY", KEY),
+                ("WECHAT_DEADLINE_MS", "2000"),
+                ("WECHAT_SLOW_TIP", "稍等"),
+            ],
+        )
+        .expect("accounts");
+        assert_eq!(accounts.names().collect::<Vec<_>>(), ["shop", "news-cn"]);
+        assert_eq!(accounts.addr(), Some("0.0.0.0:9000"));
+        let shop = accounts.get("shop").expect("shop");
+        assert_eq!(shop.token(), "shoptoken");
+        assert_eq!(shop.path(), "/wechat/shop");
+        assert_eq!(shop.mode(), Mode::Plain);
+        assert_eq!(shop.store_account(), "shop");
+        // The environment's behaviour settings are every account's
+        // defaults; the file wins where both are given.
+        assert_eq!(shop.deadline(), Duration::from_millis(2000));
+        assert_eq!(shop.slow_tip(), Some("稍等"));
+        assert_eq!(shop.redis_prefix(), "bots");
+        assert!(shop.replay_window().is_some());
+        let news = accounts.get("news-cn").expect("news");
+        assert_eq!(news.mode(), Mode::Secure);
+        assert_eq!(news.store_account(), "wxnews");
+        assert_eq!(news.deadline(), Duration::from_millis(3000));
+        assert_eq!(news.replay_window(), None);
+        assert_eq!(news.redis_prefix(), "bots");
+    }
+
+    #[test]
+    fn without_the_file_the_environment_is_one_default_account() {
+        let accounts = Accounts::from_lookup(env(&[
+            ("WECHAT_TOKEN", "envtoken"),
+            ("WECHAT_ADDR", "127.0.0.1:0"),
+        ]))
+        .expect("accounts");
+        assert_eq!(accounts.names().collect::<Vec<_>>(), ["default"]);
+        assert_eq!(accounts.configs()[0].path(), "/wechat");
+        assert_eq!(accounts.addr(), Some("127.0.0.1:0"));
+        assert_eq!(accounts.file(), None);
+    }
+
+    #[test]
+    fn identity_variables_beside_the_file_stop_start_up() {
+        let err = Accounts::from_lookup(env(&[
+            ("WECHAT_CONFIG", "/nonexistent/accounts.toml"),
+            ("WECHAT_TOKEN", "envtoken"),
+            ("WECHAT_AES_KEY", KEY),
+        ]))
+        .expect_err("loaded")
+        .to_string();
+        assert!(
+            err.starts_with(
+                "invalid configuration: WECHAT_TOKEN, WECHAT_AES_KEY: set beside WECHAT_CONFIG"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("belong in the accounts file"), "{err}");
+        assert!(!err.contains(KEY), "a secret in the message: {err}");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_names_it() {
+        let err = Accounts::from_lookup(env(&[("WECHAT_CONFIG", "/nonexistent/accounts.toml")]))
+            .expect_err("loaded")
+            .to_string();
+        assert!(
+            err.starts_with("invalid configuration: WECHAT_CONFIG=/nonexistent/accounts.toml: cannot read the accounts file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_names_its_line() {
+        let err = error(
+            "[[accounts]]\nname = \"shop\"\ntoken = \"unterminated\n",
+            &[],
+        );
+        assert!(
+            err.starts_with("invalid configuration: accounts.toml: line 3: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_account_and_the_key() {
+        let cases: &[(&str, &str)] = &[
+            // An unknown key.
+            (
+                "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\ntokne = \"x\"",
+                "accounts.toml: account \"shop\": unknown field `tokne`",
+            ),
+            // A missing token.
+            (
+                "[[accounts]]\nname = \"shop\"",
+                "accounts.toml: account \"shop\": token: is required",
+            ),
+            // A key of the wrong length.
+            (
+                "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\nappid = \"wx1\"\naes_key = \"short\"",
+                "accounts.toml: account \"shop\": aes_key: ",
+            ),
+            // A value of the wrong type.
+            (
+                "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\ndeadline_ms = \"3000\"",
+                "accounts.toml: account \"shop\": ",
+            ),
+            // Out of range.
+            (
+                "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\ndeadline_ms = 9000",
+                "accounts.toml: account \"shop\": deadline_ms: must be more than 0",
+            ),
+            // A bad name.
+            (
+                "[[accounts]]\nname = \"shop a\"\ntoken = \"shoptoken\"",
+                "accounts.toml: account \"shop a\": name: \"shop a\" is not an account name",
+            ),
+            // No name.
+            (
+                "[[accounts]]\ntoken = \"shoptoken\"",
+                "accounts.toml: accounts[0]: name: is required",
+            ),
+            // A duplicate name, path, AppID.
+            (
+                "[[accounts]]\nname = \"a\"\ntoken = \"tok\"\n[[accounts]]\nname = \"a\"\ntoken = \"tok\"\npath = \"/b\"",
+                "accounts.toml: account \"a\": name: \"a\" names two accounts",
+            ),
+            (
+                "[[accounts]]\nname = \"a\"\ntoken = \"tok\"\npath = \"/wx\"\n[[accounts]]\nname = \"b\"\ntoken = \"tok\"\npath = \"/wx\"",
+                "accounts.toml: account \"b\": path: \"/wx\" is also account \"a\"'s path",
+            ),
+            (
+                "[[accounts]]\nname = \"a\"\ntoken = \"tok\"\nappid = \"wx1\"\n[[accounts]]\nname = \"b\"\ntoken = \"tok\"\nappid = \"wx1\"",
+                "accounts.toml: account \"b\": appid: \"wx1\" is also account \"a\"'s AppID",
+            ),
+            // An unset `env:` secret.
+            (
+                "[[accounts]]\nname = \"shop\"\ntoken = \"env:SHOP_TOKEN\"",
+                "accounts.toml: account \"shop\": token: env:SHOP_TOKEN names the environment variable SHOP_TOKEN, which is not set",
+            ),
+            // The server's mistakes name the file and the key.
+            (
+                "[server]\nmax_body_bytes = 0\n[[accounts]]\nname = \"a\"\ntoken = \"tok\"",
+                "accounts.toml: server.max_body_bytes: ",
+            ),
+            (
+                "[server]\nlisten = \"x\"\n[[accounts]]\nname = \"a\"\ntoken = \"tok\"",
+                "accounts.toml: [server]: unknown field `listen`",
+            ),
+            (
+                "[defaults]\nx = 1\n[[accounts]]\nname = \"a\"\ntoken = \"tok\"",
+                "accounts.toml: defaults: is not a key of the accounts file",
+            ),
+            ("", "accounts.toml: accounts: lists no account"),
+        ];
+        for (text, wanted) in cases {
+            let err = error(text, &[]);
+            let wanted = format!("invalid configuration: {wanted}");
+            assert!(
+                err.starts_with(&wanted),
+                "{text:?}:\n  got  {err}\n  want {wanted}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_names_its_key() {
+        let err = error(
+            "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\ndeadline_ms = \"3000\"",
+            &[],
+        );
+        assert!(err.contains("deadline_ms"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_quoted() {
+        let err = error("[[accounts]]\nname = \"shop\"\ntoken = 9876543210", &[]);
+        assert!(
+            err.contains("account \"shop\": token: must be a string"),
+            "{err}"
+        );
+        assert!(!err.contains("9876543210"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_environment_default_names_its_variable() {
+        let err = error(
+            "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"",
+            &[("WECHAT_DEADLINE_MS", "9000")],
+        );
+        assert!(
+            err.starts_with("invalid configuration: WECHAT_DEADLINE_MS: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn code_built_accounts_are_checked_together() {
+        let config = |name: &str, path: &str| {
+            Config::builder("token")
+                .name(name)
+                .path(path)
+                .build()
+                .expect("config")
+        };
+        let err = Accounts::new([config("a", "/x"), config("b", "/x")])
+            .expect_err("built")
+            .to_string();
+        assert!(err.contains("account \"b\": path"), "{err}");
+        let other_redis = Config::builder("token")
+            .name("c")
+            .path("/c")
+            .max_background(3)
+            .build()
+            .expect("config");
+        let err = Accounts::new([config("a", "/a"), other_redis])
+            .expect_err("built")
+            .to_string();
+        assert!(
+            err.contains("account \"c\": max_background: differs"),
+            "{err}"
+        );
+    }
+}
