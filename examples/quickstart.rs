@@ -15,6 +15,13 @@
 //! prints `listening on http://ADDR/PATH` with the bound address (use
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
 //!
+//! With `WECHAT_CONFIG=accounts.toml` it serves every account of that
+//! file (see `examples/accounts.example.toml` and the README's "Several
+//! accounts"), each at its own path, printing one `listening on` line per
+//! account; `帮助` then names the account on its first line. A mistake in
+//! the file stops it with exit status 2 and a message naming the account
+//! and the key.
+//!
 //! With `WECHAT_REDIS_URL` set (and `WECHAT_REDIS_PREFIX`, default
 //! `wechat`), several quickstarts behind one load balancer share through
 //! that Redis the users' sessions (the last location `位置` answers), the
@@ -44,8 +51,8 @@ use actix_web::{web, App, HttpServer};
 use wechat_events::service::stop_listening;
 use wechat_events::session::SessionError;
 use wechat_events::{
-    on_event, on_message, on_text, Article, Captures, ClickEvent, Config, Context, ImageMessage,
-    LocationEvent, Reply, ScanEvent, Session, SubscribeEvent, TextMessage, WechatService,
+    on_event, on_message, on_text, Accounts, Article, Captures, ClickEvent, Context, ImageMessage,
+    LocationEvent, Reply, ScanEvent, Session, SubscribeEvent, TextMessage, WechatAccounts,
 };
 
 /// The token used when `WECHAT_TOKEN` is not set.
@@ -72,14 +79,20 @@ const HELP: &str = "可用指令:\n\
 #[derive(Default)]
 struct State {
     count_clicks: AtomicU64,
+    /// Whether the accounts come from an accounts file (`WECHAT_CONFIG`):
+    /// `帮助` then says which account answers.
+    named_accounts: bool,
 }
 
 /// The session value holding the user's last reported `(latitude, longitude)`.
 const LOCATION: &str = "location";
 
 #[on_text(keyword = "帮助", keyword = "help")]
-async fn help(_: TextMessage) -> &'static str {
-    HELP
+async fn help(_: TextMessage, cx: Context, state: web::Data<State>) -> String {
+    match state.named_accounts {
+        true => format!("{}\n{HELP}", cx.account_name()),
+        false => HELP.to_owned(),
+    }
 }
 
 #[on_text(keyword = "图文")]
@@ -237,13 +250,15 @@ log_verification! {
     verification_expired: VerifyExpired(VerifyExpiredEvent),
 }
 
-fn config() -> Result<Config, wechat_events::ConfigError> {
+fn accounts() -> Result<Accounts, wechat_events::ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if env("WECHAT_TOKEN").is_none() {
+    // With an accounts file, each account's token is in it.
+    let from_file = env("WECHAT_CONFIG").is_some();
+    if !from_file && env("WECHAT_TOKEN").is_none() {
         println!("WECHAT_TOKEN is not set: using the development token {DEV_TOKEN:?}");
     }
-    Config::from_lookup(|name| match name {
-        "WECHAT_TOKEN" => env(name).or_else(|| Some(DEV_TOKEN.to_owned())),
+    Accounts::from_lookup(|name| match name {
+        "WECHAT_TOKEN" if !from_file => env(name).or_else(|| Some(DEV_TOKEN.to_owned())),
         // Redis, when set, keeps them instead.
         "WECHAT_STATE_DIR" => env(name).or_else(|| {
             env("WECHAT_REDIS_URL")
@@ -264,36 +279,45 @@ async fn main() -> std::io::Result<()> {
         // Colours for a terminal, not for a log file or a pipe.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = config().unwrap_or_else(|e| {
+    let accounts = accounts().unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2);
     });
-    let path = config.path().to_owned();
-    let mode = config.mode();
-    let grace = config.shutdown_grace();
-    // Every `#[on_...]` handler above is registered by `build()`, which also
-    // logs the handler table and refuses two handlers for one keyword or key.
-    let service = WechatService::builder(config).build().unwrap_or_else(|e| {
+    let named_accounts = accounts.file().is_some();
+    let addr_setting = match named_accounts {
+        true => "the address ([server] addr, or WECHAT_ADDR)",
+        false => "WECHAT_ADDR",
+    };
+    let addr = listen_addr(accounts.addr(), addr_setting).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(2);
     });
-    let state = web::Data::new(State::default());
-    let addr = listen_addr().unwrap_or_else(|e| {
-        eprintln!("{e}");
-        std::process::exit(2);
+    // Every `#[on_...]` handler above is registered by `build()` for every
+    // account, which also logs each account's handler table and refuses two
+    // handlers for one keyword or key.
+    let services = WechatAccounts::builder(accounts)
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        });
+    let grace = services.services()[0].config().shutdown_grace();
+    let state = web::Data::new(State {
+        named_accounts,
+        ..State::default()
     });
     // Bound here rather than by `HttpServer::bind`, which keeps its sockets
     // to itself: on SIGTERM these are shut down, so that new connections
     // are refused during the drain instead of waiting in the backlog.
     let listeners = bind(&addr).unwrap_or_else(|e| {
-        eprintln!("cannot listen on WECHAT_ADDR={}: {e}", addr[0]);
+        eprintln!("cannot listen on {addr_setting} = {}: {e}", addr[0]);
         std::process::exit(1);
     });
-    let app_service = service.clone();
+    let app_services = services.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .service(app_service.clone())
+            .service(app_services.clone())
     })
     .workers(2)
     // Signals are handled below, so handlers can finish first.
@@ -305,17 +329,27 @@ async fn main() -> std::io::Result<()> {
             server.listen(listener.try_clone()?)
         })
         .unwrap_or_else(|e| {
-            eprintln!("cannot listen on WECHAT_ADDR={}: {e}", addr[0]);
+            eprintln!("cannot listen on {addr_setting} = {}: {e}", addr[0]);
             std::process::exit(1);
         });
-    for bound in server.addrs() {
-        println!("listening on http://{bound}{path} ({mode} mode)");
+    for service in services.services() {
+        let config = service.config();
+        let (path, mode) = (config.path(), config.mode());
+        for bound in server.addrs() {
+            match named_accounts {
+                true => println!(
+                    "listening on http://{bound}{path} ({mode} mode, account {})",
+                    config.name()
+                ),
+                false => println!("listening on http://{bound}{path} ({mode} mode)"),
+            }
+        }
     }
     let server = server.run();
     actix_web::rt::spawn(shut_down_on_signal(
         server.handle(),
         listeners,
-        service,
+        services,
         grace,
     ));
     server.await
@@ -344,7 +378,7 @@ fn bind(addrs: &[SocketAddr]) -> std::io::Result<Vec<TcpListener>> {
 async fn shut_down_on_signal(
     handle: ServerHandle,
     listeners: Vec<TcpListener>,
-    service: WechatService,
+    services: WechatAccounts,
     grace: Duration,
 ) {
     let terminate = async {
@@ -381,23 +415,20 @@ async fn shut_down_on_signal(
         grace_s = grace.as_secs(),
         "shutting down: new connections refused; waiting for handlers"
     );
-    service.drain(grace).await;
+    services.drain(grace).await;
     handle.stop(true).await;
     tracing::info!("stopped");
 }
 
-/// Where to listen: `WECHAT_ADDR` (`host:port`), default `127.0.0.1:8080`.
-/// A bad value is an error naming the variable.
-fn listen_addr() -> Result<Vec<SocketAddr>, String> {
-    let value = match std::env::var("WECHAT_ADDR") {
-        Ok(value) if !value.trim().is_empty() => value,
-        Ok(_) | Err(std::env::VarError::NotPresent) => return Ok(vec![DEFAULT_ADDR.into()]),
-        Err(std::env::VarError::NotUnicode(raw)) => {
-            return Err(format!("WECHAT_ADDR is not valid UTF-8: {raw:?}"))
-        }
+/// Where to listen: `value` (`host:port`; the accounts file's
+/// `[server] addr`, else `WECHAT_ADDR`), default `127.0.0.1:8080`. A bad
+/// value is an error naming `setting`.
+fn listen_addr(value: Option<&str>, setting: &str) -> Result<Vec<SocketAddr>, String> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(vec![DEFAULT_ADDR.into()]);
     };
     let bad = |reason: &dyn std::fmt::Display| {
-        format!("WECHAT_ADDR={value:?} is not an address to listen on (host:port, e.g. 127.0.0.1:8080): {reason}")
+        format!("{setting} = {value:?} is not an address to listen on (host:port, e.g. 127.0.0.1:8080): {reason}")
     };
     let addrs: Vec<SocketAddr> = value
         .trim()
