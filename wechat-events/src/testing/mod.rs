@@ -294,6 +294,30 @@ impl Simulator {
         }
     }
 
+    /// A simulator playing WeChat for the account `config` describes: its
+    /// token, and in secure or compatible mode its AppID and current
+    /// EncodingAESKey. (Its pushes still go to the URL they are sent to:
+    /// the account's is `config.path()` on the server.)
+    ///
+    /// ```
+    /// use wechat_events::{testing::Simulator, Config};
+    /// let config = Config::builder("shoptoken").name("shop")
+    ///     .appid("wx1").aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+    ///     .build().unwrap();
+    /// let sim = Simulator::for_config(&config);
+    /// assert_eq!(sim.token(), "shoptoken");
+    /// assert!(sim.is_encrypting());
+    /// ```
+    pub fn for_config(config: &crate::Config) -> Self {
+        let mut sim = Simulator::new(config.token());
+        if let Some(keys) = config.keys() {
+            sim.key = Some(keys.current().clone());
+            sim.appid = keys.appid().to_owned();
+            sim.compatible = config.mode() == crate::Mode::Compatible;
+        }
+        sim
+    }
+
     /// Secure mode (安全模式): pushes are encrypted with `encoding_aes_key`
     /// (the console's 43 characters) for `appid`, and replies must come back
     /// encrypted with a valid `MsgSignature`.
