@@ -373,3 +373,139 @@ async fn menu_pickers_are_answered_and_jobs_are_acknowledged() {
     .await;
     assert!(verified.is_no_reply(), "{verified:?}");
 }
+
+// ---- several accounts: WECHAT_CONFIG ------------------------------------
+
+/// The shipped example file, with its secrets given.
+const ACCOUNT_SECRETS: [(&str, &str); 4] = [
+    ("SHOP_TOKEN", "shoptoken"),
+    ("NEWS_TOKEN", "newstoken"),
+    ("STAFF_TOKEN", "stafftoken"),
+    ("STAFF_AES_KEY", AES_KEY),
+];
+
+fn example_accounts_file() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/accounts.example.toml")
+}
+
+#[actix_rt::test]
+async fn with_an_accounts_file_every_account_is_served_and_named() {
+    // The example listens on 8080, which a test cannot count on: the same
+    // accounts, on any port.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("accounts.toml");
+    let text = std::fs::read_to_string(example_accounts_file()).expect("example");
+    let text = text.replace("addr = \"127.0.0.1:8080\"", "addr = \"127.0.0.1:0\"");
+    std::fs::write(&file, text).expect("write");
+    let (qs, listening) = Quickstart::start_accounts(&file, &ACCOUNT_SECRETS, 3);
+    let addr = qs.addr;
+    assert_eq!(
+        listening,
+        [
+            format!("{addr}/wechat/shop (plain mode, account shop)"),
+            format!("{addr}/wx/news (plain mode, account news)"),
+            format!("{addr}/wechat/staff (secure mode, account staff)"),
+        ]
+    );
+    let account = |token: &str| Simulator::new(token);
+    let staff = Simulator::new("stafftoken")
+        .secure(AES_KEY, "wx2c2769f8efd9abc2")
+        .expect("sim");
+    for (name, path, sim) in [
+        ("shop", "/wechat/shop", account("shoptoken")),
+        ("news", "/wx/news", account("newstoken")),
+        ("staff", "/wechat/staff", staff),
+    ] {
+        let url = format!("http://{addr}{path}");
+        let help = sim.send(url.as_str(), &SimPush::text("帮助")).await;
+        let help = help.expect("answered");
+        let text = help.text().expect("a text");
+        assert_eq!(text.lines().next(), Some(name), "{text}");
+        assert!(text.contains("可用指令"), "{text}");
+        let echo = sim.send(url.as_str(), &SimPush::text("x")).await;
+        assert_eq!(echo.expect("answered").text(), Some("收到:x"));
+        // Another account's token is refused here.
+        let other = if name == "shop" {
+            "newstoken"
+        } else {
+            "shoptoken"
+        };
+        let refused = Simulator::new(other)
+            .send(url.as_str(), &SimPush::text("x"))
+            .await
+            .expect("answered");
+        assert_eq!(refused.status.as_u16(), 403, "{name}");
+    }
+}
+
+#[actix_rt::test]
+async fn without_an_accounts_file_help_is_unchanged() {
+    let qs = start();
+    let help = sim().send(qs.url.as_str(), &SimPush::text("帮助")).await;
+    let help = help.expect("answered");
+    assert!(
+        help.text().expect("a text").starts_with("可用指令"),
+        "{help:?}"
+    );
+}
+
+#[test]
+fn a_bad_accounts_file_stops_start_up_naming_the_account_and_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cases = [
+        (
+            "malformed",
+            "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\n",
+            "line 3",
+        ),
+        (
+            "unknown key",
+            "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\nappsecret = \"x\"\n",
+            "account \"shop\": unknown field `appsecret`",
+        ),
+        (
+            "duplicate path",
+            "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\npath = \"/wx\"\n\
+             [[accounts]]\nname = \"news\"\ntoken = \"newstoken\"\npath = \"/wx\"\n",
+            "account \"news\": path: \"/wx\" is also account \"shop\"'s path",
+        ),
+        (
+            "missing env secret",
+            "[[accounts]]\nname = \"staff\"\ntoken = \"stafftoken\"\nappid = \"wx1\"\n\
+             aes_key = \"env:STAFF_AES_KEY_UNSET\"\n",
+            "account \"staff\": aes_key: env:STAFF_AES_KEY_UNSET names the environment variable STAFF_AES_KEY_UNSET, which is not set",
+        ),
+    ];
+    for (what, text, wanted) in cases {
+        let file = dir.path().join(format!("{}.toml", what.replace(' ', "_")));
+        std::fs::write(&file, text).expect("write");
+        let out = Quickstart::run_with_only(&[("WECHAT_CONFIG", file.to_str().expect("utf-8"))]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(stderr.contains(wanted), "{what}: {stderr}");
+        assert!(
+            stderr.contains(&*file.to_string_lossy()),
+            "{what}: {stderr}"
+        );
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{what}: one message: {stderr}"
+        );
+    }
+    // An account's identity in the environment beside the file.
+    let file = dir.path().join("ok.toml");
+    std::fs::write(
+        &file,
+        "[[accounts]]\nname = \"shop\"\ntoken = \"shoptoken\"\n",
+    )
+    .expect("write");
+    let out = Quickstart::run_to_exit(&[("WECHAT_CONFIG", file.to_str().expect("utf-8"))]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("WECHAT_TOKEN: set beside WECHAT_CONFIG"),
+        "{stderr}"
+    );
+}

@@ -234,26 +234,41 @@ impl Quickstart {
     /// environment when it is expected to stop by itself (a bad
     /// configuration), and returns how it ended.
     pub fn run_to_exit(env: &[(&str, &str)]) -> std::process::Output {
-        let state = tempfile::tempdir().expect("a state directory");
-        let mut cmd = Command::new(quickstart_binary());
-        cmd.env_clear()
-            .env("WECHAT_TOKEN", TOKEN)
-            .env("WECHAT_STATE_DIR", state.path())
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().expect("run quickstart")
+        let mut env = env.to_vec();
+        env.insert(0, ("WECHAT_TOKEN", TOKEN));
+        Self::run_with_only(&env)
     }
 
     /// Starts the quickstart with `WECHAT_TOKEN=TOKEN` and the given extra
     /// environment, and waits for its "listening on" line.
     pub fn start(env: &[(&str, &str)]) -> Quickstart {
+        let mut env = env.to_vec();
+        env.insert(0, ("WECHAT_TOKEN", TOKEN));
+        let (quickstart, _) = Self::spawn(&env, 1);
+        quickstart
+    }
+
+    /// Starts the quickstart serving the accounts file `file`
+    /// (`WECHAT_CONFIG`, no `WECHAT_TOKEN`) with the given extra
+    /// environment, and waits for its `count` "listening on" lines: the
+    /// URL of each account, after `http://`, with the rest of its line.
+    pub fn start_accounts(
+        file: &std::path::Path,
+        env: &[(&str, &str)],
+        count: usize,
+    ) -> (Quickstart, Vec<String>) {
+        let file = file.to_str().expect("a UTF-8 path");
+        let mut env = env.to_vec();
+        env.insert(0, ("WECHAT_CONFIG", file));
+        Self::spawn(&env, count)
+    }
+
+    /// Spawns the quickstart with only `env` (and a state directory, any
+    /// port, `RUST_LOG=warn`) and reads `count` "listening on" lines.
+    fn spawn(env: &[(&str, &str)], count: usize) -> (Quickstart, Vec<String>) {
         let state = tempfile::tempdir().expect("a state directory");
         let mut cmd = Command::new(quickstart_binary());
         cmd.env_clear()
-            .env("WECHAT_TOKEN", TOKEN)
             .env("WECHAT_ADDR", "127.0.0.1:0")
             .env("WECHAT_STATE_DIR", state.path())
             .env("RUST_LOG", "warn")
@@ -271,24 +286,42 @@ impl Quickstart {
         let mut child = cmd.spawn().expect("spawn quickstart");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let addr = loop {
+        let mut listening = Vec::new();
+        while listening.len() < count {
             let line = lines
                 .next()
                 .expect("quickstart exited before listening")
                 .expect("read stdout");
             if let Some(rest) = line.strip_prefix("listening on http://") {
-                let addr = rest.split('/').next().expect("addr");
-                break addr.parse::<SocketAddr>().expect("socket addr");
+                listening.push(rest.to_owned());
             }
-        };
+        }
+        let addr = listening[0].split('/').next().expect("addr");
+        let addr = addr.parse::<SocketAddr>().expect("socket addr");
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Quickstart {
+        let quickstart = Quickstart {
             child,
             _state: state,
             addr,
             url: format!("http://{addr}/wechat"),
+        };
+        (quickstart, listening)
+    }
+
+    /// Runs the quickstart with only `env` (and a state directory) when it
+    /// is expected to stop by itself, and returns how it ended.
+    pub fn run_with_only(env: &[(&str, &str)]) -> std::process::Output {
+        let state = tempfile::tempdir().expect("a state directory");
+        let mut cmd = Command::new(quickstart_binary());
+        cmd.env_clear()
+            .env("WECHAT_STATE_DIR", state.path())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
         }
+        cmd.output().expect("run quickstart")
     }
 }
 
