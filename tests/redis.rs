@@ -2176,3 +2176,129 @@ async fn redis_full_under_load_runs_each_push_once_while_healthy_and_loses_no_re
         eprintln!("{figures}");
     }
 }
+
+// ---- several accounts on one Redis --------------------------------------
+
+/// Two instances serving three accounts (two plaintext without an AppID,
+/// one secure with one) through one Redis: each account's pushes,
+/// sessions and pending replies are its own, under keys that carry the
+/// account — its AppID where it has one, else its name.
+#[actix_rt::test]
+async fn several_accounts_share_one_redis_with_keys_apart() {
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let file = format!(
+        r#"
+        [server]
+        redis_url = "env:TEST_REDIS_URL"
+        redis_prefix = "{prefix}"
+
+        [[accounts]]
+        name = "shop"
+        token = "shoptoken"
+
+        [[accounts]]
+        name = "news"
+        token = "newstoken"
+
+        [[accounts]]
+        name = "staff"
+        token = "stafftoken"
+        appid = "{APPID}"
+        aes_key = "env:STAFF_AES_KEY"
+        "#,
+        prefix = redis.prefix
+    );
+    let url = redis.url.clone();
+    let accounts = wechat_events::Accounts::from_toml(&file, "accounts.toml", |name| match name {
+        "TEST_REDIS_URL" => Some(url.clone()),
+        "STAFF_AES_KEY" => Some(AES_KEY.to_owned()),
+        _ => None,
+    })
+    .expect("accounts");
+    let runs: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+    let instance = || {
+        let runs = runs.clone();
+        let router = Router::new()
+            .keyword("数", move |_: TextMessage, cx: Context| {
+                let runs = runs.clone();
+                async move {
+                    *runs
+                        .lock()
+                        .unwrap()
+                        .entry(cx.account_name().to_owned())
+                        .or_default() += 1;
+                    format!("{} counted", cx.account_name())
+                }
+            })
+            .keyword(
+                "记",
+                |_: TextMessage, cx: Context, session: Session| async move {
+                    session.set("who", &cx.account_name()).await?;
+                    Ok::<_, SessionError>("记下了")
+                },
+            )
+            .keyword("读", |_: TextMessage, session: Session| async move {
+                let who: Option<String> = session.get("who").await?;
+                Ok::<_, SessionError>(who.unwrap_or_else(|| "nobody".to_owned()))
+            });
+        let services = wechat_events::WechatAccounts::builder(accounts.clone())
+            .only(router)
+            .build()
+            .expect("services");
+        TestServer::without_service()
+            .configure(move |cfg| {
+                cfg.service(services.clone());
+            })
+            .start()
+    };
+    let (a, b) = (instance(), instance());
+    let names = ["shop", "news", "staff"];
+    let ask = |server: &TestServer, account: &str, push: SimPush| {
+        let config = accounts.get(account).expect("account").clone();
+        let url = server.url_for(config.path());
+        async move {
+            let sim = Simulator::for_config(&config).openid("o_everywhere");
+            let answer = sim.deliver(url.as_str(), &sim.prepare(&push)).await;
+            answer.expect("answered").text().unwrap_or("").to_owned()
+        }
+    };
+    // One OpenID, one CreateTime, one MsgId: a push per account, each run
+    // once whichever instance gets its retry.
+    let now = now();
+    let same = || SimPush::text("数").create_time(now).msg_id(777);
+    for account in names {
+        assert_eq!(ask(&a, account, same()).await, format!("{account} counted"));
+        assert_eq!(ask(&b, account, same()).await, format!("{account} counted"));
+    }
+    for account in names {
+        assert_eq!(runs.lock().unwrap().get(account), Some(&1), "{account}");
+    }
+    // Sessions: written through one instance, read through the other, per
+    // account.
+    assert_eq!(ask(&a, "shop", SimPush::text("记")).await, "记下了");
+    assert_eq!(ask(&b, "shop", SimPush::text("读")).await, "shop");
+    assert_eq!(ask(&b, "news", SimPush::text("读")).await, "nobody");
+    assert_eq!(ask(&b, "staff", SimPush::text("读")).await, "nobody");
+    // Every key carries its account: the name without an AppID, the AppID
+    // with one; none is the single account's `default`.
+    let keys = redis.keys().await;
+    for account in ["shop", "news", APPID] {
+        let tagged = format!("{{{}:{account}}}", redis.prefix);
+        let plain = format!("{}:{account}:", redis.prefix);
+        assert!(
+            keys.iter()
+                .any(|k| k.starts_with(&tagged) || k.starts_with(&plain)),
+            "no key for {account}: {keys:?}"
+        );
+    }
+    let default = format!("{}:default", redis.prefix);
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains(&default) && !k.contains(":staff")),
+        "{keys:?}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
