@@ -1,5 +1,6 @@
 //! The `wechat-sim` binary against the test bot (every subcommand, every
-//! mode) and against fakes that misbehave the ways WeChat refuses.
+//! mode), against a server of several accounts (`--config`, `--account`),
+//! and against fakes that misbehave the ways WeChat refuses.
 
 mod common;
 
@@ -11,7 +12,9 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use common::{closed_port, serve_bot, BotMode, APPID, KEY, TOKEN};
+use wechat_events::accounts::Accounts;
 use wechat_events::testing::TestServer;
+use wechat_events::{Context, Router, TextMessage, WechatAccounts};
 
 const DEADLINE: Duration = Duration::from_secs(4);
 
@@ -400,4 +403,293 @@ fn slow_answers_fail_and_retries_resend_the_same_bytes() {
     let out = &run.failed().stdout;
     assert!(out.contains("← 200 OK in "), "{run}");
     assert!(out.contains("over WeChat's 5 s limit"), "{run}");
+}
+
+/// Two plaintext accounts (`a` at /wechat/a, `b` at /hooks/b), `vault` in
+/// secure mode and `mixed` in compatible mode; secrets in `env:` variables.
+const ACCOUNTS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/sim-accounts.toml"
+);
+
+/// The variables the accounts file reads its secrets from.
+const SECRETS: [(&str, &str); 6] = [
+    ("SIM_A_TOKEN", "atokensecret1"),
+    ("SIM_B_TOKEN", "btokensecret2"),
+    ("SIM_VAULT_TOKEN", "vaulttokensecret3"),
+    (
+        "SIM_VAULT_AES_KEY",
+        "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut",
+    ),
+    ("SIM_MIXED_TOKEN", "mixedtokensecret4"),
+    (
+        "SIM_MIXED_AES_KEY",
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG",
+    ),
+];
+
+/// The accounts file's accounts on one server, each answering a text with
+/// its own name: `NAME: CONTENT`.
+fn serve_accounts() -> TestServer {
+    let secret = |var: &str| {
+        SECRETS
+            .iter()
+            .find(|(name, _)| *name == var)
+            .map(|(_, value)| (*value).to_owned())
+    };
+    let accounts = Accounts::from_file(ACCOUNTS, secret).expect("the fixture's accounts");
+    let router = Router::new().on(|msg: TextMessage, cx: Context| async move {
+        format!("{}: {}", cx.account_name(), msg.content)
+    });
+    let services = WechatAccounts::builder(accounts)
+        .only(router)
+        .build()
+        .expect("the accounts' services");
+    TestServer::without_service()
+        .configure(move |cfg| {
+            cfg.service(services.clone());
+        })
+        .start()
+}
+
+/// Runs `wechat-sim --url URL ARGS…` with `env` set; checks that no secret
+/// of the accounts file was printed.
+fn sim_env(url: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = command()
+        .envs(env.iter().copied())
+        .args(["--url", url])
+        .args(args)
+        .output()
+        .expect("run wechat-sim");
+    let run = finish(output);
+    for (var, secret) in SECRETS {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{var}'s value printed\n{run}"
+        );
+    }
+    run
+}
+
+/// `wechat-sim --url URL --config ACCOUNTS ARGS…`, the secrets set.
+fn as_account(url: &str, args: &[&str]) -> Run {
+    let mut all = vec!["--config", ACCOUNTS];
+    all.extend_from_slice(args);
+    sim_env(url, &all, &SECRETS)
+}
+
+/// The body `--xml` shows was sent (the `  sent: ` line of an encrypted
+/// push).
+fn sent(run: &Run) -> &str {
+    run.stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("  sent: "))
+        .unwrap_or_else(|| panic!("no sent body\n{run}"))
+}
+
+#[test]
+fn config_account_signs_and_encrypts_as_that_account_at_its_path() {
+    let server = serve_accounts();
+    // `--url`'s path is replaced by the account's; its host is kept.
+    let url = server.url_for("/wechat");
+    let run = as_account(&url, &["--account", "b", "text", "你好"]);
+    let out = run.ok();
+    let header = format!(
+        "WeChat → {} (account \"b\", plaintext, user",
+        server.url_for("/hooks/b")
+    );
+    assert!(out.contains(&header), "{run}");
+    assert!(out.contains("text: b: 你好"), "{run}");
+    let run = as_account(&url, &["--account", "a", "text", "x"]);
+    assert!(run.ok().contains("text: a: x"), "{run}");
+    let run = as_account(&url, &["--account", "b", "verify"]);
+    assert!(run.ok().contains("handshake verified"), "{run}");
+
+    // Secure mode: encrypted with the account's key for its AppID, the
+    // encrypted reply verified.
+    let run = as_account(&url, &["--account", "vault", "--xml", "text", "加密"]);
+    let out = run.ok();
+    assert!(out.contains("(account \"vault\", secure mode,"), "{run}");
+    assert!(out.contains("→ text \"加密\" (encrypted)"), "{run}");
+    assert!(sent(&run).contains("<Encrypt>"), "{run}");
+    assert!(!sent(&run).contains("<Content>"), "{run}");
+    assert!(out.contains("text: vault: 加密"), "{run}");
+    assert!(out.contains("MsgSignature verified"), "{run}");
+
+    // Compatible mode: encrypted, the plaintext fields beside.
+    let run = as_account(&url, &["--account", "mixed", "--xml", "text", "兼容"]);
+    let out = run.ok();
+    assert!(
+        out.contains("(account \"mixed\", compatible mode,"),
+        "{run}"
+    );
+    assert!(sent(&run).contains("<Encrypt>"), "{run}");
+    assert!(
+        sent(&run).contains("<Content><![CDATA[兼容]]></Content>"),
+        "{run}"
+    );
+    assert!(out.contains("text: mixed: 兼容"), "{run}");
+
+    // A file of one account needs no --account; a bare `--url` works too.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let solo = dir.path().join("solo.toml");
+    std::fs::write(
+        &solo,
+        "[[accounts]]\nname = \"solo\"\ntoken = \"env:SIM_A_TOKEN\"\npath = \"/wechat/a\"\n",
+    )
+    .expect("write solo.toml");
+    let solo = solo.to_str().expect("utf-8 path");
+    let run = sim_env(
+        &server.url_for(""),
+        &["--config", solo, "text", "一个"],
+        &SECRETS,
+    );
+    // Served by the server's account `a`, whose path and token these are.
+    assert!(run.ok().contains("text: a: 一个"), "{run}");
+}
+
+#[test]
+fn config_account_decrypts_for_parse() {
+    use wechat_events::crypto::{encrypt, AesKey};
+    let push = "<xml><ToUserName><![CDATA[gh_test]]></ToUserName>\
+                <FromUserName><![CDATA[o_parse]]></FromUserName><CreateTime>1</CreateTime>\
+                <MsgType><![CDATA[text]]></MsgType><Content><![CDATA[密文]]></Content>\
+                <MsgId>7</MsgId></xml>";
+    let key: AesKey = SECRETS[3].1.parse().expect("vault's key");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("push.xml");
+    std::fs::write(
+        &file,
+        format!(
+            "<xml><ToUserName><![CDATA[gh_test]]></ToUserName><Encrypt><![CDATA[{}]]></Encrypt></xml>",
+            encrypt(&key, "wx0123456789abcdef", push)
+        ),
+    )
+    .expect("write push.xml");
+    let file = file.to_str().expect("utf-8 path");
+    let url = format!("http://127.0.0.1:{}/wechat", closed_port());
+    let run = as_account(&url, &["--account", "vault", "parse", file]);
+    assert!(run.ok().contains("密文"), "{run}");
+    // A plaintext account has no key to decrypt it with.
+    let run = as_account(&url, &["--account", "a", "parse", file]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(
+        run.stderr.contains("account \"a\" is in plaintext mode"),
+        "{run}"
+    );
+}
+
+#[test]
+fn config_usage_and_config_errors_exit_2_with_their_message() {
+    let url = format!("http://127.0.0.1:{}/wechat", closed_port());
+    let usage = |url: &str, args: &[&str], env: &[(&str, &str)], want: &[&str]| {
+        let run = sim_env(url, args, env);
+        assert_eq!(run.code, Some(2), "{args:?}\n{run}");
+        assert!(run.stdout.is_empty(), "{args:?}: nothing sent\n{run}");
+        for want in want {
+            assert!(run.stderr.contains(want), "{args:?}: want {want:?}\n{run}");
+        }
+    };
+    usage(
+        &url,
+        &["--account", "b", "text", "x"],
+        &SECRETS,
+        &[
+            "--account b names an account of an accounts file",
+            "--config FILE",
+            "--to",
+        ],
+    );
+    usage(
+        &url,
+        &["--config", ACCOUNTS, "text", "x"],
+        &SECRETS,
+        &["has 4 accounts: choose one with --account NAME (a, b, vault, mixed)"],
+    );
+    usage(
+        &url,
+        &["--config", ACCOUNTS, "--account", "valut", "text", "x"],
+        &SECRETS,
+        &["has no account \"valut\" (did you mean \"vault\"?); its accounts: a, b, vault, mixed"],
+    );
+    usage(
+        &url,
+        &["--config", ACCOUNTS, "--account", "zzz", "text", "x"],
+        &SECRETS,
+        &["has no account \"zzz\"; its accounts: a, b, vault, mixed"],
+    );
+    // The identity is the file's: flags and variables for it are refused.
+    usage(
+        &url,
+        &[
+            "--config",
+            ACCOUNTS,
+            "--account",
+            "b",
+            "--token",
+            TOKEN,
+            "--aes-key",
+            KEY,
+            "text",
+            "x",
+        ],
+        &SECRETS,
+        &["from the accounts file: drop --token, --aes-key"],
+    );
+    let mut with_appid = SECRETS.to_vec();
+    with_appid.push(("WECHAT_APPID", APPID));
+    usage(
+        &url,
+        &[
+            "--config",
+            ACCOUNTS,
+            "--account",
+            "vault",
+            "--compatible",
+            "text",
+            "x",
+        ],
+        &with_appid,
+        &["drop --compatible; unset WECHAT_APPID"],
+    );
+    usage(
+        "127.0.0.1:8080/wechat",
+        &["--config", ACCOUNTS, "--account", "b", "text", "x"],
+        &SECRETS,
+        &[
+            "--url 127.0.0.1:8080/wechat: ",
+            "such as http://127.0.0.1:8080",
+        ],
+    );
+
+    // A file that does not load: its ConfigError (or the read error).
+    usage(
+        &url,
+        &["--config", "/nonexistent/accounts.toml", "text", "x"],
+        &SECRETS,
+        &["cannot read the accounts file /nonexistent/accounts.toml (--config)"],
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[accounts]]\nname = \"a\"\ntoken = [\n").expect("write bad.toml");
+    let bad = bad.to_str().expect("utf-8 path");
+    usage(
+        &url,
+        &["--config", bad, "text", "x"],
+        &SECRETS,
+        &[&format!("invalid configuration: {bad}: line 3: ")],
+    );
+    let unset: Vec<_> = SECRETS
+        .into_iter()
+        .filter(|(var, _)| *var != "SIM_VAULT_AES_KEY")
+        .collect();
+    usage(
+        &url,
+        &["--config", ACCOUNTS, "--account", "b", "text", "x"],
+        &unset,
+        &[&format!(
+            "invalid configuration: {ACCOUNTS}: account \"vault\": aes_key: env:SIM_VAULT_AES_KEY \
+             names the environment variable SIM_VAULT_AES_KEY, which is not set"
+        )],
+    );
 }

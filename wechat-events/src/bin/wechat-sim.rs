@@ -9,32 +9,59 @@
 //! ```text
 //! wechat-sim --token TOKEN text 你好
 //! wechat-sim --token TOKEN --aes-key KEY --appid wx… --retries click --key SLOW
+//! wechat-sim --config accounts.toml --account news text 你好
 //! wechat-sim tour                  # against `cargo run --example quickstart`
 //! wechat-sim parse push.xml        # what the crate makes of a push, as JSON
 //! ```
 //!
+//! With `--config FILE --account NAME` the simulator plays WeChat for one
+//! account of a server's accounts file (see `wechat_events::accounts`):
+//! that account's token, mode, AppID and keys, and its path on `--url`'s
+//! host. The file is read the way the server reads it, `env:VAR` secrets
+//! included, so the same file (and the same variables) serve both.
+//!
 //! Exit status: 0 when every answer is one WeChat accepts; 1 when an answer
 //! is not (status other than 200, later than 5 s, an encrypted reply whose
 //! signature does not verify, a malformed reply) or no answer came; 2 for
-//! usage errors, and for `parse` of a document that is not a push.
+//! usage errors (an accounts file that does not load among them), and for
+//! `parse` of a document that is not a push.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine as _;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use wechat_events::accounts::Accounts;
+use wechat_events::config::ConfigError;
+use wechat_events::crypto::AesKey;
 use wechat_events::testing::{
     Answer, Prepared, Response, SimError, SimPush, Simulator, DEFAULT_ACCOUNT, DEFAULT_OPENID,
 };
+use wechat_events::Mode;
 
 /// Play the WeChat server against your bot: signed (optionally encrypted)
 /// pushes, answers decoded as WeChat reads them.
 #[derive(Debug, Parser)]
 #[command(name = "wechat-sim", version)]
 struct Cli {
-    /// The bot's push URL (plain http).
+    /// The bot's push URL (plain http). With --config only its scheme, host
+    /// and port count: the path is the account's.
     #[arg(long, default_value = "http://127.0.0.1:8080/wechat")]
     url: String,
+    /// An accounts file (as the server's WECHAT_CONFIG names): play WeChat
+    /// for its account --account, with that account's token, mode, AppID,
+    /// keys and path. Replaces --token, --aes-key, --appid and --compatible.
+    /// WECHAT_CONFIG itself is not read: give the file here.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// With --config: the account's name in the file (`name = "..."`);
+    /// may be left out when the file has one account. The account's WeChat
+    /// id (ToUserName) is --to.
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
     /// The token configured in the WeChat console; the default is the
     /// quickstart's development token.
     #[arg(
@@ -71,6 +98,10 @@ struct Cli {
     wait: f64,
     #[command(subcommand)]
     command: Command,
+    /// The identity flags given, as written (`--token`) or as the variable
+    /// that set them (`WECHAT_TOKEN`): with --config they must be dropped.
+    #[arg(skip)]
+    identity_given: Vec<&'static str>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -212,8 +243,8 @@ enum Command {
         poiname: String,
     },
     /// Print a push's XML from FILE ("-" for stdin) as JSON, the way this
-    /// crate parses it; with --aes-key/--appid an encrypted body is
-    /// decrypted first. Sends nothing.
+    /// crate parses it; with --aes-key/--appid (or an account's keys, with
+    /// --config) an encrypted body is decrypted first. Sends nothing.
     Parse {
         /// The XML file; stdin when absent or "-".
         file: Option<PathBuf>,
@@ -271,6 +302,53 @@ enum CliError {
     Decrypt(wechat_events::crypto::CryptoError),
     #[error("not a WeChat push: {0}")]
     Parse(wechat_events::push::ParseError),
+    #[error(
+        "--account {0} names an account of an accounts file: give the file with --config FILE \
+         (the account's WeChat id, ToUserName, is --to)"
+    )]
+    AccountWithoutConfig(String),
+    #[error(
+        "--config takes the account's token, mode, AppID and keys from the accounts file: {}",
+        beside_config(.0)
+    )]
+    BesideConfig(Vec<&'static str>),
+    #[error("cannot read the accounts file {path} (--config): {source}")]
+    ConfigFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Config(ConfigError),
+    #[error(
+        "{file} has {} accounts: choose one with --account NAME ({})",
+        .names.len(),
+        .names.join(", ")
+    )]
+    AccountNeeded { file: String, names: Vec<String> },
+    #[error(
+        "{file} has no account {name:?}{}; its accounts: {}",
+        .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default(),
+        .names.join(", ")
+    )]
+    UnknownAccount {
+        file: String,
+        name: String,
+        suggestion: Option<String>,
+        names: Vec<String>,
+    },
+    #[error(
+        "the document is encrypted (<Encrypt>), but account {0:?} is in plaintext mode: its \
+         accounts file gives it no aes_key"
+    )]
+    EncryptedForPlainAccount(String),
+    #[error(
+        "--url {url}: {source}; with --config, give a URL such as http://127.0.0.1:8080 (its \
+         path becomes the account's)"
+    )]
+    Url {
+        url: String,
+        source: url::ParseError,
+    },
 }
 
 impl CliError {
@@ -283,13 +361,37 @@ impl CliError {
             | CliError::Wait(_)
             | CliError::EncryptedWithoutKey
             | CliError::Decrypt(_)
-            | CliError::Parse(_) => ExitCode::from(2),
+            | CliError::Parse(_)
+            | CliError::AccountWithoutConfig(_)
+            | CliError::BesideConfig(_)
+            | CliError::ConfigFile { .. }
+            | CliError::Config(_)
+            | CliError::AccountNeeded { .. }
+            | CliError::UnknownAccount { .. }
+            | CliError::EncryptedForPlainAccount(_)
+            | CliError::Url { .. } => ExitCode::from(2),
         }
     }
 }
 
+/// What to do about identity flags given beside `--config`: drop the
+/// flags, unset the variables.
+fn beside_config(given: &[&str]) -> String {
+    let (flags, vars): (Vec<&str>, Vec<&str>) = given.iter().partition(|g| g.starts_with("--"));
+    let mut todo = Vec::new();
+    if !flags.is_empty() {
+        todo.push(format!("drop {}", flags.join(", ")));
+    }
+    if !vars.is_empty() {
+        todo.push(format!("unset {}", vars.join(", ")));
+    }
+    todo.join("; ")
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.identity_given = identity_given(&matches);
     let result = match &cli.command {
         Command::Parse { file } => parse(&cli, file.as_ref()).map(|()| true),
         _ => run(cli),
@@ -304,30 +406,193 @@ fn main() -> ExitCode {
     }
 }
 
-/// `parse`: prints the push as JSON (the shape documented on `Push`).
-fn parse(cli: &Cli, file: Option<&PathBuf>) -> Result<(), CliError> {
-    let stdin = PathBuf::from("-");
-    let mut xml = read(file.unwrap_or(&stdin))?;
-    if xml.contains("<Encrypt>") {
+/// The identity flags given on the command line or through their
+/// variables (defaults do not count).
+fn identity_given(matches: &clap::ArgMatches) -> Vec<&'static str> {
+    let flags = [
+        ("token", "--token", "WECHAT_TOKEN"),
+        ("aes_key", "--aes-key", "WECHAT_AES_KEY"),
+        ("appid", "--appid", "WECHAT_APPID"),
+        ("compatible", "--compatible", "--compatible"),
+    ];
+    flags
+        .into_iter()
+        .filter_map(|(id, flag, var)| match matches.value_source(id) {
+            Some(ValueSource::CommandLine) => Some(flag),
+            Some(ValueSource::EnvVariable) => Some(var),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whom the simulator plays WeChat for: where pushes go, and how they are
+/// signed and encrypted.
+struct Identity {
+    url: String,
+    token: String,
+    secure: Option<Secure>,
+    /// The account's name, when the identity is an accounts file's.
+    account: Option<String>,
+}
+
+/// Secure or compatible mode.
+struct Secure {
+    appid: String,
+    /// The EncodingAESKeys, current first (pushes are encrypted with it;
+    /// `parse` tries them all, as the server does).
+    keys: Vec<AesKey>,
+    compatible: bool,
+}
+
+impl Identity {
+    /// The identity the flags describe (`--token`, `--aes-key`, ...), or
+    /// with `--config`, the one of the accounts file's account.
+    fn of(cli: &Cli) -> Result<Identity, CliError> {
+        match &cli.config {
+            Some(file) => Identity::from_file(cli, file),
+            None => Identity::from_flags(cli),
+        }
+    }
+
+    fn from_flags(cli: &Cli) -> Result<Identity, CliError> {
+        if let Some(name) = &cli.account {
+            return Err(CliError::AccountWithoutConfig(name.clone()));
+        }
         let present = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned)
         };
-        let (Some(key), Some(appid)) = (present(&cli.aes_key), present(&cli.appid)) else {
-            return Err(match present(&cli.aes_key) {
-                Some(_) => CliError::AppIdMissing,
+        let secure = match (present(&cli.aes_key), present(&cli.appid)) {
+            (Some(key), Some(appid)) => Some(Secure {
+                appid,
+                keys: vec![AesKey::from_encoding_aes_key(&key)
+                    .map_err(|e| CliError::Key(SimError::Key(e)))?],
+                compatible: cli.compatible,
+            }),
+            (Some(_), None) => return Err(CliError::AppIdMissing),
+            (None, _) if cli.compatible => return Err(CliError::CompatibleWithoutKey),
+            (None, _) => None,
+        };
+        Ok(Identity {
+            url: cli.url.clone(),
+            token: cli.token.trim().to_owned(),
+            secure,
+            account: None,
+        })
+    }
+
+    /// The account `--account` of the accounts file `file`, read as the
+    /// server reads it (`env:` secrets from this process's environment).
+    fn from_file(cli: &Cli, file: &Path) -> Result<Identity, CliError> {
+        if !cli.identity_given.is_empty() {
+            return Err(CliError::BesideConfig(cli.identity_given.clone()));
+        }
+        // Read here rather than by `Accounts::from_file`, whose error
+        // names the server's WECHAT_CONFIG, which this run did not use.
+        let text = std::fs::read_to_string(file).map_err(|source| CliError::ConfigFile {
+            path: file.to_owned(),
+            source,
+        })?;
+        let origin = file.display().to_string();
+        let accounts = Accounts::from_toml(&text, &origin, |v| std::env::var(v).ok())
+            .map_err(CliError::Config)?;
+        let names = || accounts.names().map(str::to_owned).collect::<Vec<_>>();
+        let config = match (&cli.account, accounts.configs()) {
+            (None, [only]) => only,
+            (None, _) => {
+                return Err(CliError::AccountNeeded {
+                    file: origin,
+                    names: names(),
+                })
+            }
+            (Some(name), _) => accounts.get(name).ok_or_else(|| CliError::UnknownAccount {
+                suggestion: closest(name, accounts.names()).map(str::to_owned),
+                file: origin.clone(),
+                name: name.clone(),
+                names: names(),
+            })?,
+        };
+        let mut url = url::Url::parse(&cli.url).map_err(|source| CliError::Url {
+            url: cli.url.clone(),
+            source,
+        })?;
+        url.set_path(config.path());
+        let secure = config.keys().map(|keys| Secure {
+            appid: keys.appid().to_owned(),
+            keys: keys.all().cloned().collect(),
+            compatible: config.mode() == Mode::Compatible,
+        });
+        Ok(Identity {
+            url: url.into(),
+            token: config.token().to_owned(),
+            secure,
+            account: Some(config.name().to_owned()),
+        })
+    }
+
+    fn mode(&self) -> &'static str {
+        match &self.secure {
+            None => "plaintext",
+            Some(Secure {
+                compatible: true, ..
+            }) => "compatible mode",
+            Some(_) => "secure mode",
+        }
+    }
+}
+
+/// The name most like `wanted`, if one is close (Jaro-Winkler similarity
+/// of at least 0.8, as clap suggests subcommands).
+fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names
+        .map(|name| (strsim::jaro_winkler(wanted, name), name))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, name)| name)
+}
+
+/// `parse`: prints the push as JSON (the shape documented on `Push`).
+fn parse(cli: &Cli, file: Option<&PathBuf>) -> Result<(), CliError> {
+    // An accounts file is read whatever the document: a mistake in
+    // --config or --account is reported even for a plaintext push. The
+    // flags' key is only needed, and checked, for an encrypted one.
+    let from_file = match (&cli.config, &cli.account) {
+        (None, None) => None,
+        _ => Some(Identity::of(cli)?),
+    };
+    let stdin = PathBuf::from("-");
+    let mut xml = read(file.unwrap_or(&stdin))?;
+    if xml.contains("<Encrypt>") {
+        let identity = match from_file {
+            Some(identity) => identity,
+            None => Identity::of(cli)?,
+        };
+        let Some(secure) = identity.secure else {
+            return Err(match identity.account {
+                Some(name) => CliError::EncryptedForPlainAccount(name),
                 None => CliError::EncryptedWithoutKey,
             });
         };
         use wechat_events::crypto;
-        let key = crypto::AesKey::from_encoding_aes_key(&key)
-            .map_err(|e| CliError::Key(SimError::Key(e)))?;
         let encrypt = crypto::extract_encrypt(&xml).map_err(CliError::Decrypt)?;
-        xml = crypto::decrypt(&key, &encrypt, Some(&appid))
-            .map_err(CliError::Decrypt)?
-            .message;
+        let mut first_error = None;
+        for key in &secure.keys {
+            match crypto::decrypt(key, &encrypt, Some(&secure.appid)) {
+                Ok(decrypted) => {
+                    xml = decrypted.message;
+                    first_error = None;
+                    break;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(CliError::Decrypt(e));
+        }
     }
     let push = wechat_events::push::parse(xml.as_bytes()).map_err(CliError::Parse)?;
     let json = serde_json::to_string_pretty(&push).expect("a push always serializes");
@@ -337,19 +602,24 @@ fn parse(cli: &Cli, file: Option<&PathBuf>) -> Result<(), CliError> {
 
 /// Runs the command; `Ok(false)` when an answer was not acceptable.
 fn run(cli: Cli) -> Result<bool, CliError> {
-    let sim = simulator(&cli)?;
+    let identity = Identity::of(&cli)?;
+    let sim = simulator(&cli, &identity)?;
     let pushes = pushes(&cli.command)?;
     let runtime = actix_rt::System::new();
     Ok(runtime.block_on(async {
+        let account = match &identity.account {
+            Some(name) => format!("account {name:?}, "),
+            None => String::new(),
+        };
         println!(
-            "WeChat → {} ({}, user {} → account {})",
-            cli.url,
-            mode(&cli),
+            "WeChat → {} ({account}{}, user {} → account {})",
+            identity.url,
+            identity.mode(),
             cli.from,
             cli.to
         );
         let Some(pushes) = pushes else {
-            return exchange(&cli, &sim, &sim.prepare_handshake(), "").await;
+            return exchange(&cli, &identity, &sim, &sim.prepare_handshake(), "").await;
         };
         let total = pushes.len();
         let mut good = 0;
@@ -360,7 +630,7 @@ fn run(cli: Cli) -> Result<bool, CliError> {
             } else {
                 String::new()
             };
-            if exchange(&cli, &sim, &sim.prepare(push), &step).await {
+            if exchange(&cli, &identity, &sim, &sim.prepare(push), &step).await {
                 good += 1;
             }
         }
@@ -371,13 +641,7 @@ fn run(cli: Cli) -> Result<bool, CliError> {
     }))
 }
 
-fn simulator(cli: &Cli) -> Result<Simulator, CliError> {
-    let present = |v: &Option<String>| {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
+fn simulator(cli: &Cli, identity: &Identity) -> Result<Simulator, CliError> {
     if !(cli.wait > 0.0 && cli.wait.is_finite()) {
         return Err(CliError::Wait(cli.wait));
     }
@@ -386,30 +650,23 @@ fn simulator(cli: &Cli) -> Result<Simulator, CliError> {
     } else {
         Duration::from_secs_f64(cli.wait)
     };
-    let mut sim = Simulator::new(cli.token.trim())
+    let mut sim = Simulator::new(identity.token.as_str())
         .openid(&cli.from)
         .account(&cli.to)
         .timeout(timeout);
-    match (present(&cli.aes_key), present(&cli.appid)) {
-        (Some(key), Some(appid)) => {
-            sim = sim.secure(&key, appid).map_err(CliError::Key)?;
-            if cli.compatible {
-                sim = sim.compatible();
-            }
+    if let Some(secure) = &identity.secure {
+        if let Some(key) = secure.keys.first() {
+            // The simulator takes the console's 43 characters.
+            let encoding_aes_key = STANDARD_NO_PAD.encode(key.as_bytes());
+            sim = sim
+                .secure(&encoding_aes_key, secure.appid.as_str())
+                .map_err(CliError::Key)?;
         }
-        (Some(_), None) => return Err(CliError::AppIdMissing),
-        (None, _) if cli.compatible => return Err(CliError::CompatibleWithoutKey),
-        (None, _) => {}
+        if secure.compatible {
+            sim = sim.compatible();
+        }
     }
     Ok(sim)
-}
-
-fn mode(cli: &Cli) -> &'static str {
-    match (&cli.aes_key, cli.compatible) {
-        (Some(k), true) if !k.trim().is_empty() => "compatible mode",
-        (Some(k), false) if !k.trim().is_empty() => "secure mode",
-        _ => "plaintext",
-    }
 }
 
 /// The pushes a command sends; `None` for the handshake.
@@ -508,7 +765,13 @@ fn tour() -> Vec<SimPush> {
 
 /// Delivers one request and prints the exchange, its line prefixed with
 /// `step`; whether WeChat would accept the answer.
-async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared, step: &str) -> bool {
+async fn exchange(
+    cli: &Cli,
+    identity: &Identity,
+    sim: &Simulator,
+    prepared: &Prepared,
+    step: &str,
+) -> bool {
     println!(
         "{step}→ {}{}",
         prepared.description(),
@@ -525,7 +788,7 @@ async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared, step: &str) -
         }
     }
     let delivered = if cli.retries {
-        sim.deliver_with_retries(cli.url.as_str(), prepared)
+        sim.deliver_with_retries(identity.url.as_str(), prepared)
             .await
             .map(|retried| {
                 for (i, failure) in retried.failures.iter().enumerate() {
@@ -534,7 +797,7 @@ async fn exchange(cli: &Cli, sim: &Simulator, prepared: &Prepared, step: &str) -
                 retried.response
             })
     } else {
-        sim.deliver(cli.url.as_str(), prepared).await
+        sim.deliver(identity.url.as_str(), prepared).await
     };
     match delivered {
         Ok(response) => report(cli, &response),
