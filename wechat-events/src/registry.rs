@@ -23,6 +23,10 @@ pub struct HandlerDef {
     pub name: &'static str,
     /// The `tag = "..."` the attribute gave, if any.
     pub tag: Option<&'static str>,
+    /// The `account = "..."` the attribute gave, in order (each a valid,
+    /// distinct account name, checked when compiling); empty: the handler
+    /// serves every account.
+    pub accounts: &'static [&'static str],
     /// `file!()` of the attribute, for a stable registration order.
     pub file: &'static str,
     /// `line!()` of the attribute.
@@ -257,6 +261,7 @@ mod tests {
         HandlerDef {
             name,
             tag: None,
+            accounts: &[],
             file: "f.rs",
             line: 1,
             register: |r| r,
