@@ -1,8 +1,9 @@
 //! The handler attributes end to end: handlers spread over modules are
 //! found through inventory, precedence between keyword / contains / regex /
 //! type-level handlers and priority hold, regex captures and extractors
-//! reach the handler, every return type converts, and the start-up table
-//! names each handler's path. Every push crosses real HTTP.
+//! reach the handler, every return type converts, the start-up table
+//! names each handler's path, and handlers scoped to accounts are left out
+//! of the other accounts' routers. Every push crosses real HTTP.
 //!
 //! This file is its own test binary, so its inventory holds exactly the
 //! handlers below. Conflicting handlers live in `macros_conflict.rs`.
@@ -194,6 +195,36 @@ mod shop {
     }
 }
 
+/// Scoped to accounts (`account = "..."`): a router for one account of a
+/// server with several serves only those scoped to it, beside every
+/// unscoped handler above. `Router::registered` (so a service's default)
+/// takes them all, so none of them conflicts with the others.
+mod brands {
+    use wechat_events::{
+        on_event, on_message, on_text, ClickEvent, ShortVideoMessage, TextMessage,
+    };
+
+    #[on_text(keyword = "会员", account = "brand_a", account = "brand_b")]
+    pub async fn members(_: TextMessage) -> &'static str {
+        "会员中心"
+    }
+
+    #[on_text(keyword = "品牌", account = "brand_a")]
+    pub async fn brand_a(_: TextMessage) -> &'static str {
+        "brand a"
+    }
+
+    #[on_event(Click, key = "BRAND_B", account = "brand_b")]
+    pub async fn brand_b_menu(_: ClickEvent) -> &'static str {
+        "brand b menu"
+    }
+
+    #[on_message(ShortVideo, account = "brand_b", priority = 1)]
+    pub async fn brand_b_video(_: ShortVideoMessage) -> &'static str {
+        "brand b video"
+    }
+}
+
 /// The handlers above, by path, as the table names them.
 const HANDLERS: &[&str] = &[
     "macros::text::help",
@@ -218,6 +249,19 @@ const HANDLERS: &[&str] = &[
     "macros::media::voice",
     "macros::media::link",
     "macros::media::fallback",
+    "macros::brands::members",
+    "macros::brands::brand_a",
+    "macros::brands::brand_b_menu",
+    "macros::brands::brand_b_video",
+];
+
+/// The handlers of `HANDLERS` scoped to accounts: in every account's router
+/// but these, only the ones the account names.
+const SCOPED: &[(&str, &[&str])] = &[
+    ("macros::brands::members", &["brand_a", "brand_b"]),
+    ("macros::brands::brand_a", &["brand_a"]),
+    ("macros::brands::brand_b_menu", &["brand_b"]),
+    ("macros::brands::brand_b_video", &["brand_b"]),
 ];
 
 fn config() -> Config {
@@ -559,4 +603,97 @@ fn a_selection_that_matches_no_handler_does_not_build() {
         .err()
         .expect("an unscoped service with a typo");
     assert!(err.to_string().contains("\"shpo\""), "{err}");
+}
+
+#[actix_rt::test]
+async fn handlers_scoped_to_accounts_serve_only_those_accounts() {
+    let names = |router: &Router| -> Vec<String> {
+        let mut names: Vec<String> = router.infos().map(|i| i.name.to_string()).collect();
+        names.sort_unstable();
+        names
+    };
+    for account in ["brand_a", "brand_b", "brand_c"] {
+        let mut expected: Vec<String> = HANDLERS
+            .iter()
+            .filter(|name| {
+                SCOPED
+                    .iter()
+                    .find(|(scoped, _)| scoped == *name)
+                    .is_none_or(|(_, accounts)| accounts.contains(&account))
+            })
+            .map(|name| name.to_string())
+            .collect();
+        expected.sort_unstable();
+        let router = Router::new().registered_for_account(account);
+        assert_eq!(names(&router), expected, "{account}");
+        // Each account's routes build on their own.
+        router.build().expect(account);
+    }
+    let count = |account| {
+        Router::new()
+            .registered_for_account(account)
+            .infos()
+            .count()
+    };
+    let unscoped = HANDLERS.len() - SCOPED.len();
+    assert_eq!(count("brand_a"), unscoped + 2);
+    assert_eq!(count("brand_b"), unscoped + 3);
+    assert_eq!(count("brand_c"), unscoped);
+    // Exactly as configured: another spelling is another account.
+    assert_eq!(count("Brand_A"), unscoped);
+    // `registered` takes every untagged handler, whatever its accounts;
+    // the tagged one stays out of both.
+    assert_eq!(Router::new().registered().infos().count(), HANDLERS.len());
+    // Routes already here stay, however they got here: the selection only
+    // adds.
+    let router = Router::new()
+        .handler::<brands::brand_b_menu>()
+        .handler::<shop::price>()
+        .registered_for_account("brand_a");
+    assert_eq!(router.infos().count(), count("brand_a") + 2);
+
+    // Over HTTP: the account's handlers answer, the other account's
+    // pushes fall to the unscoped handlers.
+    let service = WechatService::builder(config())
+        .only(Router::new().registered_for_account("brand_a"))
+        .build()
+        .expect("brand_a routes");
+    let server = TestServer::builder(service)
+        .app_data(web::Data::new(Counter::default()))
+        .start();
+    let sim = sim();
+    assert_eq!(text(&server, "会员").await, "会员中心");
+    assert_eq!(text(&server, "品牌").await, "brand a");
+    assert_eq!(
+        send(&sim, &server, SimPush::click("BRAND_B")).await.text(),
+        Some("click BRAND_B")
+    );
+    assert_eq!(
+        send(&sim, &server, SimPush::shortvideo("m", "t"))
+            .await
+            .text(),
+        Some("fallback shortvideo")
+    );
+    server.stop().await;
+
+    let service = WechatService::builder(config())
+        .only(Router::new().registered_for_account("brand_b"))
+        .build()
+        .expect("brand_b routes");
+    let server = TestServer::builder(service)
+        .app_data(web::Data::new(Counter::default()))
+        .start();
+    assert_eq!(text(&server, "会员").await, "会员中心");
+    assert_eq!(text(&server, "品牌").await, "echo 品牌");
+    assert_eq!(
+        send(&sim, &server, SimPush::click("BRAND_B")).await.text(),
+        Some("brand b menu")
+    );
+    assert_eq!(
+        send(&sim, &server, SimPush::shortvideo("m", "t"))
+            .await
+            .text(),
+        Some("brand b video")
+    );
+    server.stop().await;
 }
