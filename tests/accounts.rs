@@ -16,8 +16,21 @@ use tokio::sync::watch;
 use wechat_events::session::SessionError;
 use wechat_events::testing::{SimPush, Simulator, TestServer};
 use wechat_events::{
-    Accounts, Config, Context, Mode, Reply, Router, Session, TextMessage, WechatAccounts,
+    on_event, on_text, Accounts, ClickEvent, Config, Context, Mode, Reply, Router, Session,
+    TextMessage, WechatAccounts,
 };
+
+/// Scoped to two of the three accounts.
+#[on_text(keyword = "会员", account = "shop", account = "staff")]
+async fn members(_: TextMessage, cx: Context) -> String {
+    format!("{} members", cx.account_name())
+}
+
+/// Scoped to one.
+#[on_event(Click, key = "NEWS", account = "news")]
+async fn news_menu(_: ClickEvent) -> &'static str {
+    "news menu"
+}
 
 /// Two plaintext accounts and a secure one; every secret from a variable.
 const FILE: &str = r#"
@@ -127,6 +140,8 @@ impl Bot {
                 .on(|msg: TextMessage, cx: Context| async move {
                     format!("{}: {}", cx.account_name(), msg.content)
                 })
+                // The attribute handlers above, each for its accounts.
+                .registered()
         };
         let services = WechatAccounts::builder(accounts.clone())
             .only(shared)
@@ -206,6 +221,15 @@ async fn each_account_is_answered_by_its_own_and_the_shared_handlers() {
             format!("{account}: hi")
         );
     }
+    // Attribute handlers scoped to accounts answer only there.
+    assert_eq!(bot.ask("shop", SimPush::text("会员")).await, "shop members");
+    assert_eq!(
+        bot.ask("staff", SimPush::text("会员")).await,
+        "staff members"
+    );
+    assert_eq!(bot.ask("news", SimPush::text("会员")).await, "news: 会员");
+    assert_eq!(bot.ask("news", SimPush::click("NEWS")).await, "news menu");
+    assert_eq!(bot.ask("shop", SimPush::click("NEWS")).await, "");
     // The secure account's pushes went encrypted, and came back so.
     assert!(bot.sim("staff").prepare(&SimPush::text("x")).is_encrypted());
     bot.server.stop().await;
@@ -338,36 +362,39 @@ async fn pending_replies_are_kept_apart() {
     bot.server.stop().await;
 }
 
-/// A handler for a config of its own, mounted through `WechatAccounts`:
-/// a code-built account is named `default`.
+/// A config built in code without a name is the account `default`.
+/// (Built alone: this binary's scoped handlers name the three accounts of
+/// the file, which a server of `default` only would refuse.)
 #[actix_rt::test]
 async fn a_code_built_account_is_named_default() {
     static RUNS: AtomicUsize = AtomicUsize::new(0);
     let config = Config::builder("codetoken").build().expect("config");
     assert_eq!(config.name(), "default");
-    let services = WechatAccounts::builder(Accounts::new([config.clone()]).expect("accounts"))
+    let service = wechat_events::WechatService::builder(config.clone())
         .only(Router::new().on(|_: TextMessage, cx: Context| async move {
             RUNS.fetch_add(1, Ordering::SeqCst);
             cx.account_name().to_owned()
         }))
         .build()
-        .expect("services");
-    let mounted = services.clone();
-    let server = TestServer::without_service()
-        .configure(move |cfg| {
-            cfg.service(mounted.clone());
-        })
-        .start();
+        .expect("service");
+    let server = TestServer::builder(service).start();
     let sim = Simulator::for_config(&config);
     let answer = sim
-        .deliver(
-            server.url_for("/wechat").as_str(),
-            &sim.prepare(&SimPush::text("x")),
-        )
+        .send(server.url(), &SimPush::text("x"))
         .await
         .expect("answered");
     assert_eq!(answer.text(), Some("default"));
     assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+    // And a server of `default` only refuses this binary's handlers scoped
+    // to accounts it does not have.
+    let err = WechatAccounts::builder(Accounts::new([config]).expect("accounts"))
+        .build()
+        .expect_err("built")
+        .to_string();
+    assert!(
+        err.contains(r#"handler accounts::members is scoped to account "shop""#),
+        "{err}"
+    );
     server.stop().await;
 }
 

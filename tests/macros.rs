@@ -1,8 +1,9 @@
 //! The handler attributes end to end: handlers spread over modules are
 //! found through inventory, precedence between keyword / contains / regex /
 //! type-level handlers and priority hold, regex captures and extractors
-//! reach the handler, every return type converts, and the start-up table
-//! names each handler's path. Every push crosses real HTTP.
+//! reach the handler, every return type converts, the start-up table
+//! names each handler's path, and handlers scoped to accounts are left out
+//! of the other accounts' routers. Every push crosses real HTTP.
 //!
 //! This file is its own test binary, so its inventory holds exactly the
 //! handlers below. Conflicting handlers live in `macros_conflict.rs`.
@@ -194,6 +195,36 @@ mod shop {
     }
 }
 
+/// Scoped to accounts (`account = "..."`): a router for one account of a
+/// server with several serves only those scoped to it, beside every
+/// unscoped handler above. `Router::registered` (so a service's default)
+/// takes them all, so none of them conflicts with the others.
+mod brands {
+    use wechat_events::{
+        on_event, on_message, on_text, ClickEvent, ShortVideoMessage, TextMessage,
+    };
+
+    #[on_text(keyword = "会员", account = "brand_a", account = "brand_b")]
+    pub async fn members(_: TextMessage) -> &'static str {
+        "会员中心"
+    }
+
+    #[on_text(keyword = "品牌", account = "brand_a")]
+    pub async fn brand_a(_: TextMessage) -> &'static str {
+        "brand a"
+    }
+
+    #[on_event(Click, key = "BRAND_B", account = "brand_b")]
+    pub async fn brand_b_menu(_: ClickEvent) -> &'static str {
+        "brand b menu"
+    }
+
+    #[on_message(ShortVideo, account = "brand_b", priority = 1)]
+    pub async fn brand_b_video(_: ShortVideoMessage) -> &'static str {
+        "brand b video"
+    }
+}
+
 /// The handlers above, by path, as the table names them.
 const HANDLERS: &[&str] = &[
     "macros::text::help",
@@ -218,10 +249,31 @@ const HANDLERS: &[&str] = &[
     "macros::media::voice",
     "macros::media::link",
     "macros::media::fallback",
+    "macros::brands::members",
+    "macros::brands::brand_a",
+    "macros::brands::brand_b_menu",
+    "macros::brands::brand_b_video",
+];
+
+/// The handlers of `HANDLERS` scoped to accounts: in every account's router
+/// but these, only the ones the account names.
+const SCOPED: &[(&str, &[&str])] = &[
+    ("macros::brands::members", &["brand_a", "brand_b"]),
+    ("macros::brands::brand_a", &["brand_a"]),
+    ("macros::brands::brand_b_menu", &["brand_b"]),
+    ("macros::brands::brand_b_video", &["brand_b"]),
 ];
 
 fn config() -> Config {
     Config::builder(TOKEN).build().expect("config")
+}
+
+/// The handlers a service of `config()` (the account `default`) serves
+/// by itself: every one but those scoped to accounts.
+fn unscoped() -> Vec<&'static str> {
+    (HANDLERS.iter().copied())
+        .filter(|name| SCOPED.iter().all(|(scoped, _)| scoped != name))
+        .collect()
 }
 
 fn start(counter: web::Data<Counter>) -> TestServer {
@@ -244,7 +296,7 @@ async fn handlers_in_every_module_are_found() {
     let service = WechatService::builder(config()).build().expect("routes");
     let mut names: Vec<&str> = service.routes().table().map(|r| &*r.name).collect();
     names.sort_unstable();
-    let mut expected = HANDLERS.to_vec();
+    let mut expected = unscoped();
     expected.sort_unstable();
     assert_eq!(names, expected);
 }
@@ -444,8 +496,12 @@ fn start_up_logs_the_handler_table() {
         "{log}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for name in HANDLERS {
+    for name in unscoped() {
         assert!(log.contains(name), "{name} missing from the log:\n{log}");
+    }
+    // The account `default` has none of the handlers scoped to others.
+    for (name, _) in SCOPED {
+        assert!(!log.contains(name), "{name} in the log:\n{log}");
     }
     assert!(log.contains(r#"key = "COUNT""#), "{log}");
 }
@@ -462,7 +518,7 @@ async fn explicit_registration_is_not_doubled() {
         router.merge(Router::new().handler::<text::help>()),
     )
     .expect("routes");
-    assert_eq!(service.routes().len(), HANDLERS.len());
+    assert_eq!(service.routes().len(), unscoped().len());
     let helps = service
         .routes()
         .table()
@@ -484,7 +540,7 @@ async fn builder_routes_sit_beside_attribute_handlers() {
     }
     let service = WechatService::new(config(), Router::new().keyword("builder", builder_handler))
         .expect("routes");
-    assert_eq!(service.routes().len(), HANDLERS.len() + 1);
+    assert_eq!(service.routes().len(), unscoped().len() + 1);
     let server = TestServer::builder(service).start();
     assert_eq!(text(&server, "builder").await, "from the builder");
     assert_eq!(text(&server, "help").await, "help");
@@ -559,4 +615,129 @@ fn a_selection_that_matches_no_handler_does_not_build() {
         .err()
         .expect("an unscoped service with a typo");
     assert!(err.to_string().contains("\"shpo\""), "{err}");
+}
+
+#[actix_rt::test]
+async fn handlers_scoped_to_accounts_serve_only_those_accounts() {
+    let names = |router: &Router| -> Vec<String> {
+        let mut names: Vec<String> = router.infos().map(|i| i.name.to_string()).collect();
+        names.sort_unstable();
+        names
+    };
+    for account in ["brand_a", "brand_b", "brand_c"] {
+        let mut expected: Vec<String> = HANDLERS
+            .iter()
+            .filter(|name| {
+                SCOPED
+                    .iter()
+                    .find(|(scoped, _)| scoped == *name)
+                    .is_none_or(|(_, accounts)| accounts.contains(&account))
+            })
+            .map(|name| name.to_string())
+            .collect();
+        expected.sort_unstable();
+        let router = Router::new().registered_for_account(account);
+        assert_eq!(names(&router), expected, "{account}");
+        // Each account's routes build on their own.
+        router.build().expect(account);
+    }
+    let count = |account| {
+        Router::new()
+            .registered_for_account(account)
+            .infos()
+            .count()
+    };
+    let unscoped = HANDLERS.len() - SCOPED.len();
+    assert_eq!(count("brand_a"), unscoped + 2);
+    assert_eq!(count("brand_b"), unscoped + 3);
+    assert_eq!(count("brand_c"), unscoped);
+    // Exactly as configured: another spelling is another account.
+    assert_eq!(count("Brand_A"), unscoped);
+    // `registered` takes every untagged handler, whatever its accounts;
+    // the tagged one stays out of both.
+    assert_eq!(Router::new().registered().infos().count(), HANDLERS.len());
+    // Routes already here stay, however they got here: the selection only
+    // adds.
+    let router = Router::new()
+        .handler::<brands::brand_b_menu>()
+        .handler::<shop::price>()
+        .registered_for_account("brand_a");
+    assert_eq!(router.infos().count(), count("brand_a") + 2);
+
+    // Over HTTP: the account's handlers answer, the other account's
+    // pushes fall to the unscoped handlers.
+    let service = WechatService::builder(config())
+        .only(Router::new().registered_for_account("brand_a"))
+        .build()
+        .expect("brand_a routes");
+    let server = TestServer::builder(service)
+        .app_data(web::Data::new(Counter::default()))
+        .start();
+    let sim = sim();
+    assert_eq!(text(&server, "会员").await, "会员中心");
+    assert_eq!(text(&server, "品牌").await, "brand a");
+    assert_eq!(
+        send(&sim, &server, SimPush::click("BRAND_B")).await.text(),
+        Some("click BRAND_B")
+    );
+    assert_eq!(
+        send(&sim, &server, SimPush::shortvideo("m", "t"))
+            .await
+            .text(),
+        Some("fallback shortvideo")
+    );
+    server.stop().await;
+
+    let service = WechatService::builder(config())
+        .only(Router::new().registered_for_account("brand_b"))
+        .build()
+        .expect("brand_b routes");
+    let server = TestServer::builder(service)
+        .app_data(web::Data::new(Counter::default()))
+        .start();
+    assert_eq!(text(&server, "会员").await, "会员中心");
+    assert_eq!(text(&server, "品牌").await, "echo 品牌");
+    assert_eq!(
+        send(&sim, &server, SimPush::click("BRAND_B")).await.text(),
+        Some("brand b menu")
+    );
+    assert_eq!(
+        send(&sim, &server, SimPush::shortvideo("m", "t"))
+            .await
+            .text(),
+        Some("brand b video")
+    );
+    server.stop().await;
+}
+
+#[test]
+fn a_handler_scoped_to_an_account_that_is_not_configured_stops_start_up() {
+    let config = |name: &str| {
+        Config::builder(TOKEN)
+            .name(name)
+            .path(format!("/wx/{name}"))
+            .build()
+            .expect("config")
+    };
+    let accounts = |names: &[&str]| {
+        wechat_events::Accounts::new(names.iter().map(|n| config(n))).expect("accounts")
+    };
+    // brand_b's handlers, with brand_b not configured (brand_c is).
+    let err = wechat_events::WechatAccounts::builder(accounts(&["brand_a", "brand_c"]))
+        .build()
+        .expect_err("built")
+        .to_string();
+    assert!(
+        err.contains(r#"is scoped to account "brand_b" (account = "brand_b"), which is not configured; the accounts are "brand_a", "brand_c""#),
+        "{err}"
+    );
+    // Every account the handlers name is configured: it builds, each
+    // account with its own handlers.
+    let services = wechat_events::WechatAccounts::builder(accounts(&["brand_a", "brand_b"]))
+        .build()
+        .expect("built");
+    let routes = |account: &str| services.get(account).expect("service").routes().len();
+    let unscoped = HANDLERS.len() - SCOPED.len();
+    assert_eq!(routes("brand_a"), unscoped + 2);
+    assert_eq!(routes("brand_b"), unscoped + 3);
 }

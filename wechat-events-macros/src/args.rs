@@ -3,8 +3,9 @@
 //! Everything that can be checked without types is checked here, with the
 //! error on the offending token and a message saying what to write: which
 //! argument each attribute takes, literal types, one filter per handler,
-//! empty values, and regexes (compiled now so a bad pattern never reaches
-//! start-up). The kind itself is resolved by the compiler against the
+//! empty values, regexes (compiled now so a bad pattern never reaches
+//! start-up) and account names (by the rule a configured account's `name`
+//! follows). The kind itself is resolved by the compiler against the
 //! runtime's table, so it is only checked for shape.
 
 use proc_macro2::Span;
@@ -28,7 +29,10 @@ const EVENT_ARGS: &[&str] = &["key", "key_regex", "scene", "event"];
 /// Text filters.
 const TEXT_ARGS: &[&str] = &["keyword", "keywords", "contains", "regex"];
 /// What every attribute takes.
-const COMMON_ARGS: &[&str] = &["priority", "tag", "crate"];
+const COMMON_ARGS: &[&str] = &["priority", "tag", "account", "crate"];
+
+/// The longest account name, as a configured account's `name` allows.
+const ACCOUNT_MAX: usize = 32;
 
 impl Attr {
     pub(crate) fn name(self) -> &'static str {
@@ -63,13 +67,17 @@ impl Attr {
     fn usage(self) -> &'static str {
         match self {
             Attr::Event => {
-                "`#[on_event(Kind)]`, optionally with one of `key = \"...\"`, `key_regex = \"...\"`, `scene = \"...\"`, and `priority = N`"
+                "`#[on_event(Kind)]`, optionally with one filter (`key = \"...\"`, `key_regex = \"...\"` or `scene = \"...\"`), `priority = N` and `account = \"...\"` (repeatable)"
             }
-            Attr::Message => "`#[on_message(Kind)]`, optionally with `priority = N`",
+            Attr::Message => {
+                "`#[on_message(Kind)]`, optionally with `priority = N` and `account = \"...\"` (repeatable)"
+            }
             Attr::Text => {
-                "`#[on_text]`, optionally with one filter (`keyword = \"...\"` (repeatable), `keywords = [\"...\", ...]`, `contains = \"...\"` or `regex = \"...\"`) and `priority = N`"
+                "`#[on_text]`, optionally with one filter (`keyword = \"...\"` (repeatable), `keywords = [\"...\", ...]`, `contains = \"...\"` or `regex = \"...\"`), `priority = N` and `account = \"...\"` (repeatable)"
             }
-            Attr::Fallback => "`#[on_fallback]`, optionally with `priority = N`",
+            Attr::Fallback => {
+                "`#[on_fallback]`, optionally with `priority = N` and `account = \"...\"` (repeatable)"
+            }
         }
     }
 }
@@ -97,6 +105,9 @@ pub(crate) struct Args {
     pub(crate) priority: Option<syn::Expr>,
     /// `tag = "..."`: the handler is served only by routers that ask for it.
     pub(crate) tag: Option<LitStr>,
+    /// `account = "..."`, repeatable: the accounts the handler serves (none:
+    /// every account).
+    pub(crate) accounts: Vec<LitStr>,
     /// `crate = "path"`: where `wechat_events` is, for crates re-exporting it.
     pub(crate) krate: Option<syn::Path>,
     /// Whether a kind was written at all (even a wrong one).
@@ -111,6 +122,7 @@ impl Args {
             filter_name: None,
             priority: None,
             tag: None,
+            accounts: Vec::new(),
             krate: None,
             kind_written: false,
         };
@@ -186,6 +198,9 @@ impl Args {
                 ))
             }
         };
+        if arg == "account" {
+            return self.add_account(&value, errors);
+        }
         if arg == "tag" || arg == "crate" {
             let already = if arg == "tag" {
                 self.tag.is_some()
@@ -281,6 +296,36 @@ impl Args {
         };
         check_values(&arg, &filter, errors);
         self.set_filter(name, filter, errors);
+    }
+
+    /// One `account = "..."`: a valid name, not given before.
+    fn add_account(&mut self, value: &Expr, errors: &mut Errors) {
+        let Some(lit) = string(value) else {
+            return errors.push(syn::Error::new_spanned(
+                value,
+                format!(
+                    "`account` takes a string literal, the name of a configured account: write {}",
+                    example("account")
+                ),
+            ));
+        };
+        let name = lit.value();
+        if let Some(problem) = account_problem(&name) {
+            return errors.push(syn::Error::new(
+                lit.span(),
+                format!(
+                    "`account` names a configured account: 1 to {ACCOUNT_MAX} ASCII letters, digits, `_` or `-`, e.g. {}; {name:?} {problem}",
+                    example("account")
+                ),
+            ));
+        }
+        if self.accounts.iter().any(|a| a.value() == name) {
+            return errors.push(syn::Error::new(
+                lit.span(),
+                format!("account {name:?} is given twice; keep one"),
+            ));
+        }
+        self.accounts.push(lit);
     }
 
     fn set_kind(&mut self, attr: Attr, kind: Ident, errors: &mut Errors) {
@@ -430,9 +475,28 @@ fn example(arg: &str) -> &'static str {
         "contains" => "`contains = \"天气\"`",
         "regex" => "`regex = r\"^天气\\s*(\\S+)$\"`",
         "tag" => "`tag = \"shop\"`",
+        "account" => "`account = \"brand_a\"`",
         "crate" => "`crate = \"my_sdk::wechat_events\"`",
         _ => "`priority = 10`",
     }
+}
+
+/// What is wrong with `name` as an account name, if anything.
+fn account_problem(name: &str) -> Option<String> {
+    let len = name.chars().count();
+    if len == 0 {
+        return Some("is empty".to_owned());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    {
+        return Some(format!("contains {c:?}"));
+    }
+    if len > ACCOUNT_MAX {
+        return Some(format!("has {len} characters"));
+    }
+    None
 }
 
 fn string(value: &Expr) -> Option<LitStr> {

@@ -261,6 +261,7 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
         Some(lit) => quote!(::core::option::Option::Some(#lit)),
         None => quote!(::core::option::Option::None),
     };
+    let accounts = &args.accounts;
     let filter_check = filter_check(args, &krate);
 
     let ev = Ident::new("__wechat_event", Span::mixed_site());
@@ -356,6 +357,7 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
                 #krate::__private::HandlerDef {
                     name: ::core::concat!(::core::module_path!(), "::", #name_str),
                     tag: #tag,
+                    accounts: &[#(#accounts),*],
                     file: ::core::file!(),
                     line: ::core::line!(),
                     register: __wechat_register,

@@ -23,7 +23,27 @@
 //! async fn count(_: ClickEvent) -> String {
 //!     "1".into()
 //! }
+//!
+//! // Only for two of the server's accounts.
+//! #[on_text(keyword = "会员", account = "brand_a", account = "brand_b")]
+//! async fn members(_: TextMessage) -> &'static str {
+//!     "会员中心"
+//! }
 //! ```
+//!
+//! Besides its kind and filter, every attribute takes:
+//!
+//! - `priority = N` (an `i32`, default 0): higher runs first;
+//! - `tag = "..."`: the handler is left out of `Router::registered` and
+//!   served only by routers that ask for the tag
+//!   (`Router::registered_tagged`);
+//! - `account = "..."`, repeatable: on a server with several Official
+//!   Accounts, the handler serves only the accounts named (by their
+//!   configured `name`: 1 to 32 ASCII letters, digits, `_` or `-`, checked
+//!   when compiling); without it, it serves every account. Start-up fails
+//!   if a handler names an account that is not configured;
+//! - `crate = "path"`: where `wechat_events` is, for a crate that
+//!   re-exports it.
 //!
 //! Each attribute keeps the function as written and adds, beside it, a type
 //! of the same name (for `Router::handler::<name>()`, needed only for
@@ -37,7 +57,8 @@ use proc_macro::TokenStream;
 
 use args::Attr;
 
-/// Handles one kind of event: `#[on_event(Kind, filter?, priority = N?)]`.
+/// Handles one kind of event:
+/// `#[on_event(Kind, filter?, priority = N?, account = "..."*)]`.
 ///
 /// `Kind` is an event kind — `Subscribe`, `Unsubscribe`, `Scan`,
 /// `Location`, `Click`, `View`, `Unknown`, and any the catalog adds — and
@@ -50,6 +71,9 @@ use args::Attr;
 ///   compiling);
 /// - `scene = "..."`: the QR-code scene equals this (`Subscribe` through a
 ///   parameter QR code, `Scan`).
+///
+/// `account = "..."` (repeatable) serves only those of the server's
+/// accounts; without it the handler serves every account.
 ///
 /// ```ignore
 /// #[on_event(Click, key = "MENU_HELP")]
@@ -67,12 +91,15 @@ pub fn on_event(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(Attr::Event, args.into(), item.into()).into()
 }
 
-/// Handles one kind of message: `#[on_message(Kind, priority = N?)]`.
+/// Handles one kind of message:
+/// `#[on_message(Kind, priority = N?, account = "..."*)]`.
 ///
 /// `Kind` is a message kind — `Text`, `Image`, `Voice`, `Video`,
 /// `ShortVideo`, `Location`, `Link`, `Unknown` — and the handler's first
 /// parameter is its type (`ImageMessage` for `Image`). Text filters are
-/// written with [`macro@on_text`].
+/// written with [`macro@on_text`]. `account = "..."` (repeatable) serves
+/// only those of the server's accounts; without it the handler serves every
+/// account.
 ///
 /// ```ignore
 /// #[on_message(Image)]
@@ -85,8 +112,8 @@ pub fn on_message(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(Attr::Message, args.into(), item.into()).into()
 }
 
-/// Handles text messages: `#[on_text(filter?, priority = N?)]`; the handler
-/// takes a `TextMessage` first.
+/// Handles text messages: `#[on_text(filter?, priority = N?, account = "..."*)]`;
+/// the handler takes a `TextMessage` first.
 ///
 /// At most one kind of filter:
 ///
@@ -98,6 +125,8 @@ pub fn on_message(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   the handler may take `Captures` to read its groups.
 ///
 /// Without a filter the handler sees every text no other handler takes.
+/// `account = "..."` (repeatable) serves only those of the server's
+/// accounts; without it the handler serves every account.
 ///
 /// ```ignore
 /// #[on_text(regex = r"^天气\s*(?P<city>\S+)$")]
@@ -110,8 +139,10 @@ pub fn on_text(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(Attr::Text, args.into(), item.into()).into()
 }
 
-/// Handles whatever no other handler takes: `#[on_fallback(priority = N?)]`;
-/// the handler takes the whole `Push` first.
+/// Handles whatever no other handler takes:
+/// `#[on_fallback(priority = N?, account = "..."*)]`; the handler takes the
+/// whole `Push` first. `account = "..."` (repeatable) serves only those of
+/// the server's accounts; without it the handler serves every account.
 ///
 /// ```ignore
 /// #[on_fallback]

@@ -712,6 +712,8 @@ impl AccountsBuilder {
     /// [`AccountsBuilder::account_router`] and here): attribute handlers
     /// only where a router names them (see
     /// [`ServiceBuilder::only`](crate::service::ServiceBuilder::only)).
+    /// An attribute handler scoped to accounts (`account = "..."`) is
+    /// still served only by those accounts.
     pub fn only(mut self, router: Router) -> Self {
         self.scoped = true;
         self.shared = self.shared.merge(router);
@@ -748,6 +750,9 @@ impl AccountsBuilder {
                 configured: names.iter().map(|n| (*n).to_owned()).collect(),
             });
         }
+        if let Some(e) = crate::registry::unknown_accounts(&names) {
+            return Err(e.into());
+        }
         let Some(first) = configs.first() else {
             return Ok(WechatAccounts {
                 services: Arc::from(Vec::new()),
@@ -758,7 +763,9 @@ impl AccountsBuilder {
         let redis = crate::redis::RedisBackend::from_config(first).transpose()?;
         let mut services = Vec::with_capacity(configs.len());
         for config in &configs {
-            let mut routes = self.shared.clone();
+            // Attribute handlers scoped to other accounts are not this
+            // account's, however they were selected.
+            let mut routes = self.shared.clone().for_account(config.name());
             for (_, router) in self.per_account.iter().filter(|(a, _)| a == config.name()) {
                 routes = routes.merge(router.clone());
             }

@@ -8,10 +8,16 @@
 //! or all untagged ones at once ([`Router::registered`], what
 //! [`WechatService::builder`](crate::WechatService::builder) does unless
 //! told [`only`](crate::service::ServiceBuilder::only)).
+//!
+//! A handler serves every account of the server unless its attribute
+//! scopes it (`account = "brand_a"`, repeatable):
+//! [`Router::registered_for_account`] takes the untagged handlers one
+//! account serves, and a server refuses to start when a handler names an
+//! account it does not configure ([`RouterError::UnknownAccount`]).
 
 use std::collections::BTreeSet;
 
-use crate::router::{Origin, Router, Unmatched};
+use crate::router::{Origin, Router, RouterError, Unmatched};
 
 /// One attribute-macro handler, as its generated code describes it.
 #[doc(hidden)]
@@ -23,6 +29,10 @@ pub struct HandlerDef {
     pub name: &'static str,
     /// The `tag = "..."` the attribute gave, if any.
     pub tag: Option<&'static str>,
+    /// The `account = "..."` the attribute gave, in order (each a valid,
+    /// distinct account name, checked when compiling); empty: the handler
+    /// serves every account.
+    pub accounts: &'static [&'static str],
     /// `file!()` of the attribute, for a stable registration order.
     pub file: &'static str,
     /// `line!()` of the attribute.
@@ -33,7 +43,13 @@ pub struct HandlerDef {
 
 impl HandlerDef {
     pub(crate) fn origin(&'static self) -> Origin {
-        Origin::of(self)
+        Origin::of(self, self.accounts)
+    }
+
+    /// Whether the handler serves `account`: it is unscoped, or scoped to
+    /// `account` among others.
+    fn serves(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.contains(&account)
     }
 
     /// Whether the handler is defined in `module` or one of its submodules
@@ -95,13 +111,17 @@ impl Selection<'_> {
 }
 
 /// The candidate most like `wanted`, if any is close (Jaro-Winkler
-/// similarity of at least 0.8, as clap suggests subcommands).
+/// similarity of at least 0.8, as clap suggests subcommands); of equally
+/// close ones, the first.
 fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wanted, c), c))
         .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .fold(None, |best: Option<(f64, &str)>, candidate| match best {
+            Some(best) if best.0 >= candidate.0 => Some(best),
+            _ => Some(candidate),
+        })
         .map(|(_, c)| c)
 }
 
@@ -151,6 +171,33 @@ fn all() -> Vec<&'static HandlerDef> {
     defs
 }
 
+/// For every attribute handler of `defs` that is scoped to accounts,
+/// `(handler name, account)` for each of its accounts, in order.
+fn scoped_accounts_of(defs: &[&'static HandlerDef]) -> Vec<(&'static str, &'static str)> {
+    defs.iter()
+        .flat_map(|d| d.accounts.iter().map(move |&account| (d.name, account)))
+        .collect()
+}
+
+/// The first attribute handler linked into the binary (in source order)
+/// that is scoped to an account not among `configured`, as the error that
+/// should stop start-up.
+pub(crate) fn unknown_accounts(configured: &[&str]) -> Option<RouterError> {
+    unknown_account_of(&all(), configured)
+}
+
+fn unknown_account_of(defs: &[&'static HandlerDef], configured: &[&str]) -> Option<RouterError> {
+    let (handler, account) = scoped_accounts_of(defs)
+        .into_iter()
+        .find(|(_, account)| !configured.contains(account))?;
+    Some(RouterError::UnknownAccount {
+        handler: handler.to_owned(),
+        account: account.to_owned(),
+        configured: configured.iter().map(|&c| c.to_owned()).collect(),
+        suggestion: closest(account, configured.iter().copied()).map(str::to_owned),
+    })
+}
+
 impl Router {
     /// Adds one attribute-macro handler by name; adding it again (or also
     /// through [`Router::registered`]) does nothing.
@@ -173,8 +220,39 @@ impl Router {
     /// [`ServiceBuilder::build`](crate::service::ServiceBuilder::build) calls this
     /// unless the builder was given [`only`](crate::service::ServiceBuilder::only).
     /// Handlers with a `tag` are left to [`Router::registered_tagged`].
+    ///
+    /// Handlers scoped to accounts (`account = "..."`) are added too,
+    /// whatever their accounts: a service built for one account of several
+    /// then keeps only the handlers that serve it. To select them yourself,
+    /// use [`Router::registered_for_account`].
     pub fn registered(self) -> Self {
         self.add_all(|d| d.tag.is_none())
+    }
+
+    /// Adds every untagged attribute-macro handler linked into this binary
+    /// that serves `account` — unscoped, or scoped to `account` among
+    /// others (`account = "..."`) — and is not already here, in source
+    /// order. [`Router::registered`] with the other accounts' handlers left
+    /// out.
+    ///
+    /// ```
+    /// use wechat_events::{on_text, Router, TextMessage};
+    ///
+    /// #[on_text(keyword = "帮助")]
+    /// async fn help(_: TextMessage) -> &'static str { "help" }
+    ///
+    /// #[on_text(keyword = "会员", account = "brand_a")]
+    /// async fn members(_: TextMessage) -> &'static str { "会员中心" }
+    ///
+    /// let a = Router::new().registered_for_account("brand_a");
+    /// assert_eq!(a.infos().count(), 2);
+    /// let b = Router::new().registered_for_account("brand_b");
+    /// assert_eq!(b.infos().count(), 1);
+    /// // `registered` takes every untagged handler, whatever its accounts.
+    /// assert_eq!(Router::new().registered().infos().count(), 2);
+    /// ```
+    pub fn registered_for_account(self, account: &str) -> Self {
+        self.add_all(|d| d.tag.is_none() && d.serves(account))
     }
 
     /// Adds every attribute-macro handler defined in `module` or its
@@ -254,13 +332,97 @@ mod tests {
     use super::*;
 
     fn def(name: &'static str) -> HandlerDef {
+        scoped(name, &[])
+    }
+
+    fn scoped(name: &'static str, accounts: &'static [&'static str]) -> HandlerDef {
         HandlerDef {
             name,
             tag: None,
+            accounts,
             file: "f.rs",
             line: 1,
             register: |r| r,
         }
+    }
+
+    /// `defs`, leaked: the registry works on `&'static` definitions.
+    fn statics(defs: Vec<HandlerDef>) -> Vec<&'static HandlerDef> {
+        defs.into_iter().map(|d| &*Box::leak(Box::new(d))).collect()
+    }
+
+    #[test]
+    fn a_handler_serves_its_accounts_or_every_account() {
+        assert!(def("bot::help").serves("brand_a"));
+        let both = scoped("bot::members", &["brand_a", "brand_b"]);
+        assert!(both.serves("brand_a") && both.serves("brand_b"));
+        assert!(!both.serves("brand_c"));
+        assert!(!both.serves("Brand_a"), "names are compared exactly");
+    }
+
+    #[test]
+    fn scoped_handlers_name_their_accounts_in_order() {
+        let defs = statics(vec![
+            scoped("bot::members", &["brand_a", "brand_b"]),
+            def("bot::help"),
+            scoped("bot::shop::price", &["brand_b"]),
+        ]);
+        assert_eq!(
+            scoped_accounts_of(&defs),
+            [
+                ("bot::members", "brand_a"),
+                ("bot::members", "brand_b"),
+                ("bot::shop::price", "brand_b"),
+            ]
+        );
+        // None linked into the library's unit tests.
+        assert!(scoped_accounts_of(&all()).is_empty());
+        assert!(unknown_accounts(&[]).is_none());
+    }
+
+    #[test]
+    fn an_unconfigured_account_is_an_error_naming_the_handler() {
+        let defs = statics(vec![
+            def("bot::help"),
+            scoped("bot::members", &["brand_a", "brand_b"]),
+            scoped("bot::shop::price", &["brand_c"]),
+            scoped("bot::later", &["other"]),
+        ]);
+        assert_eq!(
+            unknown_account_of(&defs, &["brand_a", "brand_b", "brand_c", "other"]),
+            None
+        );
+        let err = unknown_account_of(&defs, &["brand_a", "brand_b"]).expect("brand_c");
+        assert_eq!(
+            err,
+            RouterError::UnknownAccount {
+                handler: "bot::shop::price".into(),
+                account: "brand_c".into(),
+                configured: vec!["brand_a".into(), "brand_b".into()],
+                suggestion: Some("brand_a".into()),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            r#"handler bot::shop::price is scoped to account "brand_c" (account = "brand_c"), which is not configured; the accounts are "brand_a", "brand_b"; did you mean "brand_a"?"#
+        );
+        // The first in source order, and no suggestion when none is close.
+        let err = unknown_account_of(&defs, &["brand_c", "shop"]).expect("brand_a");
+        assert_eq!(
+            err.to_string(),
+            r#"handler bot::members is scoped to account "brand_a" (account = "brand_a"), which is not configured; the accounts are "brand_c", "shop"; did you mean "brand_c"?"#
+        );
+        let err = unknown_account_of(&defs[3..], &["brand_a"]).expect("other");
+        assert_eq!(
+            err.to_string(),
+            r#"handler bot::later is scoped to account "other" (account = "other"), which is not configured; the only account is "brand_a""#
+        );
+        let err = unknown_account_of(&defs, &[]).expect("no accounts");
+        assert!(
+            err.to_string()
+                .ends_with("which is not configured; no account is configured by name"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -282,6 +444,9 @@ mod tests {
         assert_eq!(closest("weather", known), None);
         assert_eq!(closest("no::such::module", known), None);
         assert_eq!(closest("shop", []), None);
+        // Of equally close candidates, the first.
+        assert_eq!(closest("brand_c", ["brand_a", "brand_b"]), Some("brand_a"));
+        assert_eq!(closest("brand_c", ["brand_b", "brand_a"]), Some("brand_b"));
     }
 
     #[test]

@@ -260,6 +260,26 @@ pub enum RouterError {
         /// is close.
         suggestion: Option<String>,
     },
+    /// An attribute handler is scoped (`account = "..."`) to an account the
+    /// server does not configure: a typo, or an account not set up yet.
+    /// Served anyway, the handler would never run, and pushes meant for it
+    /// would get another handler's answer.
+    #[error(
+        "handler {handler} is scoped to account {account:?} (account = {account:?}), \
+         which is not configured; {}{}",
+        configured_accounts(.configured),
+        did_you_mean(.suggestion)
+    )]
+    UnknownAccount {
+        /// The handler's path, as the route table names it.
+        handler: String,
+        /// The account its attribute names.
+        account: String,
+        /// The accounts the server configures, by name.
+        configured: Vec<String>,
+        /// The configured account closest to `account`, if any is close.
+        suggestion: Option<String>,
+    },
     /// Two routes claim the same exact key, keyword, scene or event name
     /// for one kind, or have the same kind, filter and priority.
     #[error("routes {first} and {second} both handle {kind} with {what}; remove one or give them different filters or priorities")]
@@ -273,6 +293,17 @@ pub enum RouterError {
         /// The other.
         second: String,
     },
+}
+
+fn configured_accounts(configured: &[String]) -> String {
+    match configured {
+        [] => "no account is configured by name".to_owned(),
+        [one] => format!("the only account is {one:?}"),
+        all => {
+            let quoted: Vec<String> = all.iter().map(|a| format!("{a:?}")).collect();
+            format!("the accounts are {}", quoted.join(", "))
+        }
+    }
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {
@@ -310,15 +341,41 @@ impl fmt::Display for RouteInfo {
 
 /// Where an attribute-macro route came from: the address of its handler's
 /// unique `static` definition (two handlers may share a path), so that a
-/// handler registered both explicitly and through inventory is added once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Origin(usize);
+/// handler registered both explicitly and through inventory is added once;
+/// and the accounts its attribute scoped it to, so that a router built for
+/// one account can drop the others' handlers ([`Router::for_account`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    definition: usize,
+    /// `account = "..."` as the attribute gave them; empty: every account.
+    accounts: &'static [&'static str],
+}
 
 impl Origin {
-    pub(crate) fn of<T>(definition: &'static T) -> Self {
-        Origin(std::ptr::from_ref(definition) as usize)
+    /// The origin of the handler defined by `definition`, scoped to
+    /// `accounts`.
+    pub(crate) fn of<T>(definition: &'static T, accounts: &'static [&'static str]) -> Self {
+        Origin {
+            definition: std::ptr::from_ref(definition) as usize,
+            accounts,
+        }
+    }
+
+    /// Whether the handler serves `account`: it is unscoped, or scoped to
+    /// `account` among others.
+    pub(crate) fn serves(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.contains(&account)
     }
 }
+
+/// The same handler, whatever else is recorded about it.
+impl PartialEq for Origin {
+    fn eq(&self, other: &Self) -> bool {
+        self.definition == other.definition
+    }
+}
+
+impl Eq for Origin {}
 
 #[derive(Clone)]
 struct Pending {
@@ -461,6 +518,16 @@ impl Router {
                 self.pending.push(p);
             }
         }
+        self
+    }
+
+    /// The router that one account of a server with several serves: every
+    /// route except the attribute handlers scoped (`account = "..."`) to
+    /// other accounts. Routes added in code ([`Router::on`],
+    /// [`Router::route`], ...) and unscoped attribute handlers all stay.
+    pub(crate) fn for_account(mut self, account: &str) -> Router {
+        self.pending
+            .retain(|p| p.origin.is_none_or(|o| o.serves(account)));
         self
     }
 
@@ -970,6 +1037,66 @@ mod tests {
         let caps = caps.unwrap();
         assert_eq!(caps.name("city"), Some("北京"));
         assert_eq!(caps.get(0), Some("天气 北京"));
+    }
+
+    /// Adds a text route as an attribute handler defined by `definition`
+    /// and scoped to `accounts` would.
+    fn attribute(
+        r: Router,
+        definition: &'static u8,
+        accounts: &'static [&'static str],
+        keyword: &str,
+    ) -> Router {
+        let info = Route::new()
+            .keywords([keyword])
+            .into_info(TextMessage::KIND, Cow::Owned(format!("bot::{keyword}")));
+        r.push_registered(
+            Origin::of(definition, accounts),
+            info,
+            ErasedHandler::new(t),
+            false,
+        )
+    }
+
+    fn names(r: &Router) -> Vec<&str> {
+        r.infos().map(|i| &*i.name).collect()
+    }
+
+    #[test]
+    fn a_router_for_one_account_drops_the_other_accounts_handlers() {
+        // Distinct statics, so distinct definitions.
+        static A: u8 = 1;
+        static AB: u8 = 2;
+        static B: u8 = 3;
+        static ALL: u8 = 4;
+        let all = || {
+            let r = Router::new().keyword("code", t);
+            let r = attribute(r, &A, &["brand_a"], "a");
+            let r = attribute(r, &AB, &["brand_a", "brand_b"], "ab");
+            let r = attribute(r, &B, &["brand_b"], "b");
+            attribute(r, &ALL, &[], "all")
+        };
+        // The route added in code stays first in every account's router.
+        for (account, scoped) in [
+            ("brand_a", &["bot::a", "bot::ab", "bot::all"][..]),
+            ("brand_b", &["bot::ab", "bot::b", "bot::all"]),
+            // An account no handler names: the unscoped handler only.
+            ("brand_c", &["bot::all"]),
+        ] {
+            let router = all().for_account(account);
+            let names = names(&router);
+            assert!(names[0].ends_with("router::tests::t"), "{names:?}");
+            assert_eq!(names[1..], *scoped, "{account}");
+        }
+        let routes = all().for_account("brand_a").build().expect("routes");
+        assert_eq!(routes.handler_for(&text("a")), Some("bot::a"));
+        assert_eq!(routes.handler_for(&text("b")), None);
+        // The accounts do not make a handler another: registered again, it
+        // is still added once.
+        let r = attribute(all(), &A, &[], "a");
+        assert_eq!(r.infos().count(), 5);
+        let r = all().merge(attribute(Router::new(), &B, &["brand_b"], "b"));
+        assert_eq!(r.infos().count(), 5);
     }
 
     #[test]

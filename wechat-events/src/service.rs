@@ -338,15 +338,21 @@ impl ServiceBuilder {
 
     /// Compiles the routes — those added with [`ServiceBuilder::router`]
     /// or [`ServiceBuilder::only`], plus, without `only`, every untagged
-    /// attribute-macro handler in the binary (see [`Router::registered`])
+    /// attribute-macro handler in the binary that serves the config's
+    /// account (see [`Router::registered_for_account`]; without `only`,
+    /// a handler scoped to other accounts is left out, even one added by
+    /// name)
     /// — and builds the service; logs the route table. Two routes claiming
     /// the same exact key, keyword or scene, or with the same kind, filter
     /// and priority, stop here with [`RouterError::Conflict`] naming both.
     pub fn build(self) -> Result<WechatService, BuildError> {
+        // Without `only`: the binary's handlers, but for those scoped
+        // (`account = "..."`) to other accounts than this config's name.
+        // With it, exactly what the router names.
         let router = if self.scoped {
             self.router
         } else {
-            self.router.registered()
+            self.router.registered().for_account(self.config.name())
         };
         let routes = router.build()?;
         if self.scoped && routes.is_empty() {
