@@ -83,6 +83,8 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 pub use crate::config::IDENTITY_VARS;
+#[cfg(feature = "api")]
+use crate::component::{ComponentConfig, ComponentService};
 use crate::config::{check_account_name, Config, ConfigBuilder, ConfigError, Names};
 use crate::router::Router;
 use crate::service::{BuildError, ServiceBuilder, WechatService};
@@ -102,6 +104,8 @@ pub struct Accounts {
     configs: Vec<Config>,
     addr: Option<String>,
     file: Option<PathBuf>,
+    #[cfg(feature = "api")]
+    open_platform: Option<ComponentConfig>,
 }
 
 impl Accounts {
@@ -126,6 +130,8 @@ impl Accounts {
             configs,
             addr: None,
             file: None,
+            #[cfg(feature = "api")]
+            open_platform: None,
         })
     }
 
@@ -146,6 +152,8 @@ impl Accounts {
                 configs: vec![config],
                 addr: get("WECHAT_ADDR"),
                 file: None,
+                #[cfg(feature = "api")]
+                open_platform: None,
             });
         };
         let beside: Vec<&str> = IDENTITY_VARS
@@ -260,11 +268,15 @@ impl Accounts {
         server_builder(Config::builder("environment"))?
             .build()
             .map_err(|e| ConfigError::new(in_file(&e.setting), e.reason))?;
-        if file.accounts.is_empty() {
+        let open_platform = match file.open_platform {
+            Some(table) => Some(open_platform(table, origin, &get, &server_builder)?),
+            None => None,
+        };
+        if file.accounts.is_empty() && open_platform.is_none() {
             return Err(ConfigError::new(
                 in_file("accounts"),
                 "lists no account: add one [[accounts]] table per account, with its name and \
-                 token",
+                 token (or an [open_platform] table)",
             ));
         }
         let mut configs = Vec::with_capacity(file.accounts.len());
@@ -344,10 +356,26 @@ impl Accounts {
         check_together(&configs, |config, key| {
             ConfigError::new(format!("{origin}: account {:?}: {key}", config.name()), "")
         })?;
+        #[cfg(feature = "api")]
+        if let Some(component) = &open_platform {
+            check_open_platform(&configs, component).map_err(|(key, reason)| {
+                ConfigError::new(format!("{origin}: [open_platform]: {key}"), reason)
+            })?;
+        }
+        #[cfg(not(feature = "api"))]
+        if open_platform.is_some() {
+            return Err(ConfigError::new(
+                format!("{origin}: [open_platform]"),
+                "is set, but wechat-events was built without its `api` feature, which a \
+                 third-party platform needs",
+            ));
+        }
         Ok(Accounts {
             configs,
             addr: file.server.addr.or_else(|| get("WECHAT_ADDR")),
             file: None,
+            #[cfg(feature = "api")]
+            open_platform,
         })
     }
 
@@ -377,6 +405,144 @@ impl Accounts {
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
     }
+
+    /// The third-party platform the server also serves (the file's
+    /// `[open_platform]`), if any.
+    #[cfg(feature = "api")]
+    pub fn open_platform(&self) -> Option<&ComponentConfig> {
+        self.open_platform.as_ref()
+    }
+
+    /// These accounts, and the third-party platform `component` (in code;
+    /// see [`crate::component`]).
+    #[cfg(feature = "api")]
+    pub fn with_open_platform(mut self, component: ComponentConfig) -> Result<Self, ConfigError> {
+        check_open_platform(&self.configs, &component).map_err(|(key, reason)| {
+            ConfigError::new(format!("open_platform.{key}"), reason)
+        })?;
+        self.open_platform = Some(component);
+        Ok(self)
+    }
+}
+
+/// The `[open_platform]` table as a component's settings.
+#[cfg(feature = "api")]
+type Platform = ComponentConfig;
+#[cfg(not(feature = "api"))]
+type Platform = ();
+
+fn open_platform(
+    table: toml::Table,
+    origin: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+    server_builder: &dyn Fn(ConfigBuilder) -> Result<ConfigBuilder, ConfigError>,
+) -> Result<Platform, ConfigError> {
+    let label = format!("{origin}: [open_platform]");
+    let at = |key: &str| format!("{label}: {key}");
+    let file: OpenPlatformFile = typed(table, &label)?;
+    let secret_at = |key: &str, value: Option<String>| {
+        value
+            .map(|v| secret(&v, get).map_err(|reason| ConfigError::new(at(key), reason)))
+            .transpose()
+    };
+    let required = |key: &str, value: Option<String>, what: &str| {
+        secret_at(key, value)?
+            .ok_or_else(|| ConfigError::new(at(key), format!("is required: {what}")))
+    };
+    let token = required("token", file.token, "the component's token (or env:VAR)")?;
+    let appid = required("appid", file.appid, "the component's AppID")?;
+    let aes_key = required("aes_key", file.aes_key, "the component's EncodingAESKey")?;
+    let app_secret = required("app_secret", file.app_secret, "the component's AppSecret")?;
+    let mut b = server_builder(Config::builder(token))?
+        .appid(appid)
+        .aes_key(aes_key)
+        .appsecret(app_secret)
+        .mode(crate::Mode::Secure);
+    if let Some(key) = secret_at("prev_aes_key", file.prev_aes_key)? {
+        b = b.prev_aes_key(key);
+    }
+    if let Some(name) = &file.name {
+        check_account_name(name).map_err(|reason| ConfigError::new(at("name"), reason))?;
+    }
+    b = b.name(file.name.unwrap_or_else(|| "open_platform".to_owned()));
+    b = b.path(
+        file.message_path
+            .unwrap_or_else(|| "/wechat/open/{appid}".to_owned()),
+    );
+    let config = b.build().map_err(|e| {
+        let key = match e.setting.as_str() {
+            "path" => "message_path",
+            "app_secret" => "app_secret",
+            other => other,
+        };
+        ConfigError::new(at(key), e.reason)
+    })?;
+    #[cfg(feature = "api")]
+    {
+        let strip = |e: ConfigError| {
+            let key = e.setting.trim_start_matches("open_platform.").to_owned();
+            ConfigError::new(at(&key), e.reason)
+        };
+        let mut component = ComponentConfig::new(config).map_err(strip)?;
+        if let Some(path) = file.auth_path {
+            component = component.with_auth_path(path).map_err(strip)?;
+        }
+        Ok(component)
+    }
+    #[cfg(not(feature = "api"))]
+    {
+        let _ = (config, file.auth_path);
+        Ok(())
+    }
+}
+
+/// Checks that the component's paths and name are apart from the
+/// accounts': `(key, reason)` of the first clash.
+#[cfg(feature = "api")]
+fn check_open_platform(
+    configs: &[Config],
+    component: &ComponentConfig,
+) -> Result<(), (&'static str, String)> {
+    let pattern = component.message_path();
+    let (before, after) = pattern.split_once("{appid}").unwrap_or((pattern, ""));
+    for config in configs {
+        let path = config.path();
+        if path == component.auth_path() {
+            return Err((
+                "auth_path",
+                format!("{path:?} is also account {:?}'s path", config.name()),
+            ));
+        }
+        if path.len() > before.len() + after.len()
+            && path.starts_with(before)
+            && path.ends_with(after)
+            && !path[before.len()..path.len() - after.len()].contains('/')
+        {
+            return Err((
+                "message_path",
+                format!(
+                    "{pattern:?} would take account {:?}'s path {path:?} for an authorizer's",
+                    config.name()
+                ),
+            ));
+        }
+        if config.name() == component.config().name() {
+            return Err((
+                "name",
+                format!(
+                    "{:?} is also an account's name: give the platform its own",
+                    config.name()
+                ),
+            ));
+        }
+    }
+    if component.auth_path() == component.message_path() {
+        return Err((
+            "auth_path",
+            "must differ from the message path".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The value of a secret: `env:VAR` reads the variable `VAR`, anything
@@ -480,6 +646,7 @@ fn check_together(
 struct File {
     server: ServerFile,
     accounts: Vec<toml::Table>,
+    open_platform: Option<toml::Table>,
 }
 
 impl File {
@@ -496,6 +663,7 @@ impl File {
         })?;
         let mut server = ServerFile::default();
         let mut accounts = Vec::new();
+        let mut open_platform = None;
         for (key, value) in table {
             match (key.as_str(), value) {
                 ("server", toml::Value::Table(t)) => {
@@ -514,23 +682,28 @@ impl File {
                         }
                     }
                 }
-                ("server" | "accounts", _) => {
+                ("open_platform", toml::Value::Table(t)) => open_platform = Some(t),
+                ("server" | "accounts" | "open_platform", _) => {
                     return Err(ConfigError::new(
                         format!("{origin}: {key}"),
-                        "has the wrong shape: write [server] once and [[accounts]] for each \
-                         account",
+                        "has the wrong shape: write [server] and [open_platform] once, and \
+                         [[accounts]] for each account",
                     ))
                 }
                 (other, _) => {
                     return Err(ConfigError::new(
                         format!("{origin}: {other}"),
-                        "is not a key of the accounts file: it has a [server] table and \
-                         [[accounts]] tables",
+                        "is not a key of the accounts file: it has a [server] table, \
+                         [[accounts]] tables and an [open_platform] table",
                     ))
                 }
             }
         }
-        Ok(File { server, accounts })
+        Ok(File {
+            server,
+            accounts,
+            open_platform,
+        })
     }
 }
 
@@ -590,6 +763,20 @@ struct ServerFile {
     state_dir: Option<PathBuf>,
 }
 
+/// The `[open_platform]` table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenPlatformFile {
+    name: Option<String>,
+    appid: Option<String>,
+    app_secret: Option<String>,
+    token: Option<String>,
+    aes_key: Option<String>,
+    prev_aes_key: Option<String>,
+    auth_path: Option<String>,
+    message_path: Option<String>,
+}
+
 /// One `[[accounts]]` table.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -636,10 +823,12 @@ struct AccountFile {
 #[derive(Clone)]
 pub struct WechatAccounts {
     services: Arc<[WechatService]>,
+    #[cfg(feature = "api")]
+    component: Option<ComponentService>,
 }
 
 /// What one account's [`ServiceBuilder`] is given besides its config.
-type Configure = Box<dyn Fn(&Config, ServiceBuilder) -> ServiceBuilder>;
+type Configure = Arc<dyn Fn(&Config, ServiceBuilder) -> ServiceBuilder + Send + Sync>;
 
 /// Builder for [`WechatAccounts`]; see [`WechatAccounts::builder`].
 pub struct AccountsBuilder {
@@ -675,14 +864,29 @@ impl WechatAccounts {
         self.services.iter().find(|s| s.config().name() == name)
     }
 
+    /// The third-party platform, when the accounts have one.
+    #[cfg(feature = "api")]
+    pub fn open_platform(&self) -> Option<&ComponentService> {
+        self.component.as_ref()
+    }
+
     /// Drains every account's service at once ([`WechatService::drain`]),
-    /// all within `grace`; `true` when all finished in time.
+    /// and a third-party platform's authorizers', all within `grace`;
+    /// `true` when all finished in time.
     pub async fn drain(&self, grace: Duration) -> bool {
         let drains = self.services.iter().map(|s| s.drain(grace));
-        futures_util::future::join_all(drains)
-            .await
-            .into_iter()
-            .all(|drained| drained)
+        let accounts = futures_util::future::join_all(drains);
+        #[cfg(feature = "api")]
+        let component = async {
+            match &self.component {
+                Some(component) => component.drain(grace).await,
+                None => true,
+            }
+        };
+        #[cfg(not(feature = "api"))]
+        let component = async { true };
+        let (accounts, component) = futures_util::future::join(accounts, component).await;
+        accounts.into_iter().all(|drained| drained) && component
     }
 }
 
@@ -701,8 +905,9 @@ impl AccountsBuilder {
         self
     }
 
-    /// Routes only the account named `account` serves. An account that is
-    /// not configured stops [`AccountsBuilder::build`].
+    /// Routes only the account named `account` serves (a third-party
+    /// platform's name: all its authorizers). An account that is not
+    /// configured stops [`AccountsBuilder::build`].
     pub fn account_router(mut self, account: impl Into<String>, router: Router) -> Self {
         self.per_account.push((account.into(), router));
         self
@@ -722,23 +927,33 @@ impl AccountsBuilder {
 
     /// Gives every account's [`ServiceBuilder`] what `configure` adds
     /// (a late-reply hook, a store of its own, ...), called once per
-    /// account with its config.
+    /// account with its config (for a third-party platform, once per
+    /// authorizer, at its first push).
     pub fn configure(
         mut self,
-        configure: impl Fn(&Config, ServiceBuilder) -> ServiceBuilder + 'static,
+        configure: impl Fn(&Config, ServiceBuilder) -> ServiceBuilder + Send + Sync + 'static,
     ) -> Self {
-        self.configure.push(Box::new(configure));
+        self.configure.push(Arc::new(configure));
         self
     }
 
-    /// Builds every account's service. The accounts share one Redis
-    /// connection (when configured), one state directory and one
-    /// background limit. Stops at the first error: a handler scoped to an
-    /// account that is not configured, a router for such an account, or
-    /// an account's own build error (naming the account).
+    /// Builds every account's service (and the third-party platform's).
+    /// The accounts share one Redis connection (when configured), one
+    /// state directory and one background limit. Stops at the first
+    /// error: a handler scoped to an account that is not configured, a
+    /// router for such an account, or an account's own build error
+    /// (naming the account).
     pub fn build(self) -> Result<WechatAccounts, BuildError> {
         let configs = self.accounts.configs;
+        #[cfg(feature = "api")]
+        let platform = self.accounts.open_platform;
         let names: Vec<&str> = configs.iter().map(Config::name).collect();
+        #[cfg(feature = "api")]
+        let names = {
+            let mut names = names;
+            names.extend(platform.as_ref().map(|c| c.config().name()));
+            names
+        };
         if let Some((account, _)) = self
             .per_account
             .iter()
@@ -753,51 +968,126 @@ impl AccountsBuilder {
         if let Some(e) = crate::registry::unknown_accounts(&names) {
             return Err(e.into());
         }
-        let Some(first) = configs.first() else {
+        #[cfg(feature = "api")]
+        let server = configs.first().or(platform.as_ref().map(|c| c.config()));
+        #[cfg(not(feature = "api"))]
+        let server = configs.first();
+        let Some(server) = server else {
             return Ok(WechatAccounts {
                 services: Arc::from(Vec::new()),
+                #[cfg(feature = "api")]
+                component: None,
             });
         };
-        let background = Arc::new(Semaphore::new(first.max_background()));
+        let background = Arc::new(Semaphore::new(server.max_background()));
         #[cfg(feature = "redis")]
-        let redis = crate::redis::RedisBackend::from_config(first).transpose()?;
+        let redis = crate::redis::RedisBackend::from_config(server).transpose()?;
+        // What every account's service is given: its routes, the shared
+        // Redis and background limit, the user's additions.
+        let prepare = {
+            let (shared, scoped) = (self.shared, self.scoped);
+            let per_account = self.per_account;
+            let configure = self.configure;
+            let background = background.clone();
+            #[cfg(feature = "redis")]
+            let redis = redis.clone();
+            Arc::new(move |config: &Config, builder: ServiceBuilder| {
+                // Attribute handlers scoped to other accounts are not this
+                // account's, however they were selected.
+                let mut routes = shared.clone().for_account(config.name());
+                for (_, router) in per_account.iter().filter(|(a, _)| a == config.name()) {
+                    routes = routes.merge(router.clone());
+                }
+                let mut builder = match scoped {
+                    true => builder.only(routes),
+                    false => builder.router(routes),
+                };
+                #[cfg(feature = "redis")]
+                if let Some(backend) = &redis {
+                    builder = builder.redis(backend.clone());
+                }
+                builder = builder.shared_background(background.clone());
+                for configure in &configure {
+                    builder = configure(config, builder);
+                }
+                builder
+            })
+        };
         let mut services = Vec::with_capacity(configs.len());
         for config in &configs {
-            // Attribute handlers scoped to other accounts are not this
-            // account's, however they were selected.
-            let mut routes = self.shared.clone().for_account(config.name());
-            for (_, router) in self.per_account.iter().filter(|(a, _)| a == config.name()) {
-                routes = routes.merge(router.clone());
-            }
-            let mut builder = WechatService::builder(config.clone());
-            builder = match self.scoped {
-                true => builder.only(routes),
-                false => builder.router(routes),
-            };
-            #[cfg(feature = "redis")]
-            if let Some(backend) = &redis {
-                builder = builder.redis(backend.clone());
-            }
-            builder = builder.shared_background(background.clone());
-            for configure in &self.configure {
-                builder = configure(config, builder);
-            }
+            let builder = prepare(config, WechatService::builder(config.clone()));
             let service = builder.build().map_err(|e| BuildError::Account {
                 account: config.name().to_owned(),
                 error: Box::new(e),
             })?;
             services.push(service);
         }
+        #[cfg(feature = "api")]
+        let component = match platform {
+            Some(platform) => {
+                let config = platform.config().clone();
+                let store = component_store(
+                    &platform,
+                    #[cfg(feature = "redis")]
+                    redis.as_ref(),
+                )?;
+                #[cfg(feature = "redis")]
+                let shared = redis.as_ref().map(|backend| {
+                    Arc::new(crate::redis::RedisTokens::new(backend))
+                        as Arc<dyn crate::api::TokenStore>
+                });
+                #[cfg(not(feature = "redis"))]
+                let shared = None;
+                let prepare = prepare.clone();
+                let prepare: crate::component::Prepare =
+                    Arc::new(move |builder| prepare(&config, builder));
+                Some(ComponentService::build(platform, store, shared, prepare)?)
+            }
+            None => None,
+        };
         Ok(WechatAccounts {
             services: services.into(),
+            #[cfg(feature = "api")]
+            component,
         })
     }
+}
+
+/// Where the third-party platform keeps its ticket and authorizers: Redis,
+/// else the state directory, else memory (with a warning).
+#[cfg(feature = "api")]
+fn component_store(
+    platform: &ComponentConfig,
+    #[cfg(feature = "redis")] redis: Option<&crate::redis::RedisBackend>,
+) -> Result<Arc<dyn crate::component::ComponentStore>, BuildError> {
+    let appid = platform.appid();
+    #[cfg(feature = "redis")]
+    if let Some(backend) = redis {
+        return Ok(Arc::new(crate::redis::RedisComponentStore::new(
+            backend, appid,
+        )));
+    }
+    #[cfg(feature = "state")]
+    if let Some(dir) = platform.config().state_dir() {
+        let db = crate::state::StateDb::open(dir)?;
+        return Ok(Arc::new(db.component(appid)));
+    }
+    tracing::warn!(
+        component = appid,
+        "the third-party platform's ticket and authorizers are kept in memory: a restart \
+         loses them (set a Redis URL or a state directory)"
+    );
+    Ok(Arc::new(crate::component::MemoryComponentStore::new()))
 }
 
 impl HttpServiceFactory for WechatAccounts {
     fn register(self, config: &mut AppService) {
         for service in self.services.iter() {
             service.clone().register(config);
+        }
+        #[cfg(feature = "api")]
+        if let Some(component) = self.component {
+            component.register(config);
         }
     }
 }

@@ -109,6 +109,10 @@ pub enum ApiError {
     /// The reply cannot be sent as a customer-service message.
     #[error("a {0} reply cannot be sent as a customer-service message")]
     NotSendable(&'static str),
+    /// The client's token source could not give a token (a component
+    /// without its ticket yet, an authorizer that withdrew), saying why.
+    #[error("no access token: {0}")]
+    NoToken(String),
 }
 
 impl ApiError {
@@ -255,6 +259,8 @@ pub struct ApiClientBuilder {
     connect_timeout: Duration,
     timeout: Duration,
     shared: Option<SharedTokens>,
+    /// Whether `shared` is the token's source (no `stable_token` fetch).
+    source: bool,
 }
 
 impl fmt::Debug for ApiClientBuilder {
@@ -293,6 +299,18 @@ impl ApiClientBuilder {
     }
 
     /// Shares the access token with the bot's other instances through
+    /// `source` and only there: a [`TokenStore`] that is the token's
+    /// source rather than a cache of it — an authorizer's token, which
+    /// only its third-party platform can refresh
+    /// ([`ComponentClient::authorizer_client`](crate::component::ComponentClient::authorizer_client)).
+    /// The client never fetches a `stable_token` itself, so it needs no
+    /// AppSecret (give `""`).
+    pub fn token_source(mut self, source: impl TokenStore) -> Self {
+        self.shared = Some(SharedTokens(Arc::new(source)));
+        self.source = true;
+        self
+    }
+
     /// `store` (see [`TokenStore`]; with the `redis` feature,
     /// `crate::redis::RedisTokens`). Default: this client's own.
     pub fn token_store(mut self, store: impl TokenStore) -> Self {
@@ -316,7 +334,7 @@ impl ApiClientBuilder {
         if self.appid.trim().is_empty() {
             return Err(invalid("WECHAT_APPID", "empty").into());
         }
-        if self.secret.trim().is_empty() {
+        if self.secret.trim().is_empty() && !self.source {
             return Err(invalid("WECHAT_APPSECRET", "empty").into());
         }
         let base = self.base.trim().trim_end_matches('/').to_owned();
@@ -368,6 +386,7 @@ impl ApiClient {
             connect_timeout: DEFAULT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             shared: None,
+            source: false,
         }
     }
 

@@ -201,6 +201,9 @@ pub(crate) enum Crypto {
 #[derive(Clone)]
 pub struct Config {
     pub(crate) name: String,
+    /// What the stores key the account's entries by, when not its AppID
+    /// or name: a third-party platform's authorizer's AppID.
+    pub(crate) stored_as: Option<String>,
     pub(crate) token: String,
     pub(crate) appid: Option<String>,
     pub(crate) crypto: Crypto,
@@ -355,7 +358,18 @@ impl Config {
     /// name — so a single account's keys are those it had before
     /// accounts had names (`default` or the AppID).
     pub fn store_account(&self) -> &str {
-        self.appid().unwrap_or(&self.name)
+        match &self.stored_as {
+            Some(account) => account,
+            None => self.appid().unwrap_or(&self.name),
+        }
+    }
+
+    /// This config, its stores' entries keyed by `account` (a third-party
+    /// platform's authorizer's AppID).
+    #[cfg(feature = "api")]
+    pub(crate) fn stored_as(mut self, account: &str) -> Config {
+        self.stored_as = Some(account.to_owned());
+        self
     }
     /// The token.
     pub fn token(&self) -> &str {
@@ -1185,6 +1199,7 @@ impl ConfigBuilder {
         let slow_tip = self.slow_tip.filter(|t| !t.trim().is_empty());
         Ok(Config {
             name: self.name,
+            stored_as: None,
             token,
             appid,
             crypto,

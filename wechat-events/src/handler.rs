@@ -48,6 +48,8 @@ pub struct Context {
     encrypted: bool,
     /// The configured account's name; `None` for `default`.
     account_name: Option<Arc<str>>,
+    /// The authorizer's AppID, for a push through a third-party platform.
+    authorizer: Option<Arc<str>>,
 }
 
 impl Context {
@@ -59,7 +61,22 @@ impl Context {
             raw_xml: raw_xml.into(),
             encrypted,
             account_name: None,
+            authorizer: None,
         }
+    }
+
+    /// This context, for a push that came through a third-party platform
+    /// for the account `appid` (an authorizer).
+    pub fn for_authorizer(mut self, appid: impl Into<Arc<str>>) -> Self {
+        self.authorizer = Some(appid.into());
+        self
+    }
+
+    /// For a push that came through a third-party platform (a component,
+    /// see [`crate::component`]): the AppID of the account it is for (the
+    /// authorizer). `None` for a push to a configured account.
+    pub fn authorizer(&self) -> Option<&str> {
+        self.authorizer.as_deref()
     }
 
     /// This context, for a push to the account named `name` (the

@@ -76,6 +76,8 @@
 pub mod accounts;
 #[cfg(feature = "api")]
 pub mod api;
+#[cfg(feature = "api")]
+pub mod component;
 pub mod config;
 pub mod crypto;
 pub mod dedup;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::error::PayloadError;
 use actix_web::http::{header, StatusCode, Version};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -75,13 +75,24 @@ pub enum PushError {
     /// Decryption or `msg_signature` failed (official code in the log).
     #[error("{0} (code {code})", code = .0.code())]
     Crypto(#[from] CryptoError),
+    /// A third-party platform's push for an account that has not
+    /// authorized it (the AppID in its path).
+    #[error("account {0:?} has not authorized this third-party platform")]
+    NotAuthorized(String),
+    /// A third-party platform's push whose `ToUserName` is not the
+    /// account its path names (`msg_signature` does not cover the path).
+    #[error("the push is addressed to another account than its path names")]
+    WrongAccount,
 }
 
 impl PushError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            PushError::Signature | PushError::Replay(_) => StatusCode::FORBIDDEN,
+            PushError::Signature
+            | PushError::Replay(_)
+            | PushError::NotAuthorized(_)
+            | PushError::WrongAccount => StatusCode::FORBIDDEN,
             PushError::Crypto(
                 CryptoError::InvalidSignature | CryptoError::AppIdMismatch { .. },
             ) => StatusCode::FORBIDDEN,
@@ -95,7 +106,7 @@ impl PushError {
         }
     }
 
-    fn respond(&self, req: &HttpRequest) -> HttpResponse {
+    pub(crate) fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let status = self.status();
         let code = match self {
             PushError::Crypto(e) => Some(e.code()),
@@ -199,6 +210,10 @@ struct Inner {
     config: Config,
     /// The config's name, lent to every push's [`Context`].
     name: Arc<str>,
+    /// For an authorizer of a third-party platform: its AppID (lent to
+    /// every push's [`Context`]) and its `gh_` id, which every push's
+    /// `ToUserName` must be.
+    authorizer: Option<(Arc<str>, Option<String>)>,
     routes: Routes,
     sessions: Arc<dyn SessionStore>,
     #[cfg(feature = "redis")]
@@ -228,6 +243,8 @@ pub struct ServiceBuilder {
     /// The places of handlers running past their deadline, when several
     /// accounts' services share one limit.
     background: Option<Arc<Semaphore>>,
+    /// See [`Inner::authorizer`].
+    authorizer: Option<(Arc<str>, Option<String>)>,
 }
 
 impl ServiceBuilder {
@@ -333,6 +350,14 @@ impl ServiceBuilder {
     /// limit of its own.
     pub(crate) fn shared_background(mut self, background: Arc<Semaphore>) -> Self {
         self.background = Some(background);
+        self
+    }
+
+    /// Serves the authorizer `appid` of a third-party platform, whose
+    /// pushes must be addressed to `user_name` (its `gh_` id) when known.
+    #[cfg(feature = "api")]
+    pub(crate) fn for_authorizer(mut self, appid: &str, user_name: Option<String>) -> Self {
+        self.authorizer = Some((appid.into(), user_name));
         self
     }
 
@@ -495,6 +520,7 @@ impl ServiceBuilder {
                 lifecycle,
                 routes,
                 name: config.name().into(),
+                authorizer: self.authorizer,
                 config,
             }),
         })
@@ -520,6 +546,7 @@ impl WechatService {
             #[cfg(feature = "api")]
             api: None,
             background: None,
+            authorizer: None,
         }
     }
 
@@ -629,6 +656,39 @@ impl HttpServiceFactory for WechatService {
             .route(web::post().to(receive))
             .default_service(web::to(method_not_allowed))
             .register(config);
+    }
+}
+
+/// The service a request is for: its resource's, or — for a push a
+/// third-party platform dispatched to an authorizer's service
+/// ([`WechatService::serve`]) — the one in its extensions.
+fn service_of(req: &HttpRequest) -> Option<web::Data<Inner>> {
+    match req.app_data::<web::Data<Inner>>() {
+        Some(inner) => Some(inner.clone()),
+        None => req.extensions().get::<web::Data<Inner>>().cloned(),
+    }
+}
+
+impl WechatService {
+    /// Answers `req` as this service's resource would: the handshake, a
+    /// push, or 405. For a resource of another's that dispatches to this
+    /// service (a third-party platform's message URL).
+    #[cfg(feature = "api")]
+    pub(crate) async fn serve(&self, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+        let inner = web::Data::from(self.inner.clone());
+        {
+            let mut extensions = req.extensions_mut();
+            extensions.insert(inner.clone());
+            #[cfg(feature = "api")]
+            if let Some(client) = &self.inner.api {
+                extensions.insert(client.clone());
+            }
+        }
+        match *req.method() {
+            actix_web::http::Method::GET => handshake(req, inner).await,
+            actix_web::http::Method::POST => receive(req, payload, inner).await,
+            _ => method_not_allowed(req).await,
+        }
     }
 }
 
@@ -745,6 +805,11 @@ impl Inner {
         });
         let decoded = self.decode(&query, body)?;
         let push = Arc::new(parse(decoded.xml.as_bytes())?);
+        if let Some((_, Some(user_name))) = &self.authorizer {
+            if push.to_user != *user_name {
+                return Err(PushError::WrongAccount);
+            }
+        }
         // Only a body that is a push binds its URL: garbage is refused
         // above and does not lock the URL for the genuine push.
         let bind = digest.map(|digest| binding(&query, digest, secure));
@@ -771,7 +836,10 @@ impl Inner {
         let Decoded { xml, key } = decoded;
         let encrypted = key.is_some();
         let prepare = || {
-            let cx = Context::new(push.clone(), xml, encrypted).in_account(self.name.clone());
+            let mut cx = Context::new(push.clone(), xml, encrypted).in_account(self.name.clone());
+            if let Some((appid, _)) = &self.authorizer {
+                cx = cx.for_authorizer(appid.clone());
+            }
             self.prepare(req, cx)
         };
         let answered = (self.lifecycle)
@@ -994,10 +1062,7 @@ impl<T: ?Sized + Send + Sync + 'static> FromPush for web::Data<T> {
 /// The push's user's [`Session`], in the service's session store.
 impl FromPush for Session {
     fn prepare(host: &dyn Any, parts: &mut Parts) {
-        if let Some(inner) = host
-            .downcast_ref::<HttpRequest>()
-            .and_then(|req| req.app_data::<web::Data<Inner>>())
-        {
+        if let Some(inner) = host.downcast_ref::<HttpRequest>().and_then(service_of) {
             let user = parts.push().from_user.clone();
             parts.lend(Session::new(inner.sessions.clone(), user));
         }
@@ -1017,11 +1082,13 @@ impl FromPush for Session {
 #[cfg(feature = "api")]
 impl FromPush for ApiClient {
     fn prepare(host: &dyn Any, parts: &mut Parts) {
-        if let Some(client) = host
-            .downcast_ref::<HttpRequest>()
-            .and_then(|req| req.app_data::<ApiClient>())
-        {
-            parts.lend(client.clone());
+        let req = host.downcast_ref::<HttpRequest>();
+        let client = req.and_then(|req| match req.app_data::<ApiClient>() {
+            Some(client) => Some(client.clone()),
+            None => req.extensions().get::<ApiClient>().cloned(),
+        });
+        if let Some(client) = client {
+            parts.lend(client);
         }
     }
 

@@ -77,6 +77,8 @@
 //! handlers.
 
 mod bindings;
+#[cfg(feature = "api")]
+mod component;
 mod dedup;
 mod pending;
 mod sessions;
@@ -94,6 +96,8 @@ use ::redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
 use tokio_util::task::TaskTracker;
 
 pub use bindings::RedisBindings;
+#[cfg(feature = "api")]
+pub use component::RedisComponentStore;
 pub use dedup::RedisDedup;
 pub use pending::RedisPending;
 pub use sessions::RedisSessions;
