@@ -410,3 +410,388 @@ fn routes_for_an_account_that_is_not_configured_stop_the_build() {
         "{err}"
     );
 }
+
+// ---- a third-party platform beside the accounts -------------------------
+
+mod open_platform {
+    use super::*;
+    use wechat_events::api::ApiClient;
+    use wechat_events::testing::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};
+
+    const COMPONENT_TOKEN: &str = "componenttoken";
+    const AUTHORIZER: &str = "wxauthorizer1";
+    const TEST_ACCOUNT: &str = "wx570bc396a51b8ff8";
+
+    /// The accounts file with an `[open_platform]` table, its API the
+    /// stand-in.
+    fn accounts(wechat: &ComponentStandIn) -> Accounts {
+        let file = format!(
+            r#"
+            [server]
+            api_base = "{base}"
+
+            [open_platform]
+            appid = "{COMPONENT_APPID}"
+            app_secret = "env:COMPONENT_SECRET"
+            token = "{COMPONENT_TOKEN}"
+            aes_key = "env:COMPONENT_KEY"
+            {rest}
+            "#,
+            base = wechat.base_url(),
+            rest = FILE
+        );
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("SHOP_TOKEN", "shoptoken"),
+            ("NEWS_TOKEN", "newstoken"),
+            ("STAFF_TOKEN", "stafftoken"),
+            ("STAFF_AES_KEY", AES_KEY),
+            ("COMPONENT_SECRET", COMPONENT_SECRET),
+            ("COMPONENT_KEY", AES_KEY),
+            // The environment's defaults reach the platform's authorizers:
+            // their first try answers by a short deadline.
+            ("WECHAT_WAIT_RETRIES", "0"),
+            ("WECHAT_DEADLINE_MS", "300"),
+        ]);
+        Accounts::from_toml(&file, "accounts.toml", |name| {
+            env.get(name).map(|v| (*v).to_owned())
+        })
+        .expect("accounts")
+    }
+
+    struct Platform {
+        server: TestServer,
+        services: WechatAccounts,
+        wechat: ComponentStandIn,
+        gate: Arc<Gate>,
+    }
+
+    impl Platform {
+        fn start() -> Platform {
+            let wechat = ComponentStandIn::start();
+            let gate = Arc::new(Gate(watch::channel(false).0));
+            let slow_gate = gate.clone();
+            let router = Router::new()
+                .keyword("慢", move |_: TextMessage, cx: Context| {
+                    let mut open = slow_gate.0.subscribe();
+                    async move {
+                        let _ = open.wait_for(|open| *open).await;
+                        format!("late {}", cx.authorizer().unwrap_or("-"))
+                    }
+                })
+                .keyword("api", |_: TextMessage, api: ApiClient| async move {
+                    api.appid().to_owned()
+                })
+                .on(|msg: TextMessage, cx: Context| async move {
+                    format!(
+                        "{}|{}|{}",
+                        cx.account_name(),
+                        cx.authorizer().unwrap_or("-"),
+                        msg.content
+                    )
+                })
+                .registered();
+            let services = WechatAccounts::builder(accounts(&wechat))
+                .only(router)
+                .build()
+                .expect("services");
+            let mounted = services.clone();
+            let server = TestServer::without_service()
+                .configure(move |cfg| {
+                    cfg.service(mounted.clone());
+                })
+                .start();
+            Platform {
+                server,
+                services,
+                wechat,
+                gate,
+            }
+        }
+
+        fn component(&self) -> &wechat_events::component::ComponentService {
+            self.services.open_platform().expect("a platform")
+        }
+
+        /// WeChat, as the component's pushes come: signed with its token,
+        /// encrypted with its key, frame AppID its own.
+        fn sim(&self) -> Simulator {
+            Simulator::for_config(self.component().config().config())
+        }
+
+        /// Sends an authorization event; the answer's status and body.
+        async fn auth_event(&self, info_type: &str, fields: &str) -> (u16, String) {
+            let xml = format!(
+                "<xml><AppId><![CDATA[{COMPONENT_APPID}]]></AppId><CreateTime>{}</CreateTime>\
+                 <InfoType><![CDATA[{info_type}]]></InfoType>{fields}</xml>",
+                common::now()
+            );
+            let url = self.server.url_for("/wechat/open/auth");
+            let response = self
+                .sim()
+                .send(url.as_str(), &SimPush::raw(xml))
+                .await
+                .expect("answered");
+            (response.status.as_u16(), response.body_text())
+        }
+
+        async fn authorize(&self, appid: &str, info_type: &str) -> (u16, String) {
+            let code = self.wechat.authorization_code(appid);
+            let fields = format!(
+                "<AuthorizerAppid>{appid}</AuthorizerAppid><AuthorizationCode>{code}</AuthorizationCode>\
+                 <AuthorizationCodeExpiredTime>{}</AuthorizationCodeExpiredTime>",
+                common::now() + 3600
+            );
+            self.auth_event(info_type, &fields).await
+        }
+
+        /// A push for the authorizer `appid` at its message URL.
+        async fn push(
+            &self,
+            appid: &str,
+            to: &str,
+            push: SimPush,
+        ) -> wechat_events::testing::Response {
+            let url = self.server.url_for(&format!("/wechat/open/{appid}"));
+            self.sim()
+                .account(to)
+                .send(url.as_str(), &push)
+                .await
+                .expect("answered")
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_ticket_then_an_authorization_then_the_authorizers_pushes() {
+        let p = Platform::start();
+        // No ticket yet: the component's token is an error, and WeChat is
+        // asked once to push one.
+        let client = p.component().client();
+        assert!(client.component_token().await.is_err());
+        assert!(client.component_token().await.is_err());
+        assert_eq!(p.wechat.calls_to("api_start_push_ticket"), 1);
+        // The ticket push is kept; the token is fetched with it, once.
+        let ticket = p.wechat.new_ticket();
+        let (status, body) = p
+            .auth_event(
+                "component_verify_ticket",
+                &format!("<ComponentVerifyTicket>{ticket}</ComponentVerifyTicket>"),
+            )
+            .await;
+        assert_eq!((status, body.as_str()), (200, "success"));
+        let token = client.component_token().await.expect("a component token");
+        assert_eq!(client.component_token().await.expect("cached"), token);
+        assert_eq!(p.wechat.calls_to("api_component_token"), 1);
+
+        // Before it authorizes, the account's pushes are refused.
+        let gh = format!("gh_{AUTHORIZER}");
+        assert_eq!(
+            p.push(AUTHORIZER, &gh, SimPush::text("hi")).await.status,
+            403
+        );
+        // `authorized`: the code exchanged once, even when WeChat retries.
+        let code = p.wechat.authorization_code(AUTHORIZER);
+        let fields = format!(
+            "<AuthorizerAppid>{AUTHORIZER}</AuthorizerAppid><AuthorizationCode>{code}</AuthorizationCode>"
+        );
+        assert_eq!(p.auth_event("authorized", &fields).await.0, 200);
+        assert_eq!(p.auth_event("authorized", &fields).await.0, 200);
+        assert_eq!(p.wechat.calls_to("api_query_auth"), 1);
+        assert_eq!(p.wechat.calls_to("api_get_authorizer_info"), 1);
+        let kept = client.store().authorizer(AUTHORIZER).await.expect("store");
+        let kept = kept.expect("kept");
+        assert_eq!(kept.user_name.as_deref(), Some(gh.as_str()));
+
+        // Its pushes: answered by the shared handlers, encrypted with the
+        // component's key; the context names the authorizer.
+        let answer = p.push(AUTHORIZER, &gh, SimPush::text("hi")).await;
+        assert_eq!(
+            answer.text(),
+            Some(format!("open_platform|{AUTHORIZER}|hi").as_str())
+        );
+        // Its handlers' ApiClient is the authorizer's.
+        let answer = p.push(AUTHORIZER, &gh, SimPush::text("api")).await;
+        assert_eq!(answer.text(), Some(AUTHORIZER));
+        // A push addressed to another account than its path names.
+        assert_eq!(
+            p.push(AUTHORIZER, "gh_other", SimPush::text("hi"))
+                .await
+                .status,
+            403
+        );
+        // A path no account authorized, and one that is no AppID.
+        assert_eq!(
+            p.push("wxnobody", "gh_wxnobody", SimPush::text("hi"))
+                .await
+                .status,
+            403
+        );
+        assert_eq!(p.push("wx%20x", &gh, SimPush::text("hi")).await.status, 403);
+
+        // A late reply goes out with the authorizer's token.
+        assert_eq!(
+            p.push(AUTHORIZER, &gh, SimPush::text("慢")).await.text(),
+            None
+        );
+        p.gate.0.send_replace(true);
+        let mut sent = Vec::new();
+        for _ in 0..1000 {
+            sent = p.wechat.custom_messages();
+            if !sent.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0, AUTHORIZER);
+        assert_eq!(sent[0].1["text"]["content"], format!("late {AUTHORIZER}"));
+        // (That token came from the stored refresh token, which WeChat
+        // rotated: the store has the new one.)
+        let kept = client
+            .store()
+            .authorizer(AUTHORIZER)
+            .await
+            .expect("store")
+            .expect("kept");
+        assert_eq!(Some(kept.refresh_token), p.wechat.refresh_token(AUTHORIZER));
+
+        // `updateauthorized` exchanges its new code; `unauthorized` drops
+        // the account, whose pushes are refused again.
+        assert_eq!(p.authorize(AUTHORIZER, "updateauthorized").await.0, 200);
+        assert_eq!(p.wechat.calls_to("api_query_auth"), 2);
+        let kept = client
+            .store()
+            .authorizer(AUTHORIZER)
+            .await
+            .expect("store")
+            .expect("kept");
+        assert_eq!(Some(kept.refresh_token), p.wechat.refresh_token(AUTHORIZER));
+        let fields = format!("<AuthorizerAppid>{AUTHORIZER}</AuthorizerAppid>");
+        assert_eq!(p.auth_event("unauthorized", &fields).await.0, 200);
+        assert_eq!(client.store().authorizer(AUTHORIZER).await, Ok(None));
+        assert_eq!(
+            p.push(AUTHORIZER, &gh, SimPush::text("hi")).await.status,
+            403
+        );
+
+        // The server's own accounts are still there, beside it.
+        let shop = accounts(&p.wechat);
+        let shop = shop.get("shop").expect("shop");
+        let answer = Simulator::for_config(shop)
+            .send(
+                p.server.url_for("/wechat/shop").as_str(),
+                &SimPush::text("x"),
+            )
+            .await
+            .expect("answered");
+        assert_eq!(answer.text(), Some("shop|-|x"));
+        p.server.stop().await;
+    }
+
+    #[actix_rt::test]
+    async fn forged_pushes_are_refused_at_both_urls() {
+        let p = Platform::start();
+        let forged = Simulator::new("wrongtoken")
+            .secure(AES_KEY, COMPONENT_APPID)
+            .expect("sim");
+        let auth = p.server.url_for("/wechat/open/auth");
+        let xml = format!(
+            "<xml><AppId>{COMPONENT_APPID}</AppId><CreateTime>1</CreateTime>\
+             <InfoType>component_verify_ticket</InfoType><ComponentVerifyTicket>x</ComponentVerifyTicket></xml>"
+        );
+        let response = forged.send(auth.as_str(), &SimPush::raw(xml.clone())).await;
+        assert_eq!(response.expect("answered").status.as_u16(), 403);
+        let message = p.server.url_for(&format!("/wechat/open/{TEST_ACCOUNT}"));
+        let response = forged.send(message.as_str(), &SimPush::text("x")).await;
+        assert_eq!(response.expect("answered").status.as_u16(), 403);
+        // Another AppID in the frame: refused too.
+        let other = Simulator::new(COMPONENT_TOKEN)
+            .secure(AES_KEY, "wxsomeoneelse")
+            .expect("sim");
+        let response = other.send(auth.as_str(), &SimPush::raw(xml)).await;
+        assert_eq!(response.expect("answered").status.as_u16(), 403);
+        // Nothing was kept.
+        assert_eq!(p.component().client().store().ticket().await, Ok(None));
+        p.server.stop().await;
+    }
+
+    #[actix_rt::test]
+    async fn the_release_test_passes_by_itself() {
+        let p = Platform::start();
+        let ticket = p.wechat.new_ticket();
+        p.auth_event(
+            "component_verify_ticket",
+            &format!("<ComponentVerifyTicket>{ticket}</ComponentVerifyTicket>"),
+        )
+        .await;
+        // An event: `<Event>from_callback`.
+        let answer = p
+            .push(
+                TEST_ACCOUNT,
+                "gh_3c884a361561",
+                SimPush::location_event(23.1, 113.3, 10.0),
+            )
+            .await;
+        assert_eq!(answer.text(), Some("LOCATIONfrom_callback"));
+        // The fixed text.
+        let answer = p
+            .push(
+                TEST_ACCOUNT,
+                "gh_3c884a361561",
+                SimPush::text("TESTCOMPONENT_MSG_TYPE_TEXT"),
+            )
+            .await;
+        assert_eq!(answer.text(), Some("TESTCOMPONENT_MSG_TYPE_TEXT_callback"));
+        // QUERY_AUTH_CODE: an empty answer now, then the code exchanged and
+        // `$code_from_api` sent with the token it returned.
+        let code = p.wechat.authorization_code(TEST_ACCOUNT);
+        let answer = p
+            .push(
+                TEST_ACCOUNT,
+                "gh_3c884a361561",
+                SimPush::text(format!("QUERY_AUTH_CODE:{code}")).from("o_tester"),
+            )
+            .await;
+        assert_eq!((answer.status.as_u16(), answer.text()), (200, None));
+        let mut sent = Vec::new();
+        for _ in 0..1000 {
+            sent = p.wechat.custom_messages();
+            if !sent.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert_eq!(sent[0].0, TEST_ACCOUNT);
+        assert_eq!(sent[0].1["touser"], "o_tester");
+        assert_eq!(sent[0].1["text"]["content"], format!("{code}_from_api"));
+        p.server.stop().await;
+    }
+
+    #[actix_rt::test]
+    async fn an_authorization_link_carries_a_fresh_pre_auth_code() {
+        let p = Platform::start();
+        let ticket = p.wechat.new_ticket();
+        p.auth_event(
+            "component_verify_ticket",
+            &format!("<ComponentVerifyTicket>{ticket}</ComponentVerifyTicket>"),
+        )
+        .await;
+        let url = p
+            .component()
+            .client()
+            .authorization_url("https://saas.example.com/authorized", 1)
+            .await
+            .expect("a link");
+        assert!(
+            url.starts_with(&format!(
+                "https://mp.weixin.qq.com/cgi-bin/componentloginpage?component_appid={COMPONENT_APPID}&pre_auth_code=preauthcode%40%40%40"
+            )),
+            "{url}"
+        );
+        assert!(
+            url.ends_with("&redirect_uri=https%3A%2F%2Fsaas.example.com%2Fauthorized&auth_type=1"),
+            "{url}"
+        );
+        p.server.stop().await;
+    }
+}

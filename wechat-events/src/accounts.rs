@@ -82,9 +82,9 @@ use actix_web::dev::{AppService, HttpServiceFactory};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-pub use crate::config::IDENTITY_VARS;
 #[cfg(feature = "api")]
 use crate::component::{ComponentConfig, ComponentService};
+pub use crate::config::IDENTITY_VARS;
 use crate::config::{check_account_name, Config, ConfigBuilder, ConfigError, Names};
 use crate::router::Router;
 use crate::service::{BuildError, ServiceBuilder, WechatService};
@@ -417,9 +417,8 @@ impl Accounts {
     /// see [`crate::component`]).
     #[cfg(feature = "api")]
     pub fn with_open_platform(mut self, component: ComponentConfig) -> Result<Self, ConfigError> {
-        check_open_platform(&self.configs, &component).map_err(|(key, reason)| {
-            ConfigError::new(format!("open_platform.{key}"), reason)
-        })?;
+        check_open_platform(&self.configs, &component)
+            .map_err(|(key, reason)| ConfigError::new(format!("open_platform.{key}"), reason))?;
         self.open_platform = Some(component);
         Ok(self)
     }
@@ -537,10 +536,7 @@ fn check_open_platform(
         }
     }
     if component.auth_path() == component.message_path() {
-        return Err((
-            "auth_path",
-            "must differ from the message path".to_owned(),
-        ));
+        return Err(("auth_path", "must differ from the message path".to_owned()));
     }
     Ok(())
 }

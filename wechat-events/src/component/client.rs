@@ -102,7 +102,10 @@ impl ComponentClient {
         store: Arc<dyn ComponentStore>,
         shared: Option<Arc<dyn TokenStore>>,
     ) -> Result<ComponentClient, ApiError> {
-        let base = base.unwrap_or(DEFAULT_BASE_URL).trim().trim_end_matches('/');
+        let base = base
+            .unwrap_or(DEFAULT_BASE_URL)
+            .trim()
+            .trim_end_matches('/');
         let base = url::Url::parse(base).map_err(|e| {
             ApiError::Config(crate::api::ApiConfigError::Invalid {
                 name: "WECHAT_API_BASE",
@@ -294,7 +297,10 @@ impl ComponentClient {
             "authorizer_appid": authorizer_appid,
         });
         let answer: Answer = self.post_component(AUTHORIZER_INFO, &body).await?;
-        Ok((answer.authorizer_info.user_name, answer.authorizer_info.nick_name))
+        Ok((
+            answer.authorizer_info.user_name,
+            answer.authorizer_info.nick_name,
+        ))
     }
 
     /// Exchanges `code` and keeps the authorizer it names, with its `gh_`

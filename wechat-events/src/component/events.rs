@@ -216,7 +216,10 @@ mod tests {
                 create_time: 1413192605
             })
         );
-        assert!(!format!("{ticket:?}").contains("ticket@@@x"), "a secret in Debug");
+        assert!(
+            !format!("{ticket:?}").contains("ticket@@@x"),
+            "a secret in Debug"
+        );
         let authorized = parse_auth_event(
             &xml(
                 "authorized",
@@ -252,14 +255,20 @@ mod tests {
     #[test]
     fn what_is_missing_or_foreign_is_an_error() {
         assert_eq!(
-            parse_auth_event(&xml("authorized", "<AuthorizerAppid>a</AuthorizerAppid>"), "wxcomp"),
+            parse_auth_event(
+                &xml("authorized", "<AuthorizerAppid>a</AuthorizerAppid>"),
+                "wxcomp"
+            ),
             Err(AuthEventError::Missing {
                 info_type: "authorized".into(),
                 field: "AuthorizationCode"
             })
         );
         assert_eq!(
-            parse_auth_event(&xml("unauthorized", "<AuthorizerAppid>a</AuthorizerAppid>"), "other"),
+            parse_auth_event(
+                &xml("unauthorized", "<AuthorizerAppid>a</AuthorizerAppid>"),
+                "other"
+            ),
             Err(AuthEventError::OtherComponent {
                 found: "wxcomp".into()
             })

@@ -49,8 +49,8 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 
 pub use client::{
-    authorization_url, AuthorizationInfo, ComponentClient, DEFAULT_MP_BASE,
-    REFRESH_TOKEN_INVALID, TICKET_INVALID,
+    authorization_url, AuthorizationInfo, ComponentClient, DEFAULT_MP_BASE, REFRESH_TOKEN_INVALID,
+    TICKET_INVALID,
 };
 pub use events::{
     parse_auth_event, AuthEvent, AuthEventError, Authorization, Unauthorization, VerifyTicket,
@@ -172,7 +172,8 @@ impl ComponentConfig {
         F: Fn(AuthEvent) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        self.hooks.push(Arc::new(move |event| Box::pin(hook(event))));
+        self.hooks
+            .push(Arc::new(move |event| Box::pin(hook(event))));
         self
     }
 
@@ -358,7 +359,9 @@ impl Inner {
             &encrypt,
             given,
         )?;
-        let keys = config.keys().expect("a component's config is in secure mode");
+        let keys = config
+            .keys()
+            .expect("a component's config is in secure mode");
         let mut first_error = None;
         for key in keys.all() {
             match crypto::decrypt(key, &encrypt, Some(keys.appid())) {
@@ -380,14 +383,24 @@ impl Inner {
             AuthEvent::VerifyTicket(ticket) => {
                 match client.store().set_ticket(&ticket.ticket).await {
                     Ok(()) => tracing::debug!(component, "component_verify_ticket kept"),
-                    Err(e) => tracing::error!(component, error = %e, "component_verify_ticket not kept"),
+                    Err(e) => {
+                        tracing::error!(component, error = %e, "component_verify_ticket not kept")
+                    }
                 }
             }
             AuthEvent::Authorized(a) | AuthEvent::UpdateAuthorized(a) => {
                 let authorizer = a.authorizer_appid.as_str();
-                match client.store().first_sight_of_code(&a.authorization_code).await {
+                match client
+                    .store()
+                    .first_sight_of_code(&a.authorization_code)
+                    .await
+                {
                     Ok(false) => {
-                        tracing::debug!(component, authorizer, "authorization code already exchanged");
+                        tracing::debug!(
+                            component,
+                            authorizer,
+                            "authorization code already exchanged"
+                        );
                         return;
                     }
                     Ok(true) => {}
@@ -468,7 +481,11 @@ impl Inner {
 
 impl HttpServiceFactory for ComponentService {
     fn register(self, config: &mut AppService) {
-        let message = self.inner.component.message_path().replace("{appid}", "{appid}");
+        let message = self
+            .inner
+            .component
+            .message_path()
+            .replace("{appid}", "{appid}");
         let data = web::Data::from(self.inner.clone());
         web::resource(self.inner.component.auth_path().to_owned())
             .app_data(data.clone())

@@ -39,6 +39,8 @@ mod answer;
 #[cfg(feature = "api")]
 pub mod api;
 mod build;
+#[cfg(feature = "api")]
+pub mod component;
 mod target;
 
 use std::time::{Duration, Instant};
@@ -56,6 +58,8 @@ pub use answer::{Answer, AnswerError, Received, Response};
 #[cfg(feature = "api")]
 pub use api::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET};
 pub use build::{SimPush, SIM_TICKET};
+#[cfg(feature = "api")]
+pub use component::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};
 pub use target::{InProcess, Target, TestServer, TestServerBuilder};
 
 /// The account id (`ToUserName`) pushes are addressed to by default.
