@@ -53,11 +53,6 @@ pub const FILE_NAME: &str = "wechat-events.redb";
 const PENDING: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("pending");
 /// `(account, openid)` → the user's session, JSON [`StoredSession`].
 const SESSIONS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sessions");
-/// `(component AppID, "ticket" | "authorizer:APPID" | "code:DIGEST")` →
-/// a third-party platform's ticket, authorizers (JSON) and exchanged codes
-/// (the unix ms they were first seen).
-#[cfg(feature = "api")]
-const COMPONENT: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("component");
 
 /// The longest time between two sweeps of expired entries.
 const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -135,8 +130,6 @@ impl StateDb {
             let txn = db.begin_write()?;
             txn.open_table(PENDING)?;
             txn.open_table(SESSIONS)?;
-            #[cfg(feature = "api")]
-            txn.open_table(COMPONENT)?;
             txn.commit()?;
             Ok(())
         };
@@ -144,6 +137,12 @@ impl StateDb {
         let db = Arc::new(db);
         open.insert(path.clone(), Arc::downgrade(&db));
         Ok(StateDb { db, path })
+    }
+
+    /// The database, for the stores of other modules (a third-party
+    /// platform's).
+    pub(crate) fn database(&self) -> &Arc<Database> {
+        &self.db
     }
 
     /// The database file.
@@ -195,157 +194,6 @@ impl StateDb {
     }
 }
 
-/// A third-party platform's ticket and authorizers in the state directory
-/// ([`StateDb::component`]): kept across restarts of this one instance.
-#[cfg(feature = "api")]
-#[derive(Clone)]
-pub struct StateComponentStore {
-    db: Arc<Database>,
-    component: String,
-}
-
-#[cfg(feature = "api")]
-impl std::fmt::Debug for StateComponentStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateComponentStore")
-            .field("component", &self.component)
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(feature = "api")]
-impl StateDb {
-    /// The ticket and authorizers of the third-party platform
-    /// `component_appid`.
-    pub fn component(&self, component_appid: &str) -> StateComponentStore {
-        StateComponentStore {
-            db: self.db.clone(),
-            component: component_appid.to_owned(),
-        }
-    }
-}
-
-#[cfg(feature = "api")]
-mod component_store {
-    use futures_util::future::{BoxFuture, FutureExt};
-    use redb::ReadableDatabase;
-
-    use super::{blocking, now_ms, StateComponentStore, COMPONENT};
-    use crate::component::store::{Authorizer, ComponentStore, StoreError, CODE_MEMORY};
-
-    fn failed(what: &str) -> impl Fn(redb::Error) -> StoreError + '_ {
-        move |e| StoreError(format!("{what} in the state directory: {e}"))
-    }
-
-    impl StateComponentStore {
-        async fn get(&self, key: String) -> Result<Option<Vec<u8>>, redb::Error> {
-            let (db, component) = (self.db.clone(), self.component.clone());
-            blocking(move || {
-                let txn = db.begin_read()?;
-                let table = txn.open_table(COMPONENT)?;
-                let value = table.get((component.as_str(), key.as_str()))?;
-                Ok(value.map(|v| v.value().to_vec()))
-            })
-            .await
-        }
-
-        async fn put(&self, key: String, value: Option<Vec<u8>>) -> Result<(), redb::Error> {
-            let (db, component) = (self.db.clone(), self.component.clone());
-            blocking(move || {
-                let txn = db.begin_write()?;
-                {
-                    let mut table = txn.open_table(COMPONENT)?;
-                    let key = (component.as_str(), key.as_str());
-                    match &value {
-                        Some(value) => drop(table.insert(key, value.as_slice())?),
-                        None => drop(table.remove(key)?),
-                    }
-                }
-                txn.commit()?;
-                Ok(())
-            })
-            .await
-        }
-    }
-
-    impl ComponentStore for StateComponentStore {
-        fn ticket(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
-            async move {
-                let value = (self.get("ticket".into()).await).map_err(failed("read the ticket"))?;
-                Ok(value.and_then(|v| String::from_utf8(v).ok()))
-            }
-            .boxed()
-        }
-
-        fn set_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-            let value = ticket.as_bytes().to_vec();
-            async move {
-                (self.put("ticket".into(), Some(value)).await).map_err(failed("keep the ticket"))
-            }
-            .boxed()
-        }
-
-        fn authorizer<'a>(
-            &'a self,
-            appid: &'a str,
-        ) -> BoxFuture<'a, Result<Option<Authorizer>, StoreError>> {
-            async move {
-                let value = (self.get(format!("authorizer:{appid}")).await)
-                    .map_err(failed("read an authorizer"))?;
-                value
-                    .map(|v| {
-                        serde_json::from_slice(&v).map_err(|_| {
-                            StoreError("read an authorizer: it does not parse".to_owned())
-                        })
-                    })
-                    .transpose()
-            }
-            .boxed()
-        }
-
-        fn set_authorizer<'a>(
-            &'a self,
-            authorizer: &'a Authorizer,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
-            let value = serde_json::to_vec(authorizer).expect("an authorizer serializes");
-            let key = format!("authorizer:{}", authorizer.appid);
-            async move { (self.put(key, Some(value)).await).map_err(failed("keep an authorizer")) }
-                .boxed()
-        }
-
-        fn remove_authorizer<'a>(
-            &'a self,
-            appid: &'a str,
-        ) -> BoxFuture<'a, Result<(), StoreError>> {
-            let key = format!("authorizer:{appid}");
-            async move { (self.put(key, None).await).map_err(failed("drop an authorizer")) }.boxed()
-        }
-
-        fn first_sight_of_code<'a>(
-            &'a self,
-            code: &'a str,
-        ) -> BoxFuture<'a, Result<bool, StoreError>> {
-            let digest = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(code.as_bytes()));
-            let key = format!("code:{digest}");
-            async move {
-                let now = now_ms();
-                let seen = (self.get(key.clone()).await).map_err(failed("read a code"))?;
-                let fresh = seen
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                    .map(u64::from_be_bytes)
-                    .is_some_and(|at| now.saturating_sub(at) < CODE_MEMORY.as_millis() as u64);
-                if fresh {
-                    return Ok(false);
-                }
-                (self.put(key, Some(now.to_be_bytes().to_vec())).await)
-                    .map_err(failed("remember a code"))?;
-                Ok(true)
-            }
-            .boxed()
-        }
-    }
-}
-
 /// The service's stores for `config`'s state directory, when it is set
 /// and Redis (`redis`) is not.
 pub(crate) fn stores(
@@ -370,7 +218,7 @@ pub(crate) fn stores(
     )))
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -382,7 +230,7 @@ fn ms(d: Duration) -> u64 {
 
 /// Runs `f` (redb's blocking calls) in tokio's blocking pool, or right
 /// here outside a runtime.
-async fn blocking<T, F>(f: F) -> Result<T, redb::Error>
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, redb::Error>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, redb::Error> + Send + 'static,

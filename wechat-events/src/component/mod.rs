@@ -36,17 +36,18 @@
 
 mod client;
 mod events;
+mod http;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "state")]
+mod state;
 pub mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::dev::{AppService, HttpServiceFactory};
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::future::BoxFuture;
-use futures_util::StreamExt;
 
 pub use client::{
     authorization_url, AuthorizationInfo, ComponentClient, DEFAULT_MP_BASE, REFRESH_TOKEN_INVALID,
@@ -55,15 +56,16 @@ pub use client::{
 pub use events::{
     parse_auth_event, AuthEvent, AuthEventError, Authorization, Unauthorization, VerifyTicket,
 };
+#[cfg(feature = "redis")]
+pub use redis::RedisComponentStore;
+#[cfg(feature = "state")]
+pub use state::StateComponentStore;
 pub use store::{Authorizer, ComponentStore, MemoryComponentStore, StoreError};
 
 use crate::config::{Config, ConfigError, Mode};
-use crate::crypto;
-use crate::query::{QueryError, QueryRef};
 use crate::reply::Reply;
 use crate::router::Router;
-use crate::service::{BuildError, PushError, ServiceBuilder, WechatService};
-use crate::signature::unix_now;
+use crate::service::{BuildError, ServiceBuilder, WechatService};
 
 /// The default authorization URL path.
 pub const DEFAULT_AUTH_PATH: &str = "/wechat/open/auth";
@@ -235,7 +237,7 @@ pub struct ComponentService {
 /// (routes, stores, hooks), on the builder given.
 pub(crate) type Prepare = Arc<dyn Fn(ServiceBuilder) -> ServiceBuilder + Send + Sync>;
 
-struct Inner {
+pub(crate) struct Inner {
     component: ComponentConfig,
     client: ComponentClient,
     prepare: Prepare,
@@ -316,64 +318,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Verifies and decrypts a push to either URL: the decrypted XML.
-    async fn open(&self, req: &HttpRequest, payload: web::Payload) -> Result<String, PushError> {
-        let config = self.component.config();
-        let query = QueryRef::parse(req.query_string())?;
-        if !query.verify(config.token()) {
-            return Err(PushError::Signature);
-        }
-        if let Some(window) = config.replay_window() {
-            crate::replay::check_window(&query.timestamp, unix_now(), window)?;
-        }
-        let limit = config.max_body_bytes();
-        let mut body = Vec::new();
-        let mut payload = payload;
-        let read = async {
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(PushError::Body)?;
-                if body.len() + chunk.len() > limit {
-                    return Err(PushError::TooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(())
-        };
-        tokio::time::timeout(config.deadline(), read)
-            .await
-            .map_err(|_| PushError::BodyTimeout(config.deadline()))??;
-        let text = String::from_utf8(body).map_err(|_| {
-            PushError::Parse(crate::push::ParseError::Xml(
-                crate::xml::XmlError::Malformed("not UTF-8".to_owned()),
-            ))
-        })?;
-        let given = query
-            .msg_signature
-            .as_deref()
-            .ok_or(QueryError::Missing("msg_signature"))?;
-        let encrypt = crypto::extract_encrypt(&text)?;
-        crypto::verify_msg_signature(
-            config.token(),
-            &query.timestamp,
-            &query.nonce,
-            &encrypt,
-            given,
-        )?;
-        let keys = config
-            .keys()
-            .expect("a component's config is in secure mode");
-        let mut first_error = None;
-        for key in keys.all() {
-            match crypto::decrypt(key, &encrypt, Some(keys.appid())) {
-                Ok(plain) => return Ok(plain.message),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Err(first_error.expect("the current key").into())
-    }
-
     /// Handles an authorization event: what the library keeps, then the
     /// hooks.
     async fn handle(&self, event: &AuthEvent) {
@@ -477,104 +421,6 @@ impl Inner {
         let mut services = lock(&self.services);
         Ok(services.entry(appid.to_owned()).or_insert(service).clone())
     }
-}
-
-impl HttpServiceFactory for ComponentService {
-    fn register(self, config: &mut AppService) {
-        let message = self
-            .inner
-            .component
-            .message_path()
-            .replace("{appid}", "{appid}");
-        let data = web::Data::from(self.inner.clone());
-        web::resource(self.inner.component.auth_path().to_owned())
-            .app_data(data.clone())
-            .route(web::post().to(auth))
-            .default_service(web::to(method_not_allowed))
-            .register(config);
-        web::resource(message)
-            .app_data(data)
-            .route(web::to(message_push))
-            .register(config);
-    }
-}
-
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
-    HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "POST"))
-        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-        .body("method not allowed: WeChat POSTs authorization events here")
-}
-
-/// The authorization URL: verified, decrypted, typed, handled, answered
-/// `success`.
-async fn auth(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner>) -> HttpResponse {
-    let xml = match inner.open(&req, payload).await {
-        Ok(xml) => xml,
-        Err(e) => return e.respond(&req),
-    };
-    let event = match parse_auth_event(&xml, inner.component.appid()) {
-        Ok(event) => event,
-        Err(e) => {
-            tracing::warn!(path = req.path(), error = %e, "rejected request: not an authorization event");
-            return HttpResponse::BadRequest()
-                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-                .body(e.to_string());
-        }
-    };
-    // Bounded: WeChat hangs up after 5 s; what is unfinished is logged.
-    let handled = tokio::time::timeout(Duration::from_millis(4500), inner.handle(&event)).await;
-    if handled.is_err() {
-        tracing::warn!(
-            info_type = event.info_type(),
-            "authorization event still being handled after 4.5 s: answered"
-        );
-    }
-    for hook in &inner.component.hooks {
-        let (hook, event) = (hook.clone(), event.clone());
-        tokio::spawn(async move { hook(event).await });
-    }
-    HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-        .body("success")
-}
-
-/// The message URL: the authorizer's service answers, once the AppID in
-/// the path is known to have authorized the component.
-async fn message_push(
-    req: HttpRequest,
-    payload: web::Payload,
-    inner: web::Data<Inner>,
-) -> HttpResponse {
-    let appid = req.match_info().get("appid").unwrap_or_default().to_owned();
-    if !plausible_appid(&appid) {
-        return PushError::NotAuthorized(appid).respond(&req);
-    }
-    let user_name = if TEST_AUTHORIZERS.contains(&appid.as_str()) {
-        None
-    } else {
-        match inner.authorizer(&appid).await {
-            Ok(Some(authorizer)) => authorizer.user_name.clone(),
-            Ok(None) => return PushError::NotAuthorized(appid).respond(&req),
-            Err(e) => {
-                tracing::error!(authorizer = %appid, error = %e, "cannot tell whether the account authorized the platform");
-                return HttpResponse::ServiceUnavailable()
-                    .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-                    .body("try again");
-            }
-        }
-    };
-    let service = match inner.service(&appid, user_name) {
-        Ok(service) => service,
-        Err(e) => {
-            tracing::error!(authorizer = %appid, error = %e, "cannot make the account's service");
-            return HttpResponse::ServiceUnavailable()
-                .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-                .body("try again");
-        }
-    };
-    service.serve(req, payload).await
 }
 
 /// The release test's answers (protocol.md §9), for WeChat's test accounts.

@@ -3,8 +3,9 @@
 //! and be shared by every instance (a lost ticket is errcode 61006 until
 //! WeChat pushes the next, a lost refresh token is 61023 until the account
 //! authorizes again): in Redis when the server has it
-//! ([`crate::redis::RedisComponentStore`]), else in the state directory
-//! ([`crate::state::StateDb::component`]), else in memory
+//! ([`RedisComponentStore`](super::RedisComponentStore)), else in the
+//! state directory ([`StateComponentStore`](super::StateComponentStore)),
+//! else in memory
 //! ([`MemoryComponentStore`], with a warning at start-up).
 
 use std::collections::HashMap;

@@ -77,8 +77,6 @@
 //! handlers.
 
 mod bindings;
-#[cfg(feature = "api")]
-mod component;
 mod dedup;
 mod pending;
 mod sessions;
@@ -96,8 +94,6 @@ use ::redis::{ErrorKind, RedisError, RedisResult, ServerErrorKind};
 use tokio_util::task::TaskTracker;
 
 pub use bindings::RedisBindings;
-#[cfg(feature = "api")]
-pub use component::RedisComponentStore;
 pub use dedup::RedisDedup;
 pub use pending::RedisPending;
 pub use sessions::RedisSessions;

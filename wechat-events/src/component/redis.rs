@@ -3,8 +3,8 @@
 
 use futures_util::future::{BoxFuture, FutureExt};
 
-use super::RedisBackend;
-use crate::component::store::{Authorizer, ComponentStore, StoreError, CODE_MEMORY};
+use super::store::{Authorizer, ComponentStore, StoreError, CODE_MEMORY};
+use crate::redis::RedisBackend;
 
 /// The component store in Redis: `{P:C}:component:ticket` (a string, no
 /// expiry: WeChat replaces it every ten minutes),
@@ -152,7 +152,7 @@ impl ComponentStore for RedisComponentStore {
         // The code itself is a secret: its digest names the key.
         let digest = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(code.as_bytes()));
         let key = self.key(&format!("code:{digest}"));
-        let ttl = super::millis(CODE_MEMORY);
+        let ttl = crate::redis::millis(CODE_MEMORY);
         async move {
             let set = self
                 .backend

@@ -78,8 +78,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{AppService, HttpServiceFactory};
 use serde::Deserialize;
+
+mod http;
 use tokio::sync::Semaphore;
 
 #[cfg(feature = "api")]
@@ -1059,14 +1060,16 @@ fn component_store(
     let appid = platform.appid();
     #[cfg(feature = "redis")]
     if let Some(backend) = redis {
-        return Ok(Arc::new(crate::redis::RedisComponentStore::new(
+        return Ok(Arc::new(crate::component::RedisComponentStore::new(
             backend, appid,
         )));
     }
     #[cfg(feature = "state")]
     if let Some(dir) = platform.config().state_dir() {
         let db = crate::state::StateDb::open(dir)?;
-        return Ok(Arc::new(db.component(appid)));
+        return Ok(Arc::new(crate::component::StateComponentStore::new(
+            &db, appid,
+        )));
     }
     tracing::warn!(
         component = appid,
@@ -1074,18 +1077,6 @@ fn component_store(
          loses them (set a Redis URL or a state directory)"
     );
     Ok(Arc::new(crate::component::MemoryComponentStore::new()))
-}
-
-impl HttpServiceFactory for WechatAccounts {
-    fn register(self, config: &mut AppService) {
-        for service in self.services.iter() {
-            service.clone().register(config);
-        }
-        #[cfg(feature = "api")]
-        if let Some(component) = self.component {
-            component.register(config);
-        }
-    }
 }
 
 #[cfg(test)]
