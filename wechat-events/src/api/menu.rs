@@ -749,14 +749,14 @@ impl fmt::Display for MenuWarning {
 }
 
 /// What `menu/get` answers: the default menu and the personalised ones.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Menus {
     /// The default menu; `None` when the account has none (errcode 46003).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub menu: Option<Menu>,
     /// The personalised menus, each with its `matchrule` and `menuid`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditionalmenu: Vec<Menu>,
 }
 
