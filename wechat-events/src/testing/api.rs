@@ -684,7 +684,7 @@ fn endpoint(state: &mut State, method: &str, req: &Request<'_>) -> Answer {
             let rule = &req.body["matchrule"];
             if state.menu.is_none() {
                 errcode(65303, "there is no selfmenu, please create selfmenu first")
-            } else if !rule.as_object().is_some_and(|r| !r.is_empty()) {
+            } else if rule.as_object().is_none_or(|r| r.is_empty()) {
                 errcode(65304, "match rule empty")
             } else {
                 match check_menu(req.body) {
