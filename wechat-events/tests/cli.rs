@@ -1113,4 +1113,110 @@ mod admin {
         );
         usage_error(&run, "cannot read the accounts file");
     }
+
+    /// A `redis-server` of the test's own on a free port, keeping nothing
+    /// on disk (`None` where there is none); killed on drop.
+    #[cfg(feature = "redis")]
+    struct OwnRedis(std::process::Child, u16);
+
+    #[cfg(feature = "redis")]
+    impl OwnRedis {
+        fn start() -> Option<OwnRedis> {
+            use std::io::{Read, Write};
+            let binary =
+                std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into());
+            if !Path::new(&binary).exists() {
+                eprintln!("skipped: no {binary}");
+                return None;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = Command::new(binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let redis = OwnRedis(child, port);
+            // Ready when it answers PING (a process start, not a timing).
+            for _ in 0..500 {
+                if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    let mut pong = [0; 7];
+                    if conn.write_all(b"PING\r\n").is_ok()
+                        && conn.read_exact(&mut pong).is_ok()
+                        && &pong == b"+PONG\r\n"
+                    {
+                        return Some(redis);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            panic!("redis-server on port {port} did not answer");
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    impl Drop for OwnRedis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// With `WECHAT_REDIS_URL`, the command uses the token the bot shares
+    /// through Redis: it asks WeChat for none.
+    #[cfg(feature = "redis")]
+    #[test]
+    fn the_token_is_the_bots_through_redis() {
+        use wechat_events::redis::{RedisBackend, RedisTokens};
+        let Some(redis) = OwnRedis::start() else {
+            return;
+        };
+        let url = format!("redis://127.0.0.1:{}", redis.1);
+        let wechat = ApiStandIn::start();
+        // The bot: its client fetched token-1 and shared it.
+        let backend = RedisBackend::builder(&url)
+            .prefix("admintest")
+            .build()
+            .expect("backend");
+        let bot = wechat
+            .client_builder()
+            .token_store(RedisTokens::new(&backend))
+            .build()
+            .expect("client");
+        let token = actix_rt::System::new()
+            .block_on(bot.access_token())
+            .expect("token");
+        assert_eq!(token, "token-1");
+        assert_eq!(wechat.token_calls(), 1);
+
+        let base = wechat.base_url();
+        let env = [
+            ("WECHAT_APPID", STAND_IN_APPID),
+            ("WECHAT_APPSECRET", STAND_IN_SECRET),
+            ("WECHAT_API_BASE", base.as_str()),
+            ("WECHAT_REDIS_URL", url.as_str()),
+            ("WECHAT_REDIS_PREFIX", "admintest"),
+        ];
+        assert_eq!(run_with(&["menu", "get"], &env).ok(), "no menu\n");
+        assert_eq!(
+            wechat.token_calls(),
+            1,
+            "the command fetched no token of its own"
+        );
+        let get = &wechat.calls_to("/cgi-bin/menu/get")[0];
+        assert_eq!(get.access_token.as_deref(), Some("token-1"));
+        // Another prefix is another bot's store: that one fetches (normal
+        // mode: WeChat hands out the same valid token).
+        let mut other = env;
+        other[4] = ("WECHAT_REDIS_PREFIX", "elsewhere");
+        run_with(&["menu", "get"], &other).ok();
+        assert_eq!(wechat.token_calls(), 2);
+        assert!(wechat
+            .calls_to("/cgi-bin/stable_token")
+            .iter()
+            .all(|c| c.body["force_refresh"] == false));
+    }
 }
