@@ -405,6 +405,7 @@ fn client(
     if let Some(base) = env("WECHAT_MP_BASE") {
         builder = builder.mp_base_url(base);
     }
+    #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
     let mut keep: Option<Box<dyn std::any::Any>> = None;
     if let Some(url) = credentials.redis_url {
         #[cfg(feature = "redis")]
