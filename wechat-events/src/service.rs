@@ -245,6 +245,9 @@ pub struct ServiceBuilder {
     background: Option<Arc<Semaphore>>,
     /// See [`Inner::authorizer`].
     authorizer: Option<(Arc<str>, Option<String>)>,
+    /// The account's menu, checked against the routes at build.
+    #[cfg(feature = "api")]
+    menu: Option<crate::api::menu::Menu>,
 }
 
 impl ServiceBuilder {
@@ -345,6 +348,17 @@ impl ServiceBuilder {
         self
     }
 
+    /// Checks `menu` (the account's custom menu, e.g. read with
+    /// [`Menu::from_file`](crate::api::menu::Menu::from_file)) against the
+    /// routes when the service is built, and logs a warning for each
+    /// button whose key no handler answers and each exact `key` route no
+    /// button sends ([`Menu::check_routes`](crate::api::menu::Menu::check_routes)).
+    #[cfg(feature = "api")]
+    pub fn menu(mut self, menu: crate::api::menu::Menu) -> Self {
+        self.menu = Some(menu);
+        self
+    }
+
     /// Takes the places of handlers running past their deadline from
     /// `background`, shared with other accounts' services, instead of a
     /// limit of its own.
@@ -393,6 +407,10 @@ impl ServiceBuilder {
         );
         for info in routes.table() {
             tracing::info!(target: "wechat_events::routes", account = self.config.name(), "{info}");
+        }
+        #[cfg(feature = "api")]
+        for warning in self.menu.iter().flat_map(|menu| menu.check_routes(&routes)) {
+            tracing::warn!(account = self.config.name(), "menu: {warning}");
         }
         let config = self.config;
         #[cfg(feature = "redis")]
@@ -547,6 +565,8 @@ impl WechatService {
             api: None,
             background: None,
             authorizer: None,
+            #[cfg(feature = "api")]
+            menu: None,
         }
     }
 

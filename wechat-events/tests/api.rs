@@ -511,3 +511,676 @@ async fn failing_api_calls_show_no_secret_in_logs_or_errors() {
         "{everything}"
     );
 }
+
+// ---- the typed calls around the pushes ----
+
+mod typed {
+    use super::*;
+    use futures_util::TryStreamExt;
+    use wechat_events::api::{
+        Button, ButtonKind, MatchRule, Media, MediaFile, MediaType, Menu, MenuWarning, QrScene,
+        SubscribeMessage, TemplateMessage,
+    };
+    use wechat_events::testing::STAND_IN_TEMPLATE_ID;
+    use wechat_events::{
+        ClickEvent, LocationSelectEvent, PicPhotoOrAlbumEvent, PicSysphotoEvent, PicWeixinEvent,
+        Route, ScanEvent, ScancodeWaitmsgEvent, SubscribeEvent, TemplateSendJobFinishEvent,
+    };
+
+    fn example_menu() -> Menu {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/menu.toml");
+        Menu::from_file(path).expect("examples/menu.toml reads")
+    }
+
+    #[actix_rt::test]
+    async fn the_menu_is_created_read_back_and_deleted() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        assert_eq!(
+            api.menu().get().await.expect("get").menu,
+            None,
+            "no menu yet"
+        );
+        let menu = example_menu();
+        api.menu().create(&menu).await.expect("create");
+        let create = &wechat.calls_to("/cgi-bin/menu/create")[0];
+        assert_eq!(create.method, "POST");
+        assert_eq!(create.body["button"][0]["name"], "演示");
+        assert_eq!(
+            create.body["button"][0]["sub_button"][0],
+            json!({"type": "click", "name": "计数", "key": "COUNT"})
+        );
+        assert_eq!(
+            create.body["button"][2],
+            json!({"type": "view", "name": "文档", "url": "https://docs.rs/wechat-events"})
+        );
+        assert_eq!(
+            create.body.as_object().map(|o| o.len()),
+            Some(1),
+            "{}",
+            create.body
+        );
+
+        let got = api.menu().get().await.expect("get");
+        let current = got.menu.expect("a menu");
+        assert_eq!(current.button, menu.button);
+        assert_eq!(current.menuid.as_deref(), Some("100"));
+
+        let staff = Menu::new([Button::click("员工", "STAFF")]).matching(MatchRule::tag("2"));
+        let id = api
+            .menu()
+            .add_conditional(&staff)
+            .await
+            .expect("conditional");
+        let got = api.menu().get().await.expect("get");
+        assert_eq!(got.conditionalmenu.len(), 1);
+        assert_eq!(got.conditionalmenu[0].menuid.as_deref(), Some(id.as_str()));
+        assert_eq!(got.conditionalmenu[0].matchrule, Some(MatchRule::tag("2")));
+        api.menu()
+            .delete_conditional(&id)
+            .await
+            .expect("delconditional");
+        assert!(wechat.conditional_menus().is_empty());
+        let err = api.menu().delete_conditional(&id).await.unwrap_err();
+        assert_eq!(err.errcode(), Some(65301), "{err}");
+
+        api.menu().delete().await.expect("delete");
+        assert_eq!(wechat.menu(), None);
+        assert_eq!(wechat.calls_to("/cgi-bin/menu/delete")[0].method, "GET");
+    }
+
+    #[actix_rt::test]
+    async fn menu_limits_are_refused_before_sending_and_wechat_refusals_surface() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        let four = Menu::new((0..4).map(|i| Button::click(format!("b{i}"), format!("K{i}"))));
+        let err = api.menu().create(&four).await.unwrap_err();
+        assert!(matches!(err, ApiError::Invalid(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("has 4 buttons; a menu has at most 3 top-level buttons"),
+            "{err}"
+        );
+        // 17 bytes: 5 Chinese characters and 2 letters.
+        let long = Menu::new([Button::click("一二三四五ab", "K")]);
+        let err = api.menu().create(&long).await.unwrap_err();
+        assert!(
+            err.to_string().contains("button[0].name: \"一二三四五ab\" is 17 bytes; a top-level button's name is at most 16 bytes"),
+            "{err}"
+        );
+        let keyless = Menu::new([Button::new(ButtonKind::ScancodePush, "扫")]);
+        let err = api.menu().create(&keyless).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a scancode_push button needs a key"),
+            "{err}"
+        );
+        let ruleless = Menu::new([Button::click("a", "K")]);
+        let err = api.menu().add_conditional(&ruleless).await.unwrap_err();
+        assert!(err.to_string().contains("matchrule"), "{err}");
+        assert!(
+            wechat.calls().is_empty(),
+            "nothing sent, not even for a token"
+        );
+
+        // Past the client's checks (by hand), WeChat's own refusal.
+        let err = api
+            .post_json("/cgi-bin/menu/create", &json!({"button": [
+                {"type": "click", "name": "a", "key": "1"}, {"type": "click", "name": "b", "key": "2"},
+                {"type": "click", "name": "c", "key": "3"}, {"type": "click", "name": "d", "key": "4"}]}))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(40016), "{err}");
+        // No default menu: a personalised one is refused by WeChat.
+        let err = api
+            .menu()
+            .add_conditional(&ruleless.matching(MatchRule::tag("1")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(65303), "{err}");
+    }
+
+    async fn count(_: ClickEvent) -> &'static str {
+        "1"
+    }
+    async fn slow(_: ClickEvent) -> &'static str {
+        "slow"
+    }
+    async fn panics(_: ClickEvent) -> &'static str {
+        "panic"
+    }
+    async fn any_click(ev: ClickEvent) -> String {
+        format!("点击菜单 {}", ev.key)
+    }
+    async fn scanned(_: ScancodeWaitmsgEvent) {}
+    async fn place(_: LocationSelectEvent) {}
+    async fn camera(_: PicSysphotoEvent) {}
+    async fn album(_: PicPhotoOrAlbumEvent) {}
+    async fn weixin(_: PicWeixinEvent) {}
+
+    /// The quickstart's menu handlers (COUNT, SLOW, PANIC, any other click,
+    /// the scanner and the pickers).
+    fn quickstart_menu_router() -> Router {
+        Router::new()
+            .click("COUNT", count)
+            .click("SLOW", slow)
+            .click("PANIC", panics)
+            .on(any_click)
+            .on(scanned)
+            .on(place)
+            .on(camera)
+            .on(album)
+            .on(weixin)
+    }
+
+    #[test]
+    fn the_example_menu_matches_the_quickstart_handlers_and_gaps_are_named() {
+        let menu = example_menu();
+        menu.check().expect("within WeChat's limits");
+        let routes = quickstart_menu_router().build().expect("routes");
+        assert_eq!(menu.check_routes(&routes), [], "every button answered");
+
+        // Without the catch-all click handler and the album picker, and
+        // with a key route no button sends.
+        let routes = Router::new()
+            .click("COUNT", count)
+            .click("SLOW", slow)
+            .click("HELP", panics)
+            .route(Route::new().key_regex("^PANIC$"), any_click)
+            .on(scanned)
+            .on(place)
+            .on(camera)
+            .on(weixin)
+            .build()
+            .expect("routes");
+        let warnings = menu.check_routes(&routes);
+        assert_eq!(
+            warnings,
+            [
+                MenuWarning::Unhandled {
+                    at: "button[1].sub_button[2]".into(),
+                    name: "拍照或相册".into(),
+                    kind: ButtonKind::PicPhotoOrAlbum,
+                    key: "ALBUM".into(),
+                },
+                MenuWarning::NoButton {
+                    route: "api::typed::panics".into(),
+                    event: wechat_events::kinds::EventKind::Click,
+                    key: "HELP".into(),
+                },
+            ],
+            "{warnings:#?}"
+        );
+        assert_eq!(
+            warnings[0].to_string(),
+            "menu button[1].sub_button[2] (\"拍照或相册\", pic_photo_or_album) sends key \"ALBUM\", \
+             which no handler answers (no key route, no matching key_regex, no handler for every \
+             pic_photo_or_album push)"
+        );
+        assert_eq!(
+            warnings[1].to_string(),
+            "route api::typed::panics answers CLICK key \"HELP\", which no button of the menu sends"
+        );
+    }
+
+    /// `ServiceBuilder::menu`: the same check when the service is built,
+    /// each warning logged with the account.
+    #[test]
+    fn a_service_given_its_menu_logs_what_does_not_match() {
+        let log = super::captured_log();
+        let config = wechat_events::Config::builder("menutoken")
+            .name("menucheck")
+            .build()
+            .expect("config");
+        wechat_events::WechatService::builder(config)
+            .only(Router::new().click("COUNT", count).click("HELP", panics))
+            .menu(example_menu())
+            .build()
+            .expect("service");
+        let text = log.text();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("account=\"menucheck\"") && l.contains("menu: "))
+            .collect();
+        assert!(
+            lines.iter().any(|l| l.contains("WARN")
+                && l.contains("sends key \"SLOW\", which no handler answers")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("route api::typed::panics answers CLICK key \"HELP\"")),
+            "{lines:#?}"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn qr_codes_of_each_kind_and_their_image() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        let week = Duration::from_secs(7 * 86400);
+        let temp_str = api
+            .qrcode()
+            .temporary("poster-7", week)
+            .await
+            .expect("temp str");
+        let temp_id = api
+            .qrcode()
+            .temporary(4_000_000_000u32, week)
+            .await
+            .expect("temp id");
+        let perm_id = api.qrcode().permanent(100_000u32).await.expect("perm id");
+        let perm_str = api
+            .qrcode()
+            .permanent("shop-front")
+            .await
+            .expect("perm str");
+        let bodies: Vec<Value> = wechat
+            .calls_to("/cgi-bin/qrcode/create")
+            .into_iter()
+            .map(|c| c.body)
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                json!({"expire_seconds": 604800, "action_name": "QR_STR_SCENE",
+                       "action_info": {"scene": {"scene_str": "poster-7"}}}),
+                json!({"expire_seconds": 604800, "action_name": "QR_SCENE",
+                       "action_info": {"scene": {"scene_id": 4_000_000_000u32}}}),
+                json!({"action_name": "QR_LIMIT_SCENE", "action_info": {"scene": {"scene_id": 100000}}}),
+                json!({"action_name": "QR_LIMIT_STR_SCENE",
+                       "action_info": {"scene": {"scene_str": "shop-front"}}}),
+            ]
+        );
+        assert_eq!(temp_str.expires_in, Some(week));
+        assert_eq!(perm_id.expires_in, None);
+        assert_eq!(temp_id.scene, QrScene::Id(4_000_000_000));
+        assert_eq!(perm_str.scene.push_value(), "shop-front");
+        assert!(
+            temp_str.url.starts_with("http://weixin.qq.com/q/"),
+            "{}",
+            temp_str.url
+        );
+        // The image URL is on the mp host, the ticket URL-encoded.
+        let encoded: String =
+            url::form_urlencoded::byte_serialize(temp_str.ticket.as_bytes()).collect();
+        assert_eq!(
+            temp_str.image_url,
+            format!("{}/cgi-bin/showqrcode?ticket={encoded}", wechat.base_url())
+        );
+        assert!(
+            temp_str.ticket.contains(['+', '/', '=']),
+            "a ticket that needs encoding"
+        );
+        let image = api.qrcode().image(&temp_str.ticket).await.expect("image");
+        assert!(image.bytes.starts_with(b"\x89PNG"), "{image:?}");
+        assert!(image.bytes.ends_with(temp_str.ticket.as_bytes()));
+        assert_eq!(
+            wechat.calls_to("/cgi-bin/showqrcode")[0].access_token,
+            None,
+            "the image needs no token"
+        );
+        let err = api.qrcode().image("no-such-ticket").await.unwrap_err();
+        assert!(matches!(err, ApiError::Http(_)), "{err:?}");
+    }
+
+    #[actix_rt::test]
+    async fn qr_limits_are_refused_before_sending() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        let long = "x".repeat(65);
+        let err = api
+            .qrcode()
+            .temporary(long.as_str(), Duration::from_secs(60))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Invalid(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "not sent, WeChat would refuse it: scene_str: is 65 characters; a scene_str is at most 64"
+        );
+        let err = api.qrcode().permanent(100_001u32).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a permanent code's scene_id is 1 to 100000"),
+            "{err}"
+        );
+        let err = api
+            .qrcode()
+            .temporary("a", Duration::from_secs(2_592_001))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "expire_seconds: is 2592001; a temporary code lives 1 to 2592000 seconds"
+            ),
+            "{err}"
+        );
+        assert!(wechat.calls().is_empty());
+        // WeChat's own check, past the client's.
+        let err = api
+            .post_json(
+                "/cgi-bin/qrcode/create",
+                &json!({"action_name": "QR_LIMIT_SCENE",
+                "action_info": {"scene": {"scene_id": 100001}}}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(40097));
+    }
+
+    /// Answers as the quickstart's `subscribe` does.
+    async fn welcome(ev: SubscribeEvent) -> String {
+        match ev.scene {
+            Some(scene) => format!("欢迎关注，场景值 {scene}"),
+            None => "欢迎关注".to_owned(),
+        }
+    }
+
+    async fn scanned_again(ev: ScanEvent) -> String {
+        format!("扫码场景 {}", ev.scene)
+    }
+
+    #[actix_rt::test]
+    async fn a_poster_code_scanned_by_a_new_user_is_greeted_with_its_scene() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        let code = api
+            .qrcode()
+            .temporary("poster-7", Duration::from_secs(86400))
+            .await
+            .expect("code");
+        let config = Config::builder("roundtrip").build().expect("config");
+        let service = WechatService::new(config, Router::new().on(welcome).on(scanned_again))
+            .expect("service");
+        let bot = TestServer::builder(service).start();
+        let user = Simulator::new("roundtrip");
+
+        // The push WeChat sends when a new user scans the code.
+        let push = wechat
+            .scan(&code.ticket, "oNewUser")
+            .expect("a ticket the stand-in issued");
+        let xml = push.to_xml("gh_test", "ignored", 1, 0);
+        assert!(
+            xml.contains("<EventKey><![CDATA[qrscene_poster-7]]></EventKey>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(&format!("<Ticket><![CDATA[{}]]></Ticket>", code.ticket)),
+            "{xml}"
+        );
+        let answer = user.send(&bot, &push).await.expect("answered");
+        assert_eq!(answer.text(), Some("欢迎关注，场景值 poster-7"));
+
+        // The scene a push carries is the code's, typed.
+        let parsed = wechat_events::push::parse(xml.as_bytes()).expect("parse");
+        assert!(code
+            .scene
+            .is(parsed.event().and_then(|e| e.scene()).expect("a scene")));
+        // Following now, a second scan is a SCAN with the same scene.
+        let again = wechat.scan(&code.ticket, "oNewUser").expect("scan");
+        let answer = user.send(&bot, &again).await.expect("answered");
+        assert_eq!(answer.text(), Some("扫码场景 poster-7"));
+        // And WeChat remembers how the user came.
+        let info = api.users().info("oNewUser").await.expect("info");
+        assert_eq!(info.subscribe_scene.as_deref(), Some("ADD_SCENE_QR_CODE"));
+        assert_eq!(info.qr_scene_str.as_deref(), Some("poster-7"));
+        bot.stop().await;
+    }
+
+    #[actix_rt::test]
+    async fn media_is_uploaded_checked_first_and_downloaded() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
+        // A rejected token on the upload: the form is sent again, whole.
+        api.access_token().await.expect("token");
+        wechat.expire_token();
+        let uploaded = api
+            .media()
+            .upload(MediaType::Image, &MediaFile::new("cat.png", png.clone()))
+            .await
+            .expect("upload");
+        assert_eq!(uploaded.media_type, "image");
+        assert_eq!(uploaded.created_at, 1_700_000_001);
+        let uploads = wechat.calls_to("/cgi-bin/media/upload");
+        assert_eq!(uploads.len(), 2, "once with the expired token, once more");
+        assert_eq!(uploads[1].param("type"), Some("image"));
+        assert_eq!(
+            uploads[1].body,
+            json!({"media": {"filename": "cat.png", "content_type": "image/png", "len": png.len()}})
+        );
+        let stored = wechat.media(&uploaded.media_id).expect("kept");
+        assert_eq!(stored.bytes, png);
+
+        match api.media().get(&uploaded.media_id).await.expect("get") {
+            Media::File(file) => {
+                assert_eq!(file.bytes, png);
+                assert_eq!(file.content_type, "image/png");
+                assert_eq!(file.file_name.as_deref(), Some("cat.png"));
+            }
+            other => panic!("a file, got {other:?}"),
+        }
+        let video = wechat.add_media("video", "clip.mp4", b"mp4".to_vec());
+        assert!(matches!(
+            api.media().get(&video).await,
+            Ok(Media::VideoUrl(_))
+        ));
+        let err = api.media().get("no-such-media").await.unwrap_err();
+        assert_eq!(err.errcode(), Some(40007), "{err}");
+
+        // A thumb's answer names its id thumb_media_id.
+        let thumb = api
+            .media()
+            .upload(
+                MediaType::Thumb,
+                &MediaFile::new("cover.jpg", vec![1; 1024]),
+            )
+            .await
+            .expect("thumb");
+        assert!(wechat.media(&thumb.media_id).is_some());
+
+        // From a file.
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("hello.mp3");
+        std::fs::write(&path, b"ID3 sound").expect("write");
+        let voice = api
+            .media()
+            .upload(MediaType::Voice, &MediaFile::read(&path).expect("read"))
+            .await
+            .expect("voice");
+        assert_eq!(
+            wechat.media(&voice.media_id).expect("kept").file_name,
+            "hello.mp3"
+        );
+        let err = MediaFile::read(dir.path().join("missing.png")).unwrap_err();
+        assert!(matches!(err, ApiError::File { .. }), "{err:?}");
+
+        // Size and format, checked before sending.
+        let sent = wechat.calls().len();
+        let cases = [
+            (
+                MediaType::Image,
+                "big.png",
+                10 * 1024 * 1024 + 1,
+                "big.png is 10485761 bytes; a image is at most 10485760 bytes (10 MB)",
+            ),
+            (
+                MediaType::Voice,
+                "long.mp3",
+                2 * 1024 * 1024 + 1,
+                "a voice is at most 2097152 bytes (2 MB)",
+            ),
+            (
+                MediaType::Thumb,
+                "cover.jpg",
+                64 * 1024 + 1,
+                "a thumb is at most 65536 bytes (64 KB)",
+            ),
+            (
+                MediaType::Image,
+                "cat.webp",
+                10,
+                "cat.webp is not a image file WeChat takes (bmp, png, jpeg, jpg, gif)",
+            ),
+            (MediaType::Video, "clip.mov", 10, "(mp4)"),
+            (MediaType::Image, "empty.png", 0, "empty.png is empty"),
+        ];
+        for (kind, name, len, want) in cases {
+            let err = api
+                .media()
+                .upload(kind, &MediaFile::new(name, vec![0; len]))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ApiError::Invalid(_)), "{err:?}");
+            assert!(err.to_string().contains(want), "{err}");
+        }
+        assert_eq!(wechat.calls().len(), sent, "none of them sent");
+    }
+
+    #[actix_rt::test]
+    async fn users_one_a_batch_and_every_follower_in_pages() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        let openids: Vec<String> = (0..25).map(|i| format!("o{i:02}")).collect();
+        for openid in &openids {
+            wechat.add_follower(openid);
+        }
+        wechat.follower_page_size(10);
+        let info = api.users().info("o03").await.expect("info");
+        assert!(info.follows());
+        assert_eq!(info.openid, "o03");
+        assert_eq!(info.language.as_deref(), Some("zh_CN"));
+        let call = wechat.calls_to("/cgi-bin/user/info").remove(0);
+        assert_eq!(
+            call.query,
+            [
+                ("openid".into(), "o03".into()),
+                ("lang".into(), "zh_CN".into())
+            ]
+        );
+        let err = api.users().info("o_unknown").await.unwrap_err();
+        assert_eq!(err.errcode(), Some(40003));
+
+        wechat.unfollow("o24");
+        let batch = api
+            .users()
+            .batch_info(&["o01", "o24"])
+            .await
+            .expect("batch");
+        assert_eq!(batch.len(), 2);
+        assert!(batch[0].follows() && !batch[1].follows());
+        assert_eq!(
+            wechat.calls_to("/cgi-bin/user/info/batchget")[0].body,
+            json!({"user_list": [{"openid": "o01", "lang": "zh_CN"}, {"openid": "o24", "lang": "zh_CN"}]})
+        );
+        let many: Vec<&str> = (0..101).map(|_| "o01").collect();
+        let err = api.users().batch_info(&many).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("has 101 users; a batch has 1 to 100"),
+            "{err}"
+        );
+
+        let page = api.users().followers_page(None).await.expect("page");
+        assert_eq!(page.total, 24);
+        assert_eq!(page.openids.len(), 10);
+        assert_eq!(page.next_openid.as_deref(), Some("o09"));
+        let all: Vec<String> = api.users().followers().try_collect().await.expect("all");
+        assert_eq!(all, openids[..24]);
+        let pages: Vec<Option<String>> = wechat
+            .calls_to("/cgi-bin/user/get")
+            .iter()
+            .skip(1)
+            .map(|c| c.param("next_openid").map(str::to_owned))
+            .collect();
+        assert_eq!(
+            pages,
+            [
+                None,
+                Some("o09".into()),
+                Some("o19".into()),
+                Some("o23".into())
+            ],
+            "three pages, and the empty one that ends the list"
+        );
+    }
+
+    async fn template_done(ev: TemplateSendJobFinishEvent) -> String {
+        format!("{:?} {}", ev.msg_id, ev.status)
+    }
+
+    #[actix_rt::test]
+    async fn template_and_subscription_messages() {
+        let wechat = ApiStandIn::start();
+        let api = client(&wechat);
+        wechat.add_follower("oFan");
+        let message = TemplateMessage::new("oFan", STAND_IN_TEMPLATE_ID)
+            .data("keyword1", "已发货")
+            .data("keyword2", "顺丰")
+            .url("https://example.com/o/1")
+            .client_msg_id("order-1");
+        let msgid = api.templates().send(&message).await.expect("sent");
+        assert_eq!(
+            wechat.template_messages(),
+            [
+                json!({"touser": "oFan", "template_id": STAND_IN_TEMPLATE_ID,
+                    "url": "https://example.com/o/1", "client_msg_id": "order-1",
+                    "data": {"keyword1": {"value": "已发货"}, "keyword2": {"value": "顺丰"}}})
+            ]
+        );
+        // The msgid is what the later TEMPLATESENDJOBFINISH push carries.
+        let config = Config::builder("tmpl").build().expect("config");
+        let bot = TestServer::builder(
+            WechatService::new(config, Router::new().on(template_done)).expect("service"),
+        )
+        .start();
+        let answer = Simulator::new("tmpl")
+            .send(&bot, &SimPush::template_send_job_finish(msgid, "success"))
+            .await
+            .expect("answer");
+        assert_eq!(
+            answer.text(),
+            Some(format!("Some({msgid}) success").as_str())
+        );
+        bot.stop().await;
+
+        let err = api
+            .templates()
+            .send(&TemplateMessage::new("oFan", "no-such").data("k", "v"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(40037));
+        let err = api
+            .templates()
+            .send(&TemplateMessage::new("oFan", STAND_IN_TEMPLATE_ID))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Invalid(_)), "{err:?}");
+        wechat.add_follower("oGone");
+        wechat.unfollow("oGone");
+        let err = api
+            .templates()
+            .send(&TemplateMessage::new("oGone", STAND_IN_TEMPLATE_ID).data("k", "v"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(43004));
+
+        api.templates()
+            .send_subscribe(
+                &SubscribeMessage::new("oFan", STAND_IN_TEMPLATE_ID)
+                    .data("thing1", "到货")
+                    .page("index"),
+            )
+            .await
+            .expect("bizsend");
+        assert_eq!(
+            wechat.subscribe_messages(),
+            [
+                json!({"touser": "oFan", "template_id": STAND_IN_TEMPLATE_ID, "page": "index",
+                    "data": {"thing1": {"value": "到货"}}})
+            ]
+        );
+    }
+}

@@ -693,3 +693,530 @@ fn config_usage_and_config_errors_exit_2_with_their_message() {
         )],
     );
 }
+
+// ---- wechat-admin: the API around the pushes, against the API stand-in ----
+
+mod admin {
+    use super::{finish, Run};
+    use std::path::Path;
+    use std::process::Command;
+    use wechat_events::testing::api::STAND_IN_TEMPLATE_ID;
+    use wechat_events::testing::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET};
+
+    const MENU: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/menu.toml");
+
+    /// `wechat-admin` with none of the variables it reads set.
+    fn command() -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_wechat-admin"));
+        for var in [
+            "WECHAT_APPID",
+            "WECHAT_APPSECRET",
+            "WECHAT_API_BASE",
+            "WECHAT_MP_BASE",
+            "WECHAT_REDIS_URL",
+            "WECHAT_REDIS_PREFIX",
+            "WECHAT_CONFIG",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    /// Runs `wechat-admin ARGS…` with `env`; checks that no secret or
+    /// token was printed.
+    fn run_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+        let output = command()
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .expect("run wechat-admin");
+        let run = finish(output);
+        for secret in [STAND_IN_SECRET, "token-1", "token-2", "news-app-secret"] {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "{secret:?} printed\n{run}"
+            );
+        }
+        run
+    }
+
+    /// Runs `wechat-admin ARGS…` as the stand-in's account.
+    fn admin(wechat: &ApiStandIn, args: &[&str]) -> Run {
+        let base = wechat.base_url();
+        run_with(
+            args,
+            &[
+                ("WECHAT_APPID", STAND_IN_APPID),
+                ("WECHAT_APPSECRET", STAND_IN_SECRET),
+                ("WECHAT_API_BASE", &base),
+                ("WECHAT_MP_BASE", &base),
+            ],
+        )
+    }
+
+    fn usage_error(run: &Run, want: &str) {
+        assert_eq!(run.code, Some(2), "{run}");
+        assert!(run.stderr.contains(want), "want {want:?}\n{run}");
+    }
+
+    #[test]
+    fn every_subcommand_against_the_stand_in() {
+        let wechat = ApiStandIn::start();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+
+        assert_eq!(admin(&wechat, &["menu", "get"]).ok(), "no menu\n");
+        let run = admin(&wechat, &["menu", "set", MENU]);
+        assert_eq!(
+            run.ok(),
+            "menu set: 3 top-level buttons, 9 buttons; keys: COUNT, SLOW, PANIC, SCAN, PHOTO, \
+             ALBUM, WXALBUM, PLACE\n"
+        );
+        let set = wechat.menu().expect("a menu");
+        assert_eq!(
+            set["button"][1]["sub_button"][0]["type"],
+            "scancode_waitmsg"
+        );
+        let run = admin(&wechat, &["menu", "get"]);
+        let got: serde_json::Value = serde_json::from_str(run.ok()).expect("JSON");
+        assert_eq!(got["menu"]["button"], set["button"], "{run}");
+        // What `menu get` prints sets the menu again.
+        let saved = path("menu.json");
+        std::fs::write(&saved, &run.stdout).expect("save");
+        admin(&wechat, &["menu", "set", &saved]).ok();
+        assert_eq!(wechat.calls_to("/cgi-bin/menu/create").len(), 2);
+        assert_eq!(wechat.menu(), Some(set));
+
+        let png = path("poster-7.png");
+        let run = admin(
+            &wechat,
+            &["qrcode", "create", "--scene", "poster-7", "--png", &png],
+        );
+        let out = run.ok();
+        let ticket = out
+            .lines()
+            .find_map(|l| l.strip_prefix("ticket: "))
+            .expect("a ticket line");
+        assert_eq!(
+            wechat.ticket_scene(ticket),
+            Some(serde_json::json!({"scene_str": "poster-7"}))
+        );
+        for want in [
+            "url: http://weixin.qq.com/q/",
+            &format!("image: {}/cgi-bin/showqrcode?ticket=", wechat.base_url()),
+            "expires in: 2592000 s",
+            "scene: poster-7 (a new follower's subscribe carries EventKey qrscene_poster-7",
+            "saved ",
+        ] {
+            assert!(out.contains(want), "want {want:?}\n{run}");
+        }
+        let image = std::fs::read(&png).expect("the image");
+        assert!(image.starts_with(b"\x89PNG") && image.ends_with(ticket.as_bytes()));
+        let run = admin(
+            &wechat,
+            &["qrcode", "create", "--scene-id", "42", "--permanent"],
+        );
+        assert!(run.ok().contains("expires: never (permanent)"), "{run}");
+        admin(
+            &wechat,
+            &["qrcode", "create", "--scene", "123", "--expire", "600"],
+        )
+        .ok();
+        let bodies: Vec<_> = wechat
+            .calls_to("/cgi-bin/qrcode/create")
+            .into_iter()
+            .map(|c| c.body)
+            .collect();
+        assert_eq!(bodies[1]["action_name"], "QR_LIMIT_SCENE");
+        assert_eq!(bodies[1]["action_info"]["scene"]["scene_id"], 42);
+        assert_eq!(
+            bodies[2]["action_name"], "QR_STR_SCENE",
+            "--scene is a string scene"
+        );
+        assert_eq!(bodies[2]["action_info"]["scene"]["scene_str"], "123");
+        assert_eq!(bodies[2]["expire_seconds"], 600);
+
+        let cat = path("cat.png");
+        std::fs::write(&cat, b"\x89PNG cat").expect("write");
+        let run = admin(&wechat, &["media", "upload", &cat, "--type", "image"]);
+        let media_id = run
+            .ok()
+            .lines()
+            .find_map(|l| l.strip_prefix("media_id: "))
+            .expect("a media_id line")
+            .to_owned();
+        assert_eq!(wechat.media(&media_id).expect("kept").bytes, b"\x89PNG cat");
+        let back = path("back.png");
+        let run = admin(&wechat, &["media", "get", &media_id, "--out", &back]);
+        assert!(run.ok().contains("(8 bytes, image/png)"), "{run}");
+        assert_eq!(std::fs::read(&back).expect("saved"), b"\x89PNG cat");
+
+        wechat.add_follower("oFan");
+        wechat.add_follower("oOther");
+        let run = admin(&wechat, &["user", "info", "oFan"]);
+        let info: serde_json::Value = serde_json::from_str(run.ok()).expect("JSON");
+        assert_eq!(info["openid"], "oFan");
+        assert_eq!(info["subscribe"], 1);
+        assert_eq!(admin(&wechat, &["user", "list"]).ok(), "oFan\noOther\n");
+
+        let run = admin(
+            &wechat,
+            &[
+                "template",
+                "send",
+                "--to",
+                "oFan",
+                "--template",
+                STAND_IN_TEMPLATE_ID,
+                "--data",
+                "keyword1=已发货",
+                "--data",
+                "keyword2=a=b",
+                "--url",
+                "https://e.x/1",
+            ],
+        );
+        assert!(run.ok().starts_with("msgid: "), "{run}");
+        assert_eq!(
+            wechat.template_messages(),
+            [
+                serde_json::json!({"touser": "oFan", "template_id": STAND_IN_TEMPLATE_ID,
+                "url": "https://e.x/1",
+                "data": {"keyword1": {"value": "已发货"}, "keyword2": {"value": "a=b"}}})
+            ]
+        );
+        let run = admin(
+            &wechat,
+            &[
+                "template",
+                "subscribe",
+                "--to",
+                "oFan",
+                "--template",
+                STAND_IN_TEMPLATE_ID,
+                "--data",
+                "thing1=到货",
+            ],
+        );
+        assert_eq!(run.ok(), "sent\n");
+        assert_eq!(wechat.subscribe_messages().len(), 1);
+
+        assert_eq!(admin(&wechat, &["menu", "delete"]).ok(), "menu deleted\n");
+        assert_eq!(wechat.menu(), None);
+        // Each process fetched its stable token; none forced a refresh.
+        assert!(wechat
+            .calls_to("/cgi-bin/stable_token")
+            .iter()
+            .all(|c| c.body["force_refresh"] == false));
+    }
+
+    #[test]
+    fn limits_usage_and_refusals_exit_with_their_codes() {
+        let wechat = ApiStandIn::start();
+        let dir = tempfile::tempdir().expect("dir");
+        let four = dir.path().join("four.toml");
+        std::fs::write(
+            &four,
+            (0..4)
+                .map(|i| format!("[[button]]\ntype = \"click\"\nname = \"b{i}\"\nkey = \"K{i}\"\n"))
+                .collect::<String>(),
+        )
+        .expect("write");
+        let four = four.to_str().expect("utf-8");
+        let run = admin(&wechat, &["menu", "set", four]);
+        usage_error(
+            &run,
+            "button: has 4 buttons; a menu has at most 3 top-level buttons",
+        );
+        let typo = dir.path().join("typo.toml");
+        std::fs::write(
+            &typo,
+            "[[button]]\ntype = \"click\"\nname = \"a\"\nkye = \"K\"\n",
+        )
+        .expect("write");
+        let run = admin(&wechat, &["menu", "set", typo.to_str().expect("utf-8")]);
+        usage_error(&run, "button[0].kye: is not a field of a button");
+        let long = "x".repeat(65);
+        let run = admin(&wechat, &["qrcode", "create", "--scene", &long]);
+        usage_error(
+            &run,
+            "scene_str: is 65 characters; a scene_str is at most 64",
+        );
+        let run = admin(
+            &wechat,
+            &["qrcode", "create", "--scene-id", "100001", "--permanent"],
+        );
+        usage_error(&run, "a permanent code's scene_id is 1 to 100000");
+        let big = dir.path().join("big.jpg");
+        std::fs::write(&big, vec![0u8; 64 * 1024 + 1]).expect("write");
+        let run = admin(
+            &wechat,
+            &[
+                "media",
+                "upload",
+                big.to_str().expect("utf-8"),
+                "--type",
+                "thumb",
+            ],
+        );
+        usage_error(&run, "a thumb is at most 65536 bytes (64 KB)");
+        assert!(
+            wechat.calls().is_empty(),
+            "none of them sent: {:?}",
+            wechat.calls()
+        );
+
+        // Usage.
+        let run = admin(
+            &wechat,
+            &[
+                "qrcode",
+                "create",
+                "--scene",
+                "a",
+                "--permanent",
+                "--expire",
+                "60",
+            ],
+        );
+        usage_error(&run, "cannot be used with");
+        let run = admin(&wechat, &["qrcode", "create"]);
+        usage_error(&run, "--scene");
+        let run = admin(&wechat, &["media", "upload", four, "--type", "gif"]);
+        usage_error(&run, "is not image, voice, video or thumb");
+        let run = run_with(&["menu", "get"], &[("WECHAT_APPID", STAND_IN_APPID)]);
+        usage_error(&run, "WECHAT_APPSECRET is not set");
+        let run = admin(&wechat, &["--account", "news", "menu", "get"]);
+        usage_error(
+            &run,
+            "--account news names an account of an accounts file: give the file with --config FILE",
+        );
+
+        // WeChat refuses: exit 1, its errcode shown.
+        let run = admin(&wechat, &["media", "get", "no-such-media", "--out", four]);
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(
+            run.stderr
+                .contains("WeChat answered errcode 40007: invalid media_id"),
+            "{run}"
+        );
+        let run = run_with(
+            &["menu", "get"],
+            &[
+                ("WECHAT_APPID", STAND_IN_APPID),
+                ("WECHAT_APPSECRET", "wrong-secret"),
+                ("WECHAT_API_BASE", &wechat.base_url()),
+            ],
+        );
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(run.stderr.contains("errcode 40125"), "{run}");
+        // Nothing there: exit 1, the cause shown, no URL (it would hold the token).
+        let run = run_with(
+            &["menu", "get"],
+            &[
+                ("WECHAT_APPID", STAND_IN_APPID),
+                ("WECHAT_APPSECRET", STAND_IN_SECRET),
+                (
+                    "WECHAT_API_BASE",
+                    &format!("http://127.0.0.1:{}", super::closed_port()),
+                ),
+            ],
+        );
+        assert_eq!(run.code, Some(1), "{run}");
+        assert!(
+            run.stderr.contains("request to the WeChat API failed: "),
+            "{run}"
+        );
+    }
+
+    /// An accounts file: `news` with the stand-in's AppID and secret,
+    /// `shop` without an app_secret; the API base in `[server]`.
+    fn accounts_file(dir: &Path, base: &str) -> String {
+        let file = dir.join("accounts.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[server]\napi_base = \"{base}\"\n\n\
+                 [[accounts]]\nname = \"news\"\ntoken = \"env:NEWS_TOKEN\"\nappid = \"{STAND_IN_APPID}\"\n\
+                 app_secret = \"env:NEWS_APPSECRET\"\n\n\
+                 [[accounts]]\nname = \"shop\"\ntoken = \"env:NEWS_TOKEN\"\nappid = \"wx_shop\"\n"
+            ),
+        )
+        .expect("write");
+        file.to_str().expect("utf-8").to_owned()
+    }
+
+    #[test]
+    fn config_and_account_name_the_credentials() {
+        let wechat = ApiStandIn::start();
+        let dir = tempfile::tempdir().expect("dir");
+        let file = accounts_file(dir.path(), &wechat.base_url());
+        // The stand-in's secret is what the file reads from NEWS_APPSECRET.
+        let env = [
+            ("NEWS_TOKEN", "newstoken"),
+            ("NEWS_APPSECRET", STAND_IN_SECRET),
+        ];
+        let run = run_with(
+            &["--config", &file, "--account", "news", "menu", "get"],
+            &env,
+        );
+        assert_eq!(run.ok(), "no menu\n");
+        assert_eq!(
+            wechat.calls_to("/cgi-bin/stable_token")[0].body["appid"],
+            STAND_IN_APPID
+        );
+        // The global flags go after the subcommand too.
+        let run = run_with(
+            &["menu", "get", "--config", &file, "--account", "news"],
+            &env,
+        );
+        assert_eq!(run.ok(), "no menu\n");
+
+        let run = run_with(&["--config", &file, "menu", "get"], &env);
+        usage_error(
+            &run,
+            "has 2 accounts: choose one with --account NAME (news, shop)",
+        );
+        let run = run_with(
+            &["--config", &file, "--account", "nwes", "menu", "get"],
+            &env,
+        );
+        usage_error(
+            &run,
+            "has no account \"nwes\" (did you mean \"news\"?); its accounts: news, shop",
+        );
+        let run = run_with(
+            &["--config", &file, "--account", "shop", "menu", "get"],
+            &env,
+        );
+        usage_error(&run, "account \"shop\" of ");
+        assert!(run.stderr.contains("has no app_secret"), "{run}");
+        let run = run_with(
+            &["--config", &file, "--account", "news", "menu", "get"],
+            &[("NEWS_TOKEN", "newstoken")],
+        );
+        usage_error(&run, "NEWS_APPSECRET");
+        let mut beside = env.to_vec();
+        beside.push(("WECHAT_APPSECRET", "news-app-secret"));
+        let run = run_with(
+            &["--config", &file, "--account", "news", "menu", "get"],
+            &beside,
+        );
+        usage_error(
+            &run,
+            "--config takes the account's AppID and AppSecret from the accounts file: unset WECHAT_APPSECRET",
+        );
+        let missing = dir.path().join("missing.toml");
+        let run = run_with(
+            &["--config", missing.to_str().expect("utf-8"), "menu", "get"],
+            &env,
+        );
+        usage_error(&run, "cannot read the accounts file");
+    }
+
+    /// A `redis-server` of the test's own on a free port, keeping nothing
+    /// on disk (`None` where there is none); killed on drop.
+    #[cfg(feature = "redis")]
+    struct OwnRedis(std::process::Child, u16);
+
+    #[cfg(feature = "redis")]
+    impl OwnRedis {
+        fn start() -> Option<OwnRedis> {
+            use std::io::{Read, Write};
+            let binary =
+                std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into());
+            if !Path::new(&binary).exists() {
+                eprintln!("skipped: no {binary}");
+                return None;
+            }
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = Command::new(binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let redis = OwnRedis(child, port);
+            // Ready when it answers PING (a process start, not a timing).
+            for _ in 0..500 {
+                if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    let mut pong = [0; 7];
+                    if conn.write_all(b"PING\r\n").is_ok()
+                        && conn.read_exact(&mut pong).is_ok()
+                        && &pong == b"+PONG\r\n"
+                    {
+                        return Some(redis);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            panic!("redis-server on port {port} did not answer");
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    impl Drop for OwnRedis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// With `WECHAT_REDIS_URL`, the command uses the token the bot shares
+    /// through Redis: it asks WeChat for none.
+    #[cfg(feature = "redis")]
+    #[test]
+    fn the_token_is_the_bots_through_redis() {
+        use wechat_events::redis::{RedisBackend, RedisTokens};
+        let Some(redis) = OwnRedis::start() else {
+            return;
+        };
+        let url = format!("redis://127.0.0.1:{}", redis.1);
+        let wechat = ApiStandIn::start();
+        // The bot: its client fetched token-1 and shared it.
+        let backend = RedisBackend::builder(&url)
+            .prefix("admintest")
+            .build()
+            .expect("backend");
+        let bot = wechat
+            .client_builder()
+            .token_store(RedisTokens::new(&backend))
+            .build()
+            .expect("client");
+        let token = actix_rt::System::new()
+            .block_on(bot.access_token())
+            .expect("token");
+        assert_eq!(token, "token-1");
+        assert_eq!(wechat.token_calls(), 1);
+
+        let base = wechat.base_url();
+        let env = [
+            ("WECHAT_APPID", STAND_IN_APPID),
+            ("WECHAT_APPSECRET", STAND_IN_SECRET),
+            ("WECHAT_API_BASE", base.as_str()),
+            ("WECHAT_REDIS_URL", url.as_str()),
+            ("WECHAT_REDIS_PREFIX", "admintest"),
+        ];
+        assert_eq!(run_with(&["menu", "get"], &env).ok(), "no menu\n");
+        assert_eq!(
+            wechat.token_calls(),
+            1,
+            "the command fetched no token of its own"
+        );
+        let get = &wechat.calls_to("/cgi-bin/menu/get")[0];
+        assert_eq!(get.access_token.as_deref(), Some("token-1"));
+        // Another prefix is another bot's store: that one fetches (normal
+        // mode: WeChat hands out the same valid token).
+        let mut other = env;
+        other[4] = ("WECHAT_REDIS_PREFIX", "elsewhere");
+        run_with(&["menu", "get"], &other).ok();
+        assert_eq!(wechat.token_calls(), 2);
+        assert!(wechat
+            .calls_to("/cgi-bin/stable_token")
+            .iter()
+            .all(|c| c.body["force_refresh"] == false));
+    }
+}

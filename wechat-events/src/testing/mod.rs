@@ -56,7 +56,7 @@ use crate::xml::push_cdata;
 
 pub use answer::{Answer, AnswerError, Received, Response};
 #[cfg(feature = "api")]
-pub use api::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET};
+pub use api::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET, STAND_IN_TEMPLATE_ID};
 pub use build::{SimPush, SIM_TICKET};
 #[cfg(feature = "api")]
 pub use component::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};

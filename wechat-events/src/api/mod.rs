@@ -12,6 +12,19 @@
 //! and refreshes once more when WeChat rejects it (errcode 40001, 40014,
 //! 42001), retrying the call once.
 //!
+//! Around the pushes, the calls that make them happen are typed and grouped
+//! by area: [`ApiClient::menu`] (the custom menu behind CLICK and VIEW
+//! pushes, kept as data: [`Menu`]), [`ApiClient::qrcode`] (parameter QR
+//! codes behind `qrscene_` subscribes and SCAN), [`ApiClient::media`] (the
+//! `media_id` of image, voice and video replies), [`ApiClient::users`] and
+//! [`ApiClient::templates`] (template messages, whose outcome comes back
+//! as the `TEMPLATESENDJOBFINISH` push, and subscription messages). Each
+//! checks WeChat's documented limits before sending — a refused request is
+//! [`ApiError::Invalid`], naming the field and the limit — and WeChat's own
+//! refusals stay [`ApiError::WeChat`]. Endpoints without a typed call are
+//! reached with [`ApiClient::post_json`], [`ApiClient::get_json`],
+//! [`ApiClient::upload`] and [`ApiClient::download`].
+//!
 //! The client knows nothing about HTTP servers: it is an ordinary value a
 //! handler takes as an extractor once it is registered as app data (see
 //! [`ApiClient`]), usable as well from a CLI or a background task. Its
@@ -39,8 +52,24 @@ use tokio::sync::Mutex;
 use crate::config::redact_url;
 use crate::reply::Reply;
 
+pub mod media;
+pub mod menu;
+pub mod qrcode;
+pub mod templates;
+pub mod users;
+
+pub use media::{Media, MediaApi, MediaFile, MediaType, UploadedMedia};
+pub use menu::{Button, ButtonKind, MatchRule, Menu, MenuApi, MenuFileError, MenuWarning, Menus};
+pub use qrcode::{QrCode, QrCodeApi, QrScene};
+pub use templates::{MiniProgram, SubscribeMessage, TemplateApi, TemplateMessage};
+pub use users::{FollowerPage, UserInfo, UsersApi};
+
 /// Where the client sends requests unless told otherwise.
 pub const DEFAULT_BASE_URL: &str = "https://api.weixin.qq.com";
+
+/// Where QR code images are fetched (`cgi-bin/showqrcode`) unless told
+/// otherwise (`WECHAT_MP_BASE`, [`ApiClientBuilder::mp_base_url`]).
+pub const DEFAULT_MP_BASE_URL: &str = "https://mp.weixin.qq.com";
 
 /// Default connect and total time-outs of one request.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -73,8 +102,41 @@ pub enum ApiConfigError {
     },
 }
 
+/// A request WeChat would refuse, found before sending it: the field, and
+/// the limit it breaks (see [`ApiError::Invalid`]).
+///
+/// ```
+/// use wechat_events::api::{Button, Menu};
+///
+/// let menu = Menu::new([Button::click("一二三四五六", "K")]); // 18 bytes
+/// let err = menu.check().unwrap_err();
+/// assert_eq!(err.at, "button[0].name");
+/// assert!(err.to_string().contains("at most 16 bytes"), "{err}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {problem}")]
+#[non_exhaustive]
+pub struct InvalidRequest {
+    /// Where in the request: `button[1].sub_button[0].key`, `scene_str`.
+    pub at: String,
+    /// What is wrong, naming the limit: `is 17 bytes; a top-level
+    /// button's name is at most 16 bytes`.
+    pub problem: String,
+}
+
+impl InvalidRequest {
+    /// The field `at` and what is wrong with it.
+    pub fn new(at: impl Into<String>, problem: impl Into<String>) -> Self {
+        InvalidRequest {
+            at: at.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
 /// Why an API call failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiError {
     /// WeChat answered with a non-zero `errcode`.
     #[error("WeChat answered errcode {errcode}: {errmsg}")]
@@ -113,6 +175,20 @@ pub enum ApiError {
     /// without its ticket yet, an authorizer that withdrew), saying why.
     #[error("no access token: {0}")]
     NoToken(String),
+    /// The request breaks one of WeChat's limits (a fourth top-level menu
+    /// button, a 65-character `scene_str`, an 11 MB image): refused before
+    /// sending, nothing was sent.
+    #[error("not sent, WeChat would refuse it: {0}")]
+    Invalid(#[from] InvalidRequest),
+    /// A local file (an upload) could not be read.
+    #[error("cannot read {path}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl ApiError {
@@ -224,6 +300,8 @@ struct Inner {
     base: String,
     /// The same, parsed: every endpoint's URL is made from it.
     base_url: url::Url,
+    /// Where QR code images are (`showqrcode`), parsed.
+    mp_base_url: url::Url,
     timeout: Duration,
     /// The cached token; the lock is held across a refresh, so concurrent
     /// callers wait for the one refresh instead of starting their own.
@@ -244,6 +322,7 @@ impl fmt::Debug for ApiClient {
         f.debug_struct("ApiClient")
             .field("appid", &self.inner.appid)
             .field("base", &redact_url(&self.inner.base))
+            .field("mp_base", &redact_url(self.inner.mp_base_url.as_str()))
             .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
     }
@@ -256,6 +335,7 @@ pub struct ApiClientBuilder {
     appid: String,
     secret: String,
     base: String,
+    mp_base: String,
     connect_timeout: Duration,
     timeout: Duration,
     shared: Option<SharedTokens>,
@@ -269,6 +349,7 @@ impl fmt::Debug for ApiClientBuilder {
         f.debug_struct("ApiClientBuilder")
             .field("appid", &self.appid)
             .field("base", &redact_url(&self.base))
+            .field("mp_base", &redact_url(&self.mp_base))
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("shared", &self.shared)
@@ -281,6 +362,13 @@ impl ApiClientBuilder {
     /// stand-in in tests. A trailing `/` is ignored.
     pub fn base_url(mut self, base: impl Into<String>) -> Self {
         self.base = base.into();
+        self
+    }
+
+    /// Where QR code images are fetched, `showqrcode` (default
+    /// [`DEFAULT_MP_BASE_URL`]; `WECHAT_MP_BASE`): a stand-in in tests.
+    pub fn mp_base_url(mut self, base: impl Into<String>) -> Self {
+        self.mp_base = base.into();
         self
     }
 
@@ -337,22 +425,8 @@ impl ApiClientBuilder {
         if self.secret.trim().is_empty() && !self.source {
             return Err(invalid("WECHAT_APPSECRET", "empty").into());
         }
-        let base = self.base.trim().trim_end_matches('/').to_owned();
-        let rest = base
-            .strip_prefix("https://")
-            .or_else(|| base.strip_prefix("http://"))
-            .ok_or_else(|| invalid("WECHAT_API_BASE", "must start with https:// or http://"))?;
-        if rest.is_empty() || rest.starts_with('/') {
-            return Err(invalid("WECHAT_API_BASE", "has no host").into());
-        }
-        if base.contains(['?', '#']) {
-            return Err(invalid("WECHAT_API_BASE", "must not have a query or fragment").into());
-        }
-        // The parser's message names what is wrong, never the URL itself.
-        let base_url = url::Url::parse(&base).map_err(|e| ApiConfigError::Invalid {
-            name: "WECHAT_API_BASE",
-            reason: format!("is not a URL: {e}"),
-        })?;
+        let (base, base_url) = check_base("WECHAT_API_BASE", &self.base)?;
+        let (_, mp_base_url) = check_base("WECHAT_MP_BASE", &self.mp_base)?;
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(invalid("timeout", "must be longer than zero").into());
         }
@@ -368,12 +442,39 @@ impl ApiClientBuilder {
                 secret: self.secret,
                 base,
                 base_url,
+                mp_base_url,
                 timeout: self.timeout,
                 token: Mutex::new(None),
                 shared: self.shared,
             }),
         })
     }
+}
+
+/// A base URL without its trailing `/`, and parsed; the error names the
+/// variable `name`, never the URL (it may hold a password).
+fn check_base(name: &'static str, base: &str) -> Result<(String, url::Url), ApiConfigError> {
+    let invalid = |reason: &str| ApiConfigError::Invalid {
+        name,
+        reason: reason.to_owned(),
+    };
+    let base = base.trim().trim_end_matches('/').to_owned();
+    let rest = base
+        .strip_prefix("https://")
+        .or_else(|| base.strip_prefix("http://"))
+        .ok_or_else(|| invalid("must start with https:// or http://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(invalid("has no host"));
+    }
+    if base.contains(['?', '#']) {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    // The parser's message names what is wrong, never the URL itself.
+    let url = url::Url::parse(&base).map_err(|e| ApiConfigError::Invalid {
+        name,
+        reason: format!("is not a URL: {e}"),
+    })?;
+    Ok((base, url))
 }
 
 impl ApiClient {
@@ -383,6 +484,7 @@ impl ApiClient {
             appid: appid.into(),
             secret: secret.into(),
             base: DEFAULT_BASE_URL.to_owned(),
+            mp_base: DEFAULT_MP_BASE_URL.to_owned(),
             connect_timeout: DEFAULT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
             shared: None,
@@ -396,7 +498,8 @@ impl ApiClient {
     }
 
     /// A client from `WECHAT_APPID`, `WECHAT_APPSECRET` and, optionally,
-    /// `WECHAT_API_BASE`; the error names the missing or bad variable.
+    /// `WECHAT_API_BASE` and `WECHAT_MP_BASE`; the error names the missing
+    /// or bad variable.
     pub fn from_env() -> Result<Self, ApiError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -410,6 +513,9 @@ impl ApiClient {
         let mut builder = Self::builder(required("WECHAT_APPID")?, required("WECHAT_APPSECRET")?);
         if let Some(base) = lookup("WECHAT_API_BASE").filter(|v| !v.trim().is_empty()) {
             builder = builder.base_url(base);
+        }
+        if let Some(base) = lookup("WECHAT_MP_BASE").filter(|v| !v.trim().is_empty()) {
+            builder = builder.mp_base_url(base);
         }
         builder.build()
     }
@@ -528,57 +634,143 @@ impl ApiClient {
     /// `errcode` is 0 or absent. A rejected token (see [`TOKEN_ERRCODES`])
     /// is replaced and the call retried once; the second answer is final.
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ApiError> {
+        self.with_token(path, |token| async move {
+            let request = self.inner.http.post(self.endpoint(path, Some(&token), &[]));
+            let answer = self.exchange(request.json(body)).await?;
+            json_answer(path, &answer.bytes)
+        })
+        .await
+    }
+
+    /// GETs `path` with `query` (such as `/cgi-bin/user/info` with
+    /// `[("openid", "o…")]`) and the access token, and returns WeChat's
+    /// JSON answer as [`ApiClient::post_json`] does.
+    ///
+    /// ```no_run
+    /// # async fn f(api: wechat_events::api::ApiClient) -> Result<(), wechat_events::api::ApiError> {
+    /// let menu = api.get_json("/cgi-bin/get_current_selfmenu_info", &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_json(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ApiError> {
+        self.with_token(path, |token| async move {
+            let request = self
+                .inner
+                .http
+                .get(self.endpoint(path, Some(&token), query));
+            let answer = self.exchange(request).await?;
+            json_answer(path, &answer.bytes)
+        })
+        .await
+    }
+
+    /// POSTs `file` as a `multipart/form-data` upload (its field, file
+    /// name, type and bytes) to `path` with `query` and the access token,
+    /// and returns WeChat's JSON answer as [`ApiClient::post_json`] does.
+    /// For temporary media, [`MediaApi::upload`] checks size and format
+    /// first.
+    pub async fn upload(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        file: &FilePart,
+    ) -> Result<Value, ApiError> {
+        self.with_token(path, |token| async move {
+            // A form is consumed by sending: made again for a retry, the
+            // bytes shared, not copied.
+            let body = reqwest::Body::from(file.bytes.clone());
+            let part = reqwest::multipart::Part::stream_with_length(body, file.bytes.len() as u64)
+                .file_name(file.file_name.clone())
+                .mime_str(&file.content_type)
+                .map_err(|e| ApiError::Http(e.without_url()))?;
+            let form = reqwest::multipart::Form::new().part(file.field.clone(), part);
+            let request = self
+                .inner
+                .http
+                .post(self.endpoint(path, Some(&token), query));
+            let answer = self.exchange(request.multipart(form)).await?;
+            json_answer(path, &answer.bytes)
+        })
+        .await
+    }
+
+    /// GETs `path` with `query` and the access token, and returns the
+    /// answer's bytes (a media file, say) with its type and file name. An
+    /// answer that is JSON with a non-zero `errcode` is
+    /// [`ApiError::WeChat`]; other JSON is returned as it is (a video's
+    /// `media/get` answers `{"video_url": …}`).
+    pub async fn download(&self, path: &str, query: &[(&str, &str)]) -> Result<Download, ApiError> {
+        self.with_token(path, |token| async move {
+            let request = self
+                .inner
+                .http
+                .get(self.endpoint(path, Some(&token), query));
+            let answer = self.exchange(request).await?;
+            if answer.is_json() {
+                json_answer(path, &answer.bytes)?;
+            }
+            Ok(answer)
+        })
+        .await
+    }
+
+    /// Runs `attempt` with the access token; when WeChat rejects the token
+    /// (see [`TOKEN_ERRCODES`]), replaces it and runs `attempt` once more.
+    async fn with_token<T, F, Fut>(&self, path: &str, attempt: F) -> Result<T, ApiError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
         let token = self.access_token().await?;
-        match self.post_with_token(path, &token, body).await {
+        match attempt(token.clone()).await {
             Err(ApiError::WeChat { errcode, .. }) if TOKEN_ERRCODES.contains(&errcode) => {
                 tracing::debug!(errcode, path, "access token rejected; refreshing once");
                 let fresh = self.replace_token(&token).await?;
-                self.post_with_token(path, &fresh, body).await
+                attempt(fresh).await
             }
             other => other,
         }
     }
 
-    async fn post_with_token(
-        &self,
-        path: &str,
-        token: &str,
-        body: &Value,
-    ) -> Result<Value, ApiError> {
-        let answer: Value = self.post_raw(path, Some(token), body).await?;
-        match answer.get("errcode").and_then(Value::as_i64) {
-            None | Some(0) => Ok(answer),
-            Some(errcode) => Err(ApiError::WeChat {
-                errcode,
-                errmsg: answer
-                    .get("errmsg")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-            }),
-        }
+    /// The URL of `path` (such as `/cgi-bin/message/custom/send`, or
+    /// `/x/y?a=1`) under the base URL, with `query` and, when there is a
+    /// token, `access_token` added to its query.
+    fn endpoint(&self, path: &str, token: Option<&str>, query: &[(&str, &str)]) -> url::Url {
+        under(&self.inner.base_url, path, token, query)
     }
 
-    /// The URL of `path` (such as `/cgi-bin/message/custom/send`, or
-    /// `/x/y?a=1`) under the base URL, with `access_token` added to its
-    /// query when there is a token.
-    fn endpoint(&self, path: &str, token: Option<&str>) -> url::Url {
-        let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut url = self.inner.base_url.clone();
-        // An http(s) URL always has path segments.
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments
-                .pop_if_empty()
-                .extend(path.split('/').filter(|s| !s.is_empty()));
-        }
-        if !query.is_empty() || token.is_some() {
-            let mut pairs = url.query_pairs_mut();
-            pairs.extend_pairs(form_urlencoded::parse(query.as_bytes()));
-            if let Some(token) = token {
-                pairs.append_pair("access_token", token);
+    /// One request, its answer read whole. An HTTP status other than 2xx is
+    /// [`ApiError::Http`]; no error carries the URL.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Download, ApiError> {
+        let exchange = async {
+            let response = request.send().await?.error_for_status()?;
+            let header = |name| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let content_type = header(reqwest::header::CONTENT_TYPE).unwrap_or_default();
+            let file_name = header(reqwest::header::CONTENT_DISPOSITION)
+                .as_deref()
+                .and_then(disposition_file_name);
+            let bytes = response.bytes().await?;
+            Ok(Download {
+                content_type,
+                file_name,
+                bytes: bytes.to_vec(),
+            })
+        };
+        exchange.await.map_err(|e: reqwest::Error| {
+            if e.is_timeout() {
+                ApiError::Timeout {
+                    after: self.inner.timeout,
+                }
+            } else {
+                // The URL holds the access token: keep it out of the error.
+                ApiError::Http(e.without_url())
             }
-        }
-        url
+        })
     }
 
     /// One request: `body` as JSON to `path`, the answer decoded as `T`.
@@ -588,22 +780,80 @@ impl ApiClient {
         token: Option<&str>,
         body: &Value,
     ) -> Result<T, ApiError> {
-        let request = self.inner.http.post(self.endpoint(path, token)).json(body);
-        let exchange = async { request.send().await?.error_for_status()?.bytes().await };
-        let bytes = exchange.await.map_err(|e| {
-            if e.is_timeout() {
-                ApiError::Timeout {
-                    after: self.inner.timeout,
-                }
-            } else {
-                // The URL holds the access token: keep it out of the error.
-                ApiError::Http(e.without_url())
-            }
-        })?;
-        serde_json::from_slice(&bytes).map_err(|source| ApiError::Decode {
+        let request = self
+            .inner
+            .http
+            .post(self.endpoint(path, token, &[]))
+            .json(body);
+        let answer = self.exchange(request).await?;
+        serde_json::from_slice(&answer.bytes).map_err(|source| ApiError::Decode {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// POSTs `body` to `path` and decodes WeChat's answer as `T` (after
+    /// checking its `errcode`).
+    pub(crate) async fn post_typed<B, T>(&self, path: &str, body: &B) -> Result<T, ApiError>
+    where
+        B: serde::Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let body = serde_json::to_value(body).map_err(|source| ApiError::Decode {
+            path: path.to_owned(),
+            source,
+        })?;
+        let answer = self.post_json(path, &body).await?;
+        decode(path, answer)
+    }
+
+    /// GETs `path` with `query` and decodes WeChat's answer as `T`.
+    pub(crate) async fn get_typed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
+        let answer = self.get_json(path, query).await?;
+        decode(path, answer)
+    }
+
+    /// GETs `url` without a token (a QR code image on the mp host).
+    pub(crate) async fn fetch_public(&self, url: url::Url) -> Result<Download, ApiError> {
+        let answer = self.exchange(self.inner.http.get(url)).await?;
+        if answer.is_json() {
+            json_answer("/cgi-bin/showqrcode", &answer.bytes)?;
+        }
+        Ok(answer)
+    }
+
+    /// The base URL of QR code images, parsed.
+    pub(crate) fn mp_base(&self) -> &url::Url {
+        &self.inner.mp_base_url
+    }
+
+    /// The custom menu: create, get, delete, personalised menus.
+    pub fn menu(&self) -> MenuApi<'_> {
+        MenuApi::new(self)
+    }
+
+    /// Parameter QR codes: create, their image.
+    pub fn qrcode(&self) -> QrCodeApi<'_> {
+        QrCodeApi::new(self)
+    }
+
+    /// Temporary media: upload, download.
+    pub fn media(&self) -> MediaApi<'_> {
+        MediaApi::new(self)
+    }
+
+    /// Users: info, batch info, the followers.
+    pub fn users(&self) -> UsersApi<'_> {
+        UsersApi::new(self)
+    }
+
+    /// Template messages and subscription messages.
+    pub fn templates(&self) -> TemplateApi<'_> {
+        TemplateApi::new(self)
     }
 
     /// Sends `reply` to the user `openid` as a customer-service message
@@ -637,6 +887,149 @@ impl ApiClient {
 fn token_lifetime(expires_in: u64) -> Duration {
     let life = Duration::from_secs(expires_in);
     life.saturating_sub(REFRESH_EARLY).max(life / 2)
+}
+
+/// The URL of `path` (which may carry a query) under `base`, with `query`
+/// and the token added.
+fn under(base: &url::Url, path: &str, token: Option<&str>, query: &[(&str, &str)]) -> url::Url {
+    let (path, in_path) = path.split_once('?').unwrap_or((path, ""));
+    let mut url = base.clone();
+    // An http(s) URL always has path segments.
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
+            .pop_if_empty()
+            .extend(path.split('/').filter(|s| !s.is_empty()));
+    }
+    if !in_path.is_empty() || !query.is_empty() || token.is_some() {
+        let mut pairs = url.query_pairs_mut();
+        pairs.extend_pairs(form_urlencoded::parse(in_path.as_bytes()));
+        pairs.extend_pairs(query);
+        if let Some(token) = token {
+            pairs.append_pair("access_token", token);
+        }
+    }
+    url
+}
+
+/// WeChat's JSON answer to `path`: an error when its `errcode` is not 0.
+fn json_answer(path: &str, bytes: &[u8]) -> Result<Value, ApiError> {
+    let answer: Value = serde_json::from_slice(bytes).map_err(|source| ApiError::Decode {
+        path: path.to_owned(),
+        source,
+    })?;
+    match answer.get("errcode").and_then(Value::as_i64) {
+        None | Some(0) => Ok(answer),
+        Some(errcode) => Err(ApiError::WeChat {
+            errcode,
+            errmsg: answer
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+    }
+}
+
+/// A JSON answer to `path` as `T`.
+fn decode<T: DeserializeOwned>(path: &str, answer: Value) -> Result<T, ApiError> {
+    serde_json::from_value(answer).map_err(|source| ApiError::Decode {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The `filename` of a `Content-Disposition` header.
+fn disposition_file_name(header: &str) -> Option<String> {
+    header.split(';').find_map(|part| {
+        let (name, value) = part.trim().split_once('=')?;
+        (name.trim().eq_ignore_ascii_case("filename"))
+            .then(|| value.trim().trim_matches('"').to_owned())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// A file for [`ApiClient::upload`]: the form field it goes in, its name,
+/// its type and its bytes.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct FilePart {
+    /// The form field (`media` for WeChat's uploads).
+    pub field: String,
+    /// The file name sent (WeChat reads the format from its extension).
+    pub file_name: String,
+    /// The MIME type sent.
+    pub content_type: String,
+    /// The content (cheap to clone).
+    pub bytes: actix_web::web::Bytes,
+}
+
+impl FilePart {
+    /// `bytes` as `file_name` in the form field `field`, typed
+    /// `application/octet-stream` unless [`FilePart::content_type`] says
+    /// otherwise.
+    pub fn new(
+        field: impl Into<String>,
+        file_name: impl Into<String>,
+        bytes: impl Into<actix_web::web::Bytes>,
+    ) -> Self {
+        FilePart {
+            field: field.into(),
+            file_name: file_name.into(),
+            content_type: "application/octet-stream".to_owned(),
+            bytes: bytes.into(),
+        }
+    }
+
+    /// The MIME type sent.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = content_type.into();
+        self
+    }
+}
+
+impl fmt::Debug for FilePart {
+    // Not the bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilePart")
+            .field("field", &self.field)
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// What [`ApiClient::download`] got: the bytes, their type and file name.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Download {
+    /// The `Content-Type` (empty when the answer had none).
+    pub content_type: String,
+    /// The file name of `Content-Disposition`, if any.
+    pub file_name: Option<String>,
+    /// The content.
+    pub bytes: Vec<u8>,
+}
+
+impl Download {
+    /// Whether the answer is JSON (by its type, or, since WeChat's errors
+    /// sometimes come as `text/plain`, by a body that starts with `{`).
+    pub fn is_json(&self) -> bool {
+        self.content_type.contains("json")
+            || (self.content_type.starts_with("text/")
+                && self.bytes.trim_ascii_start().starts_with(b"{"))
+    }
+}
+
+impl fmt::Debug for Download {
+    // Not the bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Download")
+            .field("content_type", &self.content_type)
+            .field("file_name", &self.file_name)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// The customer-service message JSON for `reply` to `openid`, or `None`
@@ -775,16 +1168,18 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(
-            client.endpoint(CUSTOM_SEND, Some("a b&c")).as_str(),
+            client.endpoint(CUSTOM_SEND, Some("a b&c"), &[]).as_str(),
             "http://proxy:pw-of-proxy@127.0.0.1:9/wechat/cgi-bin/message/custom/send?access_token=a+b%26c"
         );
         assert_eq!(
-            client.endpoint("/x/y?lang=zh_CN", None).as_str(),
-            "http://proxy:pw-of-proxy@127.0.0.1:9/wechat/x/y?lang=zh_CN"
+            client
+                .endpoint("/x/y?lang=zh_CN", None, &[("openid", "o&1")])
+                .as_str(),
+            "http://proxy:pw-of-proxy@127.0.0.1:9/wechat/x/y?lang=zh_CN&openid=o%261"
         );
         let plain = ApiClient::new("wx1", "s").unwrap();
         assert_eq!(
-            plain.endpoint(STABLE_TOKEN, None).as_str(),
+            plain.endpoint(STABLE_TOKEN, None, &[]).as_str(),
             "https://api.weixin.qq.com/cgi-bin/stable_token"
         );
         let builder =
