@@ -2302,3 +2302,129 @@ async fn several_accounts_share_one_redis_with_keys_apart() {
     a.stop().await;
     b.stop().await;
 }
+
+// ---- a third-party platform on Redis -------------------------------------
+
+/// A component's ticket, authorizers and tokens live in Redis: a second
+/// instance (or a restarted one) has them — no new ticket, no new
+/// authorization — and the two fetch the component token once between them.
+#[actix_rt::test]
+async fn a_platforms_ticket_authorizers_and_tokens_are_shared_through_redis() {
+    use wechat_events::testing::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let wechat = ComponentStandIn::start();
+    let file = format!(
+        r#"
+        [server]
+        redis_url = "{url}"
+        redis_prefix = "{prefix}"
+        api_base = "{base}"
+
+        [open_platform]
+        appid = "{COMPONENT_APPID}"
+        app_secret = "{COMPONENT_SECRET}"
+        token = "componenttoken"
+        aes_key = "{AES_KEY}"
+        "#,
+        url = redis.url,
+        prefix = redis.prefix,
+        base = wechat.base_url(),
+    );
+    let accounts =
+        wechat_events::Accounts::from_toml(&file, "accounts.toml", |_| None).expect("accounts");
+    let instance = || {
+        let services = wechat_events::WechatAccounts::builder(accounts.clone())
+            .only(
+                Router::new().on(|msg: TextMessage, cx: Context| async move {
+                    format!("{}: {}", cx.authorizer().unwrap_or("-"), msg.content)
+                }),
+            )
+            .build()
+            .expect("services");
+        let mounted = services.clone();
+        let server = TestServer::without_service()
+            .configure(move |cfg| {
+                cfg.service(mounted.clone());
+            })
+            .start();
+        (server, services)
+    };
+    let component = accounts
+        .open_platform()
+        .expect("a platform")
+        .config()
+        .clone();
+    let sim = Simulator::for_config(&component);
+    let event = |info_type: &str, fields: String| {
+        SimPush::raw(format!(
+            "<xml><AppId>{COMPONENT_APPID}</AppId><CreateTime>{}</CreateTime>\
+             <InfoType>{info_type}</InfoType>{fields}</xml>",
+            now()
+        ))
+    };
+    let (a, a_services) = instance();
+    let ticket = wechat.new_ticket();
+    let answer = sim
+        .send(
+            a.url_for("/wechat/open/auth").as_str(),
+            &event(
+                "component_verify_ticket",
+                format!("<ComponentVerifyTicket>{ticket}</ComponentVerifyTicket>"),
+            ),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer.body_text(), "success");
+    let code = wechat.authorization_code("wxshared");
+    let answer = sim
+        .send(
+            a.url_for("/wechat/open/auth").as_str(),
+            &event(
+                "authorized",
+                format!("<AuthorizerAppid>wxshared</AuthorizerAppid><AuthorizationCode>{code}</AuthorizationCode>"),
+            ),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer.body_text(), "success");
+    assert_eq!(wechat.calls_to("api_component_token"), 1);
+    // A second instance, started after: it has the authorizer and the
+    // ticket, and takes the component token from Redis.
+    let (b, b_services) = instance();
+    let token_a = a_services
+        .open_platform()
+        .unwrap()
+        .client()
+        .component_token()
+        .await;
+    let token_b = b_services
+        .open_platform()
+        .unwrap()
+        .client()
+        .component_token()
+        .await;
+    assert_eq!(token_a.expect("token a"), token_b.expect("token b"));
+    assert_eq!(wechat.calls_to("api_component_token"), 1);
+    assert_eq!(wechat.calls_to("api_start_push_ticket"), 0);
+    let push = |server: &TestServer| {
+        let url = server.url_for("/wechat/open/wxshared");
+        let sim = sim.clone().account("gh_wxshared");
+        async move {
+            sim.send(url.as_str(), &SimPush::text("hi"))
+                .await
+                .expect("answered")
+                .text()
+                .map(str::to_owned)
+        }
+    };
+    assert_eq!(push(&b).await.as_deref(), Some("wxshared: hi"));
+    assert_eq!(push(&a).await.as_deref(), Some("wxshared: hi"));
+    // The keys carry the component's AppID; the ticket is there.
+    let keys = redis.keys().await;
+    let ticket_key = format!("{{{}:{COMPONENT_APPID}}}:component:ticket", redis.prefix);
+    assert!(keys.contains(&ticket_key), "{keys:?}");
+    a.stop().await;
+    b.stop().await;
+}
