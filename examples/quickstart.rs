@@ -20,7 +20,10 @@
 //! accounts"), each at its own path, printing one `listening on` line per
 //! account; `帮助` then names the account on its first line. A mistake in
 //! the file stops it with exit status 2 and a message naming the account
-//! and the key.
+//! and the key. With an `[open_platform]` table it also serves that
+//! third-party platform's two URLs (printed too), answering every account
+//! that authorizes it with the same handlers; `帮助` then names the
+//! authorizer's AppID.
 //!
 //! With `WECHAT_REDIS_URL` set (and `WECHAT_REDIS_PREFIX`, default
 //! `wechat`), several quickstarts behind one load balancer share through
@@ -89,9 +92,11 @@ const LOCATION: &str = "location";
 
 #[on_text(keyword = "帮助", keyword = "help")]
 async fn help(_: TextMessage, cx: Context, state: web::Data<State>) -> String {
-    match state.named_accounts {
-        true => format!("{}\n{HELP}", cx.account_name()),
-        false => HELP.to_owned(),
+    match (cx.authorizer(), state.named_accounts) {
+        // An account served through the third-party platform.
+        (Some(appid), _) => format!("{appid}\n{HELP}"),
+        (None, true) => format!("{}\n{HELP}", cx.account_name()),
+        (None, false) => HELP.to_owned(),
     }
 }
 
@@ -284,6 +289,11 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(2);
     });
     let named_accounts = accounts.file().is_some();
+    // A server setting: every account (and the platform) has the same.
+    let grace = (accounts.configs().first())
+        .or(accounts.open_platform().map(|p| p.config()))
+        .map(|config| config.shutdown_grace())
+        .unwrap_or_default();
     let addr_setting = match named_accounts {
         true => "the address ([server] addr, or WECHAT_ADDR)",
         false => "WECHAT_ADDR",
@@ -301,7 +311,6 @@ async fn main() -> std::io::Result<()> {
             eprintln!("{e}");
             std::process::exit(2);
         });
-    let grace = services.services()[0].config().shutdown_grace();
     let state = web::Data::new(State {
         named_accounts,
         ..State::default()
@@ -343,6 +352,22 @@ async fn main() -> std::io::Result<()> {
                 ),
                 false => println!("listening on http://{bound}{path} ({mode} mode)"),
             }
+        }
+    }
+    if let Some(platform) = services.open_platform() {
+        let config = platform.config();
+        for bound in server.addrs() {
+            println!(
+                "listening on http://{bound}{} (third-party platform {}: authorization events)",
+                config.auth_path(),
+                config.appid()
+            );
+            println!(
+                "listening on http://{bound}{} (third-party platform {}: its accounts' pushes; \
+                 $APPID$ in WeChat's console)",
+                config.message_path().replace("{appid}", "$APPID$"),
+                config.appid()
+            );
         }
     }
     let server = server.run();

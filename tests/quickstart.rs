@@ -509,3 +509,102 @@ fn a_bad_accounts_file_stops_start_up_naming_the_account_and_the_key() {
         "{stderr}"
     );
 }
+
+#[actix_rt::test]
+async fn with_an_open_platform_its_authorizers_are_answered_and_named() {
+    use wechat_events::testing::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};
+    let wechat = ComponentStandIn::start();
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("accounts.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+            [server]
+            addr = "127.0.0.1:0"
+            api_base = "{base}"
+
+            [open_platform]
+            appid = "{COMPONENT_APPID}"
+            app_secret = "env:PLATFORM_SECRET"
+            token = "platformtoken"
+            aes_key = "env:PLATFORM_KEY"
+
+            [[accounts]]
+            name = "shop"
+            token = "shoptoken"
+            "#,
+            base = wechat.base_url()
+        ),
+    )
+    .expect("write");
+    let (qs, listening) = Quickstart::start_accounts(
+        &file,
+        &[
+            ("PLATFORM_SECRET", COMPONENT_SECRET),
+            ("PLATFORM_KEY", AES_KEY),
+        ],
+        3,
+    );
+    let addr = qs.addr;
+    assert_eq!(
+        listening[1..],
+        [
+            format!("{addr}/wechat/open/auth (third-party platform {COMPONENT_APPID}: authorization events)"),
+            format!("{addr}/wechat/open/$APPID$ (third-party platform {COMPONENT_APPID}: its accounts' pushes; $APPID$ in WeChat's console)"),
+        ]
+    );
+    let platform = Simulator::new("platformtoken")
+        .secure(AES_KEY, COMPONENT_APPID)
+        .expect("sim");
+    let auth = format!("http://{addr}/wechat/open/auth");
+    let event = |info_type: &str, fields: String| {
+        SimPush::raw(format!(
+            "<xml><AppId>{COMPONENT_APPID}</AppId><CreateTime>{}</CreateTime>\
+             <InfoType>{info_type}</InfoType>{fields}</xml>",
+            now()
+        ))
+    };
+    let ticket = wechat.new_ticket();
+    let answer = platform
+        .send(
+            auth.as_str(),
+            &event(
+                "component_verify_ticket",
+                format!("<ComponentVerifyTicket>{ticket}</ComponentVerifyTicket>"),
+            ),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer.body_text(), "success");
+    let code = wechat.authorization_code("wxclient");
+    let answer = platform
+        .send(
+            auth.as_str(),
+            &event(
+                "authorized",
+                format!("<AuthorizerAppid>wxclient</AuthorizerAppid><AuthorizationCode>{code}</AuthorizationCode>"),
+            ),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(answer.body_text(), "success");
+    let url = format!("http://{addr}/wechat/open/wxclient");
+    let help = platform
+        .clone()
+        .account("gh_wxclient")
+        .send(url.as_str(), &SimPush::text("帮助"))
+        .await
+        .expect("answered");
+    let text = help.text().expect("a text");
+    assert_eq!(text.lines().next(), Some("wxclient"), "{text}");
+    // The account beside it is named as before.
+    let shop = Simulator::new("shoptoken")
+        .send(
+            format!("http://{addr}/wechat/shop").as_str(),
+            &SimPush::text("帮助"),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(shop.text().and_then(|t| t.lines().next()), Some("shop"));
+}
