@@ -463,6 +463,8 @@ mod open_platform {
         services: WechatAccounts,
         wechat: ComponentStandIn,
         gate: Arc<Gate>,
+        /// What the user's authorization hook saw.
+        hooked: Arc<Mutex<Vec<String>>>,
     }
 
     impl Platform {
@@ -490,8 +492,19 @@ mod open_platform {
                     )
                 })
                 .registered();
+            let hooked = Arc::new(Mutex::new(Vec::new()));
+            let seen = hooked.clone();
             let services = WechatAccounts::builder(accounts(&wechat))
                 .only(router)
+                .on_auth_event(move |event| {
+                    let seen = seen.clone();
+                    async move {
+                        let who = event.authorizer_appid().unwrap_or("-").to_owned();
+                        seen.lock()
+                            .unwrap()
+                            .push(format!("{} {who}", event.info_type()));
+                    }
+                })
                 .build()
                 .expect("services");
             let mounted = services.clone();
@@ -505,6 +518,7 @@ mod open_platform {
                 services,
                 wechat,
                 gate,
+                hooked,
             }
         }
 
@@ -672,6 +686,27 @@ mod open_platform {
             p.push(AUTHORIZER, &gh, SimPush::text("hi")).await.status,
             403
         );
+        // The user's hook saw every event, after the library (on a task
+        // of its own: waited for).
+        let wanted = [
+            "component_verify_ticket -".to_owned(),
+            format!("authorized {AUTHORIZER}"),
+            format!("authorized {AUTHORIZER}"),
+            format!("updateauthorized {AUTHORIZER}"),
+            format!("unauthorized {AUTHORIZER}"),
+        ];
+        for _ in 0..1000 {
+            if p.hooked.lock().unwrap().len() == wanted.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // (Each on a task of its own: in any order.)
+        let mut hooked = p.hooked.lock().unwrap().clone();
+        hooked.sort();
+        let mut wanted = wanted.to_vec();
+        wanted.sort();
+        assert_eq!(hooked, wanted);
 
         // The server's own accounts are still there, beside it.
         let shop = accounts(&p.wechat);

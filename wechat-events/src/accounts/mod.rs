@@ -834,6 +834,8 @@ pub struct AccountsBuilder {
     scoped: bool,
     per_account: Vec<(String, Router)>,
     configure: Vec<Configure>,
+    #[cfg(feature = "api")]
+    auth_hooks: Vec<crate::component::AuthHook>,
 }
 
 impl WechatAccounts {
@@ -848,6 +850,8 @@ impl WechatAccounts {
             scoped: false,
             per_account: Vec::new(),
             configure: Vec::new(),
+            #[cfg(feature = "api")]
+            auth_hooks: Vec::new(),
         }
     }
 
@@ -934,6 +938,21 @@ impl AccountsBuilder {
         self
     }
 
+    /// Runs `hook` after the third-party platform (the accounts file's
+    /// `[open_platform]`) handled each authorization event — to record who
+    /// authorized, say (see
+    /// [`ComponentConfig::on_auth_event`](crate::component::ComponentConfig::on_auth_event)).
+    #[cfg(feature = "api")]
+    pub fn on_auth_event<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(crate::component::AuthEvent) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.auth_hooks
+            .push(Arc::new(move |event| Box::pin(hook(event))));
+        self
+    }
+
     /// Builds every account's service (and the third-party platform's).
     /// The accounts share one Redis connection (when configured), one
     /// state directory and one background limit. Stops at the first
@@ -943,7 +962,7 @@ impl AccountsBuilder {
     pub fn build(self) -> Result<WechatAccounts, BuildError> {
         let configs = self.accounts.configs;
         #[cfg(feature = "api")]
-        let platform = self.accounts.open_platform;
+        let platform = (self.accounts.open_platform).map(|p| p.with_hooks(self.auth_hooks));
         let names: Vec<&str> = configs.iter().map(Config::name).collect();
         #[cfg(feature = "api")]
         let names = {

@@ -179,6 +179,12 @@ impl ComponentConfig {
         self
     }
 
+    /// With `hooks` run after the ones it has.
+    pub(crate) fn with_hooks(mut self, hooks: Vec<AuthHook>) -> Self {
+        self.hooks.extend(hooks);
+        self
+    }
+
     /// The component's config (its authorizers' behaviour settings).
     pub fn config(&self) -> &Config {
         &self.config
