@@ -76,11 +76,8 @@ impl Inner {
 
 impl HttpServiceFactory for ComponentService {
     fn register(self, config: &mut AppService) {
-        let message = self
-            .inner
-            .component
-            .message_path()
-            .replace("{appid}", "{appid}");
+        // `{appid}` is also actix's syntax for the path segment it names.
+        let message = self.inner.component.message_path().to_owned();
         let data = web::Data::from(self.inner.clone());
         web::resource(self.inner.component.auth_path().to_owned())
             .app_data(data.clone())
