@@ -642,7 +642,9 @@ pub fn custom_message(openid: &str, reply: &Reply) -> Result<Option<Value>, ApiE
     }
     let (msgtype, content) = match reply {
         Reply::None => return Ok(None),
-        Reply::Text { content } => ("text", json!({ "content": content })),
+        Reply::Text { content } | Reply::Continued { content } => {
+            ("text", json!({ "content": content }))
+        }
         Reply::Image { media_id } => ("image", json!({ "media_id": media_id })),
         Reply::Voice { media_id } => ("voice", json!({ "media_id": media_id })),
         Reply::Video {

@@ -373,7 +373,9 @@ fn write_reply(f: &mut fmt::Formatter<'_>, reply: &Reply) -> fmt::Result {
     let indent = |s: &str| s.replace('\n', "\n  ");
     match reply {
         Reply::None => f.write_str("no reply"),
-        Reply::Text { content } => write!(f, "text: {}", indent(content)),
+        Reply::Text { content } | Reply::Continued { content } => {
+            write!(f, "text: {}", indent(content))
+        }
         Reply::Image { media_id } => write!(f, "image: media_id={media_id}"),
         Reply::Voice { media_id } => write!(f, "voice: media_id={media_id}"),
         Reply::Video {
