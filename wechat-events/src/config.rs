@@ -1355,6 +1355,45 @@ mod tests {
     }
 
     #[test]
+    fn long_reply_settings() {
+        let c = env(&[("WECHAT_TOKEN", "abc")]).unwrap();
+        assert_eq!(c.continue_keyword(), "继续");
+        assert_eq!(c.continue_hint(), "(未完，回复「继续」查看后续)");
+        assert_eq!(c.api_part_hint(), "");
+        let c = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_CONTINUE_KEYWORD", " 更多 "),
+            ("WECHAT_CONTINUE_HINT", "(回复「更多」)"),
+            ("WECHAT_API_PART_HINT", "……"),
+        ])
+        .unwrap();
+        assert_eq!(c.continue_keyword(), "更多");
+        assert_eq!(c.continue_hint(), "(回复「更多」)");
+        assert_eq!(c.api_part_hint(), "……");
+        // A slow tip WeChat would not show stops start-up, named.
+        let fits = "你".repeat(682);
+        let tip = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_SLOW_TIP", &fits)]).unwrap();
+        assert_eq!(tip.slow_tip(), Some(fits.as_str()));
+        let over = "你".repeat(683);
+        let e = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_SLOW_TIP", &over)]).unwrap_err();
+        assert_eq!(e.setting, "WECHAT_SLOW_TIP");
+        assert!(e.to_string().contains("2049 bytes"), "{e}");
+        let e = Config::builder("abc").slow_tip(over).build().unwrap_err();
+        assert_eq!(e.setting, "slow_tip");
+        let long_hint = "x".repeat(MAX_HINT_BYTES + 1);
+        for name in ["WECHAT_CONTINUE_HINT", "WECHAT_API_PART_HINT"] {
+            let e = env(&[("WECHAT_TOKEN", "abc"), (name, &long_hint)]).unwrap_err();
+            assert_eq!(e.setting, name);
+        }
+        let e = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_CONTINUE_KEYWORD", &"k".repeat(33)),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "WECHAT_CONTINUE_KEYWORD");
+    }
+
+    #[test]
     fn slow_handler_settings() {
         let c = env(&[("WECHAT_TOKEN", "abc")]).unwrap();
         assert_eq!(c.wait_retries(), 2);

@@ -739,7 +739,7 @@ impl Lifecycle {
     fn tip(&self, push: &Push) -> Outcome {
         Outcome {
             reply: (self.slow_tip.as_deref())
-                .and_then(|tip| render(&Reply::text(tip), push))
+                .and_then(|tip| render(&Reply::text(tip), push, None))
                 .map(Into::into),
             handler: None,
             status: Status::DeadlineExceeded,
@@ -997,7 +997,8 @@ impl Lifecycle {
             );
         }
         Outcome {
-            reply: passive.and_then(|r| render(&r, push)).map(Into::into),
+            reply: (passive.and_then(|r| render(&r, push, outcome.handler.as_deref())))
+                .map(Into::into),
             handler: outcome.handler,
             status: if swapped {
                 Status::PendingReply
@@ -1256,7 +1257,7 @@ fn finish(name: &Arc<str>, joined: Result<Run, Panic>, push: &Push) -> (Outcome,
         status,
     };
     match joined {
-        Ok(Ok(Ok(reply))) => match render(&reply, push) {
+        Ok(Ok(Ok(reply))) => match render(&reply, push, Some(name)) {
             Some(xml) => (outcome(Some(xml.into()), Status::Replied), Some(reply)),
             None => (outcome(None, Status::NoReply), None),
         },
@@ -1286,17 +1287,26 @@ fn log_panic(handler: &str, panic: Panic) {
     );
 }
 
-/// Renders with To/From swapped and `CreateTime` now; a news reply to a
-/// user message is cut to the one article WeChat allows there.
-pub(crate) fn render(reply: &Reply, push: &Push) -> Option<String> {
+/// Renders with To/From swapped and `CreateTime` now; a news reply is cut
+/// to the articles WeChat shows — one when answering a user message, up
+/// to [`MAX_ARTICLES`](crate::reply::MAX_ARTICLES) otherwise — with a
+/// warning naming the `handler` that returned more.
+pub(crate) fn render(reply: &Reply, push: &Push, handler: Option<&str>) -> Option<String> {
     let trimmed;
-    let reply = match (reply, &push.body) {
-        (Reply::News(articles), Body::Message(_)) if articles.len() > 1 => {
+    let most = match &push.body {
+        Body::Message(_) => 1,
+        Body::Event(_) => crate::reply::MAX_ARTICLES,
+    };
+    let reply = match reply {
+        Reply::News(articles) if articles.len() > most => {
             tracing::warn!(
+                handler,
                 articles = articles.len(),
-                "news replies to user messages carry one article; sending the first"
+                most,
+                "a news reply carries at most one article to a user message and eight to an \
+                 event; sending the first"
             );
-            trimmed = Reply::News(articles[..1].to_vec());
+            trimmed = Reply::News(articles[..most].to_vec());
             &trimmed
         }
         _ => reply,
