@@ -356,9 +356,14 @@ async fn long(msg: TextMessage) -> String {
     long_text(&msg.content).unwrap_or_else(|| format!("收到:{}", msg.content))
 }
 
+/// A menu click answered with 20,000 characters.
+async fn long_click(_: wechat_events::ClickEvent) -> String {
+    sentences(20_000)
+}
+
 fn long_service(store: &MemoryPending, wechat: Option<&ApiStandIn>) -> WechatService {
     let mut builder = WechatService::builder(Config::builder(TOKEN).build().unwrap())
-        .only(Router::new().on(long))
+        .only(Router::new().on(long).on(long_click))
         .pending_store(store.clone());
     if let Some(wechat) = wechat {
         builder = builder.api_client(wechat.client_builder().build().unwrap());
@@ -554,5 +559,73 @@ async fn a_45047_moves_the_rest_to_pending_nothing_lost_or_doubled() {
     assert_parts("zh20000", &parts);
     let refused = wechat.calls().iter().filter(|c| c.errcode == 45047).count();
     assert_eq!(refused, 1);
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_click_allows_three_messages_the_rest_waits() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, Some(&wechat))).start();
+    let user = sim();
+    let first = send(&user, &server, SimPush::click("LONG")).await;
+    let first = first.text().unwrap().to_owned();
+    assert!(!first.ends_with(HINT), "the API carries the next part");
+    let sent = api_messages(&wechat, user.user(), |_| store.len(user.user()) == 1).await;
+    // A click allows 3 within a minute: the third says more waits.
+    assert_eq!(sent.len(), 3, "{}", sent.len());
+    assert!(sent[2].ends_with(HINT) && !sent[1].ends_with(HINT));
+    assert_eq!(store.len(user.user()), 1, "the rest waits as one reply");
+    // The user's 继续 is a message: 5 more, and so on to the end.
+    let mut seen = vec![first];
+    seen.extend(sent);
+    let text = sentences(20_000);
+    for _ in 0..10 {
+        let joined: String = seen.iter().map(|p| unhinted(p, HINT)).collect();
+        if joined.len() >= text.len() {
+            break;
+        }
+        let before = wechat.custom_messages().len();
+        seen.push(
+            send(&user, &server, SimPush::text("继续"))
+                .await
+                .text()
+                .unwrap()
+                .to_owned(),
+        );
+        let all = api_messages(&wechat, user.user(), |m| {
+            let joined: String = seen
+                .iter()
+                .chain(m.iter().skip(before))
+                .map(|p| unhinted(p, HINT))
+                .collect();
+            joined.len() >= text.len() || store.len(user.user()) == 1
+        })
+        .await;
+        seen.extend(all.into_iter().skip(before));
+    }
+    let joined: String = seen.iter().map(|p| unhinted(p, HINT)).collect();
+    assert!(joined == text, "whole and in order");
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn wechat_busy_is_called_again_after_a_pause() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, Some(&wechat))).start();
+    let user = sim();
+    // −1 once: the part is sent again 0.5 s later, not queued.
+    wechat.fail_next(-1, 1);
+    let first = send(&user, &server, SimPush::text("a2048")).await;
+    assert_eq!(first.text().map(str::len), Some(TEXT_LIMIT));
+    let sent = api_messages(&wechat, user.user(), |m| !m.is_empty()).await;
+    assert_eq!(sent, vec!["a".to_owned()]);
+    let codes: Vec<i64> = (wechat.calls().iter())
+        .filter(|c| c.path.ends_with("custom/send"))
+        .map(|c| c.errcode)
+        .collect();
+    assert_eq!(codes, vec![-1, 0]);
+    assert_eq!(store.len(user.user()), 0);
     server.stop().await;
 }
