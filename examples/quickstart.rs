@@ -43,7 +43,8 @@
 //! `等 N` shows the slow-handler path (see the README's "Slow handlers"):
 //! set `WECHAT_SLOW_TIP` for the text answering a push whose handler
 //! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
-//! send late replies through the customer-service API.
+//! send late replies through the customer-service API. `长文 N` shows how
+//! a text over WeChat's 2047 bytes is cut into parts.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +76,7 @@ const HELP: &str = "可用指令:\n\
     其他文字 - 原样回显 (收到:...)\n\
     发送图片 - 原图奉还\n\
     等 N - 等 N 秒 (0-60) 再回复, 演示慢处理\n\
+    长文 N - 回复 N 个字 (1-20000) 的长文, 演示分段 (回复「继续」看下一段)\n\
     菜单 COUNT / SLOW / PANIC - 计数 / 慢处理 / 崩溃演示";
 
 /// What this instance counts (per process; the users' locations are in
@@ -171,6 +173,23 @@ async fn wait(_: TextMessage, caps: Captures) -> String {
             format!("等了 {n} 秒")
         }
         _ => "最多等 60 秒".to_owned(),
+    }
+}
+
+/// `长文 N`: a text of exactly N characters (1–20,000), numbered Chinese
+/// sentences (`第1句……。`) without spaces or line breaks. Over WeChat's
+/// 2047 bytes (683 characters and more), the service cuts it: the first
+/// part answers, the rest comes through the customer-service API (with
+/// `WECHAT_APPSECRET`, within the user's quota) or one part per message
+/// the user sends (`继续`, `WECHAT_CONTINUE_KEYWORD`).
+#[on_text(regex = r"^长文\s*(\d{1,6})$")]
+async fn long_text(_: TextMessage, caps: Captures) -> String {
+    match caps.get(1).and_then(|n| n.parse::<usize>().ok()) {
+        Some(n @ 1..=20_000) => (1..)
+            .flat_map(|i| format!("第{i}句……。").chars().collect::<Vec<_>>())
+            .take(n)
+            .collect(),
+        _ => "长文 N: N 为 1 到 20000".to_owned(),
     }
 }
 

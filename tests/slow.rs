@@ -315,3 +315,317 @@ async fn with_the_api_the_pending_reply_answers_and_the_own_one_goes_through_the
     assert_eq!(store.len(user.user()), 0, "nothing left waiting");
     server.stop().await;
 }
+
+// ---- long replies: cut into parts, through the API or one per push ----
+
+use wechat_events::split::{unhinted, DEFAULT_CONTINUE_HINT as HINT, TEXT_LIMIT};
+
+/// A ZWJ family: 25 bytes that must stay together.
+const FAMILY: &str = "👨‍👩‍👧‍👦";
+
+/// `n` characters of numbered Chinese sentences (`第1句……。`), no spaces.
+fn sentences(n: usize) -> String {
+    (1..)
+        .flat_map(|i| format!("第{i}句……。").chars().collect::<Vec<_>>())
+        .take(n)
+        .collect()
+}
+
+/// The texts of the long-reply tests, by the message that asks for them.
+fn long_text(name: &str) -> Option<String> {
+    Some(match name {
+        "zh682" => "你".repeat(682),
+        "zh683" => "你".repeat(683),
+        "zh20000" => sentences(20_000),
+        "a2047" => "a".repeat(2047),
+        "a2048" => "a".repeat(2048),
+        // Emoji at every cut point: a run of families shifted by 0–24
+        // bytes, so each cut falls at another place of a family.
+        name => {
+            let shift: usize = name.strip_prefix("emoji")?.parse().ok()?;
+            format!("{}{}", "x".repeat(shift), FAMILY.repeat(200))
+        }
+    })
+}
+
+const LONG_CASES: &[&str] = &[
+    "zh682", "zh683", "a2047", "a2048", "zh20000", "emoji0", "emoji7", "emoji13", "emoji24",
+];
+
+async fn long(msg: TextMessage) -> String {
+    long_text(&msg.content).unwrap_or_else(|| format!("收到:{}", msg.content))
+}
+
+/// A menu click answered with 20,000 characters.
+async fn long_click(_: wechat_events::ClickEvent) -> String {
+    sentences(20_000)
+}
+
+fn long_service(store: &MemoryPending, wechat: Option<&ApiStandIn>) -> WechatService {
+    let mut builder = WechatService::builder(Config::builder(TOKEN).build().unwrap())
+        .only(Router::new().on(long).on(long_click))
+        .pending_store(store.clone());
+    if let Some(wechat) = wechat {
+        builder = builder.api_client(wechat.client_builder().build().unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// Checks the parts a user received of `name`'s text: each within the
+/// limit, every emoji whole, and together (minus hints) the text itself.
+fn assert_parts(name: &str, parts: &[String]) {
+    let text = long_text(name).unwrap();
+    let mut joined = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        assert!(
+            part.len() <= TEXT_LIMIT,
+            "{name}: part {i} has {} bytes",
+            part.len()
+        );
+        let body = unhinted(part, HINT);
+        if name.starts_with("emoji") {
+            let families = body.trim_start_matches('x');
+            assert!(
+                families.split(FAMILY).all(str::is_empty),
+                "{name}: part {i} cuts a family"
+            );
+        }
+        joined.push_str(body);
+    }
+    assert_eq!(joined.len(), text.len(), "{name}: {} parts", parts.len());
+    assert!(
+        joined == text,
+        "{name}: the parts do not join back in order"
+    );
+}
+
+#[actix_rt::test]
+async fn long_replies_without_the_api_come_one_part_per_push() {
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, None)).start();
+    for &name in LONG_CASES {
+        let user = sim();
+        let mut parts = vec![send(&user, &server, SimPush::text(name)).await];
+        // Any message brings the next part; 继续 brings only that.
+        let mut asked = 0;
+        while parts
+            .last()
+            .and_then(|r| r.text())
+            .is_some_and(|t| t.ends_with(HINT))
+        {
+            asked += 1;
+            assert!(asked < 40, "{name}: no end");
+            let ask = if asked == 2 { "别的" } else { "继续" };
+            parts.push(send(&user, &server, SimPush::text(ask)).await);
+        }
+        let texts: Vec<String> = (parts.iter())
+            .map(|r| {
+                r.text()
+                    .unwrap_or_else(|| panic!("{name}: {r:?}"))
+                    .to_owned()
+            })
+            .collect();
+        let expected = long_text(name)
+            .unwrap()
+            .len()
+            .div_ceil(TEXT_LIMIT - HINT.len() - 1);
+        if long_text(name).unwrap().len() <= TEXT_LIMIT {
+            assert_eq!(texts.len(), 1, "{name}");
+        } else {
+            assert!(
+                (expected..=expected + 1).contains(&texts.len()),
+                "{name}: {}",
+                texts.len()
+            );
+        }
+        // The one time the user asked with another message, its own reply
+        // waits behind the long one.
+        let own = texts.len() > 2;
+        let last = texts.last().unwrap().clone();
+        let mut parts = texts.clone();
+        if own {
+            let note = format!("\n\n{}", more_note(1));
+            let trimmed = last
+                .strip_suffix(&note)
+                .unwrap_or_else(|| panic!("{name}: {last}"));
+            *parts.last_mut().unwrap() = trimmed.to_owned();
+        }
+        assert_parts(name, &parts);
+        let after = send(&user, &server, SimPush::text("之后")).await;
+        let expected = if own {
+            "收到:别的\n\n收到:之后"
+        } else {
+            "收到:之后"
+        };
+        assert_eq!(after.text(), Some(expected), "{name}: nothing else waits");
+        assert_eq!(store.len(user.user()), 0);
+    }
+    server.stop().await;
+}
+
+/// Waits until the stand-in's messages to `openid` stop at `settled`.
+async fn api_messages(
+    wechat: &ApiStandIn,
+    openid: &str,
+    settled: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let messages: Vec<String> = (wechat.custom_messages().iter())
+            .filter(|m| m["touser"] == openid)
+            .map(|m| m["text"]["content"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if settled(&messages) || Instant::now() > deadline {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `name`, then 继续 while parts wait, collecting the passive parts
+/// and the API's messages in the order the user sees them.
+async fn read_through_the_api(
+    name: &str,
+    wechat: &ApiStandIn,
+    store: &MemoryPending,
+    server: &TestServer,
+) -> Vec<String> {
+    let text = long_text(name).unwrap();
+    let user = sim();
+    let mut seen: Vec<String> = Vec::new();
+    let mut api_seen = 0;
+    let mut ask = name;
+    for _ in 0..20 {
+        let answer = send(&user, server, SimPush::text(ask)).await;
+        seen.push(
+            answer
+                .text()
+                .unwrap_or_else(|| panic!("{name}: {answer:?}"))
+                .to_owned(),
+        );
+        // The API's share of this push: until the rest waits (a hint, and
+        // one pending reply) or the whole text is there.
+        let before = seen.clone();
+        let messages = api_messages(wechat, user.user(), |m| {
+            let mut all = before.clone();
+            all.extend(m[api_seen..].iter().cloned());
+            let joined: String = all.iter().map(|p| unhinted(p, HINT)).collect();
+            // The sender queues what it did not send when it stops.
+            joined.len() >= text.len() || store.len(user.user()) == 1
+        })
+        .await;
+        seen.extend(messages[api_seen..].iter().cloned());
+        api_seen = messages.len();
+        let joined: String = seen.iter().map(|p| unhinted(p, HINT)).collect();
+        if joined.len() >= text.len() {
+            assert_eq!(store.len(user.user()), 0, "{name}: nothing waits");
+            return seen;
+        }
+        ask = "继续";
+    }
+    panic!("{name}: not all of it arrived: {} parts", seen.len());
+}
+
+#[actix_rt::test]
+async fn long_replies_with_the_api_go_part_by_part_within_the_quota() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, Some(&wechat))).start();
+    for &name in LONG_CASES {
+        let parts = read_through_the_api(name, &wechat, &store, &server).await;
+        assert_parts(name, &parts);
+    }
+    // 20,000 characters (about 40 KB, 20 parts): a message allows the
+    // passive part and 5 through the API; the 5th says more waits.
+    let parts = read_through_the_api("zh20000", &wechat, &store, &server).await;
+    assert!(
+        parts[5].ends_with(HINT),
+        "{}",
+        &parts[5][parts[5].len() - 60..]
+    );
+    assert!(!parts[1].ends_with(HINT));
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_45047_moves_the_rest_to_pending_nothing_lost_or_doubled() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, Some(&wechat))).start();
+    // The first API call is refused: the first part answered passively,
+    // the rest waits as one pending reply for the user's next message.
+    wechat.fail_next(45047, 1);
+    let parts = read_through_the_api("zh20000", &wechat, &store, &server).await;
+    assert_parts("zh20000", &parts);
+    let refused = wechat.calls().iter().filter(|c| c.errcode == 45047).count();
+    assert_eq!(refused, 1);
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_click_allows_three_messages_the_rest_waits() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, Some(&wechat))).start();
+    let user = sim();
+    let first = send(&user, &server, SimPush::click("LONG")).await;
+    let first = first.text().unwrap().to_owned();
+    assert!(!first.ends_with(HINT), "the API carries the next part");
+    let sent = api_messages(&wechat, user.user(), |_| store.len(user.user()) == 1).await;
+    // A click allows 3 within a minute: the third says more waits.
+    assert_eq!(sent.len(), 3, "{}", sent.len());
+    assert!(sent[2].ends_with(HINT) && !sent[1].ends_with(HINT));
+    assert_eq!(store.len(user.user()), 1, "the rest waits as one reply");
+    // The user's 继续 is a message: 5 more, and so on to the end.
+    let mut seen = vec![first];
+    seen.extend(sent);
+    let text = sentences(20_000);
+    for _ in 0..10 {
+        let joined: String = seen.iter().map(|p| unhinted(p, HINT)).collect();
+        if joined.len() >= text.len() {
+            break;
+        }
+        let before = wechat.custom_messages().len();
+        seen.push(
+            send(&user, &server, SimPush::text("继续"))
+                .await
+                .text()
+                .unwrap()
+                .to_owned(),
+        );
+        let all = api_messages(&wechat, user.user(), |m| {
+            let joined: String = seen
+                .iter()
+                .chain(m.iter().skip(before))
+                .map(|p| unhinted(p, HINT))
+                .collect();
+            joined.len() >= text.len() || store.len(user.user()) == 1
+        })
+        .await;
+        seen.extend(all.into_iter().skip(before));
+    }
+    let joined: String = seen.iter().map(|p| unhinted(p, HINT)).collect();
+    assert!(joined == text, "whole and in order");
+    server.stop().await;
+}
+
+#[actix_rt::test]
+async fn wechat_busy_is_called_again_after_a_pause() {
+    let wechat = ApiStandIn::start();
+    let store = MemoryPending::new(1 << 24, Duration::from_secs(600));
+    let server = TestServer::builder(long_service(&store, Some(&wechat))).start();
+    let user = sim();
+    // −1 once: the part is sent again 0.5 s later, not queued.
+    wechat.fail_next(-1, 1);
+    let first = send(&user, &server, SimPush::text("a2048")).await;
+    assert_eq!(first.text().map(str::len), Some(TEXT_LIMIT));
+    let sent = api_messages(&wechat, user.user(), |m| !m.is_empty()).await;
+    assert_eq!(sent, vec!["a".to_owned()]);
+    let codes: Vec<i64> = (wechat.calls().iter())
+        .filter(|c| c.path.ends_with("custom/send"))
+        .map(|c| c.errcode)
+        .collect();
+    assert_eq!(codes, vec![-1, 0]);
+    assert_eq!(store.len(user.user()), 0);
+    server.stop().await;
+}

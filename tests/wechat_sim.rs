@@ -239,3 +239,22 @@ fn failures_exit_non_zero() {
     let run = wechat_sim(&dead, &["subscribe"]);
     assert!(run.failed().contains("cannot reach"), "{run}");
 }
+
+#[test]
+fn drain_reads_a_long_answer_part_by_part() {
+    let qs = quickstart();
+    // 长文 2000: about 5,300 bytes, three parts; --drain sends 继续 twice.
+    let run = wechat_sim(&qs.url, &["--retries", "--drain", "text", "长文 2000"]);
+    let out = run.ok();
+    assert!(out.contains("[继续 2] → text \"继续\""), "{run}");
+    assert!(!out.contains("[继续 3]"), "{run}");
+    assert_eq!(
+        out.matches("(未完，回复「继续」查看后续)").count(),
+        2,
+        "{run}"
+    );
+    assert!(out.contains("第1句……。"), "{run}");
+    // --drain needs --retries.
+    let run = wechat_sim(&qs.url, &["--drain", "text", "长文 2000"]);
+    assert_eq!(run.code, Some(2), "{run}");
+}

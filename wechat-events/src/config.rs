@@ -127,6 +127,11 @@ pub const MAX_WAIT_RETRIES: u8 = 2;
 pub const DEFAULT_PENDING_TTL: Duration = Duration::from_secs(600);
 /// Longest accepted pending-reply TTL.
 pub const MAX_PENDING_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Longest accepted continue keyword, in characters.
+pub const MAX_KEYWORD_CHARS: usize = 32;
+/// Longest accepted part hint, in bytes of UTF-8: a hint ends every part
+/// of a long reply, inside WeChat's 2047 bytes.
+pub const MAX_HINT_BYTES: usize = 256;
 /// WeChat gives up on an answer after this long.
 pub const WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default first part of every Redis key (see [`ConfigBuilder::redis_prefix`]).
@@ -222,6 +227,9 @@ pub struct Config {
     pub(crate) wait_retries: u8,
     pub(crate) slow_tip: Option<String>,
     pub(crate) pending_ttl: Duration,
+    pub(crate) continue_keyword: String,
+    pub(crate) continue_hint: String,
+    pub(crate) api_part_hint: String,
     pub(crate) appsecret: Option<String>,
     pub(crate) api_base: Option<String>,
     pub(crate) state_dir: Option<PathBuf>,
@@ -249,6 +257,9 @@ impl fmt::Debug for Config {
             .field("wait_retries", &self.wait_retries)
             .field("slow_tip", &self.slow_tip)
             .field("pending_ttl", &self.pending_ttl)
+            .field("continue_keyword", &self.continue_keyword)
+            .field("continue_hint", &self.continue_hint)
+            .field("api_part_hint", &self.api_part_hint)
             .field("appsecret", &self.appsecret.as_ref().map(|_| "<redacted>"))
             .field("api_base", &self.api_base.as_deref().map(redact_url))
             .field("state_dir", &self.state_dir)
@@ -281,6 +292,9 @@ impl Config {
             wait_retries: DEFAULT_WAIT_RETRIES,
             slow_tip: None,
             pending_ttl: DEFAULT_PENDING_TTL,
+            continue_keyword: crate::split::DEFAULT_CONTINUE_KEYWORD.to_owned(),
+            continue_hint: crate::split::DEFAULT_CONTINUE_HINT.to_owned(),
+            api_part_hint: String::new(),
             appsecret: None,
             api_base: None,
             state_dir: None,
@@ -309,8 +323,11 @@ impl Config {
     /// | `WECHAT_REDIS_PREFIX` | first part of every Redis key (1–64 characters, no spaces or braces) | `wechat` |
     /// | `WECHAT_SESSION_TTL_S` | how long a user's session lives after its last use, s (1–2592000) | `86400` |
     /// | `WECHAT_WAIT_RETRIES` | WeChat tries held open while a slow handler runs (0–2) | `2` |
-    /// | `WECHAT_SLOW_TIP` | text answering a push whose handler outlived its tries | `success` (nothing shown) |
+    /// | `WECHAT_SLOW_TIP` | text answering a push whose handler outlived its tries (at most 2047 bytes) | `success` (nothing shown) |
     /// | `WECHAT_PENDING_TTL_S` | how long a late reply waits for the user's next push, s (1–86400) | `600` |
+    /// | `WECHAT_CONTINUE_KEYWORD` | the message asking for the next part of a long reply (1–32 characters) | `继续` |
+    /// | `WECHAT_CONTINUE_HINT` | ends each part of a long reply while the rest waits for the user (at most 256 bytes) | `(未完，回复「继续」查看后续)` |
+    /// | `WECHAT_API_PART_HINT` | ends each part of a long reply the customer-service API sends on (at most 256 bytes) | — (none) |
     /// | `WECHAT_APPSECRET` | AppSecret: late replies go through the customer-service API (needs `WECHAT_APPID` and the `api` feature) | — |
     /// | `WECHAT_API_BASE` | the WeChat API's base URL (a proxy or a stand-in) | `https://api.weixin.qq.com` |
     /// | `WECHAT_STATE_DIR` | directory where pending replies and sessions survive a restart (without Redis); needs the `state` feature | — (in memory) |
@@ -473,6 +490,21 @@ impl Config {
     /// How long a late reply waits for its user's next push.
     pub fn pending_ttl(&self) -> Duration {
         self.pending_ttl
+    }
+    /// The message that asks for the next part of a long reply (default
+    /// `继续`): while one waits, it is answered with that part only.
+    pub fn continue_keyword(&self) -> &str {
+        &self.continue_keyword
+    }
+    /// Ends each part of a long reply while the rest waits for the user's
+    /// next push (default [`DEFAULT_CONTINUE_HINT`](crate::split::DEFAULT_CONTINUE_HINT)).
+    pub fn continue_hint(&self) -> &str {
+        &self.continue_hint
+    }
+    /// Ends each part of a long reply that the customer-service API
+    /// follows with the next (default: nothing).
+    pub fn api_part_hint(&self) -> &str {
+        &self.api_part_hint
     }
     /// The AppSecret, when late replies go through the customer-service
     /// API.
@@ -669,6 +701,10 @@ pub(crate) struct Names {
     pending_ttl: &'static str,
     appsecret: &'static str,
     state_dir: &'static str,
+    slow_tip: &'static str,
+    continue_keyword: &'static str,
+    continue_hint: &'static str,
+    api_part_hint: &'static str,
 }
 
 impl Names {
@@ -695,6 +731,10 @@ impl Names {
             pending_ttl: "pending_ttl",
             appsecret: "appsecret",
             state_dir: "state_dir",
+            slow_tip: "slow_tip",
+            continue_keyword: "continue_keyword",
+            continue_hint: "continue_hint",
+            api_part_hint: "api_part_hint",
         }
     }
     /// The keys of the accounts file ([`crate::accounts`]); the server's
@@ -722,6 +762,10 @@ impl Names {
             pending_ttl: "pending_ttl_s",
             appsecret: "app_secret",
             state_dir: "server.state_dir",
+            slow_tip: "slow_tip",
+            continue_keyword: "continue_keyword",
+            continue_hint: "continue_hint",
+            api_part_hint: "api_part_hint",
         }
     }
 
@@ -748,6 +792,10 @@ impl Names {
             pending_ttl: "WECHAT_PENDING_TTL_S",
             appsecret: "WECHAT_APPSECRET",
             state_dir: "WECHAT_STATE_DIR",
+            slow_tip: "WECHAT_SLOW_TIP",
+            continue_keyword: "WECHAT_CONTINUE_KEYWORD",
+            continue_hint: "WECHAT_CONTINUE_HINT",
+            api_part_hint: "WECHAT_API_PART_HINT",
         }
     }
 }
@@ -776,6 +824,9 @@ pub struct ConfigBuilder {
     wait_retries: u8,
     slow_tip: Option<String>,
     pending_ttl: Duration,
+    continue_keyword: String,
+    continue_hint: String,
+    api_part_hint: String,
     appsecret: Option<String>,
     api_base: Option<String>,
     state_dir: Option<PathBuf>,
@@ -891,6 +942,26 @@ impl ConfigBuilder {
         self.pending_ttl = ttl;
         self
     }
+    /// The message that asks for the next part of a long reply (default
+    /// `继续`; compared with the user's text trimmed). While the rest of a
+    /// long reply waits, this message is answered with its next part only.
+    pub fn continue_keyword(mut self, keyword: impl Into<String>) -> Self {
+        self.continue_keyword = keyword.into();
+        self
+    }
+    /// Ends each part of a long reply while the rest waits for the user
+    /// (default `(未完，回复「继续」查看后续)`; at most 256 bytes, counted
+    /// inside the part's 2047). Say the keyword in it when you change that.
+    pub fn continue_hint(mut self, hint: impl Into<String>) -> Self {
+        self.continue_hint = hint.into();
+        self
+    }
+    /// Ends each part of a long reply that the customer-service API
+    /// follows with the next one at once (default: nothing).
+    pub fn api_part_hint(mut self, hint: impl Into<String>) -> Self {
+        self.api_part_hint = hint.into();
+        self
+    }
     /// The AppSecret: late replies are then sent through the
     /// customer-service message API (needs the AppID and the `api`
     /// feature) instead of waiting for the user's next push.
@@ -1001,6 +1072,15 @@ impl ConfigBuilder {
         }
         if let Some(ttl) = secs("WECHAT_PENDING_TTL_S")? {
             self.pending_ttl = ttl;
+        }
+        if let Some(keyword) = get("WECHAT_CONTINUE_KEYWORD") {
+            self.continue_keyword = keyword;
+        }
+        if let Some(hint) = get("WECHAT_CONTINUE_HINT") {
+            self.continue_hint = hint;
+        }
+        if let Some(hint) = get("WECHAT_API_PART_HINT") {
+            self.api_part_hint = hint;
         }
         if let Some(base) = get("WECHAT_API_BASE") {
             self.api_base = Some(base);
@@ -1197,6 +1277,41 @@ impl ConfigBuilder {
             check_state_dir(dir).map_err(|reason| ConfigError::new(n.state_dir, reason))?;
         }
         let slow_tip = self.slow_tip.filter(|t| !t.trim().is_empty());
+        if let Some(tip) = slow_tip.as_deref().filter(|t| crate::split::too_long(t)) {
+            return Err(ConfigError::new(
+                n.slow_tip,
+                format!(
+                    "is {} bytes of UTF-8; WeChat shows a text reply of at most {} bytes \
+                     (about 680 Chinese characters) and nothing of a longer one",
+                    tip.len(),
+                    crate::split::TEXT_LIMIT
+                ),
+            ));
+        }
+        let continue_keyword = self.continue_keyword.trim().to_owned();
+        if continue_keyword.is_empty() || continue_keyword.chars().count() > MAX_KEYWORD_CHARS {
+            return Err(ConfigError::new(
+                n.continue_keyword,
+                "must be 1 to 32 characters (the message a user sends for the next part of a \
+                 long reply)",
+            ));
+        }
+        for (name, hint) in [
+            (n.continue_hint, &self.continue_hint),
+            (n.api_part_hint, &self.api_part_hint),
+        ] {
+            if hint.len() > MAX_HINT_BYTES {
+                return Err(ConfigError::new(
+                    name,
+                    format!(
+                        "is {} bytes of UTF-8; a hint ends every part of a long reply, inside \
+                         WeChat's {} bytes, and may take at most {MAX_HINT_BYTES}",
+                        hint.len(),
+                        crate::split::TEXT_LIMIT
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             name: self.name,
             stored_as: None,
@@ -1218,6 +1333,9 @@ impl ConfigBuilder {
             wait_retries: self.wait_retries,
             slow_tip,
             pending_ttl: self.pending_ttl,
+            continue_keyword,
+            continue_hint: self.continue_hint,
+            api_part_hint: self.api_part_hint,
             appsecret,
             api_base: self.api_base,
             state_dir,
@@ -1249,6 +1367,45 @@ mod tests {
         assert_eq!(c.dedup_ttl(), Duration::from_secs(30));
         assert!(c.max_body_bytes() <= 1024 * 1024);
         assert!(!format!("{c:?}").contains("abc123"));
+    }
+
+    #[test]
+    fn long_reply_settings() {
+        let c = env(&[("WECHAT_TOKEN", "abc")]).unwrap();
+        assert_eq!(c.continue_keyword(), "继续");
+        assert_eq!(c.continue_hint(), "(未完，回复「继续」查看后续)");
+        assert_eq!(c.api_part_hint(), "");
+        let c = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_CONTINUE_KEYWORD", " 更多 "),
+            ("WECHAT_CONTINUE_HINT", "(回复「更多」)"),
+            ("WECHAT_API_PART_HINT", "……"),
+        ])
+        .unwrap();
+        assert_eq!(c.continue_keyword(), "更多");
+        assert_eq!(c.continue_hint(), "(回复「更多」)");
+        assert_eq!(c.api_part_hint(), "……");
+        // A slow tip WeChat would not show stops start-up, named.
+        let fits = "你".repeat(682);
+        let tip = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_SLOW_TIP", &fits)]).unwrap();
+        assert_eq!(tip.slow_tip(), Some(fits.as_str()));
+        let over = "你".repeat(683);
+        let e = env(&[("WECHAT_TOKEN", "abc"), ("WECHAT_SLOW_TIP", &over)]).unwrap_err();
+        assert_eq!(e.setting, "WECHAT_SLOW_TIP");
+        assert!(e.to_string().contains("2049 bytes"), "{e}");
+        let e = Config::builder("abc").slow_tip(over).build().unwrap_err();
+        assert_eq!(e.setting, "slow_tip");
+        let long_hint = "x".repeat(MAX_HINT_BYTES + 1);
+        for name in ["WECHAT_CONTINUE_HINT", "WECHAT_API_PART_HINT"] {
+            let e = env(&[("WECHAT_TOKEN", "abc"), (name, &long_hint)]).unwrap_err();
+            assert_eq!(e.setting, name);
+        }
+        let e = env(&[
+            ("WECHAT_TOKEN", "abc"),
+            ("WECHAT_CONTINUE_KEYWORD", &"k".repeat(33)),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "WECHAT_CONTINUE_KEYWORD");
     }
 
     #[test]

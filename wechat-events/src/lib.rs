@@ -93,6 +93,7 @@ pub mod payload;
 pub mod pending;
 pub mod push;
 pub mod query;
+pub mod quota;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod registry;
@@ -102,6 +103,7 @@ pub mod router;
 pub mod service;
 pub mod session;
 pub mod signature;
+pub mod split;
 #[cfg(feature = "state")]
 pub mod state;
 #[cfg(feature = "testing")]

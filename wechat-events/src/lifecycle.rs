@@ -68,8 +68,10 @@ use crate::dedup::{Answer, Claim, ClaimWith, Decider, DedupStore, Fate, Outcome,
 use crate::event::Event;
 use crate::handler::{panic_message, ExtractError, Run};
 use crate::panics::{self, Quiet};
-use crate::pending::{self, PendingStore};
+use crate::pending::{self, PendingStore, PlanOptions};
 use crate::push::{Body, Push};
+#[cfg(feature = "api")]
+use crate::quota::{Interaction, Quotas};
 use crate::replay::{Binding, BindingStore, ReplayError};
 use crate::reply::Reply;
 use crate::signature::unix_now;
@@ -342,6 +344,11 @@ const SEEN_BEFORE: Duration = Duration::from_secs(2);
 pub(crate) struct Lifecycle {
     timing: Timing,
     slow_tip: Option<String>,
+    /// How long texts are cut and continued.
+    texts: Arc<Texts>,
+    /// The customer-service quotas of this instance's users.
+    #[cfg(feature = "api")]
+    quotas: Quotas,
     max_background: usize,
     dedup: Arc<dyn DedupStore>,
     /// The replay bindings; `None` when replay protection is off.
@@ -371,6 +378,14 @@ impl Lifecycle {
         Lifecycle {
             timing: Timing::from_config(config),
             slow_tip: config.slow_tip().map(str::to_owned),
+            texts: Arc::new(Texts {
+                keyword: config.continue_keyword().to_owned(),
+                continue_hint: config.continue_hint().to_owned(),
+                api_hint: config.api_part_hint().to_owned(),
+                lifetime: config.pending_ttl(),
+            }),
+            #[cfg(feature = "api")]
+            quotas: Quotas::new(),
             max_background: config.max_background(),
             dedup,
             bindings,
@@ -724,7 +739,7 @@ impl Lifecycle {
     fn tip(&self, push: &Push) -> Outcome {
         Outcome {
             reply: (self.slow_tip.as_deref())
-                .and_then(|tip| render(&Reply::text(tip), push))
+                .and_then(|tip| render(&Reply::text(tip), push, None))
                 .map(Into::into),
             handler: None,
             status: Status::DeadlineExceeded,
@@ -885,17 +900,21 @@ impl Lifecycle {
         decider: &Decider,
         settle: Settle,
     ) -> Outcome {
-        let quiet = !invites_reply(push)
-            || settle
-                .listed
-                .is_some_and(|listed| !self.pending.may_hold(&push.from_user, listed));
+        // Nothing pending (the store looked at the claim): a short reply
+        // answers as it is; a long one is still cut.
+        let none_listed =
+            (settle.listed).is_some_and(|listed| !self.pending.may_hold(&push.from_user, listed));
+        let quiet = !invites_reply(push) || (none_listed && !reply.as_ref().is_some_and(is_long));
         let fate = match (quiet, settle.answer) {
             (true, Some(answer)) => answer(outcome.clone()).await,
             _ => decider(Fate::Answered).await,
         };
         match fate {
             Fate::Answered if quiet => outcome,
-            Fate::Answered => self.swap_pending(outcome, reply, push).await,
+            Fate::Answered => {
+                self.swap_pending(outcome, reply, push, first_seen, none_listed)
+                    .await
+            }
             Fate::HandedOff => {
                 if let Some(name) = outcome.handler.clone() {
                     self.late(name, reply, push.clone(), first_seen);
@@ -906,65 +925,98 @@ impl Lifecycle {
     }
 
     /// Answers a push that invites a reply together with the user's
-    /// pending replies, if any, as [`pending::plan`] decides: texts
+    /// pending replies, if any, as [`pending::plan_with`] decides: texts
     /// combined, the rest through the customer-service API when there is
-    /// one, else queued again (the answer saying how many wait).
-    async fn swap_pending(&self, outcome: Outcome, own: Option<Reply>, push: &Push) -> Outcome {
+    /// one and the user's quota allows, else queued again (the answer
+    /// saying how many wait). A text reply too long for one message answers
+    /// with its first part; the rest goes the same ways. `none_listed`: the
+    /// store looked at the claim and the user has no pending reply.
+    async fn swap_pending(
+        &self,
+        outcome: Outcome,
+        own: Option<Reply>,
+        push: &Push,
+        first_seen: Instant,
+        none_listed: bool,
+    ) -> Outcome {
         if !invites_reply(push) {
             return outcome;
         }
         let openid = &push.from_user;
-        let waiting = self.pending.take(openid.clone()).await;
-        if waiting.is_empty() {
+        let long = own.as_ref().is_some_and(is_long);
+        let waiting = match none_listed {
+            true => Vec::new(),
+            false => self.pending.take(openid.clone()).await,
+        };
+        if waiting.is_empty() && !long {
             return outcome;
         }
+        let swapped = !waiting.is_empty();
         #[cfg(feature = "api")]
         let api = match &self.late {
-            Late::Api(client) => Some(client.clone()),
+            Late::Api(client) => {
+                if let Some(interaction) = Interaction::of(push, first_seen) {
+                    self.quotas.grant(openid, interaction);
+                }
+                (self.quotas.available(openid) > 0).then(|| client.clone())
+            }
             _ => None,
         };
         #[cfg(not(feature = "api"))]
-        let api: Option<std::convert::Infallible> = None;
+        let api: Option<std::convert::Infallible> = {
+            let _ = first_seen;
+            None
+        };
+        let continuing = self.texts.continues(push);
+        let options = PlanOptions::new(api.is_some())
+            .continuing(continuing)
+            .hints(&self.texts.continue_hint, &self.texts.api_hint);
         let pending::Plan {
             passive,
             through_api,
             queued,
             ..
-        } = pending::plan(waiting, own, api.is_some());
+        } = pending::plan_with(waiting, own, &options);
         tracing::info!(
             api = through_api.len(),
             queued = queued.len(),
-            "answering with the user's pending replies"
+            continuing,
+            long,
+            "answering with the user's pending replies or a long reply's first part"
         );
         self.pending.queue(openid.clone(), queued).await;
         #[cfg(feature = "api")]
         if let (Some(client), false) = (api, through_api.is_empty()) {
-            let (pending, openid) = (self.pending.clone(), openid.clone());
+            let sender = self.sender(client);
+            let openid = openid.clone();
             self.spawn(
                 async move {
-                    let mut replies = through_api.into_iter();
-                    while let Some(reply) = replies.next() {
-                        match client.send_custom(&openid, &reply).await {
-                            Ok(()) => {}
-                            Err(error) if not_sent(&error) => {
-                                tracing::warn!(error = %ErrorChain(&error), "customer-service API refused a pending reply; keeping it and those after it for the user's next push");
-                                let rest = std::iter::once(reply).chain(replies).collect();
-                                return pending.queue(openid, rest).await;
-                            }
-                            Err(error) => {
-                                tracing::warn!(error = %ErrorChain(&error), reply = pending::kind(&reply), "the customer-service API call for a pending reply failed after it was sent: it may have reached the user, so it is not queued again; those after it are");
-                                return pending.queue(openid, replies.collect()).await;
-                            }
-                        }
-                    }
+                    sender.send_all(&openid, through_api).await;
                 }
                 .in_current_span(),
             );
         }
         Outcome {
-            reply: passive.and_then(|r| render(&r, push)).map(Into::into),
+            reply: (passive.and_then(|r| render(&r, push, outcome.handler.as_deref())))
+                .map(Into::into),
             handler: outcome.handler,
-            status: Status::PendingReply,
+            status: if swapped {
+                Status::PendingReply
+            } else {
+                outcome.status
+            },
+        }
+    }
+
+    /// What sends replies through the customer-service API for this
+    /// service: the client, the quotas, the pending store to fall back on.
+    #[cfg(feature = "api")]
+    fn sender(&self, client: ApiClient) -> Sender {
+        Sender {
+            client,
+            quotas: self.quotas.clone(),
+            pending: self.pending.clone(),
+            texts: self.texts.clone(),
         }
     }
 
@@ -995,27 +1047,23 @@ impl Lifecycle {
             }
             #[cfg(feature = "api")]
             Late::Api(client) => {
-                let (client, pending) = (client.clone(), self.pending.clone());
+                if let Some(interaction) = Interaction::of(&push, first_seen) {
+                    self.quotas.grant(&push.from_user, interaction);
+                }
+                let sender = self.sender(client.clone());
                 let counters = self.counters.clone();
                 self.spawn(
                     async move {
-                        match client.send_custom(&push.from_user, &reply).await {
-                            Ok(()) => {
+                        match sender.send_all(&push.from_user, vec![reply]).await {
+                            Sent::All => {
                                 bump(&counters.late_delivered);
                                 tracing::info!(
                                     handler = &*handler,
                                     "late reply sent through the customer-service API"
                                 )
                             }
-                            Err(error) if not_sent(&error) => {
-                                bump(&counters.late_delivered);
-                                tracing::warn!(handler = &*handler, error = %ErrorChain(&error), "customer-service API refused the late reply; keeping it for the user's next push");
-                                pending.queue(push.from_user.clone(), vec![reply]).await;
-                            }
-                            Err(error) => {
-                                bump(&counters.late_unsure);
-                                tracing::warn!(handler = &*handler, openid = %push.from_user, error = %ErrorChain(&error), "the customer-service API call for the late reply failed after it was sent: it may have reached the user, so it is not queued again");
-                            }
+                            Sent::Queued => bump(&counters.late_delivered),
+                            Sent::Unsure => bump(&counters.late_unsure),
                         }
                     }
                     .in_current_span(),
@@ -1025,8 +1073,11 @@ impl Lifecycle {
                 bump(&self.counters.late_delivered);
                 let pending = self.pending.clone();
                 self.spawn(
-                    async move { pending.queue(push.from_user.clone(), vec![reply]).await }
-                        .in_current_span(),
+                    async move {
+                        let reply = pending::continued(reply);
+                        pending.queue(push.from_user.clone(), vec![reply]).await
+                    }
+                    .in_current_span(),
                 );
             }
         }
@@ -1045,6 +1096,158 @@ fn not_sent(error: &ApiError) -> bool {
     }
 }
 
+/// Whether `reply` is a text too long for one message.
+fn is_long(reply: &Reply) -> bool {
+    matches!(reply, Reply::Text { content } | Reply::Continued { content } if crate::split::too_long(content))
+}
+
+/// How long texts are cut and continued (from the [`Config`]).
+struct Texts {
+    /// The message asking for the next part.
+    keyword: String,
+    /// Ends a part while the rest waits for the user.
+    continue_hint: String,
+    /// Ends a part the API follows with the next.
+    api_hint: String,
+    /// How long a late reply may take to reach the user: the API is
+    /// retried within it (when WeChat is busy).
+    #[cfg_attr(not(feature = "api"), allow(dead_code))]
+    lifetime: Duration,
+}
+
+impl Texts {
+    /// Whether `push` is the continue keyword.
+    fn continues(&self, push: &Push) -> bool {
+        matches!(push.message(), Some(crate::message::Message::Text(text)) if text.content.trim() == self.keyword)
+    }
+}
+
+/// How a [`Sender::send_all`] went.
+#[cfg(feature = "api")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Everything reached WeChat.
+    All,
+    /// What did not fit the quota, or WeChat refused, waits as pending.
+    Queued,
+    /// A call failed after it was sent: it may have reached the user.
+    Unsure,
+}
+
+/// Sends replies through the customer-service API within the user's
+/// quota, long texts part by part; what does not fit waits as pending.
+#[cfg(feature = "api")]
+struct Sender {
+    client: ApiClient,
+    quotas: Quotas,
+    pending: Arc<dyn PendingStore>,
+    texts: Arc<Texts>,
+}
+
+/// The first wait before calling again when WeChat says it is busy (−1);
+/// doubled on each try.
+#[cfg(feature = "api")]
+const BUSY_BACKOFF: Duration = Duration::from_millis(500);
+
+#[cfg(feature = "api")]
+impl Sender {
+    /// Sends `replies` to `openid` in order, each within the quota (a long
+    /// text as its parts, one message each). At the first that does not
+    /// fit the quota, or that WeChat refuses, it and those after it wait
+    /// as pending replies (one log line). A call that failed after it was
+    /// sent is not sent again; those after it go on.
+    async fn send_all(&self, openid: &str, replies: Vec<Reply>) -> Sent {
+        let mut replies: std::collections::VecDeque<Reply> =
+            replies.into_iter().map(pending::continued).collect();
+        let mut sent = Sent::All;
+        let until = Instant::now() + self.texts.lifetime;
+        while let Some(reply) = replies.pop_front() {
+            // A long text goes as its next part; `rest` is what follows
+            // it, `whole` what waits if the part is not sent.
+            let (message, rest, whole) = match reply {
+                Reply::Continued { content } => {
+                    // The last message the quota allows ends with the hint
+                    // that more waits for the user.
+                    let last = self.quotas.available(openid) <= 1;
+                    let hint = match last {
+                        true => &self.texts.continue_hint,
+                        false => &self.texts.api_hint,
+                    };
+                    let cut = crate::split::first_part(&content, pending::TEXT_LIMIT, hint);
+                    if cut < content.len() {
+                        let part = crate::split::hinted(&content[..cut], hint);
+                        let rest = Reply::Continued {
+                            content: content[cut..].to_owned(),
+                        };
+                        (Reply::text(part), Some(rest), Reply::Continued { content })
+                    } else {
+                        let whole = Reply::Continued {
+                            content: content.clone(),
+                        };
+                        (Reply::text(content), None, whole)
+                    }
+                }
+                reply => (reply.clone(), None, reply),
+            };
+            if !self.quotas.take(openid) {
+                tracing::info!(
+                    openid,
+                    waiting = replies.len() + 1,
+                    "the user's customer-service quota is used up; the rest waits for their next push"
+                );
+                replies.push_front(whole);
+                self.pending.queue(openid.to_owned(), replies.into()).await;
+                return Sent::Queued;
+            }
+            match self.send(openid, &message, until).await {
+                Ok(()) => {
+                    if let Some(rest) = rest {
+                        replies.push_front(rest);
+                    }
+                }
+                Err(error) if not_sent(&error) => {
+                    match error.errcode() {
+                        Some(45047 | 45015) => self.quotas.exhaust(openid),
+                        _ => self.quotas.give_back(openid),
+                    }
+                    tracing::warn!(openid, error = %ErrorChain(&error), waiting = replies.len() + 1, "customer-service API refused a reply; it and those after it wait for the user's next push");
+                    replies.push_front(whole);
+                    self.pending.queue(openid.to_owned(), replies.into()).await;
+                    return Sent::Queued;
+                }
+                Err(error) => {
+                    tracing::warn!(openid, error = %ErrorChain(&error), reply = pending::kind(&message), "a customer-service API call failed after it was sent: it may have reached the user, so it is not sent again; those after it are");
+                    sent = Sent::Unsure;
+                    if let Some(rest) = rest {
+                        replies.push_front(rest);
+                    }
+                }
+            }
+        }
+        sent
+    }
+
+    /// Sends one message, calling again while WeChat says it is busy (−1)
+    /// and there is time before `until`, waiting twice as long each time.
+    async fn send(&self, openid: &str, message: &Reply, until: Instant) -> Result<(), ApiError> {
+        let mut wait = BUSY_BACKOFF;
+        loop {
+            match self.client.send_custom(openid, message).await {
+                Err(error) if error.errcode() == Some(-1) && Instant::now() + wait < until => {
+                    tracing::debug!(
+                        openid,
+                        wait_ms = wait.as_millis() as u64,
+                        "WeChat is busy (-1); calling again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                done => return done,
+            }
+        }
+    }
+}
+
 /// The outcome of a finished handler, and its reply when it has one to
 /// show (for the pending queue or late delivery).
 fn finish(name: &Arc<str>, joined: Result<Run, Panic>, push: &Push) -> (Outcome, Option<Reply>) {
@@ -1054,7 +1257,7 @@ fn finish(name: &Arc<str>, joined: Result<Run, Panic>, push: &Push) -> (Outcome,
         status,
     };
     match joined {
-        Ok(Ok(Ok(reply))) => match render(&reply, push) {
+        Ok(Ok(Ok(reply))) => match render(&reply, push, Some(name)) {
             Some(xml) => (outcome(Some(xml.into()), Status::Replied), Some(reply)),
             None => (outcome(None, Status::NoReply), None),
         },
@@ -1084,17 +1287,26 @@ fn log_panic(handler: &str, panic: Panic) {
     );
 }
 
-/// Renders with To/From swapped and `CreateTime` now; a news reply to a
-/// user message is cut to the one article WeChat allows there.
-pub(crate) fn render(reply: &Reply, push: &Push) -> Option<String> {
+/// Renders with To/From swapped and `CreateTime` now; a news reply is cut
+/// to the articles WeChat shows — one when answering a user message, up
+/// to [`MAX_ARTICLES`](crate::reply::MAX_ARTICLES) otherwise — with a
+/// warning naming the `handler` that returned more.
+pub(crate) fn render(reply: &Reply, push: &Push, handler: Option<&str>) -> Option<String> {
     let trimmed;
-    let reply = match (reply, &push.body) {
-        (Reply::News(articles), Body::Message(_)) if articles.len() > 1 => {
+    let most = match &push.body {
+        Body::Message(_) => 1,
+        Body::Event(_) => crate::reply::MAX_ARTICLES,
+    };
+    let reply = match reply {
+        Reply::News(articles) if articles.len() > most => {
             tracing::warn!(
+                handler,
                 articles = articles.len(),
-                "news replies to user messages carry one article; sending the first"
+                most,
+                "a news reply carries at most one article to a user message and eight to an \
+                 event; sending the first"
             );
-            trimmed = Reply::News(articles[..1].to_vec());
+            trimmed = Reply::News(articles[..most].to_vec());
             &trimmed
         }
         _ => reply,

@@ -43,9 +43,9 @@ pub const MAX_PER_USER: usize = 5;
 /// past it, each logged.
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The largest text content a passive reply carries, in bytes of UTF-8:
-/// WeChat's limit for a text reply is 2048 bytes.
-pub const TEXT_LIMIT: usize = 2047;
+/// The largest text content a passive reply carries, in bytes of UTF-8
+/// (the same as [`crate::split::TEXT_LIMIT`]).
+pub const TEXT_LIMIT: usize = crate::split::TEXT_LIMIT;
 
 /// What separates texts combined into one reply.
 pub const TEXT_SEPARATOR: &str = "\n\n";
@@ -112,15 +112,8 @@ pub struct Plan {
 /// Decides how `pending` (the user's pending replies, oldest first) and
 /// `own` (the push's own reply) reach the user, when the push allows a
 /// passive reply and the customer-service API is available (`api`) or not.
-///
-/// Oldest first. Texts at the front are combined into one passive text,
-/// separated by a blank line, while the content stays within
-/// [`TEXT_LIMIT`] bytes. With the API, everything else goes through it.
-/// Without, everything else waits, and a text answer carries
-/// [`MORE_NOTE`] when it fits (fewer texts are combined to make room).
-/// A transfer to customer service is about the push itself: it answers
-/// the push, and the pending replies go through the API or wait. Empty
-/// replies are dropped; a transfer never goes through the API.
+/// [`plan_with`] with the default hints, for a push that is not the
+/// continue keyword.
 ///
 /// ```
 /// use wechat_events::pending::plan;
@@ -131,14 +124,122 @@ pub struct Plan {
 /// assert!(plan.queued.is_empty() && plan.through_api.is_empty());
 /// ```
 pub fn plan(pending: Vec<Reply>, own: Option<Reply>, api: bool) -> Plan {
-    let mut rest: VecDeque<Reply> = pending.into_iter().filter(|r| !r.is_empty()).collect();
-    let own = own.filter(|r| !r.is_empty());
+    plan_with(pending, own, &PlanOptions::new(api))
+}
+
+/// What [`plan_with`] needs to know besides the replies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlanOptions<'a> {
+    /// Whether the customer-service API may carry replies now (configured,
+    /// and the user's quota not used up).
+    pub api: bool,
+    /// Whether the push is the continue keyword
+    /// ([`Config::continue_keyword`](crate::Config::continue_keyword)):
+    /// when the oldest pending reply is the rest of a long text, the push
+    /// is answered with its next part only (its own reply is dropped).
+    pub continuing: bool,
+    /// Ends a part of a long text while the rest waits for the user.
+    pub continue_hint: &'a str,
+    /// Ends a part of a long text when the API carries the rest (empty by
+    /// default: the next part follows at once).
+    pub api_hint: &'a str,
+}
+
+impl PlanOptions<'static> {
+    /// The defaults: [`crate::split::DEFAULT_CONTINUE_HINT`], no hint when
+    /// the API carries the rest, not the continue keyword.
+    pub fn new(api: bool) -> Self {
+        PlanOptions {
+            api,
+            continuing: false,
+            continue_hint: crate::split::DEFAULT_CONTINUE_HINT,
+            api_hint: "",
+        }
+    }
+}
+
+impl<'a> PlanOptions<'a> {
+    /// Whether the push is the continue keyword.
+    pub fn continuing(mut self, continuing: bool) -> Self {
+        self.continuing = continuing;
+        self
+    }
+
+    /// The hints: `continue_hint` while parts wait for the user, `api_hint`
+    /// while the API carries them.
+    pub fn hints<'b>(self, continue_hint: &'b str, api_hint: &'b str) -> PlanOptions<'b> {
+        PlanOptions {
+            api: self.api,
+            continuing: self.continuing,
+            continue_hint,
+            api_hint,
+        }
+    }
+}
+
+/// Decides how `pending` (the user's pending replies, oldest first) and
+/// `own` (the push's own reply) reach the user, as `options` say.
+///
+/// Oldest first. Texts at the front are combined into one passive text,
+/// separated by a blank line, while the content stays within
+/// [`TEXT_LIMIT`] bytes. With the API, everything else goes through it.
+/// Without, everything else waits, and a text answer carries
+/// [`MORE_NOTE`] when it fits (fewer texts are combined to make room).
+/// A transfer to customer service is about the push itself: it answers
+/// the push, and the pending replies go through the API or wait. Empty
+/// replies are dropped; a transfer never goes through the API.
+///
+/// A text over [`TEXT_LIMIT`] becomes a [`Reply::Continued`]: when it is
+/// the oldest, its first part ([`crate::split::first_part`]) answers alone,
+/// ending with the hint, and the rest stays one reply — through the API
+/// (which sends it part by part), or first in the queue. A part is never
+/// combined with other texts; its last part carries only the note.
+///
+/// ```
+/// use wechat_events::pending::{plan_with, PlanOptions};
+/// use wechat_events::split::DEFAULT_CONTINUE_HINT;
+/// use wechat_events::Reply;
+///
+/// let long = "字".repeat(1000); // 3,000 bytes
+/// let plan = plan_with(vec![], Some(Reply::text(long.clone())), &PlanOptions::new(false));
+/// let Some(Reply::Text { content }) = plan.passive else { panic!() };
+/// assert!(content.len() <= 2047 && content.ends_with(DEFAULT_CONTINUE_HINT));
+/// assert!(matches!(&plan.queued[..], [Reply::Continued { .. }]));
+/// ```
+pub fn plan_with(pending: Vec<Reply>, own: Option<Reply>, options: &PlanOptions<'_>) -> Plan {
+    let api = options.api;
+    let mut rest: VecDeque<Reply> = (pending.into_iter())
+        .filter(|r| !r.is_empty())
+        .map(continued)
+        .collect();
+    let mut own = own.filter(|r| !r.is_empty()).map(continued);
+    if options.continuing && matches!(rest.front(), Some(Reply::Continued { .. })) {
+        own = None; // the keyword asks for the next part, and only that
+    }
     let passive = match own {
         Some(own @ Reply::TransferCustomerService { .. }) => Some(own),
         own => {
             rest.extend(own);
             rest.pop_front().map(|first| match first {
-                Reply::Text { content } => Reply::text(combine(content, &mut rest, api)),
+                Reply::Text { content } => Reply::text(combine(content, &mut rest, api, true)),
+                Reply::Continued { content } => {
+                    let hint = if api {
+                        options.api_hint
+                    } else {
+                        options.continue_hint
+                    };
+                    let cut = crate::split::first_part(&content, TEXT_LIMIT, hint);
+                    if cut < content.len() {
+                        let part = crate::split::hinted(&content[..cut], hint);
+                        rest.push_front(Reply::Continued {
+                            content: content[cut..].to_owned(),
+                        });
+                        Reply::text(part)
+                    } else {
+                        Reply::text(combine(content, &mut rest, api, false))
+                    }
+                }
                 first => first,
             })
         }
@@ -157,15 +258,24 @@ pub fn plan(pending: Vec<Reply>, own: Option<Reply>, api: bool) -> Plan {
     plan
 }
 
-/// `first` and the texts after it in `rest` that fit with it within
-/// [`TEXT_LIMIT`]; without the API, with [`MORE_NOTE`] when replies are
-/// left waiting and it fits (texts go back to `rest` to make room).
-fn combine(first: String, rest: &mut VecDeque<Reply>, api: bool) -> String {
+/// `reply`, as a [`Reply::Continued`] when it is a text too long for one
+/// message.
+pub fn continued(reply: Reply) -> Reply {
+    match reply {
+        Reply::Text { content } if crate::split::too_long(&content) => Reply::Continued { content },
+        reply => reply,
+    }
+}
+
+/// `first` and (`join`) the texts after it in `rest` that fit with it
+/// within [`TEXT_LIMIT`]; without the API, with [`MORE_NOTE`] when replies
+/// are left waiting and it fits (texts go back to `rest` to make room).
+fn combine(first: String, rest: &mut VecDeque<Reply>, api: bool, join: bool) -> String {
     let mut parts = vec![first];
     let len = |parts: &[String]| {
         parts.iter().map(String::len).sum::<usize>() + TEXT_SEPARATOR.len() * (parts.len() - 1)
     };
-    while let Some(Reply::Text { content }) = rest.front() {
+    while let (true, Some(Reply::Text { content })) = (join, rest.front()) {
         if len(&parts) + TEXT_SEPARATOR.len() + content.len() > TEXT_LIMIT {
             break;
         }
@@ -520,17 +630,96 @@ mod tests {
     }
 
     #[test]
-    fn a_text_over_the_limit_goes_alone() {
+    fn a_text_over_the_limit_answers_with_its_first_part_alone() {
+        use crate::split::{first_part, hinted, DEFAULT_CONTINUE_HINT as HINT};
         let huge = "h".repeat(3000);
+        // With the API: the first part without a hint, the rest through it.
+        let cut = first_part(&huge, TEXT_LIMIT, "");
+        assert_eq!(cut, TEXT_LIMIT);
         assert_eq!(
             plan_of(&[text(&huge)], Some(text("own")), true),
-            expect(Some(text(&huge)), &[text("own")], &[])
+            expect(
+                Some(text(&huge[..cut])),
+                &[
+                    Reply::Continued {
+                        content: huge[cut..].to_owned()
+                    },
+                    text("own")
+                ],
+                &[]
+            )
         );
-        // Without the API: no room for the note either.
+        // Without: the part ends with the hint, the rest waits first.
+        let cut = first_part(&huge, TEXT_LIMIT, HINT);
         assert_eq!(
             plan_of(&[text(&huge)], Some(text("own")), false),
-            expect(Some(text(&huge)), &[], &[text("own")])
+            expect(
+                Some(text(&hinted(&huge[..cut], HINT))),
+                &[],
+                &[
+                    Reply::Continued {
+                        content: huge[cut..].to_owned()
+                    },
+                    text("own")
+                ]
+            )
         );
+        // The last part is not combined; without the API it carries the note.
+        let rest = Reply::Continued {
+            content: "tail".into(),
+        };
+        assert_eq!(
+            plan_of(std::slice::from_ref(&rest), Some(text("own")), false),
+            expect(
+                Some(text(&format!("tail\n\n{}", more_note(1)))),
+                &[],
+                &[text("own")]
+            )
+        );
+        assert_eq!(
+            plan_of(&[rest], Some(text("own")), true),
+            expect(Some(text("tail")), &[text("own")], &[])
+        );
+    }
+
+    #[test]
+    fn the_continue_keyword_answers_only_with_the_next_part() {
+        let rest = Reply::Continued {
+            content: "tail".into(),
+        };
+        let options = PlanOptions::new(false).continuing(true);
+        assert_eq!(
+            plan_with(
+                vec![rest.clone(), text("b")],
+                Some(text("收到:继续")),
+                &options
+            ),
+            expect(
+                Some(text(&format!("tail\n\n{}", more_note(1)))),
+                &[],
+                &[text("b")]
+            )
+        );
+        // Nothing of a long text waits: the keyword is a message like any.
+        assert_eq!(
+            plan_with(vec![text("a")], Some(text("收到:继续")), &options),
+            expect(Some(text("a\n\n收到:继续")), &[], &[])
+        );
+    }
+
+    #[test]
+    fn a_long_own_reply_with_nothing_pending() {
+        let long = "字".repeat(2000);
+        let plan = plan_of(&[], Some(text(&long)), false);
+        let Some(Reply::Text { content }) = &plan.passive else {
+            panic!("{plan:?}")
+        };
+        assert!(content.len() <= TEXT_LIMIT);
+        let [Reply::Continued { content: rest }] = &plan.queued[..] else {
+            panic!("{plan:?}")
+        };
+        let head = crate::split::unhinted(content, crate::split::DEFAULT_CONTINUE_HINT);
+        assert_eq!(format!("{head}{rest}"), long);
     }
 
     #[test]
@@ -673,10 +862,7 @@ mod tests {
             let mut delivered: Vec<Reply> = Vec::new();
             match &plan.passive {
                 Some(Reply::Text { content }) => {
-                    assert!(
-                        content.len() <= TEXT_LIMIT || !content.contains(TEXT_SEPARATOR),
-                        "{why}"
-                    );
+                    assert!(content.len() <= TEXT_LIMIT, "{why}");
                     for part in content.split(TEXT_SEPARATOR) {
                         if part.starts_with("(还有 ") {
                             assert!(!api && !plan.queued.is_empty(), "{why}");
@@ -702,6 +888,36 @@ mod tests {
             let mut all = delivered;
             all.extend(plan.through_api.iter().cloned());
             all.extend(plan.queued.iter().cloned());
+            // A long text's first part and its rest are one reply.
+            let mut merged: Vec<Reply> = Vec::new();
+            for r in all {
+                match (merged.last_mut(), r) {
+                    // (The long shape is all x: a part of it is too.)
+                    (Some(Reply::Text { content: part }), Reply::Continued { content })
+                        if {
+                            let hint = if api {
+                                ""
+                            } else {
+                                crate::split::DEFAULT_CONTINUE_HINT
+                            };
+                            let head = crate::split::unhinted(part, hint);
+                            part.len() <= TEXT_LIMIT
+                                && head.len() > 1000
+                                && head.bytes().all(|b| b == b'x')
+                        } =>
+                    {
+                        let hint = if api {
+                            ""
+                        } else {
+                            crate::split::DEFAULT_CONTINUE_HINT
+                        };
+                        *part = format!("{}{content}", crate::split::unhinted(part, hint));
+                    }
+                    (_, Reply::Continued { content }) => merged.push(text(&content)),
+                    (_, r) => merged.push(r),
+                }
+            }
+            let all = merged;
             let mut expected = wanted.clone();
             if own_transfer {
                 // The own transfer answers first; the rest in order.

@@ -121,6 +121,17 @@ pub enum Reply {
         /// A specific customer-service account, or any when `None`.
         kf_account: Option<String>,
     },
+    /// The rest of a text reply too long for one message (over
+    /// [`TEXT_LIMIT`](crate::split::TEXT_LIMIT) bytes), waiting in the
+    /// user's pending replies: one pending reply however many parts it
+    /// makes, shown one part per push the user sends, never combined with
+    /// other texts (see [`crate::pending::plan`]). The service makes it
+    /// from a long [`Reply::Text`]; a handler has no need to. Rendered
+    /// directly, it is a text of the whole content.
+    Continued {
+        /// The text still to show, from where the last part shown ended.
+        content: String,
+    },
 }
 
 impl Reply {
@@ -184,7 +195,9 @@ impl Reply {
             Reply::None => true,
             // Text of only forbidden characters renders empty: WeChat would
             // show its error page, so it is no reply too.
-            Reply::Text { content } => !content.chars().any(is_xml_char),
+            Reply::Text { content } | Reply::Continued { content } => {
+                !content.chars().any(is_xml_char)
+            }
             Reply::News(articles) => articles.is_empty(),
             _ => false,
         }
@@ -194,7 +207,7 @@ impl Reply {
     pub fn msg_type(&self) -> Option<&'static str> {
         Some(match self {
             Reply::None => return None,
-            Reply::Text { .. } => "text",
+            Reply::Text { .. } | Reply::Continued { .. } => "text",
             Reply::Image { .. } => "image",
             Reply::Voice { .. } => "voice",
             Reply::Video { .. } => "video",
@@ -222,7 +235,9 @@ impl Reply {
         cdata_element(&mut out, "MsgType", msg_type);
         match self {
             Reply::None => {}
-            Reply::Text { content } => cdata_element(&mut out, "Content", content),
+            Reply::Text { content } | Reply::Continued { content } => {
+                cdata_element(&mut out, "Content", content)
+            }
             Reply::Image { media_id } => {
                 nested_element(&mut out, "Image", &[("MediaId", media_id)])
             }

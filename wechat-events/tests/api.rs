@@ -1184,3 +1184,48 @@ mod typed {
         );
     }
 }
+
+#[actix_rt::test]
+async fn send_custom_sends_a_long_text_as_its_parts_and_returns_those_not_sent() {
+    use wechat_events::split::TEXT_LIMIT;
+    let wechat = ApiStandIn::start();
+    let api = client(&wechat);
+    let text: String = (1..)
+        .flat_map(|i| format!("第{i}句。").chars().collect::<Vec<_>>())
+        .take(20_000)
+        .collect();
+    api.send_custom("oUser", &Reply::text(text.clone()))
+        .await
+        .unwrap();
+    let parts: Vec<String> = (wechat.custom_messages().iter())
+        .map(|m| m["text"]["content"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(parts.len() > 10, "{}", parts.len());
+    assert!(parts.iter().all(|p| p.len() <= TEXT_LIMIT));
+    assert_eq!(parts.concat(), text, "in order, whole, no hints");
+
+    // Refused from the first part on: every part comes back, in order.
+    wechat.fail_next(45047, 1);
+    let error = api
+        .send_custom("oUser", &Reply::text(text.clone()))
+        .await
+        .unwrap_err();
+    let ApiError::Unsent {
+        sent,
+        unsent,
+        source,
+    } = error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!((sent, source.errcode()), (0, Some(45047)));
+    let back: String = (unsent.iter())
+        .map(|r| match r {
+            Reply::Text { content } => content.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(back, text);
+    // A short text is one message, as before.
+    api.send_custom("oUser", &Reply::text("短")).await.unwrap();
+}

@@ -156,12 +156,12 @@ pub struct MediaFile {
     /// The file name sent.
     pub file_name: String,
     /// The content.
-    pub bytes: actix_web::web::Bytes,
+    pub bytes: bytes::Bytes,
 }
 
 impl MediaFile {
     /// `bytes` named `file_name`.
-    pub fn new(file_name: impl Into<String>, bytes: impl Into<actix_web::web::Bytes>) -> Self {
+    pub fn new(file_name: impl Into<String>, bytes: impl Into<bytes::Bytes>) -> Self {
         MediaFile {
             file_name: file_name.into(),
             bytes: bytes.into(),

@@ -189,6 +189,20 @@ pub enum ApiError {
         #[source]
         source: std::io::Error,
     },
+    /// A text too long for one message went out in parts
+    /// ([`ApiClient::send_custom`]), and these were not sent: the first
+    /// failed with `source`, the others were not tried. When `source` is
+    /// a time-out or a broken answer, the first may have reached the user.
+    #[error("{sent} part(s) of a long text sent, {} not", unsent.len())]
+    Unsent {
+        /// How many parts went out before.
+        sent: usize,
+        /// The parts not sent, in order (each within the limit).
+        unsent: Vec<Reply>,
+        /// Why the first of them failed.
+        #[source]
+        source: Box<ApiError>,
+    },
 }
 
 impl ApiError {
@@ -864,7 +878,35 @@ impl ApiClient {
     ///
     /// WeChat accepts these within 48 hours of the user's last message, a
     /// few per interaction (errcode 45015 / 45047 otherwise).
+    ///
+    /// A text over [`TEXT_LIMIT`](crate::split::TEXT_LIMIT) bytes goes as
+    /// its parts ([`crate::split::split`], no hint), one message each, in
+    /// order, each counting against the quota; those that could not be
+    /// sent come back in [`ApiError::Unsent`].
     pub async fn send_custom(&self, openid: &str, reply: &Reply) -> Result<(), ApiError> {
+        if let Reply::Text { content } | Reply::Continued { content } = reply {
+            if crate::split::too_long(content) {
+                let parts = crate::split::split(content, crate::split::TEXT_LIMIT, "");
+                for (sent, part) in parts.iter().enumerate() {
+                    if let Err(error) = self.send_one(openid, &Reply::text(part.as_str())).await {
+                        return Err(ApiError::Unsent {
+                            sent,
+                            unsent: parts[sent..]
+                                .iter()
+                                .map(|p| Reply::text(p.as_str()))
+                                .collect(),
+                            source: Box::new(error),
+                        });
+                    }
+                }
+                return Ok(());
+            }
+        }
+        self.send_one(openid, reply).await
+    }
+
+    /// Sends one customer-service message.
+    async fn send_one(&self, openid: &str, reply: &Reply) -> Result<(), ApiError> {
         match custom_message(openid, reply)? {
             Some(body) => self.post_json(CUSTOM_SEND, &body).await.map(drop),
             None => Ok(()),
@@ -873,12 +915,19 @@ impl ApiClient {
 
     /// Shows (`true`) or hides (`false`) "typing…" to the user `openid`
     /// (`Typing` / `CancelTyping`); WeChat shows it for at most 15 seconds.
+    ///
+    /// WeChat allows it only within 30 s of the user's last message
+    /// (errcode 45080, returned as an error) and not twice in a row
+    /// (45081: the indicator is already as asked, so that is `Ok`).
     pub async fn typing(&self, openid: &str, typing: bool) -> Result<(), ApiError> {
         let body = json!({
             "touser": openid,
             "command": if typing { "Typing" } else { "CancelTyping" },
         });
-        self.post_json(CUSTOM_TYPING, &body).await.map(drop)
+        match self.post_json(CUSTOM_TYPING, &body).await {
+            Err(ApiError::WeChat { errcode: 45081, .. }) => Ok(()),
+            done => done.map(drop),
+        }
     }
 }
 
@@ -1054,7 +1103,9 @@ pub fn custom_message(openid: &str, reply: &Reply) -> Result<Option<Value>, ApiE
     }
     let (msgtype, content) = match reply {
         Reply::None => return Ok(None),
-        Reply::Text { content } => ("text", json!({ "content": content })),
+        Reply::Text { content } | Reply::Continued { content } => {
+            ("text", json!({ "content": content }))
+        }
         Reply::Image { media_id } => ("image", json!({ "media_id": media_id })),
         Reply::Voice { media_id } => ("voice", json!({ "media_id": media_id })),
         Reply::Video {

@@ -96,6 +96,19 @@ struct Cli {
     /// answer after 5 s still fails).
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     wait: f64,
+    /// With --retries: while an answer says more waits (a long reply's
+    /// part ending with the hint, or the note on pending replies), send the
+    /// continue keyword again, so a whole long answer can be read here.
+    #[arg(long, requires = "retries")]
+    drain: bool,
+    /// The message that asks for the next part (the service's
+    /// WECHAT_CONTINUE_KEYWORD).
+    #[arg(long, env = "WECHAT_CONTINUE_KEYWORD", default_value = wechat_events::split::DEFAULT_CONTINUE_KEYWORD)]
+    continue_keyword: String,
+    /// How a part that is not the last ends (the service's
+    /// WECHAT_CONTINUE_HINT).
+    #[arg(long, env = "WECHAT_CONTINUE_HINT", default_value = wechat_events::split::DEFAULT_CONTINUE_HINT)]
+    continue_hint: String,
     #[command(subcommand)]
     command: Command,
     /// The identity flags given, as written (`--token`) or as the variable
@@ -619,7 +632,9 @@ fn run(cli: Cli) -> Result<bool, CliError> {
             cli.to
         );
         let Some(pushes) = pushes else {
-            return exchange(&cli, &identity, &sim, &sim.prepare_handshake(), "").await;
+            return exchange(&cli, &identity, &sim, &sim.prepare_handshake(), "")
+                .await
+                .0;
         };
         let total = pushes.len();
         let mut good = 0;
@@ -630,7 +645,20 @@ fn run(cli: Cli) -> Result<bool, CliError> {
             } else {
                 String::new()
             };
-            if exchange(&cli, &identity, &sim, &sim.prepare(push), &step).await {
+            let (accepted, mut text) =
+                exchange(&cli, &identity, &sim, &sim.prepare(push), &step).await;
+            let mut all = accepted;
+            // --drain: ask for what waits until nothing does.
+            let mut asked = 0;
+            while cli.drain && all && text.as_deref().is_some_and(|t| waits(&cli, t)) && asked < 100
+            {
+                asked += 1;
+                println!();
+                let more = SimPush::text(cli.continue_keyword.clone());
+                let step = format!("{step}[{} {asked}] ", cli.continue_keyword);
+                (all, text) = exchange(&cli, &identity, &sim, &sim.prepare(&more), &step).await;
+            }
+            if all {
                 good += 1;
             }
         }
@@ -763,15 +791,25 @@ fn tour() -> Vec<SimPush> {
     ]
 }
 
+/// Whether an answer's `text` says more waits for the user: it ends with
+/// the continue hint, or carries the note on pending replies.
+fn waits(cli: &Cli, text: &str) -> bool {
+    let note = wechat_events::pending::MORE_NOTE;
+    let note_head = note.split('N').next().unwrap_or(note);
+    (!cli.continue_hint.is_empty() && text.ends_with(cli.continue_hint.as_str()))
+        || text.contains(note_head)
+}
+
 /// Delivers one request and prints the exchange, its line prefixed with
-/// `step`; whether WeChat would accept the answer.
+/// `step`; whether WeChat would accept the answer, and its text if it is
+/// a text reply.
 async fn exchange(
     cli: &Cli,
     identity: &Identity,
     sim: &Simulator,
     prepared: &Prepared,
     step: &str,
-) -> bool {
+) -> (bool, Option<String>) {
     println!(
         "{step}→ {}{}",
         prepared.description(),
@@ -800,10 +838,10 @@ async fn exchange(
         sim.deliver(identity.url.as_str(), prepared).await
     };
     match delivered {
-        Ok(response) => report(cli, &response),
+        Ok(response) => (report(cli, &response), response.text().map(str::to_owned)),
         Err(e) => {
             println!("✗ {e}");
-            false
+            (false, None)
         }
     }
 }

@@ -146,6 +146,16 @@ pub enum AnswerError {
         /// What the reply says.
         found: String,
     },
+    /// A text reply over WeChat's limit: it is not shown at all.
+    #[error(
+        "text reply of {bytes} bytes: WeChat shows at most {} bytes of UTF-8 (about 680 Chinese \
+         characters) and nothing of a longer one; split it",
+        crate::split::TEXT_LIMIT
+    )]
+    TextTooLong {
+        /// The content's length in bytes of UTF-8.
+        bytes: usize,
+    },
 }
 
 /// One exchange: what went over the wire, how long it took, and the
@@ -303,6 +313,13 @@ impl Expect<'_> {
         if parsed.reply == Reply::text("") {
             return Err(AnswerError::EmptyText);
         }
+        if let Reply::Text { content } = &parsed.reply {
+            if crate::split::too_long(content) {
+                return Err(AnswerError::TextTooLong {
+                    bytes: content.len(),
+                });
+            }
+        }
         if let Some((openid, account)) = &self.parties {
             for (field, expected, found) in [
                 ("ToUserName", openid, &parsed.to_user),
@@ -373,7 +390,9 @@ fn write_reply(f: &mut fmt::Formatter<'_>, reply: &Reply) -> fmt::Result {
     let indent = |s: &str| s.replace('\n', "\n  ");
     match reply {
         Reply::None => f.write_str("no reply"),
-        Reply::Text { content } => write!(f, "text: {}", indent(content)),
+        Reply::Text { content } | Reply::Continued { content } => {
+            write!(f, "text: {}", indent(content))
+        }
         Reply::Image { media_id } => write!(f, "image: media_id={media_id}"),
         Reply::Voice { media_id } => write!(f, "voice: media_id={media_id}"),
         Reply::Video {
@@ -509,6 +528,25 @@ mod tests {
             expect(Some(&key), true).decode(StatusCode::OK, bare.as_bytes()),
             Err(AnswerError::Envelope("MsgSignature"))
         );
+    }
+
+    #[test]
+    fn a_text_over_2047_bytes_is_not_accepted() {
+        let e = expect(None, false);
+        for (text, ok) in [
+            ("a".repeat(2047), true),
+            ("你".repeat(682), true),
+            ("a".repeat(2048), false),
+            ("你".repeat(683), false),
+            ("字".repeat(2000), false), // the 6,000-byte echo of 2,000 characters
+        ] {
+            let xml = rendered(&Reply::text(text.clone()));
+            let decoded = e.decode(StatusCode::OK, xml.as_bytes());
+            match ok {
+                true => assert!(decoded.is_ok(), "{}: {decoded:?}", text.len()),
+                false => assert_eq!(decoded, Err(AnswerError::TextTooLong { bytes: text.len() })),
+            }
+        }
     }
 
     #[test]
