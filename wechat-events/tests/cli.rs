@@ -694,6 +694,490 @@ fn config_usage_and_config_errors_exit_2_with_their_message() {
     );
 }
 
+// ---- wechat-sim for a third-party platform (component mode) ----
+
+mod component {
+    use super::{closed_port, command, fake, finish, Run};
+    use actix_web::HttpResponse;
+    use wechat_events::accounts::Accounts;
+    use wechat_events::component::ComponentService;
+    use wechat_events::testing::{ComponentStandIn, TestServer, COMPONENT_APPID, COMPONENT_SECRET};
+    use wechat_events::{Context, Router, TextMessage, WechatAccounts};
+
+    /// A plain account `plain` and an `[open_platform]` table at the
+    /// default paths, the stand-in's AppID; secrets in `env:` variables.
+    const FILE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/sim-component.toml"
+    );
+    const COMPONENT_TOKEN: &str = "componenttokensecret5";
+    const COMPONENT_KEY: &str = "componentKEY0123456789abcdefghijklmnopqrstA";
+    const SECRETS: [(&str, &str); 4] = [
+        ("SIM_PLAIN_TOKEN", "plaintokensecret6"),
+        ("SIM_COMPONENT_SECRET", COMPONENT_SECRET),
+        ("SIM_COMPONENT_TOKEN", COMPONENT_TOKEN),
+        ("SIM_COMPONENT_AES_KEY", COMPONENT_KEY),
+    ];
+
+    /// The fixture's server: its component's API the stand-in; a text is
+    /// answered `ACCOUNT|AUTHORIZER|CONTENT`.
+    struct Platform {
+        server: TestServer,
+        services: WechatAccounts,
+        wechat: ComponentStandIn,
+    }
+
+    impl Platform {
+        fn start() -> Platform {
+            let wechat = ComponentStandIn::start();
+            let base = wechat.base_url();
+            let lookup = |name: &str| {
+                SECRETS
+                    .iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| (*value).to_owned())
+                    .or_else(|| (name == "WECHAT_API_BASE").then(|| base.clone()))
+            };
+            let accounts = Accounts::from_file(FILE, lookup).expect("the fixture's accounts");
+            let router = Router::new().on(|msg: TextMessage, cx: Context| async move {
+                format!(
+                    "{}|{}|{}",
+                    cx.account_name(),
+                    cx.authorizer().unwrap_or("-"),
+                    msg.content
+                )
+            });
+            let services = WechatAccounts::builder(accounts)
+                .only(router)
+                .build()
+                .expect("services");
+            let mounted = services.clone();
+            let server = TestServer::without_service()
+                .configure(move |cfg| {
+                    cfg.service(mounted.clone());
+                })
+                .start();
+            Platform {
+                server,
+                services,
+                wechat,
+            }
+        }
+
+        fn component(&self) -> &ComponentService {
+            self.services.open_platform().expect("a platform")
+        }
+
+        /// `--url` for the sim: the server's host (the path is replaced).
+        fn url(&self) -> String {
+            self.server.url_for("/wechat")
+        }
+    }
+
+    /// Runs `wechat-sim ARGS…` with the fixture's secrets set; checks that
+    /// none was printed.
+    fn sim_run(args: &[&str]) -> Run {
+        let output = command()
+            .envs(SECRETS)
+            .envs(super::SECRETS)
+            .args(args)
+            .output()
+            .expect("run wechat-sim");
+        let run = finish(output);
+        for (var, secret) in SECRETS {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "{var}'s value printed\n{run}"
+            );
+        }
+        run
+    }
+
+    /// Runs `future` on a runtime of its own, dropped after: the
+    /// component's HTTP client pools its connections on the runtime that
+    /// made them, and a runtime idle between calls would hold the server's
+    /// later requests on them.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(future)
+    }
+
+    /// `wechat-sim --url URL --component-appid … --token … --aes-key … ARGS…`.
+    fn flags(url: &str, args: &[&str]) -> Run {
+        let mut all = vec![
+            "--url",
+            url,
+            "--component-appid",
+            COMPONENT_APPID,
+            "--token",
+            COMPONENT_TOKEN,
+            "--aes-key",
+            COMPONENT_KEY,
+        ];
+        all.extend_from_slice(args);
+        sim_run(&all)
+    }
+
+    /// `wechat-sim --url URL --config FILE ARGS…`.
+    fn file(url: &str, args: &[&str]) -> Run {
+        let mut all = vec!["--url", url, "--config", FILE];
+        all.extend_from_slice(args);
+        sim_run(&all)
+    }
+
+    #[test]
+    fn ticket_authorization_and_the_authorizers_pushes() {
+        let p = Platform::start();
+        let url = p.url();
+        let client = p.component().client();
+
+        // The ticket, with the flags: answered `success`, kept, and the
+        // component's token fetched with it.
+        let ticket = p.wechat.new_ticket();
+        let run = flags(&url, &["--xml", "ticket", &ticket]);
+        let out = run.ok();
+        let header = format!(
+            "WeChat → {} (component {COMPONENT_APPID}, authorization event, secure mode)",
+            p.server.url_for("/wechat/open/auth")
+        );
+        assert!(out.contains(&header), "{run}");
+        assert!(
+            out.contains("→ component_verify_ticket (encrypted)"),
+            "{run}"
+        );
+        assert!(
+            out.contains(&format!(
+                "<AppId><![CDATA[{COMPONENT_APPID}]]></AppId><CreateTime>"
+            )),
+            "{run}"
+        );
+        assert!(
+            out.contains("<InfoType><![CDATA[component_verify_ticket]]></InfoType>"),
+            "{run}"
+        );
+        assert!(out.contains("  sent: <xml><Encrypt>"), "{run}");
+        assert!(out.contains("\n  success\n"), "{run}");
+        assert_eq!(block_on(client.store().ticket()), Ok(Some(ticket.clone())));
+        block_on(client.component_token()).expect("a component token from the ticket");
+        assert_eq!(p.wechat.calls_to("api_component_token"), 1);
+
+        // A wrong token: refused, nothing kept.
+        let run = sim_run(&[
+            "--url",
+            &url,
+            "--component-appid",
+            COMPONENT_APPID,
+            "--token",
+            "wrongtoken",
+            "--aes-key",
+            COMPONENT_KEY,
+            "ticket",
+            "forged",
+        ]);
+        assert!(run.failed().stdout.contains("HTTP 403"), "{run}");
+        assert_eq!(block_on(client.store().ticket()), Ok(Some(ticket)));
+
+        // `authorized`, from the accounts file: the code exchanged, the
+        // account's gh_ id kept.
+        let code = p.wechat.authorization_code("wxa");
+        let run = file(
+            &url,
+            &[
+                "authorized",
+                "--authorizer",
+                "wxa",
+                "--code",
+                &code,
+                "--pre-auth-code",
+                "preauthcode@@@1",
+            ],
+        );
+        assert!(run.ok().contains("→ authorized wxa (encrypted)"), "{run}");
+        assert_eq!(p.wechat.calls_to("api_query_auth"), 1);
+        let kept = block_on(client.store().authorizer("wxa"))
+            .expect("store")
+            .expect("wxa kept");
+        assert_eq!(kept.user_name.as_deref(), Some("gh_wxa"));
+
+        // Its pushes, at its message URL: answered by the handler, the
+        // reply encrypted with the component's key.
+        let run = file(
+            &url,
+            &["--to", "gh_wxa", "text", "hi", "--authorizer", "wxa"],
+        );
+        let out = run.ok();
+        let header = format!(
+            "WeChat → {} (component {COMPONENT_APPID}, authorizer wxa, secure mode, user \
+             o_sim_user → account gh_wxa)",
+            p.server.url_for("/wechat/open/wxa")
+        );
+        assert!(out.contains(&header), "{run}");
+        assert!(out.contains("text: open_platform|wxa|hi"), "{run}");
+        assert!(out.contains("MsgSignature verified"), "{run}");
+        let run = flags(
+            &url,
+            &["--authorizer", "wxa", "--to", "gh_wxa", "text", "又"],
+        );
+        assert!(run.ok().contains("text: open_platform|wxa|又"), "{run}");
+        // The handshake, at its message URL.
+        let run = flags(&url, &["--authorizer", "wxa", "verify"]);
+        assert!(run.ok().contains("handshake verified"), "{run}");
+        // Not addressed to the authorizer's gh_ id (the default --to): 403.
+        let run = flags(&url, &["--authorizer", "wxa", "text", "hi"]);
+        assert!(run.failed().stdout.contains("HTTP 403"), "{run}");
+
+        // `updateauthorized` exchanges its new code; `unauthorized` drops
+        // the account, whose pushes are refused again.
+        let code = p.wechat.authorization_code("wxa");
+        let run = flags(
+            &url,
+            &["updateauthorized", "--authorizer", "wxa", "--code", &code],
+        );
+        assert!(run.ok().contains("→ updateauthorized wxa"), "{run}");
+        assert_eq!(p.wechat.calls_to("api_query_auth"), 2);
+        let run = file(&url, &["unauthorized", "--authorizer", "wxa"]);
+        assert!(run.ok().contains("→ unauthorized wxa"), "{run}");
+        assert_eq!(block_on(client.store().authorizer("wxa")), Ok(None));
+        let run = file(
+            &url,
+            &["--authorizer", "wxa", "--to", "gh_wxa", "text", "hi"],
+        );
+        assert!(run.failed().stdout.contains("HTTP 403"), "{run}");
+
+        // The file's plain account is still played as before.
+        let run = file(&url, &["text", "x"]);
+        assert!(run.ok().contains("text: plain|-|x"), "{run}");
+    }
+
+    #[test]
+    fn the_files_paths_and_answers_other_than_success() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let custom = dir.path().join("custom.toml");
+        std::fs::write(
+            &custom,
+            "[open_platform]\nappid = \"wxcomp\"\napp_secret = \"env:SIM_COMPONENT_SECRET\"\n\
+             token = \"env:SIM_COMPONENT_TOKEN\"\naes_key = \"env:SIM_COMPONENT_AES_KEY\"\n\
+             auth_path = \"/wechat\"\nmessage_path = \"/platform/{appid}/push\"\n",
+        )
+        .expect("write custom.toml");
+        let custom = custom.to_str().expect("utf-8 path");
+        // Nothing there: the header shows the file's message path, on
+        // `--url`'s host.
+        let port = closed_port();
+        let closed = format!("http://127.0.0.1:{port}/ignored");
+        let run = sim_run(&[
+            "--url",
+            &closed,
+            "--config",
+            custom,
+            "--authorizer",
+            "wxa",
+            "text",
+            "hi",
+        ]);
+        let want = format!(
+            "WeChat → http://127.0.0.1:{port}/platform/wxa/push (component wxcomp, authorizer wxa,"
+        );
+        assert!(run.failed().stdout.contains(&want), "{run}");
+        assert!(run.stdout.contains("cannot reach"), "{run}");
+        // A file with only a component is played in component mode
+        // without being asked: a push needs its authorizer.
+        let run = sim_run(&["--url", &closed, "--config", custom, "text", "hi"]);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert!(run.stderr.contains("give --authorizer APPID"), "{run}");
+
+        // The file's auth_path; an answer other than `success` fails.
+        let (_bot, url) = fake(|n, _, _| async move {
+            match n {
+                0 => HttpResponse::Ok().body("success"),
+                _ => HttpResponse::Ok().finish(),
+            }
+        });
+        let run = super::sim_env(&url, &["--config", custom, "ticket", "T"], &SECRETS);
+        let out = run.ok();
+        assert!(
+            out.contains(&format!("WeChat → {url} (component wxcomp")),
+            "{run}"
+        );
+        let run = super::sim_env(&url, &["--config", custom, "ticket", "T"], &SECRETS);
+        let out = &run.failed().stdout;
+        assert!(
+            out.contains("✗ WeChat wants `success` as the answer to an authorization event"),
+            "{run}"
+        );
+    }
+
+    #[test]
+    fn parse_decrypts_with_the_components_key() {
+        use wechat_events::crypto::{encrypt, AesKey};
+        let key: AesKey = COMPONENT_KEY.parse().expect("the component's key");
+        let push = "<xml><ToUserName><![CDATA[gh_wxa]]></ToUserName>\
+                    <FromUserName><![CDATA[o_parse]]></FromUserName><CreateTime>1</CreateTime>\
+                    <MsgType><![CDATA[text]]></MsgType><Content><![CDATA[代收]]></Content>\
+                    <MsgId>8</MsgId></xml>";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("push.xml");
+        std::fs::write(
+            &path,
+            format!(
+                "<xml><ToUserName><![CDATA[gh_wxa]]></ToUserName><Encrypt><![CDATA[{}]]></Encrypt></xml>",
+                encrypt(&key, COMPONENT_APPID, push)
+            ),
+        )
+        .expect("write push.xml");
+        let path = path.to_str().expect("utf-8 path");
+        let url = format!("http://127.0.0.1:{}/wechat", closed_port());
+        assert!(flags(&url, &["parse", path]).ok().contains("代收"));
+        assert!(file(&url, &["--authorizer", "wxa", "parse", path])
+            .ok()
+            .contains("代收"));
+    }
+
+    #[test]
+    fn component_usage_errors_exit_2() {
+        let url = format!("http://127.0.0.1:{}/wechat", closed_port());
+        let usage = |args: &[&str], want: &[&str]| {
+            let run = sim_run(args);
+            assert_eq!(run.code, Some(2), "{args:?}\n{run}");
+            assert!(run.stdout.is_empty(), "{args:?}: nothing sent\n{run}");
+            for want in want {
+                assert!(run.stderr.contains(want), "{args:?}: want {want:?}\n{run}");
+            }
+        };
+        let accounts = super::ACCOUNTS;
+        let mut component = vec![
+            "--url",
+            url.as_str(),
+            "--component-appid",
+            COMPONENT_APPID,
+            "--token",
+            COMPONENT_TOKEN,
+            "--aes-key",
+            COMPONENT_KEY,
+        ];
+        // Component mode needed.
+        usage(
+            &["--url", &url, "--authorizer", "wxa", "text", "x"],
+            &[
+                "--authorizer names an account that authorized a third-party platform",
+                "--component-appid APPID",
+                "[open_platform]",
+            ],
+        );
+        usage(
+            &["--url", &url, "ticket", "T"],
+            &[
+                "`ticket` sends a third-party platform's authorization event",
+                "--component-appid APPID",
+            ],
+        );
+        usage(
+            &["--url", &url, "unauthorized", "--authorizer", "wxa"],
+            &["--authorizer names an account"],
+        );
+        usage(
+            &["--url", &url, "--config", accounts, "ticket", "T"],
+            &["has no [open_platform] table: `ticket` needs a third-party platform's"],
+        );
+        usage(
+            &[
+                "--url",
+                &url,
+                "--config",
+                accounts,
+                "--authorizer",
+                "wxa",
+                "text",
+                "x",
+            ],
+            &["has no [open_platform] table: --authorizer needs"],
+        );
+        usage(
+            &[
+                "--url",
+                &url,
+                "--config",
+                FILE,
+                "--account",
+                "plain",
+                "ticket",
+                "T",
+            ],
+            &[
+                "--account plain names an account of an accounts file",
+                "drop --account",
+            ],
+        );
+        let mut with_account = component.clone();
+        with_account.extend(["--account", "plain", "ticket", "T"]);
+        usage(
+            &with_account,
+            &["--account plain names an account of an accounts file, but in component mode"],
+        );
+        usage(
+            &["--url", &url, "--config", FILE, "--component-appid", "wxother", "ticket", "T"],
+            &[&format!("--component-appid wxother is not the component of {FILE}, whose [open_platform] appid is {COMPONENT_APPID}")],
+        );
+        usage(
+            &[
+                "--url", &url, "--config", FILE, "--token", "x", "ticket", "T",
+            ],
+            &["drop --token"],
+        );
+        // The flags: a key, and no account's AppID or compatible mode.
+        usage(
+            &[
+                "--url",
+                &url,
+                "--component-appid",
+                COMPONENT_APPID,
+                "ticket",
+                "T",
+            ],
+            &["--component-appid needs --aes-key"],
+        );
+        let mut with_appid = component.clone();
+        with_appid.extend(["--appid", "wxa", "--compatible", "ticket", "T"]);
+        usage(&with_appid, &["drop --appid, --compatible"]);
+        // The authorizer: needed by pushes and account events, not by the
+        // ticket; an AppID.
+        let with = |extra: &[&'static str]| {
+            let mut all = component.clone();
+            all.extend_from_slice(extra);
+            all
+        };
+        usage(
+            &with(&["text", "x"]),
+            &["give --authorizer APPID (and --to"],
+        );
+        usage(&with(&["verify"]), &["give --authorizer APPID"]);
+        usage(
+            &with(&["authorized", "--code", "C"]),
+            &["`authorized` is about an account that authorized the component: give --authorizer APPID"],
+        );
+        usage(
+            &with(&["unauthorized"]),
+            &["`unauthorized` is about an account"],
+        );
+        usage(
+            &with(&["ticket", "T", "--authorizer", "wxa"]),
+            &["`ticket` is the component's own event, about no account: drop --authorizer"],
+        );
+        usage(
+            &with(&["--authorizer", "wx/a", "text", "x"]),
+            &["--authorizer \"wx/a\" is not an AppID"],
+        );
+        // clap's own: `authorized` without its code.
+        component.extend(["--authorizer", "wxa", "authorized"]);
+        let run = sim_run(&component);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert!(run.stderr.contains("--code"), "{run}");
+    }
+}
+
 // ---- wechat-admin: the API around the pushes, against the API stand-in ----
 
 mod admin {

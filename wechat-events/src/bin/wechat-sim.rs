@@ -20,11 +20,31 @@
 //! host. The file is read the way the server reads it, `env:VAR` secrets
 //! included, so the same file (and the same variables) serve both.
 //!
+//! It also plays WeChat for a third-party platform (a "component", see
+//! `wechat_events::component`): with `--component-appid APPID` (its token
+//! and key from `--token`, `--aes-key`), or with `--config FILE` whose
+//! `[open_platform]` table it reads, every push is signed with the
+//! component's token and encrypted with its key for its AppID. `ticket`,
+//! `authorized`, `updateauthorized` and `unauthorized` send authorization
+//! events to the authorization URL (`/wechat/open/auth`, or the file's
+//! `auth_path`), which must answer `success`; every other command, given
+//! `--authorizer APPID`, sends that account's push to its message URL
+//! (`/wechat/open/APPID`, or the file's `message_path`). Both paths replace
+//! `--url`'s. The server checks a push's `ToUserName` against the gh_ id
+//! the authorizer's authorization gave it, so give `--to gh_…`.
+//!
+//! ```text
+//! wechat-sim --component-appid wx… --token T --aes-key K ticket TICKET
+//! wechat-sim --config accounts.toml authorized --authorizer wxa… --code CODE
+//! wechat-sim --config accounts.toml --authorizer wxa… --to gh_… text 你好
+//! ```
+//!
 //! Exit status: 0 when every answer is one WeChat accepts; 1 when an answer
 //! is not (status other than 200, later than 5 s, an encrypted reply whose
-//! signature does not verify, a malformed reply) or no answer came; 2 for
-//! usage errors (an accounts file that does not load among them), and for
-//! `parse` of a document that is not a push.
+//! signature does not verify, a malformed reply, an authorization event not
+//! answered `success`) or no answer came; 2 for usage errors (an accounts
+//! file that does not load among them), and for `parse` of a document that
+//! is not a push.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,6 +55,7 @@ use base64::Engine as _;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use wechat_events::accounts::Accounts;
+use wechat_events::component::{DEFAULT_AUTH_PATH, DEFAULT_MESSAGE_PATH};
 use wechat_events::config::ConfigError;
 use wechat_events::crypto::AesKey;
 use wechat_events::testing::{
@@ -47,21 +68,40 @@ use wechat_events::Mode;
 #[derive(Debug, Parser)]
 #[command(name = "wechat-sim", version)]
 struct Cli {
-    /// The bot's push URL (plain http). With --config only its scheme, host
-    /// and port count: the path is the account's.
+    /// The bot's push URL (plain http). With --config or
+    /// --component-appid only its scheme, host and port count: the path is
+    /// the account's, or the component's authorization or message path.
     #[arg(long, default_value = "http://127.0.0.1:8080/wechat")]
     url: String,
     /// An accounts file (as the server's WECHAT_CONFIG names): play WeChat
     /// for its account --account, with that account's token, mode, AppID,
-    /// keys and path. Replaces --token, --aes-key, --appid and --compatible.
+    /// keys and path; in component mode (--authorizer, an authorization
+    /// event, --component-appid, or a file with only [open_platform]) for
+    /// its [open_platform] component, at its auth_path and message_path.
+    /// Replaces --token, --aes-key, --appid and --compatible.
     /// WECHAT_CONFIG itself is not read: give the file here.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// With --config: the account's name in the file (`name = "..."`);
     /// may be left out when the file has one account. The account's WeChat
-    /// id (ToUserName) is --to.
+    /// id (ToUserName) is --to. Not in component mode.
     #[arg(long, value_name = "NAME")]
     account: Option<String>,
+    /// Component mode: play WeChat for the third-party platform APPID,
+    /// whose token and EncodingAESKey are --token and --aes-key (pushes are
+    /// always encrypted, for the component's AppID). With --config the
+    /// component is the file's [open_platform] table: this may be left out,
+    /// or must be its appid.
+    #[arg(long, value_name = "APPID")]
+    component_appid: Option<String>,
+    /// Component mode: the account (its AppID) that authorized the
+    /// component. Ordinary pushes go to its message URL
+    /// (/wechat/open/APPID, or the file's message_path); the server checks
+    /// their ToUserName against the account's gh_ id, so give --to gh_….
+    /// Also names the account of authorized, updateauthorized and
+    /// unauthorized.
+    #[arg(long, value_name = "APPID", global = true)]
+    authorizer: Option<String>,
     /// The token configured in the WeChat console; the default is the
     /// quickstart's development token.
     #[arg(
@@ -81,10 +121,12 @@ struct Cli {
     #[arg(long)]
     compatible: bool,
     /// The user's OpenID (FromUserName and openid).
-    #[arg(long, default_value = DEFAULT_OPENID)]
+    #[arg(long, default_value = DEFAULT_OPENID, global = true)]
     from: String,
-    /// The account's original id (ToUserName).
-    #[arg(long, default_value = DEFAULT_ACCOUNT)]
+    /// The account's original id (ToUserName). With --authorizer, the
+    /// server refuses (403) a push whose ToUserName is not the authorizer's
+    /// gh_ id: give it here.
+    #[arg(long, default_value = DEFAULT_ACCOUNT, global = true)]
     to: String,
     /// Print the raw XML sent and received.
     #[arg(long)]
@@ -270,6 +312,51 @@ enum Command {
     },
     /// The six sample events (subscribe, subscribe by QR code, SCAN, LOCATION, CLICK, VIEW) and a text message, as a transcript.
     Tour,
+    /// Component mode: WeChat's component_verify_ticket (pushed every 10
+    /// minutes), to the authorization URL.
+    Ticket {
+        /// ComponentVerifyTicket.
+        ticket: String,
+    },
+    /// Component mode: the account --authorizer authorized the component
+    /// (an authorization event, to the authorization URL).
+    Authorized(Authorization),
+    /// Component mode: the account --authorizer changed what it authorized.
+    Updateauthorized(Authorization),
+    /// Component mode: the account --authorizer withdrew its authorization.
+    Unauthorized,
+}
+
+/// The fields of `authorized` and `updateauthorized`.
+#[derive(Debug, clap::Args)]
+struct Authorization {
+    /// AuthorizationCode: what the server exchanges with api_query_auth.
+    #[arg(long)]
+    code: String,
+    /// PreAuthCode: the pre-authorization code the account used.
+    #[arg(long, value_name = "CODE")]
+    pre_auth_code: Option<String>,
+}
+
+impl Command {
+    /// The authorization event's `InfoType`, if the command sends one.
+    fn info_type(&self) -> Option<&'static str> {
+        match self {
+            Command::Ticket { .. } => Some("component_verify_ticket"),
+            Command::Authorized(_) => Some("authorized"),
+            Command::Updateauthorized(_) => Some("updateauthorized"),
+            Command::Unauthorized => Some("unauthorized"),
+            _ => None,
+        }
+    }
+
+    /// The subcommand as typed, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Ticket { .. } => "ticket",
+            other => other.info_type().unwrap_or("this command"),
+        }
+    }
 }
 
 /// The three `pic_*` menu events.
@@ -355,13 +442,68 @@ enum CliError {
     )]
     EncryptedForPlainAccount(String),
     #[error(
-        "--url {url}: {source}; with --config, give a URL such as http://127.0.0.1:8080 (its \
-         path becomes the account's)"
+        "--url {url}: {source}; with --config or --component-appid, give a URL such as \
+         http://127.0.0.1:8080 (its path becomes the account's, or the component's)"
     )]
     Url {
         url: String,
         source: url::ParseError,
     },
+    #[error(
+        "--authorizer names an account that authorized a third-party platform: give the \
+         platform with --component-appid APPID (its token and key with --token, --aes-key), or \
+         --config FILE with an [open_platform] table"
+    )]
+    AuthorizerWithoutComponent,
+    #[error(
+        "`{0}` sends a third-party platform's authorization event: give the platform with \
+         --component-appid APPID (its token and key with --token, --aes-key), or --config FILE \
+         with an [open_platform] table"
+    )]
+    EventWithoutComponent(&'static str),
+    #[error(
+        "{file} has no [open_platform] table: {why} needs a third-party platform's AppID, token \
+         and key"
+    )]
+    NoOpenPlatform { file: String, why: String },
+    #[error(
+        "--account {0} names an account of an accounts file, but in component mode the \
+         simulator plays WeChat for a third-party platform (--component-appid, or the file's \
+         [open_platform]): drop --account (the account that authorized the component is \
+         --authorizer)"
+    )]
+    AccountInComponentMode(String),
+    #[error(
+        "--component-appid {given} is not the component of {file}, whose [open_platform] appid \
+         is {appid} (with --config, --component-appid may be left out)"
+    )]
+    OtherComponent {
+        given: String,
+        file: String,
+        appid: String,
+    },
+    #[error(
+        "--component-appid needs --aes-key (WECHAT_AES_KEY): a third-party platform's pushes \
+         are always encrypted, with its EncodingAESKey"
+    )]
+    ComponentWithoutKey,
+    #[error(
+        "--component-appid: a third-party platform's pushes are encrypted for its own AppID, in \
+         secure mode: {}",
+        beside_config(.0)
+    )]
+    BesideComponent(Vec<&'static str>),
+    #[error(
+        "a third-party platform's pushes go to the message URL of an account that authorized \
+         it: give --authorizer APPID (and --to, that account's gh_ id)"
+    )]
+    AuthorizerNeeded,
+    #[error("`{0}` is about an account that authorized the component: give --authorizer APPID")]
+    EventNeedsAuthorizer(&'static str),
+    #[error("`ticket` is the component's own event, about no account: drop --authorizer")]
+    TicketWithAuthorizer,
+    #[error("--authorizer {0:?} is not an AppID (letters and digits, such as wx0123456789abcdef)")]
+    BadAuthorizer(String),
 }
 
 impl CliError {
@@ -382,7 +524,18 @@ impl CliError {
             | CliError::AccountNeeded { .. }
             | CliError::UnknownAccount { .. }
             | CliError::EncryptedForPlainAccount(_)
-            | CliError::Url { .. } => ExitCode::from(2),
+            | CliError::Url { .. }
+            | CliError::AuthorizerWithoutComponent
+            | CliError::EventWithoutComponent(_)
+            | CliError::NoOpenPlatform { .. }
+            | CliError::AccountInComponentMode(_)
+            | CliError::OtherComponent { .. }
+            | CliError::ComponentWithoutKey
+            | CliError::BesideComponent(_)
+            | CliError::AuthorizerNeeded
+            | CliError::EventNeedsAuthorizer(_)
+            | CliError::TicketWithAuthorizer
+            | CliError::BadAuthorizer(_) => ExitCode::from(2),
         }
     }
 }
@@ -446,6 +599,22 @@ struct Identity {
     secure: Option<Secure>,
     /// The account's name, when the identity is an accounts file's.
     account: Option<String>,
+    /// In component mode: the third-party platform.
+    component: Option<Component>,
+}
+
+/// A third-party platform the simulator plays WeChat for.
+struct Component {
+    appid: String,
+    /// The authorizer pushes are for (`--authorizer`).
+    authorizer: Option<String>,
+}
+
+/// A third-party platform's two paths.
+struct ComponentPaths<'a> {
+    auth: &'a str,
+    /// With `{appid}`.
+    message: &'a str,
 }
 
 /// Secure or compatible mode.
@@ -468,15 +637,19 @@ impl Identity {
     }
 
     fn from_flags(cli: &Cli) -> Result<Identity, CliError> {
-        if let Some(name) = &cli.account {
-            return Err(CliError::AccountWithoutConfig(name.clone()));
+        let component = present(&cli.component_appid);
+        match (&cli.account, component) {
+            (Some(name), Some(_)) => return Err(CliError::AccountInComponentMode(name.clone())),
+            (Some(name), None) => return Err(CliError::AccountWithoutConfig(name.clone())),
+            (None, Some(appid)) => return Identity::component_from_flags(cli, appid),
+            (None, None) => {}
         }
-        let present = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        if cli.authorizer.is_some() {
+            return Err(CliError::AuthorizerWithoutComponent);
+        }
+        if cli.command.info_type().is_some() {
+            return Err(CliError::EventWithoutComponent(cli.command.name()));
+        }
         let secure = match (present(&cli.aes_key), present(&cli.appid)) {
             (Some(key), Some(appid)) => Some(Secure {
                 appid,
@@ -493,6 +666,42 @@ impl Identity {
             token: cli.token.trim().to_owned(),
             secure,
             account: None,
+            component: None,
+        })
+    }
+
+    /// `--component-appid APPID` with `--token` and `--aes-key`, at the
+    /// default paths.
+    fn component_from_flags(cli: &Cli, appid: String) -> Result<Identity, CliError> {
+        let beside: Vec<&'static str> = cli
+            .identity_given
+            .iter()
+            .copied()
+            .filter(|g| matches!(*g, "--appid" | "WECHAT_APPID" | "--compatible"))
+            .collect();
+        if !beside.is_empty() {
+            return Err(CliError::BesideComponent(beside));
+        }
+        let key = present(&cli.aes_key).ok_or(CliError::ComponentWithoutKey)?;
+        let key =
+            AesKey::from_encoding_aes_key(&key).map_err(|e| CliError::Key(SimError::Key(e)))?;
+        let paths = ComponentPaths {
+            auth: DEFAULT_AUTH_PATH,
+            message: DEFAULT_MESSAGE_PATH,
+        };
+        Ok(Identity {
+            url: component_url(cli, &paths)?,
+            token: cli.token.trim().to_owned(),
+            secure: Some(Secure {
+                appid: appid.clone(),
+                keys: vec![key],
+                compatible: false,
+            }),
+            account: None,
+            component: Some(Component {
+                appid,
+                authorizer: present(&cli.authorizer),
+            }),
         })
     }
 
@@ -511,6 +720,55 @@ impl Identity {
         let origin = file.display().to_string();
         let accounts = Accounts::from_toml(&text, &origin, |v| std::env::var(v).ok())
             .map_err(CliError::Config)?;
+        // Component mode: asked for, or the file's only identity.
+        let why = match (&cli.component_appid, &cli.authorizer) {
+            (Some(_), _) => Some("--component-appid".to_owned()),
+            (None, Some(_)) => Some("--authorizer".to_owned()),
+            (None, None) => cli
+                .command
+                .info_type()
+                .map(|_| format!("`{}`", cli.command.name())),
+        };
+        let only_component = accounts.configs().is_empty() && accounts.open_platform().is_some();
+        if why.is_some() || (only_component && cli.account.is_none()) {
+            if let Some(name) = &cli.account {
+                return Err(CliError::AccountInComponentMode(name.clone()));
+            }
+            let Some(platform) = accounts.open_platform() else {
+                return Err(CliError::NoOpenPlatform {
+                    file: origin,
+                    why: why.unwrap_or_default(),
+                });
+            };
+            if let Some(given) = present(&cli.component_appid) {
+                if given != platform.appid() {
+                    return Err(CliError::OtherComponent {
+                        given,
+                        file: origin,
+                        appid: platform.appid().to_owned(),
+                    });
+                }
+            }
+            let paths = ComponentPaths {
+                auth: platform.auth_path(),
+                message: platform.message_path(),
+            };
+            let config = platform.config();
+            return Ok(Identity {
+                url: component_url(cli, &paths)?,
+                token: config.token().to_owned(),
+                secure: config.keys().map(|keys| Secure {
+                    appid: keys.appid().to_owned(),
+                    keys: keys.all().cloned().collect(),
+                    compatible: false,
+                }),
+                account: None,
+                component: Some(Component {
+                    appid: platform.appid().to_owned(),
+                    authorizer: present(&cli.authorizer),
+                }),
+            });
+        }
         let names = || accounts.names().map(str::to_owned).collect::<Vec<_>>();
         let config = match (&cli.account, accounts.configs()) {
             (None, [only]) => only,
@@ -527,21 +785,17 @@ impl Identity {
                 names: names(),
             })?,
         };
-        let mut url = url::Url::parse(&cli.url).map_err(|source| CliError::Url {
-            url: cli.url.clone(),
-            source,
-        })?;
-        url.set_path(config.path());
         let secure = config.keys().map(|keys| Secure {
             appid: keys.appid().to_owned(),
             keys: keys.all().cloned().collect(),
             compatible: config.mode() == Mode::Compatible,
         });
         Ok(Identity {
-            url: url.into(),
+            url: with_path(&cli.url, config.path())?,
             token: config.token().to_owned(),
             secure,
             account: Some(config.name().to_owned()),
+            component: None,
         })
     }
 
@@ -554,6 +808,48 @@ impl Identity {
             Some(_) => "secure mode",
         }
     }
+}
+
+/// A flag's value, trimmed, when it is not blank.
+fn present(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// `url` with its path replaced by `path`.
+fn with_path(url: &str, path: &str) -> Result<String, CliError> {
+    let mut parsed = url::Url::parse(url).map_err(|source| CliError::Url {
+        url: url.to_owned(),
+        source,
+    })?;
+    parsed.set_path(path);
+    Ok(parsed.into())
+}
+
+/// Where the command goes in component mode: an authorization event to
+/// the authorization path, a push to `--authorizer`'s message path
+/// (`parse` sends nothing: `--url` as given).
+fn component_url(cli: &Cli, paths: &ComponentPaths<'_>) -> Result<String, CliError> {
+    let authorizer = match cli.authorizer.as_deref().map(str::trim) {
+        Some(appid) if appid.is_empty() || !appid.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+            return Err(CliError::BadAuthorizer(appid.to_owned()))
+        }
+        other => other,
+    };
+    let path = match (&cli.command, authorizer) {
+        (Command::Parse { .. }, _) => return Ok(cli.url.clone()),
+        (Command::Ticket { .. }, Some(_)) => return Err(CliError::TicketWithAuthorizer),
+        (Command::Ticket { .. }, None) => paths.auth.to_owned(),
+        (command, None) if command.info_type().is_some() => {
+            return Err(CliError::EventNeedsAuthorizer(command.name()))
+        }
+        (command, Some(_)) if command.info_type().is_some() => paths.auth.to_owned(),
+        (_, None) => return Err(CliError::AuthorizerNeeded),
+        (_, Some(appid)) => paths.message.replace("{appid}", appid),
+    };
+    with_path(&cli.url, &path)
 }
 
 /// The name most like `wanted`, if one is close (Jaro-Winkler similarity
@@ -617,24 +913,49 @@ fn parse(cli: &Cli, file: Option<&PathBuf>) -> Result<(), CliError> {
 fn run(cli: Cli) -> Result<bool, CliError> {
     let identity = Identity::of(&cli)?;
     let sim = simulator(&cli, &identity)?;
-    let pushes = pushes(&cli.command)?;
+    let outgoing = outgoing(&cli.command, identity.component.as_ref())?;
     let runtime = actix_rt::System::new();
     Ok(runtime.block_on(async {
         let account = match &identity.account {
             Some(name) => format!("account {name:?}, "),
             None => String::new(),
         };
-        println!(
-            "WeChat → {} ({account}{}, user {} → account {})",
-            identity.url,
-            identity.mode(),
-            cli.from,
-            cli.to
-        );
-        let Some(pushes) = pushes else {
-            return exchange(&cli, &identity, &sim, &sim.prepare_handshake(), "")
-                .await
-                .0;
+        match (&identity.component, &outgoing) {
+            (Some(component), Outgoing::AuthEvent { .. }) => println!(
+                "WeChat → {} (component {}, authorization event, {})",
+                identity.url,
+                component.appid,
+                identity.mode()
+            ),
+            (Some(component), _) => println!(
+                "WeChat → {} (component {}, authorizer {}, {}, user {} → account {})",
+                identity.url,
+                component.appid,
+                component.authorizer.as_deref().unwrap_or("-"),
+                identity.mode(),
+                cli.from,
+                cli.to
+            ),
+            (None, _) => println!(
+                "WeChat → {} ({account}{}, user {} → account {})",
+                identity.url,
+                identity.mode(),
+                cli.from,
+                cli.to
+            ),
+        }
+        let pushes = match &outgoing {
+            Outgoing::Handshake => {
+                let prepared = sim.prepare_handshake();
+                return exchange(&cli, &identity, &sim, &prepared, "", None).await.0;
+            }
+            Outgoing::AuthEvent { push, description } => {
+                let prepared = sim.prepare(push);
+                return exchange(&cli, &identity, &sim, &prepared, "", Some(description))
+                    .await
+                    .0;
+            }
+            Outgoing::Pushes(pushes) => pushes,
         };
         let total = pushes.len();
         let mut good = 0;
@@ -646,7 +967,7 @@ fn run(cli: Cli) -> Result<bool, CliError> {
                 String::new()
             };
             let (accepted, mut text) =
-                exchange(&cli, &identity, &sim, &sim.prepare(push), &step).await;
+                exchange(&cli, &identity, &sim, &sim.prepare(push), &step, None).await;
             let mut all = accepted;
             // --drain: ask for what waits until nothing does.
             let mut asked = 0;
@@ -656,7 +977,8 @@ fn run(cli: Cli) -> Result<bool, CliError> {
                 println!();
                 let more = SimPush::text(cli.continue_keyword.clone());
                 let step = format!("{step}[{} {asked}] ", cli.continue_keyword);
-                (all, text) = exchange(&cli, &identity, &sim, &sim.prepare(&more), &step).await;
+                (all, text) =
+                    exchange(&cli, &identity, &sim, &sim.prepare(&more), &step, None).await;
             }
             if all {
                 good += 1;
@@ -697,11 +1019,27 @@ fn simulator(cli: &Cli, identity: &Identity) -> Result<Simulator, CliError> {
     Ok(sim)
 }
 
-/// The pushes a command sends; `None` for the handshake.
-fn pushes(command: &Command) -> Result<Option<Vec<SimPush>>, CliError> {
+/// What a command sends.
+enum Outgoing {
+    /// The GET handshake.
+    Handshake,
+    /// Pushes, answered as WeChat reads answers.
+    Pushes(Vec<SimPush>),
+    /// A third-party platform's authorization event, to be answered
+    /// `success`; `description` says what it is (without its secrets).
+    AuthEvent { push: SimPush, description: String },
+}
+
+/// What `command` sends (as `component`, for its authorization events).
+fn outgoing(command: &Command, component: Option<&Component>) -> Result<Outgoing, CliError> {
+    if let Some(info_type) = command.info_type() {
+        let component = component.ok_or_else(|| CliError::EventWithoutComponent(command.name()))?;
+        return auth_event(command, info_type, component)
+            .map(|(push, description)| Outgoing::AuthEvent { push, description });
+    }
     let push = match command {
-        Command::Verify => return Ok(None),
-        Command::Tour => return Ok(Some(tour())),
+        Command::Verify => return Ok(Outgoing::Handshake),
+        Command::Tour => return Ok(Outgoing::Pushes(tour())),
         Command::Subscribe { scene: None } => SimPush::subscribe(),
         Command::Subscribe { scene: Some(s) } => SimPush::subscribe_scene(s),
         Command::Unsubscribe => SimPush::unsubscribe(),
@@ -762,8 +1100,64 @@ fn pushes(command: &Command) -> Result<Option<Vec<SimPush>>, CliError> {
         } => SimPush::location_select(key, *lat, *lng, *scale, label, poiname),
         Command::Parse { .. } => unreachable!("parse sends nothing"),
         Command::Raw { file } => SimPush::raw(read(file)?),
+        Command::Ticket { .. }
+        | Command::Authorized(_)
+        | Command::Updateauthorized(_)
+        | Command::Unauthorized => unreachable!("authorization events are built above"),
     };
-    Ok(Some(vec![push]))
+    Ok(Outgoing::Pushes(vec![push]))
+}
+
+/// The authorization event `command` sends (protocol.md §9): the
+/// decrypted document WeChat POSTs to the authorization URL, and its
+/// description.
+fn auth_event(
+    command: &Command,
+    info_type: &str,
+    component: &Component,
+) -> Result<(SimPush, String), CliError> {
+    use wechat_events::xml::{cdata_element, number_element};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .try_into()
+        .unwrap_or(i64::MAX);
+    let mut xml = String::from("<xml>");
+    cdata_element(&mut xml, "AppId", &component.appid);
+    number_element(&mut xml, "CreateTime", now);
+    cdata_element(&mut xml, "InfoType", info_type);
+    let authorizer = || {
+        component
+            .authorizer
+            .as_deref()
+            .map(str::trim)
+            .ok_or(CliError::EventNeedsAuthorizer(command.name()))
+    };
+    let description = match command {
+        Command::Ticket { ticket } => {
+            cdata_element(&mut xml, "ComponentVerifyTicket", ticket);
+            info_type.to_owned()
+        }
+        Command::Authorized(auth) | Command::Updateauthorized(auth) => {
+            let authorizer = authorizer()?;
+            cdata_element(&mut xml, "AuthorizerAppid", authorizer);
+            cdata_element(&mut xml, "AuthorizationCode", &auth.code);
+            // WeChat's codes last an hour.
+            number_element(&mut xml, "AuthorizationCodeExpiredTime", now + 3600);
+            if let Some(pre_auth_code) = &auth.pre_auth_code {
+                cdata_element(&mut xml, "PreAuthCode", pre_auth_code);
+            }
+            format!("{info_type} {authorizer}")
+        }
+        Command::Unauthorized => {
+            let authorizer = authorizer()?;
+            cdata_element(&mut xml, "AuthorizerAppid", authorizer);
+            format!("{info_type} {authorizer}")
+        }
+        _ => unreachable!("not an authorization event"),
+    };
+    xml.push_str("</xml>");
+    Ok((SimPush::raw(xml), description))
 }
 
 fn read(path: &PathBuf) -> Result<String, CliError> {
@@ -809,10 +1203,11 @@ async fn exchange(
     sim: &Simulator,
     prepared: &Prepared,
     step: &str,
+    auth_event: Option<&str>,
 ) -> (bool, Option<String>) {
     println!(
         "{step}→ {}{}",
-        prepared.description(),
+        auth_event.unwrap_or(prepared.description()),
         if prepared.is_encrypted() {
             " (encrypted)"
         } else {
@@ -838,7 +1233,10 @@ async fn exchange(
         sim.deliver(identity.url.as_str(), prepared).await
     };
     match delivered {
-        Ok(response) => (report(cli, &response), response.text().map(str::to_owned)),
+        Ok(response) => (
+            report(cli, &response, auth_event.is_some()),
+            response.text().map(str::to_owned),
+        ),
         Err(e) => {
             println!("✗ {e}");
             (false, None)
@@ -846,7 +1244,9 @@ async fn exchange(
     }
 }
 
-fn report(cli: &Cli, response: &Response) -> bool {
+/// Prints the answer; whether WeChat would accept it (an authorization
+/// event must be answered `success`).
+fn report(cli: &Cli, response: &Response, auth_event: bool) -> bool {
     println!("← {} in {}", response.status, elapsed(response.elapsed));
     if cli.xml {
         println!("  received: {}", response.body_text());
@@ -857,6 +1257,15 @@ fn report(cli: &Cli, response: &Response) -> bool {
         }
     }
     match response.check() {
+        Ok(Answer::Success) if auth_event => {
+            println!("  success");
+            true
+        }
+        Ok(answer) if auth_event => {
+            println!("  {answer}");
+            println!("✗ WeChat wants `success` as the answer to an authorization event");
+            false
+        }
         Ok(answer) => {
             println!("  {answer}");
             true
