@@ -58,6 +58,9 @@
 //! | `dedup_ttl_s` | `WECHAT_DEDUP_TTL_S` | how long outcomes are kept for retries |
 //! | `dedup_capacity` | `WECHAT_DEDUP_CAPACITY` | memory for remembered outcomes, KiB |
 //! | `handler_timeout_s` | `WECHAT_HANDLER_TIMEOUT_S` | when a running handler is cancelled |
+//! | `continue_keyword` | `WECHAT_CONTINUE_KEYWORD` | the text that asks for the next part of a long reply |
+//! | `continue_hint` | `WECHAT_CONTINUE_HINT` | the line ending a part when the rest waits for the user |
+//! | `api_part_hint` | `WECHAT_API_PART_HINT` | the line ending a part when the API carries the rest |
 //!
 //! The environment's server and behaviour variables stay the defaults of
 //! the server and every account, the file winning where both are given.
@@ -348,6 +351,15 @@ impl Accounts {
             }
             if let Some(s) = account.handler_timeout_s {
                 b = b.handler_timeout(Duration::from_secs(s));
+            }
+            if let Some(keyword) = account.continue_keyword {
+                b = b.continue_keyword(keyword);
+            }
+            if let Some(hint) = account.continue_hint {
+                b = b.continue_hint(hint);
+            }
+            if let Some(hint) = account.api_part_hint {
+                b = b.api_part_hint(hint);
             }
             let config = b
                 .build()
@@ -795,6 +807,9 @@ struct AccountFile {
     dedup_ttl_s: Option<u64>,
     dedup_capacity: Option<u64>,
     handler_timeout_s: Option<u64>,
+    continue_keyword: Option<String>,
+    continue_hint: Option<String>,
+    api_part_hint: Option<String>,
 }
 
 /// One [`WechatService`] per account, mounted together with
@@ -1138,6 +1153,7 @@ mod tests {
         aes_key = "env:NEWS_KEY"
         deadline_ms = 3000
         replay_window_s = 0
+        continue_keyword = "更多"
     "#;
 
     #[test]
@@ -1170,6 +1186,8 @@ mod tests {
         assert_eq!(news.store_account(), "wxnews");
         assert_eq!(news.deadline(), Duration::from_millis(3000));
         assert_eq!(news.replay_window(), None);
+        assert_eq!(news.continue_keyword(), "更多");
+        assert_eq!(shop.continue_keyword(), "继续");
         assert_eq!(news.redis_prefix(), "bots");
     }
 
