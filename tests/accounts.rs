@@ -496,6 +496,11 @@ mod open_platform {
             let seen = hooked.clone();
             let services = WechatAccounts::builder(accounts(&wechat))
                 .only(router)
+                // Routes for the platform's accounts only.
+                .account_router(
+                    "open_platform",
+                    Router::new().keyword_reply("平台", Reply::text("platform only")),
+                )
                 .on_auth_event(move |event| {
                     let seen = seen.clone();
                     async move {
@@ -622,6 +627,9 @@ mod open_platform {
             answer.text(),
             Some(format!("open_platform|{AUTHORIZER}|hi").as_str())
         );
+        // Routes scoped to the platform answer its accounts, not the others.
+        let answer = p.push(AUTHORIZER, &gh, SimPush::text("平台")).await;
+        assert_eq!(answer.text(), Some("platform only"));
         // Its handlers' ApiClient is the authorizer's.
         let answer = p.push(AUTHORIZER, &gh, SimPush::text("api")).await;
         assert_eq!(answer.text(), Some(AUTHORIZER));
@@ -719,6 +727,14 @@ mod open_platform {
             .await
             .expect("answered");
         assert_eq!(answer.text(), Some("shop|-|x"));
+        let answer = Simulator::for_config(shop)
+            .send(
+                p.server.url_for("/wechat/shop").as_str(),
+                &SimPush::text("平台"),
+            )
+            .await
+            .expect("answered");
+        assert_eq!(answer.text(), Some("shop|-|平台"));
         p.server.stop().await;
     }
 
