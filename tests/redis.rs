@@ -2428,3 +2428,44 @@ async fn a_platforms_ticket_authorizers_and_tokens_are_shared_through_redis() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The users' customer-service quotas are counted together by every
+/// instance: what one grants another sees, what one takes another cannot.
+#[actix_rt::test]
+async fn customer_service_quotas_are_counted_by_every_instance_together() {
+    use wechat_events::quota::{Interaction, Quotas};
+    let Some(redis) = TestRedis::shared().await else {
+        return;
+    };
+    let (a, b) = (
+        Quotas::shared(&redis.backend(), "wxquota"),
+        Quotas::shared(&redis.backend(), "wxquota"),
+    );
+    let minute = tokio::time::Instant::now() + Duration::from_secs(60);
+    a.grant("oUser", Interaction::new("click-1", 3, minute))
+        .await;
+    // The same interaction granted again (another instance's retry) counts once.
+    b.grant("oUser", Interaction::new("click-1", 3, minute))
+        .await;
+    assert_eq!(b.available("oUser").await, 3);
+    assert!(b.take("oUser").await && a.take("oUser").await && b.take("oUser").await);
+    assert!(!a.take("oUser").await, "a fourth message does not fit");
+    a.give_back("oUser").await;
+    assert_eq!(b.available("oUser").await, 1);
+    b.exhaust("oUser").await;
+    assert_eq!(a.available("oUser").await, 0);
+    // Another user, another account: counted apart.
+    assert_eq!(a.available("oOther").await, 0);
+    let other_account = Quotas::shared(&redis.backend(), "wxelse");
+    other_account
+        .grant("oUser", Interaction::new("m1", 5, minute))
+        .await;
+    assert_eq!(other_account.available("oUser").await, 5);
+    assert_eq!(a.available("oUser").await, 0);
+    // One hash per user and account, under the account's tag, expiring
+    // with its last allowance.
+    let key = format!("{{{}:wxquota}}:quota:oUser", redis.prefix);
+    assert!(redis.keys().await.contains(&key));
+    let pttl = redis.pttl(&key).await;
+    assert!((1..=60_000).contains(&pttl), "{pttl}");
+}

@@ -436,6 +436,14 @@ impl Lifecycle {
         self
     }
 
+    /// Counts the customer-service quotas in `quotas` (shared through
+    /// Redis) instead of this instance's memory.
+    #[cfg(all(feature = "api", feature = "redis"))]
+    pub(crate) fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
     /// The tasks to wait for on shutdown.
     pub(crate) fn tasks(&self) -> &TaskTracker {
         &self.tasks
@@ -956,9 +964,9 @@ impl Lifecycle {
         let api = match &self.late {
             Late::Api(client) => {
                 if let Some(interaction) = Interaction::of(push, first_seen) {
-                    self.quotas.grant(openid, interaction);
+                    self.quotas.grant(openid, interaction).await;
                 }
-                (self.quotas.available(openid) > 0).then(|| client.clone())
+                (self.quotas.available(openid).await > 0).then(|| client.clone())
             }
             _ => None,
         };
@@ -1047,13 +1055,14 @@ impl Lifecycle {
             }
             #[cfg(feature = "api")]
             Late::Api(client) => {
-                if let Some(interaction) = Interaction::of(&push, first_seen) {
-                    self.quotas.grant(&push.from_user, interaction);
-                }
+                let interaction = Interaction::of(&push, first_seen);
                 let sender = self.sender(client.clone());
                 let counters = self.counters.clone();
                 self.spawn(
                     async move {
+                        if let Some(interaction) = interaction {
+                            sender.quotas.grant(&push.from_user, interaction).await;
+                        }
                         match sender.send_all(&push.from_user, vec![reply]).await {
                             Sent::All => {
                                 bump(&counters.late_delivered);
@@ -1168,7 +1177,7 @@ impl Sender {
                 Reply::Continued { content } => {
                     // The last message the quota allows ends with the hint
                     // that more waits for the user.
-                    let last = self.quotas.available(openid) <= 1;
+                    let last = self.quotas.available(openid).await <= 1;
                     let hint = match last {
                         true => &self.texts.continue_hint,
                         false => &self.texts.api_hint,
@@ -1189,7 +1198,7 @@ impl Sender {
                 }
                 reply => (reply.clone(), None, reply),
             };
-            if !self.quotas.take(openid) {
+            if !self.quotas.take(openid).await {
                 tracing::info!(
                     openid,
                     waiting = replies.len() + 1,
@@ -1207,8 +1216,8 @@ impl Sender {
                 }
                 Err(error) if not_sent(&error) => {
                     match error.errcode() {
-                        Some(45047 | 45015) => self.quotas.exhaust(openid),
-                        _ => self.quotas.give_back(openid),
+                        Some(45047 | 45015) => self.quotas.exhaust(openid).await,
+                        _ => self.quotas.give_back(openid).await,
                     }
                     tracing::warn!(openid, error = %ErrorChain(&error), waiting = replies.len() + 1, "customer-service API refused a reply; it and those after it wait for the user's next push");
                     replies.push_front(whole);

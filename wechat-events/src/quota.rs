@@ -15,7 +15,12 @@
 //! so an interaction nothing was sent for is not counted: the count errs
 //! toward sending less, and what does not fit waits as a pending reply.
 //!
-//! The counts live in memory, per instance.
+//! The counts live in memory, per instance, or — with Redis
+//! ([`Quotas::shared`]) — in Redis, shared by every instance: one hash per
+//! user, `{P:A}:quota:OPENID`, a field per interaction (`UNTIL_MS:LEFT`,
+//! by the wall clock), kept until its last allowance ends. Each operation
+//! is one script, called only when something is about to be sent through
+//! the API. While Redis is down the instance counts in memory.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -101,15 +106,20 @@ struct Grant {
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 /// let quotas = Quotas::new();
 /// let now = Instant::now();
-/// quotas.grant("oUser", Interaction::new("m1", 3, now + std::time::Duration::from_secs(60)));
-/// assert_eq!(quotas.available("oUser"), 3);
-/// assert!(quotas.take("oUser") && quotas.take("oUser") && quotas.take("oUser"));
-/// assert!(!quotas.take("oUser"), "the fourth does not fit");
+/// quotas.grant("oUser", Interaction::new("m1", 3, now + std::time::Duration::from_secs(60))).await;
+/// assert_eq!(quotas.available("oUser").await, 3);
+/// for _ in 0..3 {
+///     assert!(quotas.take("oUser").await);
+/// }
+/// assert!(!quotas.take("oUser").await, "the fourth does not fit");
 /// # });
 /// ```
 #[derive(Clone)]
 pub struct Quotas {
     users: moka::sync::Cache<String, Arc<Mutex<Vec<Grant>>>, foldhash::fast::RandomState>,
+    /// Where the counts are shared, when they are.
+    #[cfg(feature = "redis")]
+    shared: Option<(crate::redis::RedisBackend, String)>,
 }
 
 impl std::fmt::Debug for Quotas {
@@ -145,7 +155,39 @@ impl Quotas {
                 .max_capacity(MAX_USERS)
                 .time_to_idle(MESSAGE_ALLOWANCE.1)
                 .build_with_hasher(foldhash::fast::RandomState::default()),
+            #[cfg(feature = "redis")]
+            shared: None,
         }
+    }
+
+    /// Counts kept in `backend`, shared by every instance, for the account
+    /// `account` (its [`store_account`](crate::Config::store_account)); in
+    /// memory while Redis is down.
+    #[cfg(feature = "redis")]
+    pub fn shared(backend: &crate::redis::RedisBackend, account: &str) -> Self {
+        Quotas {
+            shared: Some((backend.clone(), account.to_owned())),
+            ..Quotas::new()
+        }
+    }
+
+    /// Runs `op` on `openid`'s counts in Redis, when shared and up.
+    #[cfg(feature = "redis")]
+    async fn in_redis(&self, openid: &str, op: &'static str, args: &[String]) -> Option<i64> {
+        let (backend, account) = self.shared.as_ref()?;
+        let key = backend.tagged(account, "quota", openid);
+        let now = wall_ms(Instant::now());
+        let args = args.to_vec();
+        backend
+            .run("quota", move |mut conn| async move {
+                let mut invocation = QUOTA_SCRIPT.key(key);
+                invocation.arg(op).arg(now);
+                for arg in &args {
+                    invocation.arg(arg);
+                }
+                invocation.invoke_async::<i64>(&mut conn).await
+            })
+            .await
     }
 
     fn grants(&self, openid: &str) -> Arc<Mutex<Vec<Grant>>> {
@@ -162,7 +204,18 @@ impl Quotas {
     }
 
     /// Counts `interaction`'s allowance for `openid` (once per id).
-    pub fn grant(&self, openid: &str, interaction: Interaction) {
+    pub async fn grant(&self, openid: &str, interaction: Interaction) {
+        #[cfg(feature = "redis")]
+        {
+            let args = [
+                interaction.id.clone(),
+                interaction.allows.to_string(),
+                wall_ms(interaction.until).to_string(),
+            ];
+            if self.in_redis(openid, "grant", &args).await.is_some() {
+                return;
+            }
+        }
         self.with(openid, |grants| {
             if grants.iter().any(|g| g.id == interaction.id) {
                 return;
@@ -181,13 +234,21 @@ impl Quotas {
     }
 
     /// How many messages `openid` may be sent now.
-    pub fn available(&self, openid: &str) -> u32 {
+    pub async fn available(&self, openid: &str) -> u32 {
+        #[cfg(feature = "redis")]
+        if let Some(n) = self.in_redis(openid, "available", &[]).await {
+            return u32::try_from(n).unwrap_or(0);
+        }
         self.with(openid, |grants| grants.iter().map(|g| g.left).sum())
     }
 
     /// Uses one message of `openid`'s allowance (the one that ends first);
     /// `false` when none is left.
-    pub fn take(&self, openid: &str) -> bool {
+    pub async fn take(&self, openid: &str) -> bool {
+        #[cfg(feature = "redis")]
+        if let Some(taken) = self.in_redis(openid, "take", &[]).await {
+            return taken == 1;
+        }
         self.with(openid, |grants| {
             match (grants.iter_mut())
                 .filter(|g| g.left > 0)
@@ -204,7 +265,11 @@ impl Quotas {
 
     /// Gives back a message [`Quotas::take`] used but that was not sent
     /// (no connection was made).
-    pub fn give_back(&self, openid: &str) {
+    pub async fn give_back(&self, openid: &str) {
+        #[cfg(feature = "redis")]
+        if self.in_redis(openid, "give_back", &[]).await.is_some() {
+            return;
+        }
         self.with(openid, |grants| {
             if let Some(grant) = grants.iter_mut().max_by_key(|g| g.until) {
                 grant.left += 1;
@@ -214,10 +279,86 @@ impl Quotas {
 
     /// Forgets what is left for `openid`: WeChat said there is nothing
     /// (45047, 45015), whatever the counts said.
-    pub fn exhaust(&self, openid: &str) {
+    pub async fn exhaust(&self, openid: &str) {
+        #[cfg(feature = "redis")]
+        if self.in_redis(openid, "exhaust", &[]).await.is_some() {
+            return;
+        }
         self.with(openid, |grants| grants.iter_mut().for_each(|g| g.left = 0))
     }
 }
+
+/// `at` on the wall clock, in unix milliseconds (instances share that, not
+/// their `Instant`s).
+#[cfg(feature = "redis")]
+fn wall_ms(at: Instant) -> u64 {
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let now = Instant::now();
+    match at.checked_duration_since(now) {
+        Some(ahead) => unix_now + ahead.as_millis() as u64,
+        None => unix_now.saturating_sub(now.duration_since(at).as_millis() as u64),
+    }
+}
+
+/// The counts of one user in Redis: `KEYS[1]` the hash, `ARGV[1]` the
+/// operation, `ARGV[2]` now (unix ms); `grant` takes the id, the
+/// allowance and its end (unix ms). Lapsed allowances are dropped on the
+/// way; the hash lives until its last allowance ends.
+#[cfg(feature = "redis")]
+static QUOTA_SCRIPT: std::sync::LazyLock<::redis::Script> = std::sync::LazyLock::new(|| {
+    ::redis::Script::new(
+        r#"
+local key, op, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local grants = {}
+local all = redis.call('HGETALL', key)
+for i = 1, #all, 2 do
+  local u, l = string.match(all[i + 1], '^(%d+):(%d+)$')
+  u, l = tonumber(u), tonumber(l)
+  if u == nil or u <= now then
+    redis.call('HDEL', key, all[i])
+  else
+    grants[#grants + 1] = { id = all[i], until_ms = u, left = l }
+  end
+end
+local function put(g) redis.call('HSET', key, g.id, g.until_ms .. ':' .. g.left) end
+if op == 'grant' then
+  local until_ms = tonumber(ARGV[5])
+  if until_ms > now and redis.call('HSETNX', key, ARGV[3], until_ms .. ':' .. ARGV[4]) == 1 then
+    if until_ms - now > redis.call('PTTL', key) then
+      redis.call('PEXPIRE', key, until_ms - now)
+    end
+  end
+  return 1
+elseif op == 'available' then
+  local n = 0
+  for _, g in ipairs(grants) do n = n + g.left end
+  return n
+elseif op == 'take' then
+  local best = nil
+  for _, g in ipairs(grants) do
+    if g.left > 0 and (best == nil or g.until_ms < best.until_ms) then best = g end
+  end
+  if best == nil then return 0 end
+  best.left = best.left - 1
+  put(best)
+  return 1
+elseif op == 'give_back' then
+  local last = nil
+  for _, g in ipairs(grants) do
+    if last == nil or g.until_ms > last.until_ms then last = g end
+  end
+  if last ~= nil then last.left = last.left + 1; put(last) end
+  return 1
+elseif op == 'exhaust' then
+  for _, g in ipairs(grants) do g.left = 0; put(g) end
+  return 1
+end
+return redis.error_reply('unknown quota operation')
+"#,
+    )
+});
 
 #[cfg(test)]
 mod tests {
@@ -229,31 +370,35 @@ mod tests {
     async fn each_interaction_grants_from_its_own_time() {
         let q = Quotas::new();
         let t0 = Instant::now();
-        q.grant("u", Interaction::new("click", 3, t0 + MINUTE));
-        q.grant("u", Interaction::new("click", 3, t0 + MINUTE)); // once
-        assert_eq!(q.available("u"), 3);
-        q.grant("u", Interaction::new("msg", 5, t0 + MESSAGE_ALLOWANCE.1));
-        assert_eq!(q.available("u"), 8);
+        q.grant("u", Interaction::new("click", 3, t0 + MINUTE))
+            .await;
+        q.grant("u", Interaction::new("click", 3, t0 + MINUTE))
+            .await; // once
+        assert_eq!(q.available("u").await, 3);
+        q.grant("u", Interaction::new("msg", 5, t0 + MESSAGE_ALLOWANCE.1))
+            .await;
+        assert_eq!(q.available("u").await, 8);
         // The click's allowance is used first: it ends first.
-        assert!(q.take("u"));
+        assert!(q.take("u").await);
         tokio::time::advance(MINUTE).await;
-        assert_eq!(q.available("u"), 5, "the click's two left lapsed");
+        assert_eq!(q.available("u").await, 5, "the click's two left lapsed");
         for _ in 0..5 {
-            assert!(q.take("u"));
+            assert!(q.take("u").await);
         }
-        assert!(!q.take("u"));
-        assert_eq!(q.available("other"), 0);
+        assert!(!q.take("u").await);
+        assert_eq!(q.available("other").await, 0);
     }
 
     #[tokio::test(start_paused = true)]
     async fn exhaust_and_give_back() {
         let q = Quotas::new();
-        q.grant("u", Interaction::new("m", 5, Instant::now() + MINUTE));
-        assert!(q.take("u"));
-        q.give_back("u");
-        assert_eq!(q.available("u"), 5);
-        q.exhaust("u");
-        assert_eq!(q.available("u"), 0);
-        assert!(!q.take("u"));
+        q.grant("u", Interaction::new("m", 5, Instant::now() + MINUTE))
+            .await;
+        assert!(q.take("u").await);
+        q.give_back("u").await;
+        assert_eq!(q.available("u").await, 5);
+        q.exhaust("u").await;
+        assert_eq!(q.available("u").await, 0);
+        assert!(!q.take("u").await);
     }
 }

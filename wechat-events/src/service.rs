@@ -520,9 +520,18 @@ impl ServiceBuilder {
         });
         let background =
             (self.background).unwrap_or_else(|| Arc::new(Semaphore::new(config.max_background())));
-        let lifecycle = Arc::new(Lifecycle::new(
-            &config, dedup, bindings, pending, late, background,
-        ));
+        let lifecycle = Lifecycle::new(&config, dedup, bindings, pending, late, background);
+        // With Redis, every instance counts the users' customer-service
+        // quotas together.
+        #[cfg(all(feature = "api", feature = "redis"))]
+        let lifecycle = match &redis {
+            Some(backend) => lifecycle.with_quotas(crate::quota::Quotas::shared(
+                backend,
+                config.store_account(),
+            )),
+            None => lifecycle,
+        };
+        let lifecycle = Arc::new(lifecycle);
         Ok(WechatService {
             inner: Arc::new(Inner {
                 sessions: sessions.unwrap_or_else(|| {
