@@ -1009,7 +1009,7 @@ pub struct FilePart {
     /// The MIME type sent.
     pub content_type: String,
     /// The content (cheap to clone).
-    pub bytes: actix_web::web::Bytes,
+    pub bytes: bytes::Bytes,
 }
 
 impl FilePart {
@@ -1019,7 +1019,7 @@ impl FilePart {
     pub fn new(
         field: impl Into<String>,
         file_name: impl Into<String>,
-        bytes: impl Into<actix_web::web::Bytes>,
+        bytes: impl Into<bytes::Bytes>,
     ) -> Self {
         FilePart {
             field: field.into(),
