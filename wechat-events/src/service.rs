@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 #[cfg(feature = "api")]
 use crate::api::{ApiClient, ApiError};
-use crate::config::{Config, Crypto};
+use crate::config::{Config, Crypto, Keys};
 use crate::crypto::{self, AesKey, CryptoError};
 use crate::dedup::{dedup_key, DedupStore, MemoryStore, Outcome};
 use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts};
@@ -895,56 +895,19 @@ impl Inner {
 
     /// Refuses a `timestamp` outside the replay window.
     fn check_window(&self, query: &QueryRef<'_>) -> Result<(), PushError> {
-        match self.config.replay_window() {
-            Some(window) => Ok(replay::check_window(&query.timestamp, unix_now(), window)?),
-            None => Ok(()),
-        }
+        check_window(&self.config, query)
     }
 
     async fn read_body(
         &self,
         req: &HttpRequest,
-        mut payload: web::Payload,
+        payload: web::Payload,
     ) -> Result<Vec<u8>, PushError> {
-        let limit = self.config.max_body_bytes();
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(PushError::TooLarge { limit });
-        }
-        let http1 = req.version() < Version::HTTP_2;
-        let read = async {
-            let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(PushError::Body)?;
-                if body.len() + chunk.len() > limit {
-                    return Err(PushError::TooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-                // The whole declared body is here (actix's HTTP/1 decoder
-                // never passes on more): the stream's end can come a turn
-                // of the connection's task later, which the push need not
-                // wait for. (HTTP/2 frames the body itself: read to its end,
-                // so that a body longer than declared is an error.)
-                if http1 && declared == Some(body.len() as u64) {
-                    break;
-                }
-            }
-            Ok(body)
-        };
-        let wait = self.config.deadline();
-        let read = std::pin::pin!(read);
-        by_deadline(Instant::now() + wait, read)
-            .await
-            .ok_or(PushError::BodyTimeout(wait))?
+        read_body(&self.config, req, payload).await
     }
 
     fn decode(&self, query: &QueryRef<'_>, body: Vec<u8>) -> Result<Decoded<'_>, PushError> {
-        let text = String::from_utf8(body)
-            .map_err(|e| ParseError::Xml(XmlError::InvalidUtf8(e.utf8_error().valid_up_to())))?;
+        let text = body_text(body)?;
         let keys = match (&self.config.crypto, query.is_encrypted()) {
             (Crypto::Plain, _) | (Crypto::Compatible(_), false) => {
                 return Ok(Decoded {
@@ -955,38 +918,11 @@ impl Inner {
             (Crypto::Secure(_), false) => return Err(PushError::PlaintextRefused),
             (Crypto::Secure(keys) | Crypto::Compatible(keys), true) => keys,
         };
-        let given = query
-            .msg_signature
-            .as_deref()
-            .ok_or(QueryError::Missing("msg_signature"))?;
-        let encrypt = crypto::extract_encrypt(&text)?;
-        crypto::verify_msg_signature(
-            self.config.token(),
-            &query.timestamp,
-            &query.nonce,
-            &encrypt,
-            given,
-        )?;
-        // The current key first; the previous one during a rotation. The
-        // error reported is the current key's.
-        let mut first_error = None;
-        for key in keys.all() {
-            match crypto::decrypt(key, &encrypt, Some(keys.appid())) {
-                Ok(plain) => {
-                    return Ok(Decoded {
-                        xml: plain.message,
-                        key: Some(key),
-                    })
-                }
-                Err(e @ CryptoError::Base64(_)) => return Err(e.into()),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Err(first_error
-            .expect("Keys::all yields the current key")
-            .into())
+        let (xml, key) = open_envelope(self.config.token(), keys, query, &text)?;
+        Ok(Decoded {
+            xml,
+            key: Some(key),
+        })
     }
 
     /// Picks the route and lets its extractors copy what they need from
@@ -1034,6 +970,96 @@ impl Inner {
             .insert_header((header::CONTENT_TYPE, application_xml()))
             .body(body)
     }
+}
+
+/// Refuses a `timestamp` outside `config`'s replay window.
+pub(crate) fn check_window(config: &Config, query: &QueryRef<'_>) -> Result<(), PushError> {
+    match config.replay_window() {
+        Some(window) => Ok(replay::check_window(&query.timestamp, unix_now(), window)?),
+        None => Ok(()),
+    }
+}
+
+/// Reads the body within `config`'s limit and deadline.
+pub(crate) async fn read_body(
+    config: &Config,
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, PushError> {
+    let limit = config.max_body_bytes();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(PushError::TooLarge { limit });
+    }
+    let http1 = req.version() < Version::HTTP_2;
+    let read = async {
+        let mut body = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(PushError::Body)?;
+            if body.len() + chunk.len() > limit {
+                return Err(PushError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+            // The whole declared body is here (actix's HTTP/1 decoder
+            // never passes on more): the stream's end can come a turn
+            // of the connection's task later, which the push need not
+            // wait for. (HTTP/2 frames the body itself: read to its end,
+            // so that a body longer than declared is an error.)
+            if http1 && declared == Some(body.len() as u64) {
+                break;
+            }
+        }
+        Ok(body)
+    };
+    let wait = config.deadline();
+    let read = std::pin::pin!(read);
+    by_deadline(Instant::now() + wait, read)
+        .await
+        .ok_or(PushError::BodyTimeout(wait))?
+}
+
+/// The body as text; not UTF-8 is a parse error.
+pub(crate) fn body_text(body: Vec<u8>) -> Result<String, PushError> {
+    String::from_utf8(body).map_err(|e| {
+        PushError::from(ParseError::Xml(XmlError::InvalidUtf8(
+            e.utf8_error().valid_up_to(),
+        )))
+    })
+}
+
+/// Verifies an encrypted body's `msg_signature` with `token` and decrypts
+/// its `<Encrypt>` with `keys`: the current key first, the previous one
+/// during a rotation (the error reported is the current key's). The
+/// plaintext, and the key that decrypted it.
+pub(crate) fn open_envelope<'k>(
+    token: &str,
+    keys: &'k Keys,
+    query: &QueryRef<'_>,
+    text: &str,
+) -> Result<(String, &'k AesKey), PushError> {
+    let given = query
+        .msg_signature
+        .as_deref()
+        .ok_or(QueryError::Missing("msg_signature"))?;
+    let encrypt = crypto::extract_encrypt(text)?;
+    crypto::verify_msg_signature(token, &query.timestamp, &query.nonce, &encrypt, given)?;
+    let mut first_error = None;
+    for key in keys.all() {
+        match crypto::decrypt(key, &encrypt, Some(keys.appid())) {
+            Ok(plain) => return Ok((plain.message, key)),
+            Err(e @ CryptoError::Base64(_)) => return Err(e.into()),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error
+        .expect("Keys::all yields the current key")
+        .into())
 }
 
 /// The content types of every answer, from static strings

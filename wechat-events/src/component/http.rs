@@ -6,13 +6,10 @@ use std::time::Duration;
 use actix_web::dev::{AppService, HttpServiceFactory};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 
 use super::{parse_auth_event, plausible_appid, ComponentService, Inner, TEST_AUTHORIZERS};
-use crate::crypto;
-use crate::query::{QueryError, QueryRef};
-use crate::service::PushError;
-use crate::signature::unix_now;
+use crate::query::QueryRef;
+use crate::service::{self, PushError};
 
 impl Inner {
     /// Verifies and decrypts a push to either URL: the decrypted XML.
@@ -22,55 +19,11 @@ impl Inner {
         if !query.verify(config.token()) {
             return Err(PushError::Signature);
         }
-        if let Some(window) = config.replay_window() {
-            crate::replay::check_window(&query.timestamp, unix_now(), window)?;
-        }
-        let limit = config.max_body_bytes();
-        let mut body = Vec::new();
-        let mut payload = payload;
-        let read = async {
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(PushError::Body)?;
-                if body.len() + chunk.len() > limit {
-                    return Err(PushError::TooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(())
-        };
-        tokio::time::timeout(config.deadline(), read)
-            .await
-            .map_err(|_| PushError::BodyTimeout(config.deadline()))??;
-        let text = String::from_utf8(body).map_err(|_| {
-            PushError::Parse(crate::push::ParseError::Xml(
-                crate::xml::XmlError::Malformed("not UTF-8".to_owned()),
-            ))
-        })?;
-        let given = query
-            .msg_signature
-            .as_deref()
-            .ok_or(QueryError::Missing("msg_signature"))?;
-        let encrypt = crypto::extract_encrypt(&text)?;
-        crypto::verify_msg_signature(
-            config.token(),
-            &query.timestamp,
-            &query.nonce,
-            &encrypt,
-            given,
-        )?;
-        let keys = config
-            .keys()
-            .expect("a component's config is in secure mode");
-        let mut first_error = None;
-        for key in keys.all() {
-            match crypto::decrypt(key, &encrypt, Some(keys.appid())) {
-                Ok(plain) => return Ok(plain.message),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Err(first_error.expect("the current key").into())
+        service::check_window(config, &query)?;
+        let text = service::body_text(service::read_body(config, req, payload).await?)?;
+        let keys = (config.keys()).expect("a component's config is in secure mode");
+        let (xml, _) = service::open_envelope(config.token(), keys, &query, &text)?;
+        Ok(xml)
     }
 }
 
