@@ -3,7 +3,10 @@
 
 use futures_util::future::{BoxFuture, FutureExt};
 
-use super::store::{Authorizer, ComponentStore, StoreError, CODE_MEMORY};
+use super::store::{
+    code_digest, decode_authorizer, encode_authorizer, Authorizer, ComponentStore, StoreError,
+    CODE_MEMORY,
+};
 use crate::redis::RedisBackend;
 
 /// The component store in Redis: `{P:C}:component:ticket` (a string, no
@@ -48,40 +51,42 @@ fn unavailable(what: &str) -> StoreError {
     StoreError(format!("{what}: Redis did not answer"))
 }
 
+impl RedisComponentStore {
+    /// Runs `cmd` (`GET`, `SET`, `DEL`, ... on `key` with `args`); `what`
+    /// names the operation in its error while Redis is down.
+    async fn command<T>(
+        &self,
+        what: &'static str,
+        cmd: &'static str,
+        key: String,
+        args: Vec<Vec<u8>>,
+    ) -> Result<T, StoreError>
+    where
+        T: ::redis::FromRedisValue + Send + 'static,
+    {
+        (self.backend)
+            .run(what, move |mut conn| async move {
+                ::redis::cmd(cmd)
+                    .arg(key)
+                    .arg(args)
+                    .query_async::<T>(&mut conn)
+                    .await
+            })
+            .await
+            .ok_or_else(|| unavailable(what))
+    }
+}
+
 impl ComponentStore for RedisComponentStore {
     fn ticket(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
-        let key = self.key("ticket");
-        async move {
-            let got = self
-                .backend
-                .run("component ticket get", move |mut conn| async move {
-                    ::redis::cmd("GET")
-                        .arg(key)
-                        .query_async::<Option<String>>(&mut conn)
-                        .await
-                })
-                .await;
-            got.ok_or_else(|| unavailable("read the ticket"))
-        }
-        .boxed()
+        self.command("read the ticket", "GET", self.key("ticket"), vec![])
+            .boxed()
     }
 
     fn set_ticket<'a>(&'a self, ticket: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        let (key, ticket) = (self.key("ticket"), ticket.to_owned());
-        async move {
-            let set = self
-                .backend
-                .run("component ticket set", move |mut conn| async move {
-                    ::redis::cmd("SET")
-                        .arg(key)
-                        .arg(ticket)
-                        .query_async::<()>(&mut conn)
-                        .await
-                })
-                .await;
-            set.ok_or_else(|| unavailable("keep the ticket"))
-        }
-        .boxed()
+        let args = vec![ticket.as_bytes().to_vec()];
+        self.command("keep the ticket", "SET", self.key("ticket"), args)
+            .boxed()
     }
 
     fn authorizer<'a>(
@@ -90,21 +95,10 @@ impl ComponentStore for RedisComponentStore {
     ) -> BoxFuture<'a, Result<Option<Authorizer>, StoreError>> {
         let key = self.key(&format!("authorizer:{appid}"));
         async move {
-            let got = self
-                .backend
-                .run("component authorizer get", move |mut conn| async move {
-                    ::redis::cmd("GET")
-                        .arg(key)
-                        .query_async::<Option<String>>(&mut conn)
-                        .await
-                })
-                .await
-                .ok_or_else(|| unavailable("read an authorizer"))?;
-            got.map(|json| {
-                serde_json::from_str(&json)
-                    .map_err(|_| StoreError("read an authorizer: it does not parse".to_owned()))
-            })
-            .transpose()
+            let json: Option<Vec<u8>> = self
+                .command("read an authorizer", "GET", key, vec![])
+                .await?;
+            json.map(|json| decode_authorizer(&json)).transpose()
         }
         .boxed()
     }
@@ -114,60 +108,23 @@ impl ComponentStore for RedisComponentStore {
         authorizer: &'a Authorizer,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let key = self.key(&format!("authorizer:{}", authorizer.appid));
-        let json = serde_json::to_string(authorizer).expect("an authorizer serializes");
-        async move {
-            let set = self
-                .backend
-                .run("component authorizer set", move |mut conn| async move {
-                    ::redis::cmd("SET")
-                        .arg(key)
-                        .arg(json)
-                        .query_async::<()>(&mut conn)
-                        .await
-                })
-                .await;
-            set.ok_or_else(|| unavailable("keep an authorizer"))
-        }
-        .boxed()
+        let args = vec![encode_authorizer(authorizer)];
+        self.command("keep an authorizer", "SET", key, args).boxed()
     }
 
     fn remove_authorizer<'a>(&'a self, appid: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         let key = self.key(&format!("authorizer:{appid}"));
-        async move {
-            let removed = self
-                .backend
-                .run("component authorizer remove", move |mut conn| async move {
-                    ::redis::cmd("DEL")
-                        .arg(key)
-                        .query_async::<()>(&mut conn)
-                        .await
-                })
-                .await;
-            removed.ok_or_else(|| unavailable("drop an authorizer"))
-        }
-        .boxed()
+        self.command("drop an authorizer", "DEL", key, vec![])
+            .boxed()
     }
 
     fn first_sight_of_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        // The code itself is a secret: its digest names the key.
-        let digest = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(code.as_bytes()));
-        let key = self.key(&format!("code:{digest}"));
-        let ttl = crate::redis::millis(CODE_MEMORY);
+        let key = self.key(&format!("code:{}", code_digest(code)));
+        let ttl = crate::redis::millis(CODE_MEMORY).to_string();
+        let args = [b"1".as_slice(), b"NX", b"PX", ttl.as_bytes()].map(<[u8]>::to_vec);
         async move {
-            let set = self
-                .backend
-                .run("component code", move |mut conn| async move {
-                    ::redis::cmd("SET")
-                        .arg(key)
-                        .arg(1)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(ttl)
-                        .query_async::<Option<String>>(&mut conn)
-                        .await
-                })
-                .await
-                .ok_or_else(|| unavailable("remember an authorization code"))?;
+            let set: Option<String> =
+                (self.command("remember an authorization code", "SET", key, args.to_vec())).await?;
             Ok(set.is_some())
         }
         .boxed()

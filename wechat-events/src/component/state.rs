@@ -6,7 +6,10 @@ use std::sync::Arc;
 use futures_util::future::{BoxFuture, FutureExt};
 use redb::{Database, ReadableDatabase, TableDefinition, TableError};
 
-use super::store::{Authorizer, ComponentStore, StoreError, CODE_MEMORY};
+use super::store::{
+    code_digest, decode_authorizer, encode_authorizer, Authorizer, ComponentStore, StoreError,
+    CODE_MEMORY,
+};
 use crate::state::{blocking, now_ms, StateDb};
 
 /// `(component AppID, "ticket" | "authorizer:APPID" | "code:DIGEST")` →
@@ -101,12 +104,7 @@ impl ComponentStore for StateComponentStore {
         async move {
             let value = (self.get(format!("authorizer:{appid}")).await)
                 .map_err(failed("read an authorizer"))?;
-            value
-                .map(|v| {
-                    serde_json::from_slice(&v)
-                        .map_err(|_| StoreError("read an authorizer: it does not parse".to_owned()))
-                })
-                .transpose()
+            value.map(|v| decode_authorizer(&v)).transpose()
         }
         .boxed()
     }
@@ -115,7 +113,7 @@ impl ComponentStore for StateComponentStore {
         &'a self,
         authorizer: &'a Authorizer,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let value = serde_json::to_vec(authorizer).expect("an authorizer serializes");
+        let value = encode_authorizer(authorizer);
         let key = format!("authorizer:{}", authorizer.appid);
         async move { (self.put(key, Some(value)).await).map_err(failed("keep an authorizer")) }
             .boxed()
@@ -127,9 +125,7 @@ impl ComponentStore for StateComponentStore {
     }
 
     fn first_sight_of_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        // The code itself is a secret: its digest names the entry.
-        let digest = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(code.as_bytes()));
-        let key = format!("code:{digest}");
+        let key = format!("code:{}", code_digest(code));
         async move {
             let now = now_ms();
             let seen = (self.get(key.clone()).await).map_err(failed("read a code"))?;

@@ -70,6 +70,23 @@ impl std::fmt::Debug for Authorizer {
 #[error("the component store could not {0}")]
 pub struct StoreError(pub String);
 
+/// The name an authorization code is remembered under: its SHA-1 (the
+/// code itself is a secret).
+pub(crate) fn code_digest(code: &str) -> String {
+    hex::encode(<sha1::Sha1 as sha1::Digest>::digest(code.as_bytes()))
+}
+
+/// An authorizer as a store keeps it (JSON).
+pub(crate) fn encode_authorizer(authorizer: &Authorizer) -> Vec<u8> {
+    serde_json::to_vec(authorizer).expect("an authorizer serializes")
+}
+
+/// An authorizer a store kept.
+pub(crate) fn decode_authorizer(json: &[u8]) -> Result<Authorizer, StoreError> {
+    serde_json::from_slice(json)
+        .map_err(|_| StoreError("read an authorizer: it does not parse".to_owned()))
+}
+
 /// Where a component keeps its ticket and its authorizers (see the module
 /// docs). Implementations must be durable and shared as far as the
 /// deployment needs.
