@@ -113,7 +113,10 @@ impl Selection<'_> {
 /// The candidate most like `wanted`, if any is close (Jaro-Winkler
 /// similarity of at least 0.8, as clap suggests subcommands); of equally
 /// close ones, the first.
-fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wanted, c), c))

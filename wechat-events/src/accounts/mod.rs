@@ -402,6 +402,39 @@ impl Accounts {
         self.configs.iter().find(|c| c.name() == name)
     }
 
+    /// The account a command-line tool's `--account NAME` picks (`name`),
+    /// or, without one, the only account; `file` names the accounts file
+    /// in the error, which lists the accounts (and suggests the closest
+    /// name to a misspelt one).
+    ///
+    /// ```
+    /// use wechat_events::{accounts::Accounts, Config};
+    /// let config = |name: &str| Config::builder("token").name(name).path(format!("/{name}")).build().unwrap();
+    /// let accounts = Accounts::new([config("shop"), config("news")]).unwrap();
+    /// assert_eq!(accounts.pick(Some("news"), "a.toml").unwrap().name(), "news");
+    /// assert_eq!(
+    ///     accounts.pick(Some("shpo"), "a.toml").unwrap_err().to_string(),
+    ///     "a.toml has no account \"shpo\" (did you mean \"shop\"?); its accounts: shop, news"
+    /// );
+    /// assert!(accounts.pick(None, "a.toml").is_err(), "two accounts: one must be named");
+    /// ```
+    pub fn pick(&self, name: Option<&str>, file: &str) -> Result<&Config, PickError> {
+        let names = || self.names().map(str::to_owned).collect::<Vec<_>>();
+        match (name, self.configs.as_slice()) {
+            (None, [only]) => Ok(only),
+            (None, _) => Err(PickError::Needed {
+                file: file.to_owned(),
+                names: names(),
+            }),
+            (Some(name), _) => self.get(name).ok_or_else(|| PickError::Unknown {
+                suggestion: crate::registry::closest(name, self.names()).map(str::to_owned),
+                file: file.to_owned(),
+                name: name.to_owned(),
+                names: names(),
+            }),
+        }
+    }
+
     /// The accounts' names, in order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.configs.iter().map(Config::name)
@@ -552,6 +585,40 @@ fn check_open_platform(
         return Err(("auth_path", "must differ from the message path".to_owned()));
     }
     Ok(())
+}
+
+/// Why [`Accounts::pick`] picked no account.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PickError {
+    /// No name was given, and the file has more accounts than one.
+    #[error(
+        "{file} has {} accounts: choose one with --account NAME ({})",
+        .names.len(),
+        .names.join(", ")
+    )]
+    Needed {
+        /// The accounts file.
+        file: String,
+        /// Its accounts.
+        names: Vec<String>,
+    },
+    /// No account has the name given.
+    #[error(
+        "{file} has no account {name:?}{}; its accounts: {}",
+        .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default(),
+        .names.join(", ")
+    )]
+    Unknown {
+        /// The accounts file.
+        file: String,
+        /// The name given.
+        name: String,
+        /// The closest account name, if one is close.
+        suggestion: Option<String>,
+        /// Its accounts.
+        names: Vec<String>,
+    },
 }
 
 /// The value of a secret: `env:VAR` reads the variable `VAR`, anything

@@ -216,23 +216,8 @@ enum AdminError {
     },
     #[error(transparent)]
     Config(ConfigError),
-    #[error(
-        "{file} has {} accounts: choose one with --account NAME ({})",
-        .names.len(),
-        .names.join(", ")
-    )]
-    AccountNeeded { file: String, names: Vec<String> },
-    #[error(
-        "{file} has no account {name:?}{}; its accounts: {}",
-        .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default(),
-        .names.join(", ")
-    )]
-    UnknownAccount {
-        file: String,
-        name: String,
-        suggestion: Option<String>,
-        names: Vec<String>,
-    },
+    #[error(transparent)]
+    Pick(wechat_events::accounts::PickError),
     #[error("account {account:?} of {file} has no {key}: the API needs the account's appid and app_secret")]
     NoCredentials {
         file: String,
@@ -348,24 +333,7 @@ impl Credentials {
         let origin = file.display().to_string();
         let accounts = Accounts::from_toml(&text, &origin, |v| std::env::var(v).ok())
             .map_err(AdminError::Config)?;
-        let names = || accounts.names().map(str::to_owned).collect::<Vec<_>>();
-        let config = match (account, accounts.configs()) {
-            (None, [only]) => only,
-            (None, _) => {
-                return Err(AdminError::AccountNeeded {
-                    file: origin,
-                    names: names(),
-                })
-            }
-            (Some(name), _) => accounts
-                .get(name)
-                .ok_or_else(|| AdminError::UnknownAccount {
-                    suggestion: closest(name, accounts.names()).map(str::to_owned),
-                    file: origin.clone(),
-                    name: name.to_owned(),
-                    names: names(),
-                })?,
-        };
+        let config = accounts.pick(account, &origin).map_err(AdminError::Pick)?;
         let missing = |key| AdminError::NoCredentials {
             file: origin.clone(),
             account: config.name().to_owned(),
@@ -382,15 +350,6 @@ impl Credentials {
             redis_prefix: Some(config.redis_prefix().to_owned()),
         })
     }
-}
-
-/// The name most like `wanted`, if one is close (as `wechat-sim` suggests).
-fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    names
-        .map(|name| (strsim::jaro_winkler(wanted, name), name))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
 }
 
 /// The client, and the Redis backend sharing its token (kept alive as

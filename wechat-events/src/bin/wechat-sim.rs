@@ -419,23 +419,8 @@ enum CliError {
     },
     #[error(transparent)]
     Config(ConfigError),
-    #[error(
-        "{file} has {} accounts: choose one with --account NAME ({})",
-        .names.len(),
-        .names.join(", ")
-    )]
-    AccountNeeded { file: String, names: Vec<String> },
-    #[error(
-        "{file} has no account {name:?}{}; its accounts: {}",
-        .suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default(),
-        .names.join(", ")
-    )]
-    UnknownAccount {
-        file: String,
-        name: String,
-        suggestion: Option<String>,
-        names: Vec<String>,
-    },
+    #[error(transparent)]
+    Pick(wechat_events::accounts::PickError),
     #[error(
         "the document is encrypted (<Encrypt>), but account {0:?} is in plaintext mode: its \
          accounts file gives it no aes_key"
@@ -521,8 +506,7 @@ impl CliError {
             | CliError::BesideConfig(_)
             | CliError::ConfigFile { .. }
             | CliError::Config(_)
-            | CliError::AccountNeeded { .. }
-            | CliError::UnknownAccount { .. }
+            | CliError::Pick(_)
             | CliError::EncryptedForPlainAccount(_)
             | CliError::Url { .. }
             | CliError::AuthorizerWithoutComponent
@@ -769,22 +753,7 @@ impl Identity {
                 }),
             });
         }
-        let names = || accounts.names().map(str::to_owned).collect::<Vec<_>>();
-        let config = match (&cli.account, accounts.configs()) {
-            (None, [only]) => only,
-            (None, _) => {
-                return Err(CliError::AccountNeeded {
-                    file: origin,
-                    names: names(),
-                })
-            }
-            (Some(name), _) => accounts.get(name).ok_or_else(|| CliError::UnknownAccount {
-                suggestion: closest(name, accounts.names()).map(str::to_owned),
-                file: origin.clone(),
-                name: name.clone(),
-                names: names(),
-            })?,
-        };
+        let config = (accounts.pick(cli.account.as_deref(), &origin)).map_err(CliError::Pick)?;
         let secure = config.keys().map(|keys| Secure {
             appid: keys.appid().to_owned(),
             keys: keys.all().cloned().collect(),
@@ -850,16 +819,6 @@ fn component_url(cli: &Cli, paths: &ComponentPaths<'_>) -> Result<String, CliErr
         (_, Some(appid)) => paths.message.replace("{appid}", appid),
     };
     with_path(&cli.url, &path)
-}
-
-/// The name most like `wanted`, if one is close (Jaro-Winkler similarity
-/// of at least 0.8, as clap suggests subcommands).
-fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    names
-        .map(|name| (strsim::jaro_winkler(wanted, name), name))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, name)| name)
 }
 
 /// `parse`: prints the push as JSON (the shape documented on `Push`).
