@@ -69,6 +69,18 @@ fn accounts() -> Accounts {
     .expect("accounts")
 }
 
+/// Waits until `done` holds, as work the server finishes on tasks of its
+/// own becomes visible (checked every 5 ms, for at most 5 s; the caller's
+/// assertion says what was missing).
+async fn settled(done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// What the handlers saw, per account.
 #[derive(Default)]
 struct Seen {
@@ -337,12 +349,7 @@ async fn pending_replies_are_kept_apart() {
             .stats()
             .late_delivered
     };
-    for _ in 0..1000 {
-        if delivered("shop") == 1 && delivered("news") == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    settled(|| delivered("shop") == 1 && delivered("news") == 1).await;
     assert_eq!((delivered("shop"), delivered("news")), (1, 1));
     // The user's next push to each account carries that account's late
     // reply and no other: staff has none. (Queued by a task of its own
@@ -655,14 +662,8 @@ mod open_platform {
             None
         );
         p.gate.0.send_replace(true);
-        let mut sent = Vec::new();
-        for _ in 0..1000 {
-            sent = p.wechat.custom_messages();
-            if !sent.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        settled(|| !p.wechat.custom_messages().is_empty()).await;
+        let sent = p.wechat.custom_messages();
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[0].0, AUTHORIZER);
         assert_eq!(sent[0].1["text"]["content"], format!("late {AUTHORIZER}"));
@@ -703,12 +704,7 @@ mod open_platform {
             format!("updateauthorized {AUTHORIZER}"),
             format!("unauthorized {AUTHORIZER}"),
         ];
-        for _ in 0..1000 {
-            if p.hooked.lock().unwrap().len() == wanted.len() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        settled(|| p.hooked.lock().unwrap().len() == wanted.len()).await;
         // (Each on a task of its own: in any order.)
         let mut hooked = p.hooked.lock().unwrap().clone();
         hooked.sort();
@@ -803,14 +799,8 @@ mod open_platform {
             )
             .await;
         assert_eq!((answer.status.as_u16(), answer.text()), (200, None));
-        let mut sent = Vec::new();
-        for _ in 0..1000 {
-            sent = p.wechat.custom_messages();
-            if !sent.is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        settled(|| !p.wechat.custom_messages().is_empty()).await;
+        let sent = p.wechat.custom_messages();
         assert_eq!(sent.len(), 1, "{sent:?}");
         assert_eq!(sent[0].0, TEST_ACCOUNT);
         assert_eq!(sent[0].1["touser"], "o_tester");

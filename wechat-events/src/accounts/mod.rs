@@ -127,9 +127,7 @@ impl Accounts {
     /// ```
     pub fn new(configs: impl IntoIterator<Item = Config>) -> Result<Accounts, ConfigError> {
         let configs: Vec<Config> = configs.into_iter().collect();
-        check_together(&configs, |config, key| {
-            ConfigError::new(format!("account {:?}: {key}", config.name()), "")
-        })?;
+        check_together(&configs, "")?;
         Ok(Accounts {
             configs,
             addr: None,
@@ -366,9 +364,7 @@ impl Accounts {
                 .map_err(|e| ConfigError::new(at(&e.setting), e.reason))?;
             configs.push(config);
         }
-        check_together(&configs, |config, key| {
-            ConfigError::new(format!("{origin}: account {:?}: {key}", config.name()), "")
-        })?;
+        check_together(&configs, &format!("{origin}: "))?;
         #[cfg(feature = "api")]
         if let Some(component) = &open_platform {
             check_open_platform(&configs, component).map_err(|(key, reason)| {
@@ -636,16 +632,12 @@ fn secret(value: &str, get: &dyn Fn(&str) -> Option<String>) -> Result<String, S
 }
 
 /// Checks that accounts can share one server: names, paths and AppIDs
-/// differ; the server's settings agree. `at(config, key)` makes the error
-/// for a key of one account (its reason is filled in here).
-fn check_together(
-    configs: &[Config],
-    at: impl Fn(&Config, &str) -> ConfigError,
-) -> Result<(), ConfigError> {
+/// differ; the server's settings agree. An error's setting is
+/// `{origin}account "NAME": KEY`.
+fn check_together(configs: &[Config], origin: &str) -> Result<(), ConfigError> {
     let fail = |config: &Config, key: &str, reason: String| {
-        let mut e = at(config, key);
-        e.reason = reason;
-        Err(e)
+        let setting = format!("{origin}account {:?}: {key}", config.name());
+        Err(ConfigError::new(setting, reason))
     };
     let mut names: HashMap<&str, &Config> = HashMap::with_capacity(configs.len());
     let mut paths: HashMap<&str, &Config> = HashMap::new();
