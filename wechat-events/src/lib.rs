@@ -88,6 +88,9 @@ pub mod handler;
 pub mod kinds;
 pub mod lifecycle;
 pub mod message;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 mod panics;
 pub mod payload;
 pub mod pending;
