@@ -9,6 +9,8 @@
 //! a duplicate) from signals sent there, not from sleeps.
 
 mod common;
+#[path = "observability/metrics.rs"]
+mod metrics;
 
 use std::future::Future;
 use std::io::Write;
