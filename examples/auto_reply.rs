@@ -53,7 +53,7 @@ struct Keyword {
 }
 
 /// 全匹配 or 半匹配.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Matching {
     Exact,
@@ -134,7 +134,8 @@ async fn main() -> std::io::Result<()> {
         eprintln!("{e}");
         std::process::exit(2)
     };
-    let path = std::env::var("AUTO_REPLY_FILE").unwrap_or_else(|_| "examples/auto_reply.toml".into());
+    let path =
+        std::env::var("AUTO_REPLY_FILE").unwrap_or_else(|_| "examples/auto_reply.toml".into());
     let table = load(&path).unwrap_or_else(|e| exit(&e));
     if std::env::var_os("WECHAT_TOKEN").is_none() {
         eprintln!("WECHAT_TOKEN is not set: using the development token devtoken");

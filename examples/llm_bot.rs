@@ -122,12 +122,16 @@ async fn main() -> std::io::Result<()> {
     };
     let delay = match std::env::var("LLM_DELAY_MS") {
         Ok(ms) => ms.parse().unwrap_or_else(|e| {
-            exit(&format!("LLM_DELAY_MS = {ms:?} is not a number of milliseconds: {e}"))
+            exit(&format!(
+                "LLM_DELAY_MS = {ms:?} is not a number of milliseconds: {e}"
+            ))
         }),
         Err(_) => 8000,
     };
-    for (name, default) in [("WECHAT_TOKEN", "devtoken"), ("WECHAT_SLOW_TIP", "正在思考，请稍候…")]
-    {
+    for (name, default) in [
+        ("WECHAT_TOKEN", "devtoken"),
+        ("WECHAT_SLOW_TIP", "正在思考，请稍候…"),
+    ] {
         if std::env::var_os(name).is_none() {
             std::env::set_var(name, default);
         }

@@ -166,10 +166,11 @@ mod links {
                 } else {
                     dir.join(file)
                 };
-                let relative = target
-                    .canonicalize()
-                    .ok()
-                    .and_then(|t| t.strip_prefix(root.canonicalize().ok()?).ok().map(|p| p.to_owned()));
+                let relative = target.canonicalize().ok().and_then(|t| {
+                    t.strip_prefix(root.canonicalize().ok()?)
+                        .ok()
+                        .map(|p| p.to_owned())
+                });
                 let Some(relative) = relative else {
                     let pending = PENDING.iter().any(|p| root.join(p) == dir.join(file));
                     if !pending {
@@ -190,7 +191,10 @@ mod links {
                 }
             }
         }
-        assert!(checked > 50, "only {checked} links found: is the parser broken?");
+        assert!(
+            checked > 50,
+            "only {checked} links found: is the parser broken?"
+        );
         assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
     }
 

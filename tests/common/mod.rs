@@ -441,7 +441,9 @@ pub async fn test_redis() -> Option<String> {
         Err(_) => "no answer within 3 s".to_owned(),
     };
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("Redis at {url} is not available ({why}), and CI=true: the Redis tests must run in CI");
+        panic!(
+            "Redis at {url} is not available ({why}), and CI=true: the Redis tests must run in CI"
+        );
     }
     use std::io::Write;
     let _ = writeln!(

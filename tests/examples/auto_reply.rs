@@ -25,7 +25,10 @@ async fn the_table_answers_like_the_console() {
     // Exact (全匹配): the whole message only.
     assert_eq!(answer(SimPush::text("价格")).await.text(), Some(price));
     // Contains (半匹配): anywhere in the message.
-    assert_eq!(answer(SimPush::text("拉面多少钱？")).await.text(), Some(price));
+    assert_eq!(
+        answer(SimPush::text("拉面多少钱？")).await.text(),
+        Some(price)
+    );
     // "价格表" is not exactly 价格, and contains no rule's keyword.
     let default = "收到，我们会尽快回复你。回复「帮助」看可用的关键词。";
     assert_eq!(answer(SimPush::text("价格表")).await.text(), Some(default));
@@ -36,12 +39,18 @@ async fn the_table_answers_like_the_console() {
     let news = answer(SimPush::text("你们店在哪里")).await;
     assert_eq!(
         news.reply(),
-        Some(&Reply::news([Article::new("门店地址", "https://example.com/shop")
-            .description("广州市天河区珠江新城 1 号")
-            .pic_url("https://example.com/shop.jpg")]))
+        Some(&Reply::news([Article::new(
+            "门店地址",
+            "https://example.com/shop"
+        )
+        .description("广州市天河区珠江新城 1 号")
+        .pic_url("https://example.com/shop.jpg")]))
     );
     let image = answer(SimPush::text("二维码")).await;
-    assert_eq!(image.reply(), Some(&Reply::image("MEDIA_ID_OF_THE_QR_CODE")));
+    assert_eq!(
+        image.reply(),
+        Some(&Reply::image("MEDIA_ID_OF_THE_QR_CODE"))
+    );
     // Any other message gets the default reply; an event does not.
     assert_eq!(answer(SimPush::image("M1")).await.text(), Some(default));
     assert!(answer(SimPush::click("MENU")).await.is_no_reply());

@@ -80,8 +80,7 @@ async fn with_the_api_it_shows_typing_and_sends_the_answer_late() {
     .await;
     assert_eq!(sent["touser"], sim.user(), "{sent}");
     assert_eq!(
-        sent["text"]["content"],
-        "关于「写一首诗」：我是离线的假模型，想了 600 毫秒。",
+        sent["text"]["content"], "关于「写一首诗」：我是离线的假模型，想了 600 毫秒。",
         "{sent}"
     );
     let typing = wechat.calls_to("/cgi-bin/message/custom/typing");

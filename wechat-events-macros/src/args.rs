@@ -713,7 +713,11 @@ mod tests {
         for &k in EventKind::ALL {
             let name = format!("{k:?}");
             assert_eq!(KEY_KINDS.contains(&name.as_str()), k.has_key(), "{name}");
-            assert_eq!(SCENE_KINDS.contains(&name.as_str()), k.has_scene(), "{name}");
+            assert_eq!(
+                SCENE_KINDS.contains(&name.as_str()),
+                k.has_scene(),
+                "{name}"
+            );
         }
         assert!(KEY_KINDS.contains(&"Any") && SCENE_KINDS.contains(&"Any"));
     }
