@@ -255,12 +255,24 @@ fn looks_like_event(ty: &Type) -> bool {
     })
 }
 
-/// A parameter as the user wrote it (`cx: Context`).
+/// A parameter as the user wrote it (`cx: Context`), from its tokens
+/// (`Option < Session >` printed back as `Option<Session>`).
 fn written(input: &FnArg) -> String {
-    input
-        .span()
-        .source_text()
-        .unwrap_or_else(|| input.to_token_stream().to_string())
+    let printed = input.to_token_stream().to_string();
+    let mut out = printed;
+    for (spaced, tight) in [
+        (" : ", ": "),
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        out = out.replace(spaced, tight);
+    }
+    out
 }
 
 /// An extractor in the event's place: the error says which order to write,

@@ -1,3 +1,5 @@
+#![allow(unused_variables)]
+
 use wechat_events::{on_event, on_text, ClickEvent, Context, Session, TextMessage};
 
 // The event must come first.
