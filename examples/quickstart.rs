@@ -16,8 +16,8 @@
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
 //!
 //! With `WECHAT_CONFIG=accounts.toml` it serves every account of that
-//! file (see `examples/accounts.example.toml` and the README's "Several
-//! accounts"), each at its own path, printing one `listening on` line per
+//! file (see `examples/accounts.example.toml` and docs/accounts.md),
+//! each at its own path, printing one `listening on` line per
 //! account; `帮助` then names the account on its first line. A mistake in
 //! the file stops it with exit status 2 and a message naming the account
 //! and the key. With an `[open_platform]` table it also serves that
@@ -33,6 +33,9 @@
 //! `WECHAT_STATE_DIR`, by default `.wechat-state/quickstart` in the
 //! working directory (one instance per directory); the rest is in memory.
 //!
+//! `GET /healthz` answers 200 `ok`: point a load balancer's or an
+//! orchestrator's health check at it (see docs/deploy.md).
+//!
 //! On SIGTERM or Ctrl-C it shuts down gracefully: it refuses new
 //! connections at once (so WeChat and a load balancer try elsewhere
 //! instead of waiting out their timeout), lets every handler finish — those answering a push and
@@ -40,7 +43,7 @@
 //! delivered — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
 //! what is in flight, and exits 0.
 //!
-//! `等 N` shows the slow-handler path (see the README's "Slow handlers"):
+//! `等 N` shows the slow-handler path (see docs/slow-handlers.md):
 //! set `WECHAT_SLOW_TIP` for the text answering a push whose handler
 //! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
 //! send late replies through the customer-service API. `长文 N` shows how
@@ -164,7 +167,7 @@ async fn slow(_: ClickEvent) -> &'static str {
 /// 5 s per try: the service holds its first two tries open, so up to
 /// about 14 s the reply comes in the chat; later, it arrives through the
 /// customer-service API (`WECHAT_APPSECRET` set) or with the user's next
-/// message. See the README's "Slow handlers".
+/// message. See docs/slow-handlers.md.
 #[on_text(regex = r"^等\s*(\d{1,3})\s*(秒)?$")]
 async fn wait(_: TextMessage, caps: Captures) -> String {
     match caps.get(1).and_then(|n| n.parse::<u64>().ok()) {
@@ -345,6 +348,8 @@ async fn main() -> std::io::Result<()> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // For a load balancer or an orchestrator: 200 `ok` while serving.
+            .route("/healthz", web::get().to(healthz))
             .service(app_services.clone())
     })
     .workers(2)
@@ -397,6 +402,13 @@ async fn main() -> std::io::Result<()> {
         grace,
     ));
     server.await
+}
+
+/// `GET /healthz`: `ok` while the server accepts connections (on SIGTERM
+/// it stops accepting at once, so a load balancer's check fails and it
+/// sends the traffic elsewhere while the handlers drain).
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// Listens on every address of `addrs` that can be bound, as

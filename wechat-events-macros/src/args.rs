@@ -31,6 +31,88 @@ const TEXT_ARGS: &[&str] = &["keyword", "keywords", "contains", "regex"];
 /// What every attribute takes.
 const COMMON_ARGS: &[&str] = &["priority", "tag", "account", "crate"];
 
+/// Every event kind `#[on_event]` takes, and which of them carry an
+/// `EventKey` (`key`, `key_regex`) or a QR-code scene (`scene`): the
+/// runtime's `EventKind::has_key` / `has_scene` plus `Any`, copied so that
+/// a filter on the wrong kind is a plain error on the filter's token.
+/// `tests::tables_match_the_runtime` keeps the copies equal to the runtime.
+const EVENT_KINDS: &[&str] = &[
+    "Subscribe",
+    "Unsubscribe",
+    "Scan",
+    "Location",
+    "Click",
+    "View",
+    "ScancodePush",
+    "ScancodeWaitmsg",
+    "PicSysphoto",
+    "PicPhotoOrAlbum",
+    "PicWeixin",
+    "LocationSelect",
+    "ViewMiniprogram",
+    "TemplateSendJobFinish",
+    "MassSendJobFinish",
+    "PublishJobFinish",
+    "SubscribeMsgPopup",
+    "SubscribeMsgChange",
+    "SubscribeMsgSent",
+    "KfCreateSession",
+    "KfCloseSession",
+    "KfSwitchSession",
+    "QualificationVerifySuccess",
+    "QualificationVerifyFail",
+    "NamingVerifySuccess",
+    "NamingVerifyFail",
+    "AnnualRenew",
+    "VerifyExpired",
+    "CardPassCheck",
+    "CardNotPassCheck",
+    "UserGetCard",
+    "UserGiftingCard",
+    "UserDelCard",
+    "UserConsumeCard",
+    "UserPayFromPayCell",
+    "UserViewCard",
+    "UserEnterSessionFromCard",
+    "UpdateMemberCard",
+    "CardSkuRemind",
+    "CardPayOrder",
+    "SubmitMembercardUserInfo",
+    "MerchantOrder",
+    "PoiCheckNotify",
+    "WifiConnected",
+    "ShakearoundUserShake",
+    "UserScanProduct",
+    "UserScanProductEnterSession",
+    "UserScanProductAsync",
+    "UserScanProductVerifyAction",
+    "UserAuthorizationRevoke",
+    "UserInfoModified",
+    "UserEnterTempsession",
+    "SubscribeScanProduct",
+    "Unknown",
+    "Any",
+];
+/// The event kinds with an `EventKey`.
+const KEY_KINDS: &[&str] = &[
+    "Subscribe",
+    "Scan",
+    "Click",
+    "View",
+    "ScancodePush",
+    "ScancodeWaitmsg",
+    "PicSysphoto",
+    "PicPhotoOrAlbum",
+    "PicWeixin",
+    "LocationSelect",
+    "ViewMiniprogram",
+    "SubscribeScanProduct",
+    "Unknown",
+    "Any",
+];
+/// The event kinds with a QR-code scene.
+const SCENE_KINDS: &[&str] = &["Subscribe", "Scan", "Any"];
+
 /// The longest account name, as a configured account's `name` allows.
 const ACCOUNT_MAX: usize = 32;
 
@@ -155,7 +237,42 @@ impl Args {
                 ),
             ));
         }
+        if attr == Attr::Event {
+            args.check_filter_fits_kind(errors);
+        }
         args
+    }
+
+    /// `key`, `key_regex` or `scene` on an event kind that does not carry
+    /// what the filter looks at. A kind the table does not know is left to
+    /// the compiler, which reports it as an unknown kind.
+    fn check_filter_fits_kind(&self, errors: &mut Errors) {
+        let (Some(name), Some(kind)) = (&self.filter_name, &self.kind) else {
+            return;
+        };
+        let written = kind.to_string();
+        if !EVENT_KINDS.contains(&written.as_str()) {
+            return;
+        }
+        let message = match &self.filter {
+            Filter::Key(_) | Filter::KeyRegex(_) if !KEY_KINDS.contains(&written.as_str()) => {
+                format!(
+                    "`{name}` filters on the EventKey, and `{written}` events carry none: remove `{name}`, or put it on a kind that has one, e.g. `#[on_event(Click, {name} = \"...\")]`"
+                )
+            }
+            Filter::Scene(_) if !SCENE_KINDS.contains(&written.as_str()) => {
+                let key = if KEY_KINDS.contains(&written.as_str()) {
+                    format!(", or filter `{written}` events on their EventKey with `key = \"...\"`")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "`scene` filters on a QR-code scene, and `{written}` events carry none: write `#[on_event(Subscribe, scene = \"...\")]` or `#[on_event(Scan, scene = \"...\")]`{key}"
+                )
+            }
+            _ => return,
+        };
+        errors.push(syn::Error::new_spanned(name, message));
     }
 
     fn add(&mut self, attr: Attr, meta: Meta, errors: &mut Errors) {
@@ -574,5 +691,34 @@ fn check_values(arg: &str, filter: &Filter, errors: &mut Errors) {
                 format!("`{arg}` is not a valid regex: {e}"),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wechat_events::kinds::EventKind;
+
+    /// The macro's copies of the kind tables are the runtime's: every
+    /// `EventKind` (by its variant's name, which is the attribute's kind)
+    /// plus `Any`, with the same `EventKey` and scene rules.
+    #[test]
+    fn tables_match_the_runtime() {
+        let mut runtime: Vec<String> = EventKind::ALL.iter().map(|k| format!("{k:?}")).collect();
+        runtime.push("Any".to_owned());
+        let mut ours: Vec<String> = EVENT_KINDS.iter().map(|k| k.to_string()).collect();
+        runtime.sort();
+        ours.sort();
+        assert_eq!(ours, runtime);
+        for &k in EventKind::ALL {
+            let name = format!("{k:?}");
+            assert_eq!(KEY_KINDS.contains(&name.as_str()), k.has_key(), "{name}");
+            assert_eq!(
+                SCENE_KINDS.contains(&name.as_str()),
+                k.has_scene(),
+                "{name}"
+            );
+        }
+        assert!(KEY_KINDS.contains(&"Any") && SCENE_KINDS.contains(&"Any"));
     }
 }
