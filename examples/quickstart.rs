@@ -33,6 +33,9 @@
 //! `WECHAT_STATE_DIR`, by default `.wechat-state/quickstart` in the
 //! working directory (one instance per directory); the rest is in memory.
 //!
+//! `WECHAT_METRICS=1` counts every push into Prometheus metrics served at
+//! `GET /metrics` (see docs/metrics.md), and prints that URL at start.
+//!
 //! `GET /healthz` answers 200 `ok`: point a load balancer's or an
 //! orchestrator's health check at it (see docs/deploy.md).
 //!
@@ -55,6 +58,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use wechat_events::metrics::Metrics;
 use wechat_events::service::stop_listening;
 use wechat_events::session::SessionError;
 use wechat_events::{
@@ -327,12 +331,17 @@ async fn main() -> std::io::Result<()> {
     // Every `#[on_...]` handler above is registered by `build()` for every
     // account, which also logs each account's handler table and refuses two
     // handlers for one keyword or key.
-    let services = WechatAccounts::builder(accounts)
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("{e}");
-            std::process::exit(2);
-        });
+    // `WECHAT_METRICS=1`: every account's pushes counted, scraped at
+    // `/metrics` (see docs/metrics.md).
+    let metrics = (std::env::var("WECHAT_METRICS").as_deref() == Ok("1")).then(Metrics::new);
+    let mut builder = WechatAccounts::builder(accounts);
+    if let Some(metrics) = &metrics {
+        builder = builder.metrics(metrics);
+    }
+    let services = builder.build().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
     let state = web::Data::new(State {
         named_accounts,
         ..State::default()
@@ -345,12 +354,17 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(1);
     });
     let app_services = services.clone();
+    let scraped = metrics.clone();
     let server = HttpServer::new(move || {
-        App::new()
+        let mut app = App::new()
             .app_data(state.clone())
             // For a load balancer or an orchestrator: 200 `ok` while serving.
             .route("/healthz", web::get().to(healthz))
-            .service(app_services.clone())
+            .service(app_services.clone());
+        if let Some(metrics) = &scraped {
+            app = app.service(metrics.service("/metrics"));
+        }
+        app
     })
     .workers(2)
     // Signals are handled below, so handlers can finish first.
@@ -376,6 +390,11 @@ async fn main() -> std::io::Result<()> {
                 ),
                 false => println!("listening on http://{bound}{path} ({mode} mode)"),
             }
+        }
+    }
+    if metrics.is_some() {
+        for bound in server.addrs() {
+            println!("metrics on http://{bound}/metrics");
         }
     }
     if let Some(platform) = services.open_platform() {
