@@ -53,6 +53,10 @@ pub mod cli {}
 #[doc = include_str!("../docs/catalog.md")]
 pub mod catalog {}
 
+/// `docs/metrics.md`.
+#[doc = include_str!("../docs/metrics.md")]
+pub mod metrics {}
+
 #[cfg(test)]
 mod links {
     //! Every relative link of the README and `docs/*.md` reaches a file of
@@ -64,7 +68,7 @@ mod links {
 
     /// Pages written in parallel with the README's table of contents
     /// (issue 23): a link to one is accepted while it does not exist yet.
-    const PENDING: &[&str] = &["docs/metrics.md", "docs/inspector.md"];
+    const PENDING: &[&str] = &["docs/inspector.md"];
 
     fn root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
