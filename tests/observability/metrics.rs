@@ -300,3 +300,105 @@ async fn every_counter_and_histogram_counts_exactly_what_happened() {
     assert_eq!(value(&m, "wechat_background_handlers", &[]), 0.0);
     assert_eq!(value(&m, "wechat_pending_replies", &[plain]), 0.0);
 }
+
+/// A late reply sent through the customer-service API: the reply and
+/// each API request (the token, the message) counted.
+#[actix_rt::test]
+async fn late_replies_through_the_api_and_each_api_request_are_counted() {
+    use wechat_events::testing::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET};
+    let wechat = ApiStandIn::start();
+    let metrics = Metrics::new();
+    let (open, gate) = watch::channel(false);
+    let config = Config::builder(TOKEN)
+        .deadline(Duration::from_millis(200))
+        .wait_retries(0)
+        .appid(STAND_IN_APPID)
+        .appsecret(STAND_IN_SECRET)
+        .api_base(wechat.base_url())
+        .build()
+        .unwrap();
+    let service = WechatService::builder(config)
+        .only(Router::new().keyword("slow", slow))
+        .metrics(&metrics)
+        .build()
+        .unwrap();
+    let server = TestServer::builder(service)
+        .app_data(actix_web::web::Data::new(gate))
+        .start();
+    let sim = sim();
+    let tip = send(&sim, &server, SimPush::text("slow")).await;
+    assert!(tip.is_no_reply(), "no tip configured: success");
+    open.send_replace(true);
+    // The reply's way out is the stand-in: wait for it to arrive there.
+    let mut waited = 0;
+    while wechat.custom_messages().is_empty() {
+        assert!(waited < 400, "no customer-service message came");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        waited += 1;
+    }
+    // The counter follows the send's answer by a moment.
+    let mut m = samples(&metrics.render().await);
+    for _ in 0..400 {
+        if value(&m, "wechat_late_replies_total", &[r#"via="api""#]) > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        m = samples(&metrics.render().await);
+    }
+    let account = r#"account="default""#;
+    assert_eq!(
+        value(&m, "wechat_late_replies_total", &[account, r#"via="api""#]),
+        1.0
+    );
+    assert_eq!(
+        value(&m, "wechat_pushes_total", &[account, r#"outcome="late""#]),
+        1.0
+    );
+    let api = |endpoint: &str| {
+        let endpoint = format!(r#"endpoint="{endpoint}""#);
+        value(
+            &m,
+            "wechat_api_requests_total",
+            &[account, &endpoint, r#"errcode="0""#],
+        )
+    };
+    assert_eq!(api("/cgi-bin/stable_token"), 1.0);
+    assert_eq!(api("/cgi-bin/message/custom/send"), 1.0);
+}
+
+/// Redis unreachable: `wechat_redis_up` 0, and each store call answered
+/// from memory counted.
+#[actix_rt::test]
+async fn redis_outages_and_fallbacks_are_read_at_scrapes() {
+    use wechat_events::redis::RedisBackend;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let backend = RedisBackend::builder(format!("redis://127.0.0.1:{port}"))
+        .probe_interval(Duration::from_millis(50))
+        .build()
+        .expect("made without connecting");
+    let metrics = Metrics::new();
+    let service = WechatService::builder(Config::builder(TOKEN).build().unwrap())
+        .only(Router::new().keyword("hi", hello))
+        .redis(backend.clone())
+        .metrics(&metrics)
+        .build()
+        .unwrap();
+    let server = TestServer::builder(service).start();
+    assert_eq!(
+        send(&sim(), &server, SimPush::text("hi")).await.text(),
+        Some("hello")
+    );
+    // Some store calls finish after the answer: the counter read at the
+    // scrape has at least those counted before it.
+    let stats = backend.stats();
+    assert!(!stats.up && stats.fallbacks > 0, "{stats:?}");
+    let m = samples(&metrics.render().await);
+    assert_eq!(value(&m, "wechat_redis_up", &[]), 0.0);
+    let counted = value(&m, "wechat_redis_fallbacks_total", &[]);
+    assert!(counted >= stats.fallbacks as f64, "{counted} < {stats:?}");
+    assert!(counted <= backend.stats().fallbacks as f64, "{counted}");
+}
