@@ -31,87 +31,7 @@ const TEXT_ARGS: &[&str] = &["keyword", "keywords", "contains", "regex"];
 /// What every attribute takes.
 const COMMON_ARGS: &[&str] = &["priority", "tag", "account", "crate"];
 
-/// Every event kind `#[on_event]` takes, and which of them carry an
-/// `EventKey` (`key`, `key_regex`) or a QR-code scene (`scene`): the
-/// runtime's `EventKind::has_key` / `has_scene` plus `Any`, copied so that
-/// a filter on the wrong kind is a plain error on the filter's token.
-/// `tests::tables_match_the_runtime` keeps the copies equal to the runtime.
-const EVENT_KINDS: &[&str] = &[
-    "Subscribe",
-    "Unsubscribe",
-    "Scan",
-    "Location",
-    "Click",
-    "View",
-    "ScancodePush",
-    "ScancodeWaitmsg",
-    "PicSysphoto",
-    "PicPhotoOrAlbum",
-    "PicWeixin",
-    "LocationSelect",
-    "ViewMiniprogram",
-    "TemplateSendJobFinish",
-    "MassSendJobFinish",
-    "PublishJobFinish",
-    "SubscribeMsgPopup",
-    "SubscribeMsgChange",
-    "SubscribeMsgSent",
-    "KfCreateSession",
-    "KfCloseSession",
-    "KfSwitchSession",
-    "QualificationVerifySuccess",
-    "QualificationVerifyFail",
-    "NamingVerifySuccess",
-    "NamingVerifyFail",
-    "AnnualRenew",
-    "VerifyExpired",
-    "CardPassCheck",
-    "CardNotPassCheck",
-    "UserGetCard",
-    "UserGiftingCard",
-    "UserDelCard",
-    "UserConsumeCard",
-    "UserPayFromPayCell",
-    "UserViewCard",
-    "UserEnterSessionFromCard",
-    "UpdateMemberCard",
-    "CardSkuRemind",
-    "CardPayOrder",
-    "SubmitMembercardUserInfo",
-    "MerchantOrder",
-    "PoiCheckNotify",
-    "WifiConnected",
-    "ShakearoundUserShake",
-    "UserScanProduct",
-    "UserScanProductEnterSession",
-    "UserScanProductAsync",
-    "UserScanProductVerifyAction",
-    "UserAuthorizationRevoke",
-    "UserInfoModified",
-    "UserEnterTempsession",
-    "SubscribeScanProduct",
-    "Unknown",
-    "Any",
-];
-/// The event kinds with an `EventKey`.
-const KEY_KINDS: &[&str] = &[
-    "Subscribe",
-    "Scan",
-    "Click",
-    "View",
-    "ScancodePush",
-    "ScancodeWaitmsg",
-    "PicSysphoto",
-    "PicPhotoOrAlbum",
-    "PicWeixin",
-    "LocationSelect",
-    "ViewMiniprogram",
-    "SubscribeScanProduct",
-    "Unknown",
-    "Any",
-];
-/// The event kinds with a QR-code scene.
-const SCENE_KINDS: &[&str] = &["Subscribe", "Scan", "Any"];
+use crate::kind_tables::{EVENT_KINDS, KEY_KINDS, SCENE_KINDS};
 
 /// The longest account name, as a configured account's `name` allows.
 const ACCOUNT_MAX: usize = 32;
@@ -691,34 +611,5 @@ fn check_values(arg: &str, filter: &Filter, errors: &mut Errors) {
                 format!("`{arg}` is not a valid regex: {e}"),
             ));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use wechat_events::kinds::EventKind;
-
-    /// The macro's copies of the kind tables are the runtime's: every
-    /// `EventKind` (by its variant's name, which is the attribute's kind)
-    /// plus `Any`, with the same `EventKey` and scene rules.
-    #[test]
-    fn tables_match_the_runtime() {
-        let mut runtime: Vec<String> = EventKind::ALL.iter().map(|k| format!("{k:?}")).collect();
-        runtime.push("Any".to_owned());
-        let mut ours: Vec<String> = EVENT_KINDS.iter().map(|k| k.to_string()).collect();
-        runtime.sort();
-        ours.sort();
-        assert_eq!(ours, runtime);
-        for &k in EventKind::ALL {
-            let name = format!("{k:?}");
-            assert_eq!(KEY_KINDS.contains(&name.as_str()), k.has_key(), "{name}");
-            assert_eq!(
-                SCENE_KINDS.contains(&name.as_str()),
-                k.has_scene(),
-                "{name}"
-            );
-        }
-        assert!(KEY_KINDS.contains(&"Any") && SCENE_KINDS.contains(&"Any"));
     }
 }

@@ -463,6 +463,7 @@ impl ServiceBuilder {
             return Err(BuildError::NoRoutes);
         }
         panics::install_hook();
+        warn_without_subscriber();
         tracing::info!(
             account = self.config.name(),
             path = self.config.path(),
@@ -766,6 +767,22 @@ impl WechatService {
             None => drained,
         };
         drained
+    }
+}
+
+/// Says once on stderr that nothing will be logged when the application
+/// installed no `tracing` subscriber: without one, the route table, the
+/// refusals and the handlers' errors vanish, and a new bot looks dead.
+fn warn_without_subscriber() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if !tracing::dispatcher::has_been_set() {
+        ONCE.call_once(|| {
+            eprintln!(
+                "wechat-events: no tracing subscriber is installed, so nothing it logs \
+                 (the handler table, refused requests, handler errors) will show; \
+                 add `tracing_subscriber::fmt().init();` at the start of main"
+            );
+        });
     }
 }
 
