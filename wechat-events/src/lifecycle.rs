@@ -723,8 +723,8 @@ impl Lifecycle {
     /// for the background limit (`verdict`, for the try that claimed the
     /// push): then `success`. `None`: the claim was abandoned. `times`:
     /// when the try arrived and the push was first seen; `held`: set when
-    /// the try is held open, told to the observer as a retry's result
-    /// when `.1`.
+    /// the try is held open past its deadline, told to the observer as a
+    /// retry's result when `.1`.
     async fn wait(
         &self,
         mut outcome: BoxFuture<'static, Outcome>,
@@ -740,8 +740,10 @@ impl Lifecycle {
                 self.observer.retried(held);
             }
         };
+        let deadline = arrived + self.timing.deadline;
         if self.timing.holds(arrived - first_seen) {
-            if let Poll::Ready(done) = poll_once(outcome.as_mut()).await {
+            // Held: kept open past the deadline when the outcome is late.
+            if let Some(done) = by_deadline(deadline, outcome.as_mut()).await {
                 tell(false);
                 return live(done);
             }
@@ -750,7 +752,6 @@ impl Lifecycle {
             return live(outcome.await);
         }
         tell(false);
-        let deadline = arrived + self.timing.deadline;
         if let Some(done) = by_deadline(deadline, outcome.as_mut()).await {
             return live(done);
         }
