@@ -280,7 +280,7 @@ impl Observer {
     pub(crate) fn refused(&self, record: &Refused<'_>) {
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
-            metrics.refused(record.reason);
+            metrics.refused(record.reason.as_str());
         }
         #[cfg(feature = "inspector")]
         if let Some(inspector) = &self.inspector {
@@ -325,7 +325,12 @@ impl Observer {
     pub(crate) fn push_done(&self, record: &PushDone<'_>) {
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
-            metrics.push_done(record);
+            metrics.push_done(
+                record.push.kind_name(),
+                record.outcome.as_str(),
+                record.handler,
+                record.ran_for,
+            );
         }
         #[cfg(feature = "inspector")]
         if let Some(inspector) = &self.inspector {
@@ -339,7 +344,7 @@ impl Observer {
     pub(crate) fn lost(&self) {
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
-            metrics.late(LateVia::Dropped);
+            metrics.late(LateVia::Dropped.as_str());
         }
     }
 
@@ -352,7 +357,7 @@ impl Observer {
     pub(crate) fn late(&self, record: &LateSent<'_>) {
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
-            metrics.late(record.via);
+            metrics.late(record.via.as_str());
         }
         #[cfg(feature = "inspector")]
         if let Some(inspector) = &self.inspector {
