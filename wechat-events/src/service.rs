@@ -248,6 +248,9 @@ pub struct ServiceBuilder {
     /// The account's menu, checked against the routes at build.
     #[cfg(feature = "api")]
     menu: Option<crate::api::menu::Menu>,
+    /// SCRATCH (inspector branch, until the lead's seam lands).
+    #[cfg(feature = "inspector")]
+    inspector: Option<crate::inspector::Inspector>,
 }
 
 impl ServiceBuilder {
@@ -532,7 +535,9 @@ impl ServiceBuilder {
             None => lifecycle,
         };
         let lifecycle = Arc::new(lifecycle);
-        Ok(WechatService {
+        #[cfg(feature = "inspector")]
+        let inspector = self.inspector;
+        let service = WechatService {
             inner: Arc::new(Inner {
                 sessions: sessions.unwrap_or_else(|| {
                     Arc::new(MemorySessions::new(
@@ -550,7 +555,62 @@ impl ServiceBuilder {
                 authorizer: self.authorizer,
                 config,
             }),
-        })
+        };
+        #[cfg(feature = "inspector")]
+        if let Some(inspector) = inspector {
+            inspector.attach(WeakService(Arc::downgrade(&service.inner)));
+        }
+        Ok(service)
+    }
+}
+
+// ---- SCRATCH (inspector branch): stand-ins for the lead's seam, replaced
+// at the merge. ----
+
+#[cfg(feature = "inspector")]
+impl ServiceBuilder {
+    /// Shows this service's pushes in `inspector`, whose send form can
+    /// then send to it.
+    pub fn inspector(mut self, inspector: &crate::inspector::Inspector) -> Self {
+        self.inspector = Some(inspector.clone());
+        self
+    }
+}
+
+/// A service that does not keep itself alive.
+#[cfg(feature = "inspector")]
+#[derive(Clone)]
+pub(crate) struct WeakService(std::sync::Weak<Inner>);
+
+#[cfg(feature = "inspector")]
+impl WeakService {
+    pub(crate) fn upgrade(&self) -> Option<WechatService> {
+        self.0.upgrade().map(|inner| WechatService { inner })
+    }
+}
+
+#[cfg(feature = "inspector")]
+impl WechatService {
+    /// Runs a signed request through the service's own POST path, in
+    /// process: the HTTP status and body.
+    pub(crate) async fn answer_in_process(&self, query: &str, body: String) -> (u16, String) {
+        use actix_web::FromRequest;
+        let uri = format!("{}?{query}", self.inner.config.path());
+        let (req, mut payload) = actix_web::test::TestRequest::post()
+            .uri(&uri)
+            .insert_header((header::CONTENT_LENGTH, body.len()))
+            .set_payload(body)
+            .to_http_parts();
+        let payload = match web::Payload::from_request(&req, &mut payload).await {
+            Ok(payload) => payload,
+            Err(e) => return (500, e.to_string()),
+        };
+        let response = receive(req, payload, web::Data::from(self.inner.clone())).await;
+        let status = response.status().as_u16();
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&body).into_owned())
     }
 }
 
@@ -576,6 +636,8 @@ impl WechatService {
             authorizer: None,
             #[cfg(feature = "api")]
             menu: None,
+            #[cfg(feature = "inspector")]
+            inspector: None,
         }
     }
 
