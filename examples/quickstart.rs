@@ -45,6 +45,11 @@
 //! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
 //! send late replies through the customer-service API. `长文 N` shows how
 //! a text over WeChat's 2047 bytes is cut into parts.
+//!
+//! `WECHAT_INSPECTOR=1` mounts the inspector at `/_inspector` (its URL is
+//! printed at start): the pushes live, and a form sending simulated ones
+//! (docs/inspector.md). Only loopback clients see it, unless they give
+//! `WECHAT_INSPECTOR_TOKEN`.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +57,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use wechat_events::inspector::Inspector;
 use wechat_events::service::stop_listening;
 use wechat_events::session::SessionError;
 use wechat_events::{
@@ -61,6 +67,8 @@ use wechat_events::{
 
 /// The token used when `WECHAT_TOKEN` is not set.
 const DEV_TOKEN: &str = "devtoken";
+/// Where `WECHAT_INSPECTOR=1` mounts the inspector.
+const INSPECTOR_PATH: &str = "/_inspector";
 
 /// Where pending replies and sessions are kept when neither
 /// `WECHAT_STATE_DIR` nor `WECHAT_REDIS_URL` is set.
@@ -274,6 +282,11 @@ log_verification! {
     verification_expired: VerifyExpired(VerifyExpiredEvent),
 }
 
+/// Whether the variable `name` is set to `1` (or `true`).
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true"))
+}
+
 fn accounts() -> Result<Accounts, wechat_events::ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     // With an accounts file, each account's token is in it.
@@ -324,7 +337,14 @@ async fn main() -> std::io::Result<()> {
     // Every `#[on_...]` handler above is registered by `build()` for every
     // account, which also logs each account's handler table and refuses two
     // handlers for one keyword or key.
-    let services = WechatAccounts::builder(accounts)
+    // WECHAT_INSPECTOR=1: the pushes live, and a form sending simulated
+    // ones, at /_inspector (loopback only, or WECHAT_INSPECTOR_TOKEN).
+    let inspector = (env_flag("WECHAT_INSPECTOR")).then(Inspector::from_env);
+    let mut builder = WechatAccounts::builder(accounts);
+    if let Some(inspector) = inspector.clone() {
+        builder = builder.configure(move |_, service| service.inspector(&inspector));
+    }
+    let services = builder
         .build()
         .unwrap_or_else(|e| {
             eprintln!("{e}");
@@ -343,9 +363,15 @@ async fn main() -> std::io::Result<()> {
     });
     let app_services = services.clone();
     let server = HttpServer::new(move || {
+        let inspector = inspector.clone();
         App::new()
             .app_data(state.clone())
             .service(app_services.clone())
+            .configure(move |cfg| {
+                if let Some(inspector) = &inspector {
+                    cfg.service(inspector.service(INSPECTOR_PATH));
+                }
+            })
     })
     .workers(2)
     // Signals are handled below, so handlers can finish first.
@@ -371,6 +397,11 @@ async fn main() -> std::io::Result<()> {
                 ),
                 false => println!("listening on http://{bound}{path} ({mode} mode)"),
             }
+        }
+    }
+    if inspector.is_some() {
+        for bound in server.addrs() {
+            println!("inspector on http://{bound}{INSPECTOR_PATH}");
         }
     }
     if let Some(platform) = services.open_platform() {

@@ -9,6 +9,7 @@
 //! a duplicate) from signals sent there, not from sleeps.
 
 mod common;
+mod inspector;
 
 use std::future::Future;
 use std::io::Write;

@@ -75,7 +75,7 @@ impl Answer {
     }
 }
 
-fn client() -> awc::Client {
+pub fn client() -> awc::Client {
     awc::Client::builder()
         .timeout(Duration::from_secs(20))
         .finish()

@@ -600,9 +600,14 @@ impl PushRow {
             .collect();
         // What became of it: the push's outcome once known, else its last
         // try's.
-        let outcome = (self.outcome)
-            .or_else(|| self.tries.last().map(|t| t.status))
-            .unwrap_or("pending");
+        let last = self.tries.last().map(|t| t.status);
+        let outcome = match (self.outcome, last) {
+            // "No reply" because no route took it: say so.
+            (_, Some("no_handler")) => "no_handler",
+            (Some(outcome), _) => outcome,
+            (None, Some(status)) => status,
+            (None, None) => "pending",
+        };
         json!({
             "type": "push",
             "kind": kind,
