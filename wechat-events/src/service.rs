@@ -250,7 +250,7 @@ pub struct ServiceBuilder {
     menu: Option<crate::api::menu::Menu>,
     /// SCRATCH (inspector branch, until the lead's seam lands).
     #[cfg(feature = "inspector")]
-    inspector: Option<crate::inspector::Inspector>,
+    on_build: Vec<Box<dyn FnOnce(WeakService) + Send>>,
 }
 
 impl ServiceBuilder {
@@ -536,7 +536,7 @@ impl ServiceBuilder {
         };
         let lifecycle = Arc::new(lifecycle);
         #[cfg(feature = "inspector")]
-        let inspector = self.inspector;
+        let on_build = self.on_build;
         let service = WechatService {
             inner: Arc::new(Inner {
                 sessions: sessions.unwrap_or_else(|| {
@@ -557,8 +557,8 @@ impl ServiceBuilder {
             }),
         };
         #[cfg(feature = "inspector")]
-        if let Some(inspector) = inspector {
-            inspector.attach(WeakService(Arc::downgrade(&service.inner)));
+        for hook in on_build {
+            hook(WeakService(Arc::downgrade(&service.inner)));
         }
         Ok(service)
     }
@@ -569,10 +569,9 @@ impl ServiceBuilder {
 
 #[cfg(feature = "inspector")]
 impl ServiceBuilder {
-    /// Shows this service's pushes in `inspector`, whose send form can
-    /// then send to it.
-    pub fn inspector(mut self, inspector: &crate::inspector::Inspector) -> Self {
-        self.inspector = Some(inspector.clone());
+    /// Runs `hook` with the service once built.
+    pub(crate) fn on_build(mut self, hook: impl FnOnce(WeakService) + Send + 'static) -> Self {
+        self.on_build.push(Box::new(hook));
         self
     }
 }
@@ -637,7 +636,7 @@ impl WechatService {
             #[cfg(feature = "api")]
             menu: None,
             #[cfg(feature = "inspector")]
-            inspector: None,
+            on_build: Vec::new(),
         }
     }
 

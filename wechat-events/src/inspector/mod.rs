@@ -284,6 +284,13 @@ impl Inspector {
         let _ = self.shared.updates.send(row);
     }
 
+    /// SCRATCH (inspector branch): the lead's builder method stands here
+    /// until the seam lands.
+    pub(crate) fn attach_to(&self, builder: crate::service::ServiceBuilder) -> crate::service::ServiceBuilder {
+        let inspector = self.clone();
+        builder.on_build(move |service| inspector.attach(service))
+    }
+
     /// Registers a built service, for the route table and the send form.
     pub(crate) fn attach(&self, service: WeakService) {
         let mut services = lock(&self.shared.services);
@@ -451,6 +458,15 @@ impl Inspector {
             push_xml: signed.xml,
             reply,
         })
+    }
+}
+
+// SCRATCH (inspector branch) until the lead's seam lands.
+impl crate::service::ServiceBuilder {
+    /// Shows this service's pushes in `inspector`, whose send form can
+    /// then send to it.
+    pub fn inspector(self, inspector: &Inspector) -> Self {
+        inspector.attach_to(self)
     }
 }
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The browser test's tools (tests/inspector.rs): headless Chromium and
+# chromedriver, from Debian's packages. Does nothing when both are there.
+set -euo pipefail
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=sudo
+else
+    SUDO=
+fi
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends chromium chromium-driver
