@@ -339,10 +339,10 @@ async fn main() -> std::io::Result<()> {
     // handlers for one keyword or key.
     // WECHAT_INSPECTOR=1: the pushes live, and a form sending simulated
     // ones, at /_inspector (loopback only, or WECHAT_INSPECTOR_TOKEN).
-    let inspector = (env_flag("WECHAT_INSPECTOR")).then(Inspector::from_env);
+    let inspector = env_flag("WECHAT_INSPECTOR").then(Inspector::from_env);
     let mut builder = WechatAccounts::builder(accounts);
-    if let Some(inspector) = inspector.clone() {
-        builder = builder.configure(move |_, service| service.inspector(&inspector));
+    if let Some(inspector) = &inspector {
+        builder = builder.inspector(inspector);
     }
     let services = builder
         .build()

@@ -38,6 +38,15 @@ macro_rules! events {
         }
 
         impl Event {
+            /// This event's `type` in JSON: the `Event` value in lower
+            /// case, `unknown` for an event not modeled here.
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(Event::$variant(_) => $json,)*
+                    Event::Unknown(_) => "unknown",
+                }
+            }
+
             /// This event's kind.
             pub fn kind(&self) -> EventKind {
                 match self {

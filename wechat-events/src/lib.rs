@@ -92,8 +92,9 @@ pub mod inspector;
 pub mod kinds;
 pub mod lifecycle;
 pub mod message;
-#[cfg(feature = "inspector")]
-pub(crate) mod observe;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 mod panics;
 pub mod payload;
 pub mod pending;

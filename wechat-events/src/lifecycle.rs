@@ -67,6 +67,7 @@ use crate::config::{Config, WECHAT_TIMEOUT};
 use crate::dedup::{Answer, Claim, ClaimWith, Decider, DedupStore, Fate, Outcome, Retry, Status};
 use crate::event::Event;
 use crate::handler::{panic_message, ExtractError, Run};
+use crate::observe::{LateSent, LateVia, Observer, PushDone, PushOutcome};
 use crate::panics::{self, Quiet};
 use crate::pending::{self, PendingStore, PlanOptions};
 use crate::push::{Body, Push};
@@ -265,6 +266,9 @@ pub(crate) struct Answered {
     /// Whether this try claimed the push (and ran its handler); `false`
     /// when it followed another try's claim.
     pub(crate) claimed: bool,
+    /// Whether the try was held open (for a later try to answer) rather
+    /// than answered by its deadline.
+    pub(crate) held: bool,
 }
 
 /// Whether a handler still running at its first deadline may run on in
@@ -361,6 +365,8 @@ pub(crate) struct Lifecycle {
     counters: Arc<Counters>,
     /// The wall clock, in unix seconds (to read `CreateTime` against).
     wall: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Where outcomes, retries and late replies are told.
+    observer: Observer,
     /// Stops every task of this instance: its death, in the model.
     #[cfg(test)]
     killed: tokio_util::sync::CancellationToken,
@@ -395,6 +401,7 @@ impl Lifecycle {
             tasks: TaskTracker::new(),
             counters: Arc::default(),
             wall: Arc::new(unix_now),
+            observer: Observer::default(),
             #[cfg(test)]
             killed: Default::default(),
         }
@@ -433,6 +440,12 @@ impl Lifecycle {
         wall: impl Fn() -> i64 + Send + Sync + 'static,
     ) -> Self {
         self.wall = Arc::new(wall);
+        self
+    }
+
+    /// Tells `observer` what becomes of pushes, retries and late replies.
+    pub(crate) fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = observer;
         self
     }
 
@@ -575,6 +588,10 @@ impl Lifecycle {
                 Claim::First(ticket) => break ticket,
                 Claim::Duplicate(retry) => {
                     let first_seen = self.first_seen(retry.first_seen(), &push);
+                    let held = self.timing.holds(arrived - first_seen);
+                    if claims == 1 {
+                        self.observer.retried(held);
+                    }
                     if let Some(outcome) = self.follow(retry, &push, arrived, first_seen).await {
                         if outcome.status == Status::Refused {
                             bump(&self.counters.forgotten);
@@ -584,6 +601,7 @@ impl Lifecycle {
                             outcome,
                             try_number: Timing::try_number(arrived - first_seen),
                             claimed: false,
+                            held,
                         });
                     }
                     // The claim was abandoned: claim the push anew (a
@@ -668,6 +686,7 @@ impl Lifecycle {
             outcome,
             try_number: Timing::try_number(arrived - first_seen),
             claimed: true,
+            held: self.timing.holds(arrived - first_seen),
         })
     }
 
@@ -732,6 +751,7 @@ impl Lifecycle {
                     Ok(done) => live(done),
                     Err(_) => {
                         bump(&self.counters.lost);
+                        self.observer.lost();
                         tracing::warn!(
                             openid = %push.from_user,
                             "the push's answer was not ready within WeChat's 5 s of this try; its reply is lost"
@@ -779,8 +799,16 @@ impl Lifecycle {
                     status: Status::NoHandler,
                 };
                 return complete(
-                    self.answered(outcome, None, &push, first_seen, &decider, start.settle)
-                        .await,
+                    self.answered(
+                        outcome,
+                        None,
+                        None,
+                        &push,
+                        first_seen,
+                        &decider,
+                        start.settle,
+                    )
+                    .await,
                 );
             }
             Job::ExtractFailed { name, error } => {
@@ -791,13 +819,22 @@ impl Lifecycle {
                     status: Status::Failed,
                 };
                 return complete(
-                    self.answered(outcome, None, &push, first_seen, &decider, start.settle)
-                        .await,
+                    self.answered(
+                        outcome,
+                        None,
+                        None,
+                        &push,
+                        first_seen,
+                        &decider,
+                        start.settle,
+                    )
+                    .await,
                 );
             }
             Job::Run { name, future } => (name, future),
         };
         bump(&self.counters.runs);
+        let started = Instant::now();
         // Polled right here, in this (detached, tracked) task: a panic is
         // caught and reported, never unwinds into the service.
         let mut run = AssertUnwindSafe(Quiet(future)).catch_unwind();
@@ -805,21 +842,32 @@ impl Lifecycle {
         let joined = by_deadline(deadline, Pin::new(&mut run)).await;
         if let Some(joined) = joined {
             let (outcome, reply) = finish(&name, joined, &push);
+            let ran = Some(started.elapsed());
             return complete(
-                self.answered(outcome, reply, &push, first_seen, &decider, start.settle)
-                    .await,
+                self.answered(
+                    outcome,
+                    reply,
+                    ran,
+                    &push,
+                    first_seen,
+                    &decider,
+                    start.settle,
+                )
+                .await,
             );
         }
         // The rest is rare, and its state (a second timer, the permit, the
         // late delivery) would make every push's future larger: boxed.
-        Box::pin(self.overtime(name, run, push, start, decider, complete)).await
+        Box::pin(self.overtime(name, run, started, push, start, decider, complete)).await
     }
 
     /// [`Lifecycle::supervise`] past the handler's first deadline.
+    #[allow(clippy::too_many_arguments)]
     async fn overtime(
         self: Arc<Self>,
         name: Arc<str>,
         mut run: Supervised,
+        started: Instant,
         push: Arc<Push>,
         start: Start,
         decider: Decider,
@@ -836,6 +884,12 @@ impl Lifecycle {
             if decider(Fate::Answered).await == Fate::Answered {
                 drop(run);
                 bump(&self.counters.cancelled);
+                self.done(
+                    &push,
+                    Some(&name),
+                    PushOutcome::Error,
+                    Some(started.elapsed()),
+                );
                 tracing::warn!(
                     handler = &*name,
                     limit = self.max_background,
@@ -857,8 +911,9 @@ impl Lifecycle {
         if let Some(joined) = by_deadline(last_moment, Pin::new(&mut run)).await {
             drop(permit);
             let (outcome, reply) = finish(&name, joined, &push);
+            let ran = Some(started.elapsed());
             return complete(
-                self.answered(outcome, reply, &push, first_seen, &decider, settle)
+                self.answered(outcome, reply, ran, &push, first_seen, &decider, settle)
                     .await,
             );
         }
@@ -877,12 +932,23 @@ impl Lifecycle {
         drop(permit);
         match joined {
             Some(joined) => {
-                let (_, reply) = finish(&name, joined, &push);
+                let (outcome, reply) = finish(&name, joined, &push);
+                let came_to = match reply {
+                    Some(_) => PushOutcome::Late,
+                    None => PushOutcome::of(outcome.status),
+                };
+                self.done(&push, Some(&name), came_to, Some(started.elapsed()));
                 self.late(name, reply, push, first_seen);
             }
             None => {
                 drop(run);
                 bump(&self.counters.cancelled);
+                self.done(
+                    &push,
+                    Some(&name),
+                    PushOutcome::Error,
+                    Some(started.elapsed()),
+                );
                 tracing::error!(
                     handler = &*name,
                     openid = %push.from_user,
@@ -899,10 +965,12 @@ impl Lifecycle {
     /// reply, or the store looked at the claim and found none) and the
     /// store answers in one step, the fate and the outcome are one write
     /// (the completion that follows then does nothing more).
+    #[allow(clippy::too_many_arguments)]
     async fn answered(
         &self,
         outcome: Outcome,
         reply: Option<Reply>,
+        ran: Option<Duration>,
         push: &Arc<Push>,
         first_seen: Instant,
         decider: &Decider,
@@ -917,6 +985,11 @@ impl Lifecycle {
             (true, Some(answer)) => answer(outcome.clone()).await,
             _ => decider(Fate::Answered).await,
         };
+        let came_to = match (fate, &reply) {
+            (Fate::HandedOff, Some(_)) => PushOutcome::Late,
+            _ => PushOutcome::of(outcome.status),
+        };
+        self.done(push, outcome.handler.as_deref(), came_to, ran);
         match fate {
             Fate::Answered if quiet => outcome,
             Fate::Answered => {
@@ -930,6 +1003,22 @@ impl Lifecycle {
                 self.tip(push)
             }
         }
+    }
+
+    /// Tells the observer what `push` came to.
+    fn done(
+        &self,
+        push: &Push,
+        handler: Option<&str>,
+        outcome: PushOutcome,
+        ran: Option<Duration>,
+    ) {
+        self.observer.push_done(&PushDone {
+            push,
+            handler,
+            outcome,
+            ran_for: ran,
+        });
     }
 
     /// Answers a push that invites a reply together with the user's
@@ -1043,9 +1132,13 @@ impl Lifecycle {
             reply = reply.msg_type().unwrap_or("none"),
             "late reply ready; delivering it"
         );
+        let sent = |observer: &Observer, push: &Push, handler: &str, via| {
+            observer.late(&LateSent { push, handler, via })
+        };
         match &self.late {
             Late::Hook(hook) => {
                 bump(&self.counters.late_delivered);
+                sent(&self.observer, &push, &handler, LateVia::Hook);
                 hook(LateReply {
                     handler,
                     push,
@@ -1058,28 +1151,38 @@ impl Lifecycle {
                 let interaction = Interaction::of(&push, first_seen);
                 let sender = self.sender(client.clone());
                 let counters = self.counters.clone();
+                let observer = self.observer.clone();
                 self.spawn(
                     async move {
                         if let Some(interaction) = interaction {
                             sender.quotas.grant(&push.from_user, interaction).await;
                         }
-                        match sender.send_all(&push.from_user, vec![reply]).await {
+                        let via = match sender.send_all(&push.from_user, vec![reply]).await {
                             Sent::All => {
                                 bump(&counters.late_delivered);
                                 tracing::info!(
                                     handler = &*handler,
                                     "late reply sent through the customer-service API"
-                                )
+                                );
+                                LateVia::Api
                             }
-                            Sent::Queued => bump(&counters.late_delivered),
-                            Sent::Unsure => bump(&counters.late_unsure),
-                        }
+                            Sent::Queued => {
+                                bump(&counters.late_delivered);
+                                LateVia::Pending
+                            }
+                            Sent::Unsure => {
+                                bump(&counters.late_unsure);
+                                LateVia::Dropped
+                            }
+                        };
+                        sent(&observer, &push, &handler, via);
                     }
                     .in_current_span(),
                 );
             }
             Late::Pending => {
                 bump(&self.counters.late_delivered);
+                sent(&self.observer, &push, &handler, LateVia::Pending);
                 let pending = self.pending.clone();
                 self.spawn(
                     async move {

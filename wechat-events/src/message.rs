@@ -57,6 +57,22 @@ macro_rules! each_message {
 }
 
 impl Message {
+    /// This message's `type` in JSON: the `MsgType` in lower case,
+    /// `unknown` for a message not modeled here.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Message::Text(_) => "text",
+            Message::Image(_) => "image",
+            Message::Voice(_) => "voice",
+            Message::Video(_) => "video",
+            Message::ShortVideo(_) => "shortvideo",
+            Message::Location(_) => "location",
+            Message::Link(_) => "link",
+            Message::MiniProgramPage(_) => "miniprogrampage",
+            Message::Unknown(_) => "unknown",
+        }
+    }
+
     /// This message's kind.
     pub fn kind(&self) -> MessageKind {
         match self {

@@ -89,6 +89,13 @@ pub trait PendingStore: Send + Sync + 'static {
         0
     }
 
+    /// How many replies wait now, for the `wechat_pending_replies` gauge
+    /// (feature `metrics`), when the store can tell cheaply; `None` when it
+    /// cannot (the default). Read at each scrape, not per push.
+    fn waiting(&self) -> BoxFuture<'static, Option<u64>> {
+        futures_util::future::ready(None).boxed()
+    }
+
     /// Called when the service drains ([`WechatService::drain`](crate::WechatService::drain)):
     /// a store that forgets at exit logs what it still holds.
     fn close(&self) -> BoxFuture<'static, ()> {
@@ -510,6 +517,17 @@ impl PendingStore for MemoryPending {
     fn expired(&self) -> u64 {
         self.queues.run_pending_tasks();
         self.counts.expired.load(Ordering::Relaxed)
+    }
+
+    fn waiting(&self) -> BoxFuture<'static, Option<u64>> {
+        let mut waiting = 0;
+        if self.used.load(Ordering::Acquire) {
+            self.queues.run_pending_tasks();
+            for (_, queue) in self.queues.iter() {
+                waiting += queue.replies.len() as u64;
+            }
+        }
+        futures_util::future::ready(Some(waiting)).boxed()
     }
 
     /// Logs each reply still held: it is lost when the process exits.

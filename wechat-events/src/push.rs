@@ -80,6 +80,21 @@ pub struct Push {
 }
 
 impl Push {
+    /// The push's kind as the catalog names it in JSON (its `type`):
+    /// `text`, `click`, `subscribe`, ..., `unknown`.
+    ///
+    /// ```
+    /// let push = wechat_events::push::parse(b"<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName>\
+    ///     <CreateTime>1</CreateTime><MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey></xml>").unwrap();
+    /// assert_eq!(push.kind_name(), "click");
+    /// ```
+    pub fn kind_name(&self) -> &'static str {
+        match &self.body {
+            Body::Event(event) => event.type_name(),
+            Body::Message(message) => message.type_name(),
+        }
+    }
+
     /// The event, if this push is one.
     pub fn event(&self) -> Option<&Event> {
         match &self.body {

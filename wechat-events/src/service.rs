@@ -30,6 +30,7 @@ use crate::dedup::{dedup_key, DedupStore, MemoryStore, Outcome};
 use crate::handler::{panic_message, Context, ExtractError, FromPush, Parts};
 use crate::lifecycle::{by_deadline, ErrorChain, Job, Late, LateHook, Lifecycle};
 pub use crate::lifecycle::{LateReply, LifecycleStats};
+use crate::observe::{Observer, Reason, Refused, TryRecord, BODY_HEAD};
 use crate::panics;
 use crate::pending::{MemoryPending, PendingStore, DEFAULT_MAX_BYTES};
 use crate::push::{parse, ParseError, Push};
@@ -104,6 +105,45 @@ impl PushError {
             | PushError::PlaintextRefused
             | PushError::Crypto(_) => StatusCode::BAD_REQUEST,
         }
+    }
+
+    /// The refusal's reason, as the metrics and the inspector name it.
+    pub(crate) fn reason(&self) -> Reason {
+        match self {
+            PushError::Signature | PushError::Crypto(CryptoError::InvalidSignature) => {
+                Reason::Signature
+            }
+            PushError::Replay(ReplayError::Stale { .. }) => Reason::Timestamp,
+            PushError::Replay(_) => Reason::Replay,
+            PushError::TooLarge { .. } => Reason::TooLarge,
+            PushError::BodyTimeout(_) => Reason::Timeout,
+            PushError::PlaintextRefused => Reason::Mode,
+            PushError::Crypto(CryptoError::AppIdMismatch { .. })
+            | PushError::NotAuthorized(_)
+            | PushError::WrongAccount => Reason::Appid,
+            PushError::Crypto(_) => Reason::Decrypt,
+            PushError::Query(_) | PushError::Body(_) | PushError::Parse(_) => Reason::BadRequest,
+        }
+    }
+
+    /// Logs the refusal, tells `observer` (with the body's head, when it
+    /// was read) and answers it.
+    pub(crate) fn refuse(
+        &self,
+        req: &HttpRequest,
+        observer: &Observer,
+        body_head: Option<&[u8]>,
+    ) -> HttpResponse {
+        let response = self.respond(req);
+        observer.refused(&Refused {
+            reason: self.reason(),
+            status: response.status().as_u16(),
+            error: &self.to_string(),
+            method: req.method().as_str(),
+            path: req.path(),
+            body_head,
+        });
+        response
     }
 
     pub(crate) fn respond(&self, req: &HttpRequest) -> HttpResponse {
@@ -224,6 +264,8 @@ struct Inner {
     /// Claims, tries, deadlines, the fate of replies: everything between
     /// "accepted" and "answered".
     lifecycle: Arc<Lifecycle>,
+    /// Where refusals and answered tries are told (metrics, inspector).
+    observer: Observer,
 }
 
 /// Builder for [`WechatService`].
@@ -248,10 +290,19 @@ pub struct ServiceBuilder {
     /// The account's menu, checked against the routes at build.
     #[cfg(feature = "api")]
     menu: Option<crate::api::menu::Menu>,
-    /// SCRATCH (inspector branch, until the lead's seam lands).
+    /// Where the service's pushes are counted.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::Metrics>,
+    /// Where the service's pushes are shown, and how the service is
+    /// made known there (see `ServiceBuilder::inspector`, in
+    /// `crate::inspector`).
     #[cfg(feature = "inspector")]
-    on_build: Vec<Box<dyn FnOnce(WeakService) + Send>>,
+    inspector: Option<(Arc<dyn crate::observe::Inspect>, Attach)>,
 }
+
+/// Hands a built service to whoever shows its pushes.
+#[cfg(feature = "inspector")]
+pub(crate) type Attach = Arc<dyn Fn(WeakService) + Send + Sync>;
 
 impl ServiceBuilder {
     /// Adds routes (may be called several times). Without
@@ -359,6 +410,27 @@ impl ServiceBuilder {
     #[cfg(feature = "api")]
     pub fn menu(mut self, menu: crate::api::menu::Menu) -> Self {
         self.menu = Some(menu);
+        self
+    }
+
+    /// Counts the service's pushes, refusals, retries, late replies and
+    /// API calls in `metrics`, under the config's name (see
+    /// [`crate::metrics`]). Several services may share one.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
+    }
+
+    /// Tells `inspect` the service's pushes and refusals, and hands it
+    /// the built service through `attach` (`ServiceBuilder::inspector`).
+    #[cfg(feature = "inspector")]
+    pub(crate) fn inspected_by(
+        mut self,
+        inspect: Arc<dyn crate::observe::Inspect>,
+        attach: Attach,
+    ) -> Self {
+        self.inspector = Some((inspect, attach));
         self
     }
 
@@ -523,7 +595,30 @@ impl ServiceBuilder {
         });
         let background =
             (self.background).unwrap_or_else(|| Arc::new(Semaphore::new(config.max_background())));
-        let lifecycle = Lifecycle::new(&config, dedup, bindings, pending, late, background);
+        #[allow(unused_mut)]
+        let mut observer = Observer::new(config.name());
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            observer = observer.with_metrics(metrics);
+            metrics.watch_background(&background, config.max_background());
+            if let Some(account) = observer.metrics() {
+                account.watch_pending(&pending);
+                #[cfg(feature = "api")]
+                if let Some(client) = &api {
+                    client.count_into(account.clone());
+                }
+            }
+            #[cfg(feature = "redis")]
+            if let Some(backend) = &redis {
+                metrics.watch_redis(backend);
+            }
+        }
+        #[cfg(feature = "inspector")]
+        if let Some((inspect, _)) = &self.inspector {
+            observer = observer.with_inspector(inspect.clone());
+        }
+        let lifecycle = Lifecycle::new(&config, dedup, bindings, pending, late, background)
+            .with_observer(observer.clone());
         // With Redis, every instance counts the users' customer-service
         // quotas together.
         #[cfg(all(feature = "api", feature = "redis"))]
@@ -535,8 +630,6 @@ impl ServiceBuilder {
             None => lifecycle,
         };
         let lifecycle = Arc::new(lifecycle);
-        #[cfg(feature = "inspector")]
-        let on_build = self.on_build;
         let service = WechatService {
             inner: Arc::new(Inner {
                 sessions: sessions.unwrap_or_else(|| {
@@ -554,62 +647,14 @@ impl ServiceBuilder {
                 name: config.name().into(),
                 authorizer: self.authorizer,
                 config,
+                observer,
             }),
         };
         #[cfg(feature = "inspector")]
-        for hook in on_build {
-            hook(WeakService(Arc::downgrade(&service.inner)));
+        if let Some((_, attach)) = &self.inspector {
+            attach(service.downgrade());
         }
         Ok(service)
-    }
-}
-
-// ---- SCRATCH (inspector branch): stand-ins for the lead's seam, replaced
-// at the merge. ----
-
-#[cfg(feature = "inspector")]
-impl ServiceBuilder {
-    /// Runs `hook` with the service once built.
-    pub(crate) fn on_build(mut self, hook: impl FnOnce(WeakService) + Send + 'static) -> Self {
-        self.on_build.push(Box::new(hook));
-        self
-    }
-}
-
-/// A service that does not keep itself alive.
-#[cfg(feature = "inspector")]
-#[derive(Clone)]
-pub(crate) struct WeakService(std::sync::Weak<Inner>);
-
-#[cfg(feature = "inspector")]
-impl WeakService {
-    pub(crate) fn upgrade(&self) -> Option<WechatService> {
-        self.0.upgrade().map(|inner| WechatService { inner })
-    }
-}
-
-#[cfg(feature = "inspector")]
-impl WechatService {
-    /// Runs a signed request through the service's own POST path, in
-    /// process: the HTTP status and body.
-    pub(crate) async fn answer_in_process(&self, query: &str, body: String) -> (u16, String) {
-        use actix_web::FromRequest;
-        let uri = format!("{}?{query}", self.inner.config.path());
-        let (req, mut payload) = actix_web::test::TestRequest::post()
-            .uri(&uri)
-            .insert_header((header::CONTENT_LENGTH, body.len()))
-            .set_payload(body)
-            .to_http_parts();
-        let payload = match web::Payload::from_request(&req, &mut payload).await {
-            Ok(payload) => payload,
-            Err(e) => return (500, e.to_string()),
-        };
-        let response = receive(req, payload, web::Data::from(self.inner.clone())).await;
-        let status = response.status().as_u16();
-        let body = actix_web::body::to_bytes(response.into_body())
-            .await
-            .unwrap_or_default();
-        (status, String::from_utf8_lossy(&body).into_owned())
     }
 }
 
@@ -635,8 +680,10 @@ impl WechatService {
             authorizer: None,
             #[cfg(feature = "api")]
             menu: None,
+            #[cfg(feature = "metrics")]
+            metrics: None,
             #[cfg(feature = "inspector")]
-            on_build: Vec::new(),
+            inspector: None,
         }
     }
 
@@ -732,6 +779,64 @@ impl WechatService {
     }
 }
 
+/// A [`WechatService`] that does not keep it alive: for what the service
+/// itself refers to (the inspector it tells about its pushes).
+#[cfg(feature = "inspector")]
+#[derive(Clone)]
+pub(crate) struct WeakService {
+    inner: std::sync::Weak<Inner>,
+}
+
+#[cfg(feature = "inspector")]
+impl WeakService {
+    /// The service, while it lives.
+    pub(crate) fn upgrade(&self) -> Option<WechatService> {
+        self.inner.upgrade().map(|inner| WechatService { inner })
+    }
+}
+
+#[cfg(feature = "inspector")]
+impl WechatService {
+    /// A handle that does not keep the service alive.
+    pub(crate) fn downgrade(&self) -> WeakService {
+        WeakService {
+            inner: Arc::downgrade(&self.inner),
+        }
+    }
+
+    /// Answers a POST of `body` to this service's path with `query` (a
+    /// signed push, as WeChat would send it) in process, through the same
+    /// checks, store and handlers as a request over HTTP: its status and
+    /// body. For the inspector's send form.
+    pub(crate) async fn answer_in_process(&self, query: &str, body: String) -> (u16, String) {
+        use actix_web::FromRequest;
+        let uri = format!("{}?{query}", self.inner.config.path());
+        let (req, mut payload) = actix_web::test::TestRequest::post()
+            .uri(&uri)
+            .peer_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .insert_header((header::CONTENT_TYPE, "text/xml"))
+            .set_payload(body)
+            .to_http_parts();
+        let payload = match web::Payload::from_request(&req, &mut payload).await {
+            Ok(payload) => payload,
+            Err(e) => return (500, e.to_string()),
+        };
+        let inner = web::Data::from(self.inner.clone());
+        req.extensions_mut().insert(inner.clone());
+        #[cfg(feature = "api")]
+        if let Some(client) = &self.inner.api {
+            req.extensions_mut().insert(client.clone());
+        }
+        let response = receive(req, payload, inner).await;
+        let status = response.status().as_u16();
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
 impl HttpServiceFactory for WechatService {
     fn register(self, config: &mut AppService) {
         let resource = web::resource(self.inner.config.path().to_owned());
@@ -784,6 +889,16 @@ impl WechatService {
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
+    if let Some(inner) = service_of(&req) {
+        inner.observer.refused(&Refused {
+            reason: Reason::Method,
+            status: StatusCode::METHOD_NOT_ALLOWED.as_u16(),
+            error: "method not allowed",
+            method: req.method().as_str(),
+            path: req.path(),
+            body_head: None,
+        });
+    }
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "GET, POST"))
         .insert_header((header::CONTENT_TYPE, text_plain()))
@@ -810,7 +925,7 @@ async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {
                 .insert_header((header::CONTENT_TYPE, text_plain()))
                 .body(echostr)
         }
-        Err(e) => e.respond(&req),
+        Err(e) => e.refuse(&req, &inner.observer, None),
     }
 }
 
@@ -819,7 +934,9 @@ async fn receive(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner
     let inner = inner.into_inner();
     let accepted = match inner.accept(&req, payload).await {
         Ok(accepted) => accepted,
-        Err(e) => return e.respond(&req),
+        Err(Refusal { error, body_head }) => {
+            return error.refuse(&req, &inner.observer, body_head.as_deref())
+        }
     };
     // The span names the push for every line logged while it is handled;
     // what became of it is the `push answered` line's. (Fields given when
@@ -861,6 +978,28 @@ struct Decoded<'a> {
     key: Option<&'a AesKey>,
 }
 
+/// A request refused by [`Inner::accept`], with its body's head when the
+/// body was read and an observer wants it.
+struct Refusal {
+    error: PushError,
+    body_head: Option<Vec<u8>>,
+}
+
+impl From<PushError> for Refusal {
+    fn from(error: PushError) -> Self {
+        Refusal {
+            error,
+            body_head: None,
+        }
+    }
+}
+
+impl From<QueryError> for Refusal {
+    fn from(error: QueryError) -> Self {
+        PushError::from(error).into()
+    }
+}
+
 /// A push that passed every check: signed, in the window, decrypted,
 /// parsed; its URL to be bound to its body with its claim.
 struct Accepted<'a> {
@@ -876,10 +1015,10 @@ impl Inner {
         &self,
         req: &HttpRequest,
         payload: web::Payload,
-    ) -> Result<Accepted<'_>, PushError> {
+    ) -> Result<Accepted<'_>, Refusal> {
         let query = QueryRef::parse(req.query_string())?;
         if !query.verify(self.config.token()) {
-            return Err(PushError::Signature);
+            return Err(PushError::Signature.into());
         }
         self.check_window(&query)?;
         let body = self.read_body(req, payload).await?;
@@ -893,11 +1032,17 @@ impl Inner {
             true => [0; 20],
             false => replay::body_digest(&body),
         });
-        let decoded = self.decode(&query, body)?;
-        let push = Arc::new(parse(decoded.xml.as_bytes())?);
+        let head =
+            (self.observer.wants_documents()).then(|| body[..body.len().min(BODY_HEAD)].to_vec());
+        let refused = |error: PushError| Refusal {
+            error,
+            body_head: head.clone(),
+        };
+        let decoded = self.decode(&query, body).map_err(refused)?;
+        let push = Arc::new(parse(decoded.xml.as_bytes()).map_err(|e| refused(e.into()))?);
         if let Some((_, Some(user_name))) = &self.authorizer {
             if push.to_user != *user_name {
-                return Err(PushError::WrongAccount);
+                return Err(refused(PushError::WrongAccount));
             }
         }
         // Only a body that is a push binds its URL: garbage is refused
@@ -925,6 +1070,7 @@ impl Inner {
         } = accepted;
         let Decoded { xml, key } = decoded;
         let encrypted = key.is_some();
+        let seen = self.observer.wants_documents().then(|| xml.clone());
         let prepare = || {
             let mut cx = Context::new(push.clone(), xml, encrypted).in_account(self.name.clone());
             if let Some((appid, _)) = &self.authorizer {
@@ -937,9 +1083,23 @@ impl Inner {
             .await;
         let answered = match answered {
             Ok(answered) => answered,
-            Err(refused) => return PushError::from(refused).respond(req),
+            Err(refused) => {
+                return PushError::from(refused).refuse(req, &self.observer, None);
+            }
         };
         let outcome = &answered.outcome;
+        self.observer.tried(&TryRecord {
+            push: &push,
+            xml: seen.as_deref().unwrap_or_default(),
+            reply: outcome.reply.as_deref(),
+            handler: outcome.handler.as_deref(),
+            status: outcome.status,
+            try_number: answered.try_number,
+            claimed: answered.claimed,
+            held: answered.held,
+            encrypted,
+            elapsed: arrived.elapsed(),
+        });
         // One line per push is an access log: `debug`, so a busy bot's
         // `info` log holds what needs attention (RUST_LOG=wechat_events=debug
         // shows every push).

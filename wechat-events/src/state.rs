@@ -500,6 +500,15 @@ impl PendingStore for StatePending {
         self.inner.expired.load(Ordering::Relaxed) + self.inner.fallback.expired()
     }
 
+    fn waiting(&self) -> BoxFuture<'static, Option<u64>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let store = inner.clone();
+            let in_file = blocking(move || store.count()).await.ok()? as u64;
+            Some(in_file + inner.fallback.waiting().await.unwrap_or(0))
+        })
+    }
+
     /// Says how many replies the file keeps for the next start (and logs
     /// any held in memory because the file could not be written).
     fn close(&self) -> BoxFuture<'static, ()> {

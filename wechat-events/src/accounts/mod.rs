@@ -910,6 +910,10 @@ pub struct AccountsBuilder {
     configure: Vec<Configure>,
     #[cfg(feature = "api")]
     auth_hooks: Vec<crate::component::AuthHook>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::Metrics>,
+    #[cfg(feature = "inspector")]
+    inspector: Option<crate::inspector::Inspector>,
 }
 
 impl WechatAccounts {
@@ -926,6 +930,10 @@ impl WechatAccounts {
             configure: Vec::new(),
             #[cfg(feature = "api")]
             auth_hooks: Vec::new(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
+            #[cfg(feature = "inspector")]
+            inspector: None,
         }
     }
 
@@ -1012,6 +1020,23 @@ impl AccountsBuilder {
         self
     }
 
+    /// Counts every account's pushes in `metrics`, each under its name (a
+    /// third-party platform's authorizers under the platform's): see
+    /// [`ServiceBuilder::metrics`].
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
+    }
+
+    /// Shows every account's pushes in `inspector`: see
+    /// [`ServiceBuilder::inspector`].
+    #[cfg(feature = "inspector")]
+    pub fn inspector(mut self, inspector: &crate::inspector::Inspector) -> Self {
+        self.inspector = Some(inspector.clone());
+        self
+    }
+
     /// Runs `hook` after the third-party platform (the accounts file's
     /// `[open_platform]`) handled each authorization event — to record who
     /// authorized, say (see
@@ -1074,10 +1099,18 @@ impl AccountsBuilder {
         let redis = crate::redis::RedisBackend::from_config(server).transpose()?;
         // What every account's service is given: its routes, the shared
         // Redis and background limit, the user's additions.
+        #[cfg(feature = "metrics")]
+        let metrics = self.metrics;
+        #[cfg(feature = "inspector")]
+        let inspector = self.inspector;
         let prepare = {
             let (shared, scoped) = (self.shared, self.scoped);
             let per_account = self.per_account;
             let configure = self.configure;
+            #[cfg(feature = "metrics")]
+            let metrics = metrics.clone();
+            #[cfg(feature = "inspector")]
+            let inspector = inspector.clone();
             let background = background.clone();
             #[cfg(feature = "redis")]
             let redis = redis.clone();
@@ -1097,6 +1130,14 @@ impl AccountsBuilder {
                     builder = builder.redis(backend.clone());
                 }
                 builder = builder.shared_background(background.clone());
+                #[cfg(feature = "metrics")]
+                if let Some(metrics) = &metrics {
+                    builder = builder.metrics(metrics);
+                }
+                #[cfg(feature = "inspector")]
+                if let Some(inspector) = &inspector {
+                    builder = builder.inspector(inspector);
+                }
                 for configure in &configure {
                     builder = configure(config, builder);
                 }
@@ -1128,10 +1169,22 @@ impl AccountsBuilder {
                 });
                 #[cfg(not(feature = "redis"))]
                 let shared = None;
+                #[allow(unused_mut)]
+                let mut observer = crate::observe::Observer::new(config.name());
+                #[cfg(feature = "metrics")]
+                if let Some(metrics) = &metrics {
+                    observer = observer.with_metrics(metrics);
+                }
+                #[cfg(feature = "inspector")]
+                if let Some(inspector) = &inspector {
+                    observer = observer.with_inspector(inspector.inspect());
+                }
                 let prepare = prepare.clone();
                 let prepare: crate::component::Prepare =
                     Arc::new(move |builder| prepare(&config, builder));
-                Some(ComponentService::build(platform, store, shared, prepare)?)
+                Some(ComponentService::build(
+                    platform, store, shared, prepare, observer,
+                )?)
             }
             None => None,
         };

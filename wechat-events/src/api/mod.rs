@@ -322,6 +322,10 @@ struct Inner {
     token: Mutex<Option<CachedToken>>,
     /// Where tokens are shared with other instances, if anywhere.
     shared: Option<SharedTokens>,
+    /// Where each request is counted (the `metrics` feature), once a
+    /// service with metrics takes the client.
+    #[cfg(feature = "metrics")]
+    counted: std::sync::OnceLock<crate::metrics::AccountMetrics>,
 }
 
 #[derive(Clone)]
@@ -460,6 +464,8 @@ impl ApiClientBuilder {
                 timeout: self.timeout,
                 token: Mutex::new(None),
                 shared: self.shared,
+                #[cfg(feature = "metrics")]
+                counted: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -621,13 +627,18 @@ impl ApiClient {
             "secret": self.inner.secret,
             "force_refresh": false,
         });
-        let answer: Answer = self.post_raw(STABLE_TOKEN, None, &body).await?;
-        if answer.errcode != 0 {
-            return Err(ApiError::WeChat {
-                errcode: answer.errcode,
-                errmsg: answer.errmsg,
+        let answer =
+            (self.post_raw::<Answer>(STABLE_TOKEN, None, &body).await).and_then(|a| {
+                match a.errcode {
+                    0 => Ok(a),
+                    errcode => Err(ApiError::WeChat {
+                        errcode,
+                        errmsg: a.errmsg,
+                    }),
+                }
             });
-        }
+        self.count(STABLE_TOKEN, &answer);
+        let answer = answer?;
         let missing = |what| ApiError::Decode {
             path: STABLE_TOKEN.to_owned(),
             source: <serde_json::Error as serde::de::Error>::missing_field(what),
@@ -735,13 +746,43 @@ impl ApiClient {
         Fut: std::future::Future<Output = Result<T, ApiError>>,
     {
         let token = self.access_token().await?;
-        match attempt(token.clone()).await {
+        let first = attempt(token.clone()).await;
+        self.count(path, &first);
+        match first {
             Err(ApiError::WeChat { errcode, .. }) if TOKEN_ERRCODES.contains(&errcode) => {
                 tracing::debug!(errcode, path, "access token rejected; refreshing once");
                 let fresh = self.replace_token(&token).await?;
-                attempt(fresh).await
+                let second = attempt(fresh).await;
+                self.count(path, &second);
+                second
             }
             other => other,
+        }
+    }
+
+    /// Counts each request into `metrics` (as its account's), from now on:
+    /// the first service with metrics to take the client counts it.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn count_into(&self, metrics: crate::metrics::AccountMetrics) {
+        let _ = self.inner.counted.set(metrics);
+    }
+
+    /// Counts one request to `path` that came to `result`.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    fn count<T>(&self, path: &str, result: &Result<T, ApiError>) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = self.inner.counted.get() {
+            let mut code = itoa::Buffer::new();
+            let errcode = match result {
+                Ok(_) => "0",
+                Err(ApiError::WeChat { errcode, .. }) => code.format(*errcode),
+                Err(ApiError::Timeout { .. }) => "timeout",
+                Err(ApiError::Decode { .. }) => "decode",
+                Err(_) => "http",
+            };
+            // The endpoint, without its query: a path the code names.
+            let endpoint = path.split('?').next().unwrap_or(path);
+            metrics.api_request(endpoint, errcode);
         }
     }
 

@@ -8,6 +8,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{parse_auth_event, plausible_appid, ComponentService, Inner, TEST_AUTHORIZERS};
+use crate::observe::{Reason, Refused};
 use crate::query::QueryRef;
 use crate::service::{self, PushError};
 
@@ -46,6 +47,16 @@ impl HttpServiceFactory for ComponentService {
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
+    if let Some(inner) = req.app_data::<web::Data<Inner>>() {
+        inner.observer.refused(&Refused {
+            reason: Reason::Method,
+            status: 405,
+            error: "method not allowed",
+            method: req.method().as_str(),
+            path: req.path(),
+            body_head: None,
+        });
+    }
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "POST"))
         .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
@@ -57,12 +68,20 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 async fn auth(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner>) -> HttpResponse {
     let xml = match inner.open(&req, payload).await {
         Ok(xml) => xml,
-        Err(e) => return e.respond(&req),
+        Err(e) => return e.refuse(&req, &inner.observer, None),
     };
     let event = match parse_auth_event(&xml, inner.component.appid()) {
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(path = req.path(), error = %e, "rejected request: not an authorization event");
+            inner.observer.refused(&Refused {
+                reason: Reason::BadRequest,
+                status: 400,
+                error: &e.to_string(),
+                method: req.method().as_str(),
+                path: req.path(),
+                body_head: None,
+            });
             return HttpResponse::BadRequest()
                 .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
                 .body(e.to_string());
@@ -94,14 +113,14 @@ async fn message_push(
 ) -> HttpResponse {
     let appid = req.match_info().get("appid").unwrap_or_default().to_owned();
     if !plausible_appid(&appid) {
-        return PushError::NotAuthorized(appid).respond(&req);
+        return PushError::NotAuthorized(appid).refuse(&req, &inner.observer, None);
     }
     let user_name = if TEST_AUTHORIZERS.contains(&appid.as_str()) {
         None
     } else {
         match inner.authorizer(&appid).await {
             Ok(Some(authorizer)) => authorizer.user_name.clone(),
-            Ok(None) => return PushError::NotAuthorized(appid).respond(&req),
+            Ok(None) => return PushError::NotAuthorized(appid).refuse(&req, &inner.observer, None),
             Err(e) => {
                 tracing::error!(authorizer = %appid, error = %e, "cannot tell whether the account authorized the platform");
                 return HttpResponse::ServiceUnavailable()

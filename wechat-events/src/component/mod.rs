@@ -247,6 +247,8 @@ pub(crate) struct Inner {
     component: ComponentConfig,
     client: ComponentClient,
     prepare: Prepare,
+    /// Where the platform's own refusals are told (under its name).
+    pub(crate) observer: crate::observe::Observer,
     /// Each authorizer's service, made at its first push.
     services: Mutex<HashMap<String, WechatService>>,
     /// When each authorizer was last found authorized.
@@ -263,6 +265,7 @@ impl ComponentService {
         store: Arc<dyn ComponentStore>,
         shared: Option<Arc<dyn crate::api::TokenStore>>,
         prepare: Prepare,
+        observer: crate::observe::Observer,
     ) -> Result<ComponentService, BuildError> {
         let config = component.config();
         let client = ComponentClient::new(
@@ -283,6 +286,7 @@ impl ComponentService {
                 component,
                 client,
                 prepare,
+                observer,
                 services: Mutex::new(HashMap::new()),
                 authorized: moka::sync::Cache::builder()
                     .time_to_live(AUTHORIZED_CACHE)

@@ -62,9 +62,9 @@ use tokio::sync::broadcast;
 
 use crate::crypto;
 use crate::dedup::dedup_key;
-use crate::observe::{LateSent, PushDone, Refused, TryRecord};
+use crate::observe::{Inspect, LateSent, PushDone, Refused, TryRecord};
 use crate::push::Push;
-use crate::service::WeakService;
+use crate::service::{ServiceBuilder, WeakService};
 use crate::sim::{SimKind, Signer, DEFAULT_ACCOUNT, DEFAULT_OPENID};
 
 /// How many pushes the inspector keeps by default.
@@ -284,11 +284,9 @@ impl Inspector {
         let _ = self.shared.updates.send(row);
     }
 
-    /// SCRATCH (inspector branch): the lead's builder method stands here
-    /// until the seam lands.
-    pub(crate) fn attach_to(&self, builder: crate::service::ServiceBuilder) -> crate::service::ServiceBuilder {
-        let inspector = self.clone();
-        builder.on_build(move |service| inspector.attach(service))
+    /// The inspector as the services' observers hold it.
+    pub(crate) fn inspect(&self) -> Arc<dyn Inspect> {
+        Arc::new(self.clone())
     }
 
     /// Registers a built service, for the route table and the send form.
@@ -461,12 +459,35 @@ impl Inspector {
     }
 }
 
-// SCRATCH (inspector branch) until the lead's seam lands.
-impl crate::service::ServiceBuilder {
-    /// Shows this service's pushes in `inspector`, whose send form can
-    /// then send to it.
+// Here rather than in `service`, which knows the inspector only as what
+// it tells (`observe::Inspect`): the inspector calls the service.
+impl ServiceBuilder {
+    /// Shows the service's pushes and refusals in `inspector`, and lets it
+    /// send the service simulated pushes (see [`crate::inspector`]).
     pub fn inspector(self, inspector: &Inspector) -> Self {
-        inspector.attach_to(self)
+        let attached = inspector.clone();
+        self.inspected_by(
+            inspector.inspect(),
+            Arc::new(move |service| attached.attach(service)),
+        )
+    }
+}
+
+impl Inspect for Inspector {
+    fn on_try(&self, account: &str, record: &TryRecord<'_>) {
+        Inspector::on_try(self, account, record);
+    }
+
+    fn on_push_done(&self, account: &str, record: &PushDone<'_>) {
+        Inspector::on_push_done(self, account, record);
+    }
+
+    fn on_late(&self, account: &str, record: &LateSent<'_>) {
+        Inspector::on_late(self, account, record);
+    }
+
+    fn on_refused(&self, account: Option<&str>, record: &Refused<'_>) {
+        Inspector::on_refused(self, account, record);
     }
 }
 

@@ -426,6 +426,12 @@ fn refuses_writes(e: &RedisError) -> Option<&'static str> {
 }
 
 impl RedisBackend {
+    /// Whether `other` is a clone of this backend (the same connection).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn same(&self, other: &RedisBackend) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
     /// A builder for the Redis at `url` (`redis://[:password@]host:port[/db]`,
     /// `unix:///path/to/redis.sock`).
     pub fn builder(url: impl Into<String>) -> RedisBackendBuilder {
