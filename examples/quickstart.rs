@@ -344,12 +344,10 @@ async fn main() -> std::io::Result<()> {
     if let Some(inspector) = &inspector {
         builder = builder.inspector(inspector);
     }
-    let services = builder
-        .build()
-        .unwrap_or_else(|e| {
-            eprintln!("{e}");
-            std::process::exit(2);
-        });
+    let services = builder.build().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
     let state = web::Data::new(State {
         named_accounts,
         ..State::default()
@@ -362,8 +360,9 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(1);
     });
     let app_services = services.clone();
+    let app_inspector = inspector.clone();
     let server = HttpServer::new(move || {
-        let inspector = inspector.clone();
+        let inspector = app_inspector.clone();
         App::new()
             .app_data(state.clone())
             .service(app_services.clone())
@@ -401,7 +400,7 @@ async fn main() -> std::io::Result<()> {
     }
     if inspector.is_some() {
         for bound in server.addrs() {
-            println!("inspector on http://{bound}{INSPECTOR_PATH}");
+            println!("listening on http://{bound}{INSPECTOR_PATH} (the inspector)");
         }
     }
     if let Some(platform) = services.open_platform() {

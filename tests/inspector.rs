@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use actix_web::web;
 use serde_json::{json, Value};
 use wechat_events::inspector::Inspector;
 use wechat_events::testing::{SimPush, Simulator, TestServer};
@@ -28,8 +29,11 @@ async fn echo(msg: TextMessage) -> String {
     format!("收到:{}", msg.content)
 }
 
-async fn menu(click: ClickEvent) -> String {
-    format!("menu {}", click.key)
+/// App data (`App::app_data`), which the send form's pushes reach too.
+struct Prefix(&'static str);
+
+async fn menu(click: ClickEvent, prefix: web::Data<Prefix>) -> String {
+    format!("{} {}", prefix.0, click.key)
 }
 
 /// A service with two handlers and `inspector` attached, served with the
@@ -42,6 +46,7 @@ fn serve(config: Config, inspector: &Inspector) -> TestServer {
         .expect("service");
     let inspector = inspector.clone();
     TestServer::builder(service)
+        .app_data(web::Data::new(Prefix("menu")))
         .configure(move |cfg| {
             cfg.service(inspector.service(MOUNT));
         })
@@ -87,7 +92,10 @@ async fn only_loopback_or_the_token_sees_the_inspector() {
     assert!(body.contains("wechat-events inspector"), "{body}");
     assert_eq!(get(&server, &format!("{MOUNT}/setup"), &[]).await.0, 200);
     // Through a proxy, a loopback peer is anyone.
-    for proxied in [("X-Forwarded-For", "203.0.113.7"), ("Forwarded", "for=203.0.113.7")] {
+    for proxied in [
+        ("X-Forwarded-For", "203.0.113.7"),
+        ("Forwarded", "for=203.0.113.7"),
+    ] {
         for path in ["", "/", "/events", "/setup"] {
             let (status, body) = get(&server, &format!("{MOUNT}{path}"), &[proxied]).await;
             assert_eq!(status, 403, "{path} with {proxied:?}: {body}");
@@ -103,27 +111,47 @@ async fn only_loopback_or_the_token_sees_the_inspector() {
     // The token lets in, as a bearer token or in the cookie the form sets.
     let bearer = ("Authorization", "Bearer s3cret-token");
     assert_eq!(get(&server, page, &[xff, bearer]).await.0, 200);
-    assert_eq!(get(&server, &format!("{MOUNT}/setup"), &[xff, bearer]).await.0, 200);
+    assert_eq!(
+        get(&server, &format!("{MOUNT}/setup"), &[xff, bearer])
+            .await
+            .0,
+        200
+    );
     let wrong = ("Authorization", "Bearer s3cret-tokeN");
     assert_eq!(get(&server, page, &[xff, wrong]).await.0, 403);
-    let mut login = client()
+    // awc follows redirects unless told not to: the 303 is looked at.
+    let no_redirects = awc::Client::builder()
+        .disable_redirects()
+        .timeout(Duration::from_secs(20))
+        .finish();
+    let mut login = no_redirects
         .post(server.url_for(&format!("{MOUNT}/login")))
         .insert_header(xff)
         .send_form(&[("token", "s3cret-token")])
         .await
         .expect("login");
     assert_eq!(login.status().as_u16(), 303);
+    assert_eq!(
+        login
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/_inspector/")
+    );
     let cookie = login
         .headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .expect("a cookie")
         .to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let _ = login.body().await;
     let pair = cookie.split(';').next().expect("name=value").to_owned();
     assert_eq!(get(&server, page, &[xff, ("Cookie", &pair)]).await.0, 200);
-    let bad = client()
+    let bad = no_redirects
         .post(server.url_for(&format!("{MOUNT}/login")))
         .insert_header(xff)
         .send_form(&[("token", "guess")])
@@ -160,10 +188,19 @@ async fn the_send_form_answers_in_process_and_decrypts_the_reply() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], 200, "{answer}");
     let reply = answer["reply"].as_str().expect("a reply");
-    assert!(reply.contains("<Content><![CDATA[收到:表单]]></Content>"), "{reply}");
+    assert!(
+        reply.contains("<Content><![CDATA[收到:表单]]></Content>"),
+        "{reply}"
+    );
     // Masked unless asked: the reply is addressed to the user.
-    assert!(reply.contains("<ToUserName><![CDATA[oUpF…eS6o]]>"), "{reply}");
-    assert!(answer["body"].as_str().unwrap().starts_with("(encrypted"), "{answer}");
+    assert!(
+        reply.contains("<ToUserName><![CDATA[oUpF…eS6o]]>"),
+        "{reply}"
+    );
+    assert!(
+        answer["body"].as_str().unwrap().starts_with("(encrypted"),
+        "{answer}"
+    );
     assert!(!answer.to_string().contains(AES_KEY) && !answer.to_string().contains(TOKEN));
     let (_, unmasked) = send_form(
         &server,
@@ -172,12 +209,22 @@ async fn the_send_form_answers_in_process_and_decrypts_the_reply() {
     )
     .await;
     let reply = unmasked["reply"].as_str().expect("a reply");
-    assert!(reply.contains("menu K1") && reply.contains("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"), "{reply}");
+    assert!(
+        reply.contains("menu K1") && reply.contains("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"),
+        "{reply}"
+    );
     // The form's mistakes are named.
     let (status, error) = send_form(&server, "", json!({"kind": "teleport"})).await;
-    assert_eq!((status, error["error"].as_str()), (400, Some("unknown kind \"teleport\"")));
-    let (status, error) =
-        send_form(&server, "", json!({"kind": "location", "fields": {"lat": "north"}})).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("unknown kind \"teleport\""))
+    );
+    let (status, error) = send_form(
+        &server,
+        "",
+        json!({"kind": "location", "fields": {"lat": "north"}}),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(error["error"], "lat: \"north\" is not a number");
     // Not JSON: refused (another site's form cannot post here).
@@ -195,9 +242,17 @@ async fn the_send_form_answers_in_process_and_decrypts_the_reply() {
 /// Chromium and chromedriver, or why the browser test cannot run.
 fn browser() -> Result<(PathBuf, PathBuf), String> {
     let find = |names: &[&str]| {
-        names.iter().map(Path::new).find(|p| p.exists()).map(Path::to_path_buf)
+        names
+            .iter()
+            .map(Path::new)
+            .find(|p| p.exists())
+            .map(Path::to_path_buf)
     };
-    let chromium = find(&["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]);
+    let chromium = find(&[
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]);
     let driver = find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]);
     match (chromium, driver) {
         (Some(chromium), Some(driver)) => Ok((chromium, driver)),
@@ -264,7 +319,11 @@ async fn rows(page: &fantoccini::Client) -> Vec<Value> {
 /// Polls the page until `check` holds for its visible rows, failing the
 /// test after 60 s (a guard against a page that never updates, not a
 /// measurement).
-async fn until_rows(page: &fantoccini::Client, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn until_rows(
+    page: &fantoccini::Client,
+    what: &str,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     for _ in 0..600 {
         let shown = rows(page).await;
         if check(&shown) {
@@ -275,7 +334,12 @@ async fn until_rows(page: &fantoccini::Client, what: &str, check: impl Fn(&[Valu
     panic!("{what}: the page shows {:#?}", rows(page).await);
 }
 
-async fn until_text(page: &fantoccini::Client, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+async fn until_text(
+    page: &fantoccini::Client,
+    css: &str,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
     let mut last = String::new();
     for _ in 0..600 {
         if let Ok(element) = page.find(fantoccini::Locator::Css(css)).await {
@@ -313,21 +377,32 @@ async fn the_page_shows_pushes_live_filters_them_and_sends_one() {
                      "--window-size=1280,900", "--lang=en-US", "--hide-scrollbars"],
         }),
     );
-    let page = fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&driver.url)
-        .await
-        .expect("a WebDriver session");
+    let page =
+        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .expect("a WebDriver session");
     page.goto(&server.url_for(MOUNT)).await.expect("the page");
     until_text(&page, "#state", "the live stream", |t| t.contains("live")).await;
 
     // Pushes sent with the simulator appear as they arrive.
     let user = Simulator::new(TOKEN).openid("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o");
     let other = Simulator::new(TOKEN).openid("oAnother_user_openid_42");
-    user.send(server.url(), &SimPush::text("你好")).await.expect("text");
-    user.send(server.url(), &SimPush::click("COUNT")).await.expect("click");
-    other.send(server.url(), &SimPush::text("hello")).await.expect("text");
-    other.send(server.url(), &SimPush::subscribe()).await.expect("subscribe");
+    user.send(server.url(), &SimPush::text("你好"))
+        .await
+        .expect("text");
+    user.send(server.url(), &SimPush::click("COUNT"))
+        .await
+        .expect("click");
+    other
+        .send(server.url(), &SimPush::text("hello"))
+        .await
+        .expect("text");
+    other
+        .send(server.url(), &SimPush::subscribe())
+        .await
+        .expect("subscribe");
     let shown = until_rows(&page, "four pushes", |rows| {
         rows.len() == 4 && rows.iter().all(|r| r["outcome"] != "pending")
     })
@@ -338,23 +413,55 @@ async fn the_page_shows_pushes_live_filters_them_and_sends_one() {
     let first = &shown[3];
     assert_eq!(first["openid"], "oUpF…eS6o", "{first}");
     assert_eq!(first["account"], "default", "{first}");
-    assert!(first["handler"].as_str().unwrap().ends_with("echo"), "{first}");
+    assert!(
+        first["handler"].as_str().unwrap().ends_with("echo"),
+        "{first}"
+    );
     assert_eq!(first["outcome"], "replied");
-    assert!(first["tries"].as_str().unwrap().starts_with("#1"), "{first}");
+    assert!(
+        first["tries"].as_str().unwrap().starts_with("#1"),
+        "{first}"
+    );
     assert_eq!(shown[0]["outcome"], "no_handler", "{}", shown[0]);
     assert_eq!(shown[1]["openid"], "oAno…d_42");
+    // A retry is the same row, its second try a dedup hit; a refused
+    // request is a row of its own.
+    let again = user.prepare(&SimPush::text("again"));
+    user.deliver(server.url(), &again).await.expect("first try");
+    user.deliver(server.url(), &again).await.expect("retry");
+    let forged = Simulator::new("not-the-token").openid("oForged_sender_openid_1");
+    let refused = forged
+        .send(server.url(), &SimPush::text("x"))
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status, 403);
+    let shown = until_rows(&page, "a retry and a refusal", |rows| {
+        rows.len() == 6 && rows[1]["tries"] == "#1, #1 dup"
+    })
+    .await;
+    assert_eq!(shown[0]["outcome"], "refused", "{}", shown[0]);
+    assert_eq!(shown[0]["kind"], "refused: signature", "{}", shown[0]);
     // Opened, a row shows the XML received and the reply sent, masked.
     let open_oldest = "[...document.querySelectorAll('#rows-body tr.row')].pop().click()";
     page.execute(open_oldest, vec![]).await.expect("click");
     let source = page.source().await.expect("source");
-    assert!(!source.contains("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"), "the page holds the OpenID unmasked");
+    assert!(
+        !source.contains("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"),
+        "the page holds the OpenID unmasked"
+    );
     assert!(!source.contains("s3cret-token") && !source.contains(TOKEN));
 
     // The filter narrows them.
-    let filter = page.find(fantoccini::Locator::Css("#filter")).await.expect("filter");
+    let filter = page
+        .find(fantoccini::Locator::Css("#filter"))
+        .await
+        .expect("filter");
     filter.send_keys("kind:event").await.expect("type");
     let shown = until_rows(&page, "events only", |rows| rows.len() == 2).await;
-    assert!(shown.iter().all(|r| r["kind"].as_str().unwrap().starts_with("event")));
+    assert!(shown.iter().all(|r| r["outcome"] != "refused"));
+    assert!(shown
+        .iter()
+        .all(|r| r["kind"].as_str().unwrap().starts_with("event")));
     filter.clear().await.expect("clear");
     filter.send_keys("oAno replied").await.expect("type");
     let shown = until_rows(&page, "one user's replied pushes", |rows| rows.len() == 1).await;
@@ -363,7 +470,7 @@ async fn the_page_shows_pushes_live_filters_them_and_sends_one() {
     // `clear` fires no input event: type and delete a character.
     filter.send_keys(" ").await.expect("type");
     filter.send_keys("\u{E003}").await.expect("backspace");
-    until_rows(&page, "every push again", |rows| rows.len() == 4).await;
+    until_rows(&page, "every push again", |rows| rows.len() == 6).await;
 
     // The send form delivers a push and shows its reply; the push appears.
     let content = page
@@ -382,7 +489,7 @@ async fn the_page_shows_pushes_live_filters_them_and_sends_one() {
     let reply = until_text(&page, "#send-reply", "the reply", |t| !t.is_empty()).await;
     assert!(reply.contains("收到:from the form"), "{reply}");
     assert!(reply.contains("o_si…user"), "{reply}");
-    until_rows(&page, "the form's push", |rows| rows.len() == 5).await;
+    until_rows(&page, "the form's push", |rows| rows.len() == 7).await;
 
     // The route table.
     let routes = until_text(&page, "#routes", "the route table", |t| t.contains("echo")).await;
@@ -405,7 +512,9 @@ async fn screenshots(page: &fantoccini::Client) {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
     std::fs::create_dir_all(&docs).expect("docs/");
     for (name, width, height) in [("desktop", 1280, 900), ("phone", 390, 844)] {
-        page.set_window_size(width, height).await.expect("window size");
+        page.set_window_size(width, height)
+            .await
+            .expect("window size");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let png = page.screenshot().await.expect("screenshot");
         std::fs::write(docs.join(format!("inspector-{name}.png")), png).expect("write");

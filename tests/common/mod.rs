@@ -248,6 +248,14 @@ impl Quickstart {
         quickstart
     }
 
+    /// Like [`Quickstart::start`], waiting for `count` "listening on"
+    /// lines: each URL after `http://`, with the rest of its line.
+    pub fn start_lines(env: &[(&str, &str)], count: usize) -> (Quickstart, Vec<String>) {
+        let mut env = env.to_vec();
+        env.insert(0, ("WECHAT_TOKEN", TOKEN));
+        Self::spawn(&env, count)
+    }
+
     /// Starts the quickstart serving the accounts file `file`
     /// (`WECHAT_CONFIG`, no `WECHAT_TOKEN`) with the given extra
     /// environment, and waits for its `count` "listening on" lines: the

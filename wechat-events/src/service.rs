@@ -779,6 +779,11 @@ impl WechatService {
     }
 }
 
+/// The request that asked for a push answered in process
+/// ([`WechatService::answer_in_process`]).
+#[cfg(feature = "inspector")]
+struct Asker(HttpRequest);
+
 /// A [`WechatService`] that does not keep it alive: for what the service
 /// itself refers to (the inspector it tells about its pushes).
 #[cfg(feature = "inspector")]
@@ -807,8 +812,15 @@ impl WechatService {
     /// Answers a POST of `body` to this service's path with `query` (a
     /// signed push, as WeChat would send it) in process, through the same
     /// checks, store and handlers as a request over HTTP: its status and
-    /// body. For the inspector's send form.
-    pub(crate) async fn answer_in_process(&self, query: &str, body: String) -> (u16, String) {
+    /// body. For the inspector's send form; `asker`, the request that
+    /// asked (an `HttpRequest` of the same app), lends the handlers'
+    /// extractors the application's data (`web::Data` on the `App`).
+    pub(crate) async fn answer_in_process(
+        &self,
+        asker: Option<&dyn Any>,
+        query: &str,
+        body: String,
+    ) -> (u16, String) {
         use actix_web::FromRequest;
         let uri = format!("{}?{query}", self.inner.config.path());
         let (req, mut payload) = actix_web::test::TestRequest::post()
@@ -822,10 +834,16 @@ impl WechatService {
             Err(e) => return (500, e.to_string()),
         };
         let inner = web::Data::from(self.inner.clone());
-        req.extensions_mut().insert(inner.clone());
-        #[cfg(feature = "api")]
-        if let Some(client) = &self.inner.api {
-            req.extensions_mut().insert(client.clone());
+        let asker = asker.and_then(|asker| asker.downcast_ref::<HttpRequest>());
+        for req in [Some(&req), asker].into_iter().flatten() {
+            req.extensions_mut().insert(inner.clone());
+            #[cfg(feature = "api")]
+            if let Some(client) = &self.inner.api {
+                req.extensions_mut().insert(client.clone());
+            }
+        }
+        if let Some(asker) = asker {
+            req.extensions_mut().insert(Asker(asker.clone()));
         }
         let response = receive(req, payload, inner).await;
         let status = response.status().as_u16();
@@ -1155,6 +1173,12 @@ impl Inner {
         };
         let name = entry.name.clone();
         let mut parts = Parts::new(cx, captures);
+        // A push the inspector sent in process: the extractors read the
+        // app data of the request that asked (the application's).
+        #[cfg(feature = "inspector")]
+        let asker = req.extensions().get::<Asker>().map(|asker| asker.0.clone());
+        #[cfg(feature = "inspector")]
+        let req = asker.as_ref().unwrap_or(req);
         // A panicking `prepare` must not take the request task down with it.
         let host: &dyn Any = req;
         let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {

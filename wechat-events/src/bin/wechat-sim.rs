@@ -1284,7 +1284,10 @@ mod tests {
             if name == "raw" {
                 assert_eq!((options, fields), (vec!["file"], vec!["xml"]));
             } else {
-                assert_eq!(options, fields, "`wechat-sim {name}`'s options and its SimKind's fields");
+                assert_eq!(
+                    options, fields,
+                    "`wechat-sim {name}`'s options and its SimKind's fields"
+                );
             }
             checked += 1;
         }

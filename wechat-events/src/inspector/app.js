@@ -51,7 +51,8 @@
 
   function tries(row) {
     if (row.type !== 'push') return '';
-    return row.tries.map((t) => `#${t.try}${t.claimed ? '' : ' dup'}${t.held ? ' held' : ''}`).join(', ');
+    // A retry that followed another try's claim is a dedup hit.
+    return row.tries.map((t) => `#${t.try}${t.claimed ? '' : ' dup'}`).join(', ');
   }
 
   function cells(row) {
@@ -90,7 +91,7 @@
     if (row.late) facts.push(`late reply: ${row.late}`);
     box.append(el('p', {}, facts.join(' · ')));
     const table = el('table', { class: 'tries' },
-      el('tr', {}, ...['try', 'claimed', 'held', 'encrypted', 'status', 'ms'].map((h) => el('th', {}, h))));
+      el('tr', {}, ...['try', 'claimed', 'held open', 'encrypted', 'status', 'ms'].map((h) => el('th', {}, h))));
     for (const t of row.tries) {
       table.append(el('tr', {}, ...[t.try, t.claimed ? 'yes' : 'no (retry, dedup)', t.held ? 'yes' : 'no',
         t.encrypted ? 'yes' : 'no', t.status, t.elapsed_ms].map((v) => el('td', {}, v))));

@@ -96,7 +96,8 @@ fn allowed(req: &HttpRequest, token: Option<&str>) -> bool {
 /// of its own, which the `Host` check refuses.)
 fn is_local(req: &HttpRequest) -> bool {
     let headers = req.headers();
-    let proxied = headers.contains_key(header::FORWARDED) || headers.contains_key("x-forwarded-for");
+    let proxied =
+        headers.contains_key(header::FORWARDED) || headers.contains_key("x-forwarded-for");
     let peer = req
         .peer_addr()
         .is_some_and(|peer| peer.ip().to_canonical().is_loopback());
@@ -243,7 +244,7 @@ async fn send(req: HttpRequest, body: Bytes, mount: web::Data<Mount>) -> HttpRes
         Ok(form) => form,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    match mount.inspector.send(&form).await {
+    match mount.inspector.send(&form, Some(&req)).await {
         Ok(sent) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .body(sent.to_json(unmask(&req))),
@@ -274,7 +275,11 @@ async fn login(body: Bytes, mount: web::Data<Mount>) -> HttpResponse {
         return refused(&mount);
     }
     let value: String = form_urlencoded::byte_serialize(given.trim().as_bytes()).collect();
-    let path = if mount.base.is_empty() { "/" } else { &mount.base };
+    let path = if mount.base.is_empty() {
+        "/"
+    } else {
+        &mount.base
+    };
     HttpResponse::SeeOther()
         .insert_header((
             header::SET_COOKIE,
@@ -290,10 +295,23 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for host in ["localhost", "localhost:8080", "127.0.0.1", "127.0.0.1:80", "[::1]:8080", "[::1]"] {
+        for host in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]:8080",
+            "[::1]",
+        ] {
             assert!(loopback_host(host), "{host}");
         }
-        for host in ["example.com", "evil.localhost.example.com:80", "10.0.0.1:8080", "", "[::2]"] {
+        for host in [
+            "example.com",
+            "evil.localhost.example.com:80",
+            "10.0.0.1:8080",
+            "",
+            "[::2]",
+        ] {
             assert!(!loopback_host(host), "{host}");
         }
     }

@@ -65,7 +65,7 @@ use crate::dedup::dedup_key;
 use crate::observe::{Inspect, LateSent, PushDone, Refused, TryRecord};
 use crate::push::Push;
 use crate::service::{ServiceBuilder, WeakService};
-use crate::sim::{SimKind, Signer, DEFAULT_ACCOUNT, DEFAULT_OPENID};
+use crate::sim::{Signer, SimKind, DEFAULT_ACCOUNT, DEFAULT_OPENID};
 
 /// How many pushes the inspector keeps by default.
 pub const DEFAULT_CAPACITY: usize = 200;
@@ -373,7 +373,11 @@ impl Inspector {
             .map(|service| {
                 let config = service.config();
                 let routes: Vec<String> = (service.routes().table())
-                    .map(|info| info.to_string().trim_end().to_owned())
+                    .map(|info| {
+                        // The log's columns, without their padding.
+                        let line = info.to_string();
+                        line.split_whitespace().collect::<Vec<_>>().join("  ")
+                    })
                     .collect();
                 json!({
                     "account": config.name(),
@@ -405,8 +409,13 @@ impl Inspector {
 
     /// Sends the push `form` describes to the attached service it names,
     /// in process, signed (and encrypted) as WeChat would: what it
-    /// answered. The push then appears among the others.
-    pub(crate) async fn send(&self, form: &SendForm) -> Result<Sent, SendError> {
+    /// answered. The push then appears among the others. `asker`, the
+    /// request that asked, lends the handlers the application's data.
+    pub(crate) async fn send(
+        &self,
+        form: &SendForm,
+        asker: Option<&dyn std::any::Any>,
+    ) -> Result<Sent, SendError> {
         let services = self.services();
         let service = match &form.account {
             Some(name) if !name.is_empty() => services
@@ -435,7 +444,9 @@ impl Inspector {
             compatible: config.mode() == crate::Mode::Compatible,
         };
         let signed = signer.sign(&push, DEFAULT_ACCOUNT, openid);
-        let (status, body) = service.answer_in_process(&signed.query, signed.body).await;
+        let (status, body) = service
+            .answer_in_process(asker, &signed.query, signed.body)
+            .await;
         let encrypted = keys.is_some() && body.contains("<Encrypt>");
         let reply = match (keys, encrypted) {
             (Some(keys), true) => crypto::extract_encrypt(&body)
@@ -493,7 +504,9 @@ impl Inspect for Inspector {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while the lock was held leaves rows that are still whole.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn now_ms() -> u64 {
@@ -672,7 +685,7 @@ impl Refusal {
         let mask = Masker::new(&openid, unmask);
         json!({
             "type": "refused",
-            "kind": "refused",
+            "kind": format!("refused: {}", self.reason),
             "openid": mask.openid(),
             "outcome": "refused",
             "reason": self.reason,

@@ -106,9 +106,15 @@ fn a_push_is_one_row_whatever_the_order_of_its_records() {
             )
         })
         .collect();
-    assert_eq!(tries, [(1, true, false), (2, false, true), (1, true, false)]);
+    assert_eq!(
+        tries,
+        [(1, true, false), (2, false, true), (1, true, false)]
+    );
     assert_eq!(row["push"]["fields"]["Content"], "hello", "{row}");
-    assert!(row["xml"].as_str().unwrap().contains("<Content><![CDATA[hello]]>"));
+    assert!(row["xml"]
+        .as_str()
+        .unwrap()
+        .contains("<Content><![CDATA[hello]]>"));
     let other = json(&rows[1], true);
     assert_eq!(other["account"], "other");
     assert_eq!(other["outcome"], "no_handler");
@@ -127,8 +133,14 @@ fn openids_are_masked_everywhere_unless_unmasked() {
     let value = json(row, false);
     assert_eq!(value["openid"], "oUpF…eS6o");
     assert_eq!(value["push"]["from_user_name"], "oUpF…eS6o");
-    assert!(value["xml"].as_str().unwrap().contains("<FromUserName><![CDATA[oUpF…eS6o]]>"));
-    assert!(value["reply"].as_str().unwrap().contains("<ToUserName><![CDATA[oUpF…eS6o]]>"));
+    assert!(value["xml"]
+        .as_str()
+        .unwrap()
+        .contains("<FromUserName><![CDATA[oUpF…eS6o]]>"));
+    assert!(value["reply"]
+        .as_str()
+        .unwrap()
+        .contains("<ToUserName><![CDATA[oUpF…eS6o]]>"));
     let unmasked = json(row, true);
     assert_eq!(unmasked["openid"], OPENID);
     assert!(unmasked["xml"].as_str().unwrap().contains(OPENID));
@@ -159,7 +171,10 @@ fn refused_requests_keep_their_reason_and_the_head_of_their_body() {
     assert_eq!(row["status"], 403);
     assert_eq!(row["account"], Value::Null);
     let head = row["body_head"].as_str().unwrap();
-    assert!(head.contains("oUpF…eS6o") && !head.contains(OPENID), "{head}");
+    assert!(
+        head.contains("oUpF…eS6o") && !head.contains(OPENID),
+        "{head}"
+    );
     assert!(head.len() < BODY_HEAD_BYTES, "{head}");
 }
 
@@ -172,7 +187,12 @@ fn the_ring_keeps_the_last_rows_and_forgets_the_others_keys() {
     }
     let contents = |inspector: &Inspector| -> Vec<String> {
         (inspector.rows().iter())
-            .map(|r| json(r, true)["push"]["fields"]["Content"].as_str().unwrap().to_owned())
+            .map(|r| {
+                json(r, true)["push"]["fields"]["Content"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     };
     assert_eq!(contents(&inspector), ["m3", "m4", "m5"]);

@@ -22,7 +22,6 @@ pub struct SimField {
     pub flag: bool,
 }
 
-
 /// A push the simulator knows, by name, with the fields it is built from.
 ///
 /// ```
@@ -68,7 +67,10 @@ impl SimKind {
     /// Builds the push from the fields' values: `values(name)` gives a
     /// field's value (`None` or empty: the field's default). An error
     /// names the field whose value is unusable.
-    pub fn build<'a>(&self, values: &'a dyn Fn(&str) -> Option<&'a str>) -> Result<SimPush, String> {
+    pub fn build<'a>(
+        &self,
+        values: &'a dyn Fn(&str) -> Option<&'a str>,
+    ) -> Result<SimPush, String> {
         (self.make)(&Fields { kind: self, values })
     }
 }

@@ -53,10 +53,10 @@ use crate::signature;
 use crate::signature::{fresh_nonce, unix_now};
 use crate::sim::{encode_query, Signer};
 
+pub use crate::sim::{SimField, SimKind, SimPush, DEFAULT_ACCOUNT, DEFAULT_OPENID, SIM_TICKET};
 pub use answer::{Answer, AnswerError, Received, Response};
 #[cfg(feature = "api")]
 pub use api::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET, STAND_IN_TEMPLATE_ID};
-pub use crate::sim::{SimField, SimKind, SimPush, DEFAULT_ACCOUNT, DEFAULT_OPENID, SIM_TICKET};
 #[cfg(feature = "api")]
 pub use component::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};
 pub use target::{InProcess, Target, TestServer, TestServerBuilder};
