@@ -16,8 +16,8 @@
 //! `WECHAT_ADDR=127.0.0.1:0` for any free port).
 //!
 //! With `WECHAT_CONFIG=accounts.toml` it serves every account of that
-//! file (see `examples/accounts.example.toml` and the README's "Several
-//! accounts"), each at its own path, printing one `listening on` line per
+//! file (see `examples/accounts.example.toml` and docs/accounts.md),
+//! each at its own path, printing one `listening on` line per
 //! account; `帮助` then names the account on its first line. A mistake in
 //! the file stops it with exit status 2 and a message naming the account
 //! and the key. With an `[open_platform]` table it also serves that
@@ -33,6 +33,12 @@
 //! `WECHAT_STATE_DIR`, by default `.wechat-state/quickstart` in the
 //! working directory (one instance per directory); the rest is in memory.
 //!
+//! `WECHAT_METRICS=1` counts every push into Prometheus metrics served at
+//! `GET /metrics` (see docs/metrics.md), and prints that URL at start.
+//!
+//! `GET /healthz` answers 200 `ok`: point a load balancer's or an
+//! orchestrator's health check at it (see docs/deploy.md).
+//!
 //! On SIGTERM or Ctrl-C it shuts down gracefully: it refuses new
 //! connections at once (so WeChat and a load balancer try elsewhere
 //! instead of waiting out their timeout), lets every handler finish — those answering a push and
@@ -40,7 +46,7 @@
 //! delivered — for up to `WECHAT_SHUTDOWN_GRACE_S` (default 10 s), answers
 //! what is in flight, and exits 0.
 //!
-//! `等 N` shows the slow-handler path (see the README's "Slow handlers"):
+//! `等 N` shows the slow-handler path (see docs/slow-handlers.md):
 //! set `WECHAT_SLOW_TIP` for the text answering a push whose handler
 //! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
 //! send late replies through the customer-service API. `长文 N` shows how
@@ -58,6 +64,7 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
 use wechat_events::inspector::Inspector;
+use wechat_events::metrics::Metrics;
 use wechat_events::service::stop_listening;
 use wechat_events::session::SessionError;
 use wechat_events::{
@@ -172,7 +179,7 @@ async fn slow(_: ClickEvent) -> &'static str {
 /// 5 s per try: the service holds its first two tries open, so up to
 /// about 14 s the reply comes in the chat; later, it arrives through the
 /// customer-service API (`WECHAT_APPSECRET` set) or with the user's next
-/// message. See the README's "Slow handlers".
+/// message. See docs/slow-handlers.md.
 #[on_text(regex = r"^等\s*(\d{1,3})\s*(秒)?$")]
 async fn wait(_: TextMessage, caps: Captures) -> String {
     match caps.get(1).and_then(|n| n.parse::<u64>().ok()) {
@@ -337,10 +344,17 @@ async fn main() -> std::io::Result<()> {
     // Every `#[on_...]` handler above is registered by `build()` for every
     // account, which also logs each account's handler table and refuses two
     // handlers for one keyword or key.
-    // WECHAT_INSPECTOR=1: the pushes live, and a form sending simulated
-    // ones, at /_inspector (loopback only, or WECHAT_INSPECTOR_TOKEN).
+    // `WECHAT_METRICS=1`: every account's pushes counted, scraped at
+    // `/metrics` (see docs/metrics.md).
+    let metrics = (std::env::var("WECHAT_METRICS").as_deref() == Ok("1")).then(Metrics::new);
+    // `WECHAT_INSPECTOR=1`: the pushes live, and a form sending simulated
+    // ones, at /_inspector (loopback only, or WECHAT_INSPECTOR_TOKEN; see
+    // docs/inspector.md).
     let inspector = env_flag("WECHAT_INSPECTOR").then(Inspector::from_env);
     let mut builder = WechatAccounts::builder(accounts);
+    if let Some(metrics) = &metrics {
+        builder = builder.metrics(metrics);
+    }
     if let Some(inspector) = &inspector {
         builder = builder.inspector(inspector);
     }
@@ -360,17 +374,21 @@ async fn main() -> std::io::Result<()> {
         std::process::exit(1);
     });
     let app_services = services.clone();
-    let app_inspector = inspector.clone();
+    let scraped = metrics.clone();
+    let inspected = inspector.clone();
     let server = HttpServer::new(move || {
-        let inspector = app_inspector.clone();
-        App::new()
+        let mut app = App::new()
             .app_data(state.clone())
-            .service(app_services.clone())
-            .configure(move |cfg| {
-                if let Some(inspector) = &inspector {
-                    cfg.service(inspector.service(INSPECTOR_PATH));
-                }
-            })
+            // For a load balancer or an orchestrator: 200 `ok` while serving.
+            .route("/healthz", web::get().to(healthz))
+            .service(app_services.clone());
+        if let Some(metrics) = &scraped {
+            app = app.service(metrics.service("/metrics"));
+        }
+        if let Some(inspector) = &inspected {
+            app = app.service(inspector.service(INSPECTOR_PATH));
+        }
+        app
     })
     .workers(2)
     // Signals are handled below, so handlers can finish first.
@@ -396,6 +414,11 @@ async fn main() -> std::io::Result<()> {
                 ),
                 false => println!("listening on http://{bound}{path} ({mode} mode)"),
             }
+        }
+    }
+    if metrics.is_some() {
+        for bound in server.addrs() {
+            println!("metrics on http://{bound}/metrics");
         }
     }
     if inspector.is_some() {
@@ -427,6 +450,13 @@ async fn main() -> std::io::Result<()> {
         grace,
     ));
     server.await
+}
+
+/// `GET /healthz`: `ok` while the server accepts connections (on SIGTERM
+/// it stops accepting at once, so a load balancer's check fails and it
+/// sends the traffic elsewhere while the handlers drain).
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 /// Listens on every address of `addrs` that can be bound, as

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The browser test's tools (tests/inspector.rs): headless Chromium and
+# The browser test's tools (tests/observability/inspector.rs): headless Chromium and
 # chromedriver, from Debian's packages, and a CJK font for the screenshots
 # (docs/inspector-*.png). Does nothing when they are there.
 set -euo pipefail

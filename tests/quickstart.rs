@@ -2,6 +2,8 @@
 //! process on a free port and every request crosses real HTTP.
 
 mod common;
+// The other example bots, the health check and two instances on one Redis.
+mod examples;
 
 use std::time::Duration;
 

@@ -989,7 +989,7 @@ async fn a_redis_unreachable_from_the_start_is_an_outage_not_an_error() {
 /// and how long a retry on another instance waits past the outcome, on a server of
 /// the test's own: `MEMORY USAGE` of real keys, and the growth of
 /// `used_memory` over many. Run with `--nocapture` to read the figures
-/// (DEPLOYMENT.md quotes them).
+/// (docs/redis.md quotes them).
 #[actix_rt::test]
 async fn what_redis_holds_per_binding_session_and_push() {
     let Some((_server, redis)) = OwnRedis::with_client().await else {
@@ -1442,7 +1442,7 @@ async fn load(servers: &[TestServer], n: usize, concurrency: usize) -> f64 {
 }
 
 /// The load figure: pushes per second of three instances on one
-/// Redis against one instance on its in-memory stores, in the same run (DEPLOYMENT.md
+/// Redis against one instance on its in-memory stores, in the same run (docs/redis.md
 /// quotes it). Ignored by default (it takes a while and the figure means
 /// little on a busy machine):
 /// `cargo test -p wechat-events-e2e --test redis load -- --ignored --nocapture`.
@@ -1485,7 +1485,7 @@ async fn command_calls(redis: &TestRedis) -> HashMap<String, u64> {
         .collect()
 }
 
-/// The Redis cost of a push answered in time (DEPLOYMENT.md quotes the
+/// The Redis cost of a push answered in time (docs/redis.md quotes the
 /// figures): one service on a private `redis-server`, `N` text pushes,
 /// `INFO commandstats` before and after. The claim script binds the URL,
 /// claims the push and looks up the user's pending list; the answer script

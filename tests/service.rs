@@ -9,7 +9,10 @@
 //! a duplicate) from signals sent there, not from sleeps.
 
 mod common;
+#[path = "observability/inspector.rs"]
 mod inspector;
+#[path = "observability/metrics.rs"]
+mod metrics;
 
 use std::future::Future;
 use std::io::Write;

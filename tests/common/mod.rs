@@ -123,28 +123,33 @@ impl Drop for Quickstart {
     }
 }
 
-/// The quickstart example's binary. `cargo test --workspace` builds it (the
-/// root package's example); when this package's tests run alone it may be
-/// missing, and is built here.
+/// The quickstart example's binary (see [`example_binary`]).
 pub fn quickstart_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let bin = target_binary("examples", "quickstart");
-            if !bin.exists() {
-                cargo_build(&["-p", "wechat-events-suite", "--example", "quickstart"]);
-            } else if is_stale(&bin) {
-                // `cargo test --workspace` rebuilds it; a run of this
-                // package alone does not, and may test an old quickstart.
-                eprintln!(
-                    "warning: {} is older than its sources; run `cargo build --example \
-                     quickstart` (or the whole suite) first, or this tests an old quickstart",
-                    bin.display()
-                );
-            }
-            bin
-        })
-        .clone()
+    example_binary("quickstart")
+}
+
+/// The binary of the root package's example `name`. `cargo test
+/// --workspace` builds it; when this package's tests run alone it may be
+/// missing, and is built here.
+pub fn example_binary(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let bin = target_binary("examples", name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        if !bin.exists() {
+            cargo_build(&["-p", "wechat-events-suite", "--example", name]);
+        } else if is_stale(&bin) {
+            // `cargo test --workspace` rebuilds it; a run of this
+            // package alone does not, and may test an old example.
+            eprintln!(
+                "warning: {} is older than its sources; run `cargo build --example \
+                 {name}` (or the whole suite) first, or this tests an old {name}",
+                bin.display()
+            );
+        }
+        built.push(name.to_owned());
+    }
+    bin
 }
 
 /// Whether a source the quickstart is built from changed after `bin`.
@@ -242,10 +247,17 @@ impl Quickstart {
     /// Starts the quickstart with `WECHAT_TOKEN=TOKEN` and the given extra
     /// environment, and waits for its "listening on" line.
     pub fn start(env: &[(&str, &str)]) -> Quickstart {
+        Self::example("quickstart", env)
+    }
+
+    /// Starts the root package's example `name` (which prints `listening
+    /// on http://ADDR/PATH` as the quickstart does) with
+    /// `WECHAT_TOKEN=TOKEN` and the given extra environment.
+    pub fn example(name: &str, env: &[(&str, &str)]) -> Quickstart {
         let mut env = env.to_vec();
         env.insert(0, ("WECHAT_TOKEN", TOKEN));
-        let (quickstart, _) = Self::spawn(&env, 1);
-        quickstart
+        let (example, _) = Self::spawn_binary(&example_binary(name), &env, 1);
+        example
     }
 
     /// Like [`Quickstart::start`], waiting for `count` "listening on"
@@ -274,8 +286,16 @@ impl Quickstart {
     /// Spawns the quickstart with only `env` (and a state directory, any
     /// port, `RUST_LOG=warn`) and reads `count` "listening on" lines.
     fn spawn(env: &[(&str, &str)], count: usize) -> (Quickstart, Vec<String>) {
+        Self::spawn_binary(&quickstart_binary(), env, count)
+    }
+
+    fn spawn_binary(
+        binary: &std::path::Path,
+        env: &[(&str, &str)],
+        count: usize,
+    ) -> (Quickstart, Vec<String>) {
         let state = tempfile::tempdir().expect("a state directory");
-        let mut cmd = Command::new(quickstart_binary());
+        let mut cmd = Command::new(binary);
         cmd.env_clear()
             .env("WECHAT_ADDR", "127.0.0.1:0")
             .env("WECHAT_STATE_DIR", state.path())
@@ -291,7 +311,9 @@ impl Quickstart {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("spawn quickstart");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut listening = Vec::new();
@@ -408,4 +430,33 @@ impl std::io::Write for CapturedLog {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// A Redis for a test, at `WECHAT_TEST_REDIS_URL` (default
+/// `redis://127.0.0.1:6379`): its URL, or `None` when it does not answer —
+/// said on stderr, so the skip is seen; under `CI=true` that is a failure.
+pub async fn test_redis() -> Option<String> {
+    let url =
+        std::env::var("WECHAT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let connect = async {
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await
+    };
+    let why = match tokio::time::timeout(Duration::from_secs(3), connect).await {
+        Ok(Ok(())) => return Some(url),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 3 s".to_owned(),
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "Redis at {url} is not available ({why}), and CI=true: the Redis tests must run in CI"
+        );
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: Redis at {url} is not available ({why}); start it to run this test"
+    );
+    None
 }

@@ -31,6 +31,8 @@ const TEXT_ARGS: &[&str] = &["keyword", "keywords", "contains", "regex"];
 /// What every attribute takes.
 const COMMON_ARGS: &[&str] = &["priority", "tag", "account", "crate"];
 
+use crate::kind_tables::{EVENT_KINDS, KEY_KINDS, SCENE_KINDS};
+
 /// The longest account name, as a configured account's `name` allows.
 const ACCOUNT_MAX: usize = 32;
 
@@ -155,7 +157,42 @@ impl Args {
                 ),
             ));
         }
+        if attr == Attr::Event {
+            args.check_filter_fits_kind(errors);
+        }
         args
+    }
+
+    /// `key`, `key_regex` or `scene` on an event kind that does not carry
+    /// what the filter looks at. A kind the table does not know is left to
+    /// the compiler, which reports it as an unknown kind.
+    fn check_filter_fits_kind(&self, errors: &mut Errors) {
+        let (Some(name), Some(kind)) = (&self.filter_name, &self.kind) else {
+            return;
+        };
+        let written = kind.to_string();
+        if !EVENT_KINDS.contains(&written.as_str()) {
+            return;
+        }
+        let message = match &self.filter {
+            Filter::Key(_) | Filter::KeyRegex(_) if !KEY_KINDS.contains(&written.as_str()) => {
+                format!(
+                    "`{name}` filters on the EventKey, and `{written}` events carry none: remove `{name}`, or put it on a kind that has one, e.g. `#[on_event(Click, {name} = \"...\")]`"
+                )
+            }
+            Filter::Scene(_) if !SCENE_KINDS.contains(&written.as_str()) => {
+                let key = if KEY_KINDS.contains(&written.as_str()) {
+                    format!(", or filter `{written}` events on their EventKey with `key = \"...\"`")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "`scene` filters on a QR-code scene, and `{written}` events carry none: write `#[on_event(Subscribe, scene = \"...\")]` or `#[on_event(Scan, scene = \"...\")]`{key}"
+                )
+            }
+            _ => return,
+        };
+        errors.push(syn::Error::new_spanned(name, message));
     }
 
     fn add(&mut self, attr: Attr, meta: Meta, errors: &mut Errors) {

@@ -173,6 +173,16 @@ fn check_signature<'a>(
         }
         return None;
     };
+    if extractor_name(event).is_some() {
+        fail(errors, extractor_first(attr, args, func, event));
+    }
+    if !matches!(args.filter, Filter::Regex(_)) {
+        for &ty in extractors {
+            if is_named(ty, "Captures") {
+                fail(errors, captures_without_regex(attr, ty));
+            }
+        }
+    }
     if failed {
         return None;
     }
@@ -184,6 +194,131 @@ fn check_signature<'a>(
             ReturnType::Type(_, ty) => Some(ty),
         },
     })
+}
+
+/// The runtime's extractors, by the last segment of their path
+/// (`web::Data<T>` → `Data`); `Option<E>` and `Arc<Push>` are recognised
+/// by [`extractor_name`]. Only for the "extractor before the event"
+/// message: an extractor of the user's own is still refused (with the
+/// event-type message) when it comes first.
+const EXTRACTORS: &[&str] = &["Context", "Session", "ApiClient", "Captures", "Data"];
+
+/// The last segment of a plain path type (`web::Data<T>` → `Data<T>`).
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last(),
+        Type::Group(group) => last_segment(&group.elem),
+        Type::Paren(paren) => last_segment(&paren.elem),
+        _ => None,
+    }
+}
+
+/// The first generic type argument of a path segment (`Option<Context>` → `Context`).
+fn type_argument(segment: &syn::PathSegment) -> Option<&Type> {
+    match &segment.arguments {
+        syn::PathArguments::AngleBracketed(args) => args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Whether `ty` is written as the bare type `name` (any path to it, no
+/// generic arguments).
+fn is_named(ty: &Type, name: &str) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == name && s.arguments.is_none())
+}
+
+/// The name of the runtime extractor `ty` is, if it is one: `Context`,
+/// `web::Data<T>` (→ `Data`), `Option<Session>` (→ `Session`), `Arc<Push>`.
+fn extractor_name(ty: &Type) -> Option<String> {
+    let segment = last_segment(ty)?;
+    let ident = segment.ident.to_string();
+    match ident.as_str() {
+        "Option" => extractor_name(type_argument(segment)?),
+        "Arc" if type_argument(segment).is_some_and(|t| is_named(t, "Push")) => {
+            Some("Arc<Push>".to_owned())
+        }
+        _ if EXTRACTORS.contains(&ident.as_str()) => Some(ident),
+        _ => None,
+    }
+}
+
+/// Whether `ty` looks like a push's typed value (`TextMessage`, `ClickEvent`,
+/// `Event`, `Message`, `Push`): the parameter to move first.
+fn looks_like_event(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| {
+        let ident = s.ident.to_string();
+        s.arguments.is_none()
+            && (ident.ends_with("Event") || ident.ends_with("Message") || ident == "Push")
+    })
+}
+
+/// A parameter as the user wrote it (`cx: Context`), from its tokens
+/// (`Option < Session >` printed back as `Option<Session>`).
+fn written(input: &FnArg) -> String {
+    let printed = input.to_token_stream().to_string();
+    let mut out = printed;
+    for (spaced, tight) in [
+        (" : ", ": "),
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        ("< ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        ("& ", "&"),
+    ] {
+        out = out.replace(spaced, tight);
+    }
+    out
+}
+
+/// An extractor in the event's place: the error says which order to write,
+/// with the user's own parameters moved (or the event added) first.
+fn extractor_first(attr: Attr, args: &Args, func: &ItemFn, first: &Type) -> syn::Error {
+    let sig = &func.sig;
+    let inputs: Vec<&FnArg> = sig.inputs.iter().collect();
+    let event_at = inputs.iter().position(|input| match input {
+        FnArg::Typed(pat) => looks_like_event(&pat.ty),
+        FnArg::Receiver(_) => false,
+    });
+    let mut order: Vec<String> = inputs.iter().map(|input| written(input)).collect();
+    let fix = match event_at {
+        Some(at) => {
+            let event = order.remove(at);
+            order.insert(0, event);
+            "the event comes first, then the extractors in any order"
+        }
+        None => {
+            order.insert(0, format!("ev: {}", event_type_hint(attr, args)));
+            "add the event before the extractors"
+        }
+    };
+    let extractor = extractor_name(first).unwrap_or_default();
+    syn::Error::new_spanned(
+        first,
+        format!(
+            "`{extractor}` is an extractor, and a handler's first parameter receives the push: {fix}: write `async fn {}({})`",
+            sig.ident,
+            order.join(", ")
+        ),
+    )
+}
+
+/// `Captures` on a handler without a `regex` filter, which never gets any.
+fn captures_without_regex(attr: Attr, ty: &Type) -> syn::Error {
+    let fix = match attr {
+        Attr::Text => "add a `regex` filter, e.g. `#[on_text(regex = r\"^天气\\s*(\\S+)$\")]`, or remove the parameter",
+        _ => "handle the text with `#[on_text(regex = \"...\")]`, or remove the parameter",
+    };
+    syn::Error::new_spanned(
+        ty,
+        format!(
+            "`Captures` holds the groups of an `#[on_text(regex = \"...\")]` filter, and this handler has none, so it would fail at every push: {fix}"
+        ),
+    )
 }
 
 /// The event type a kind's handler takes, by the runtime's naming

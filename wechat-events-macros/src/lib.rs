@@ -52,6 +52,7 @@
 mod args;
 mod errors;
 mod expand;
+mod kind_tables;
 
 use proc_macro::TokenStream;
 

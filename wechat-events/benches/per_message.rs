@@ -248,16 +248,23 @@ fn dedup(c: &mut Criterion) {
 fn request_path(c: &mut Criterion) {
     let system = actix_rt::System::new();
     let next = AtomicU64::new(1);
-    for secure in [false, true] {
+    // (secure, counted into Prometheus metrics)
+    let cases = [(false, false), (true, false)];
+    #[cfg(feature = "metrics")]
+    let cases = [cases[0], cases[1], (false, true)];
+    for (secure, counted) in cases {
         let mut config = Config::builder(TOKEN);
         if secure {
             config = config.aes_key(AES_KEY).appid(APPID);
         }
         let config = config.build().expect("config");
-        let service = WechatService::builder(config)
-            .only(router())
-            .build()
-            .expect("service");
+        #[allow(unused_mut)]
+        let mut builder = WechatService::builder(config).only(router());
+        #[cfg(feature = "metrics")]
+        if counted {
+            builder = builder.metrics(&wechat_events::metrics::Metrics::new());
+        }
+        let service = builder.build().expect("service");
         let app = system.block_on(test::init_service(App::new().service(service)));
         let key: AesKey = AES_KEY.parse().expect("key");
         // A fresh nonce and MsgId for every request, as WeChat sends them;
@@ -294,10 +301,10 @@ fn request_path(c: &mut Criterion) {
             body.contains(if secure { "<Encrypt>" } else { "收到:hi" }),
             "{body}"
         );
-        let name = if secure {
-            "request/secure text echo"
-        } else {
-            "request/plaintext text echo"
+        let name = match (secure, counted) {
+            (true, _) => "request/secure text echo",
+            (false, false) => "request/plaintext text echo",
+            (false, true) => "request/plaintext text echo, metrics on",
         };
         c.bench_function(name, |b| {
             b.iter_batched(

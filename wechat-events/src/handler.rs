@@ -305,7 +305,7 @@ impl ExtractError {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a handler argument",
     label = "not an extractor",
-    note = "after the event, a handler takes extractors: `Context`, `web::Data<T>`, `Captures`, `Arc<Push>`, `Option<E>` of any of them, or your own type implementing `wechat_events::FromPush`"
+    note = "after the event, a handler takes extractors: `Context`, `Session`, `ApiClient` (feature `api`), `web::Data<T>`, `Captures`, `Arc<Push>`, `Option<E>` of any of them, or your own type implementing `wechat_events::FromPush`"
 )]
 pub trait FromPush: Sized + Send + 'static {
     /// Whether the extractor fails on every route but a regex route (as

@@ -3,11 +3,50 @@
 //! Receive and answer WeChat Official Account (公众号) pushes — events and
 //! user messages — with actix-web.
 //!
+//! The shortest complete bot: one handler, mounted, served.
+//!
+//! ```no_run
+//! use actix_web::{App, HttpServer};
+//! use wechat_events::{on_message, Config, TextMessage, WechatService};
+//!
+//! #[on_message(Text)] // every text message a user sends
+//! async fn echo(msg: TextMessage) -> String {
+//!     format!("收到:{}", msg.content) // the passive reply, shown in the chat
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     tracing_subscriber::fmt::init(); // the library logs through `tracing`: without this, nothing shows
+//!     let config = Config::from_env().expect("WECHAT_TOKEN: the Token of WeChat's console");
+//!     let service = WechatService::builder(config).build().expect("handlers");
+//!     println!("listening on http://127.0.0.1:8080{}", service.config().path());
+//!     HttpServer::new(move || App::new().service(service.clone()))
+//!         .bind(("127.0.0.1", 8080))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! In a checkout of [the repository](https://github.com/wechat-events/wechat-events):
+//!
+//! ```text
+//! cargo run --example quickstart          # the example bot on http://127.0.0.1:8080/wechat
+//! cargo test --workspace --all-features   # the whole test suite
+//! ```
+//!
+//! Your `Cargo.toml` needs `wechat-events`, `actix-web = "4"`, `tokio` (for
+//! your handlers' timers and tasks) and `tracing-subscriber = "0.3"`; the
+//! repository's README has the lines, and its `docs/` one page per topic:
+//! handlers, configuration, secure mode, slow handlers, several accounts,
+//! third-party platforms, Redis, deploying, testing.
+//!
 //! The service verifies WeChat's signatures, decrypts secure-mode pushes,
 //! parses the XML into typed values, runs each push's handler once however
 //! often WeChat retries it, answers within WeChat's 5-second window even
 //! when a handler is slow, and renders the passive reply (encrypted when
-//! the push was).
+//! the push was). Handlers are attributes ([`on_text`], [`on_event`],
+//! [`on_message`], [`on_fallback`]) found by the service without a
+//! `Router`, or routes given to a [`Router`] in code:
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};
@@ -19,6 +58,7 @@
 //!
 //! #[actix_web::main]
 //! async fn main() -> std::io::Result<()> {
+//!     tracing_subscriber::fmt::init();
 //!     let router = Router::new()
 //!         .on(welcome)
 //!         .keyword_reply("帮助", Reply::text("发送任意文字，我会回复你"))
@@ -30,26 +70,6 @@
 //!         .run()
 //!         .await
 //! }
-//! ```
-//!
-//! Handlers can also be registered with attributes, anywhere in the binary;
-//! the service finds them without a `Router` ([`on_text`], [`on_event`],
-//! [`on_message`], [`on_fallback`]):
-//!
-//! ```no_run
-//! use wechat_events::{on_event, on_text, ClickEvent, Config, TextMessage, WechatService};
-//!
-//! #[on_text(keyword = "帮助", keyword = "help")]
-//! async fn help(_: TextMessage) -> &'static str { "发送任意文字，我会回复你" }
-//!
-//! #[on_event(Click, key = "COUNT")]
-//! async fn count(_: ClickEvent) -> String { "1".into() }
-//!
-//! # fn main() {
-//! let service = WechatService::builder(Config::from_env().expect("config"))
-//!     .build()
-//!     .expect("handlers");
-//! # }
 //! ```
 //!
 //! The layers, each usable on its own and each importing only those

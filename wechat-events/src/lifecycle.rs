@@ -588,11 +588,11 @@ impl Lifecycle {
                 Claim::First(ticket) => break ticket,
                 Claim::Duplicate(retry) => {
                     let first_seen = self.first_seen(retry.first_seen(), &push);
-                    let held = self.timing.holds(arrived - first_seen);
-                    if claims == 1 {
-                        self.observer.retried(held);
-                    }
-                    if let Some(outcome) = self.follow(retry, &push, arrived, first_seen).await {
+                    let mut held = false;
+                    let followed = self
+                        .follow(retry, &push, arrived, first_seen, &mut held, claims == 1)
+                        .await;
+                    if let Some(outcome) = followed {
                         if outcome.status == Status::Refused {
                             bump(&self.counters.forgotten);
                             return Err(Forgotten);
@@ -670,14 +670,15 @@ impl Lifecycle {
         if poll_once(work.as_mut()).await.is_pending() {
             self.spawn(work.in_current_span());
         }
+        let mut held = false;
         let outcome = self
             .wait(
                 outcome,
                 &decider,
                 &push,
-                arrived,
-                first_seen,
+                (arrived, first_seen),
                 Some(&verdict),
+                (&mut held, false),
             )
             .await
             // Only a bug drops the work this try owns: answer, not hang.
@@ -686,7 +687,7 @@ impl Lifecycle {
             outcome,
             try_number: Timing::try_number(arrived - first_seen),
             claimed: true,
-            held: self.timing.holds(arrived - first_seen),
+            held,
         })
     }
 
@@ -697,15 +698,20 @@ impl Lifecycle {
 
     /// A try following another's claim: its outcome, or `None` when the
     /// claim was abandoned (the try then claims the push itself).
+    /// `held` is set when the try is held open; `retry`: the try is told
+    /// to the observer as a later try of the push.
     async fn follow(
         &self,
         retry: Retry,
         push: &Push,
         arrived: Instant,
         first_seen: Instant,
+        held: &mut bool,
+        tell: bool,
     ) -> Option<Outcome> {
         let decider = retry.decider();
-        self.wait(Box::pin(retry), &decider, push, arrived, first_seen, None)
+        let times = (arrived, first_seen);
+        self.wait(Box::pin(retry), &decider, push, times, None, (held, tell))
             .await
     }
 
@@ -715,20 +721,35 @@ impl Lifecycle {
     /// is there, else it hands the push off and answers the slow tip,
     /// unless the work has just answered, or its handler is to be cancelled
     /// for the background limit (`verdict`, for the try that claimed the
-    /// push): then `success`. `None`: the claim was abandoned.
+    /// push): then `success`. `None`: the claim was abandoned. `times`:
+    /// when the try arrived and the push was first seen; `held`: set when
+    /// the try is held open, told to the observer as a retry's result
+    /// when `.1`.
     async fn wait(
         &self,
         mut outcome: BoxFuture<'static, Outcome>,
         decider: &Decider,
         push: &Push,
-        arrived: Instant,
-        first_seen: Instant,
+        (arrived, first_seen): (Instant, Instant),
         verdict: Option<&Verdict>,
+        (held, retry): (&mut bool, bool),
     ) -> Option<Outcome> {
         let live = |o: Outcome| (!o.is_abandoned()).then_some(o);
+        let tell = |held: bool| {
+            if retry {
+                self.observer.retried(held);
+            }
+        };
         if self.timing.holds(arrived - first_seen) {
+            if let Poll::Ready(done) = poll_once(outcome.as_mut()).await {
+                tell(false);
+                return live(done);
+            }
+            *held = true;
+            tell(true);
             return live(outcome.await);
         }
+        tell(false);
         let deadline = arrived + self.timing.deadline;
         if let Some(done) = by_deadline(deadline, outcome.as_mut()).await {
             return live(done);

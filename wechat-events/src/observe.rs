@@ -15,6 +15,9 @@
 //! name), a catalog kind, a handler's path, one of the enums below —
 //! never an OpenID, a key or free text.
 
+// Without either feature the records are made and dropped unread.
+#![cfg_attr(not(any(feature = "metrics", feature = "inspector")), allow(dead_code))]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -473,6 +473,7 @@ impl ServiceBuilder {
             return Err(BuildError::NoRoutes);
         }
         panics::install_hook();
+        warn_without_subscriber();
         tracing::info!(
             account = self.config.name(),
             path = self.config.path(),
@@ -783,6 +784,22 @@ impl WechatService {
 /// ([`WechatService::answer_in_process`]).
 #[cfg(feature = "inspector")]
 struct Asker(HttpRequest);
+
+/// Says once on stderr that nothing will be logged when the application
+/// installed no `tracing` subscriber: without one, the route table, the
+/// refusals and the handlers' errors vanish, and a new bot looks dead.
+fn warn_without_subscriber() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if !tracing::dispatcher::has_been_set() {
+        ONCE.call_once(|| {
+            eprintln!(
+                "wechat-events: no tracing subscriber is installed, so nothing it logs \
+                 (the handler table, refused requests, handler errors) will show; \
+                 add `tracing_subscriber::fmt().init();` at the start of main"
+            );
+        });
+    }
+}
 
 /// A [`WechatService`] that does not keep it alive: for what the service
 /// itself refers to (the inspector it tells about its pushes).

@@ -1,4 +1,4 @@
-use wechat_events::{on_event, ClickEvent, LocationEvent, UnsubscribeEvent};
+use wechat_events::{on_event, ClickEvent, LocationEvent, UnsubscribeEvent, ViewEvent};
 
 // Unsubscribe events carry no EventKey.
 #[on_event(Unsubscribe, key = "x")]
@@ -10,5 +10,9 @@ async fn scene_click(_: ClickEvent) {}
 
 #[on_event(Location, key_regex = "^x")]
 async fn where_(_: LocationEvent) {}
+
+// A menu item is told apart by its key, not a scene.
+#[on_event(View, scene = "42")]
+async fn scene_view(_: ViewEvent) {}
 
 fn main() {}

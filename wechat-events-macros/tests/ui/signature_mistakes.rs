@@ -8,6 +8,10 @@ async fn no_event() {}
 #[on_text(keyword = "天气")]
 async fn captures(_: TextMessage, _: Captures) {}
 
+// Nor on an event, whose key_regex has no groups to give.
+#[on_event(Click, key_regex = "^NEWS_")]
+async fn click_captures(_: ClickEvent, _: wechat_events::Captures) {}
+
 // Generic handlers have no single type to register.
 #[on_text(keyword = "g")]
 async fn generic<T: Default>(_: TextMessage) {}

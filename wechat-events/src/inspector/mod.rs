@@ -20,7 +20,7 @@
 //! proxy (no `Forwarded` or `X-Forwarded-For` header, a loopback `Host`);
 //! anyone else only with the configured token (`WECHAT_INSPECTOR_TOKEN`),
 //! as `Authorization: Bearer` or in the cookie the page's token form sets.
-//! Without a token, only loopback. See the crate's docs/inspector.md.
+//! Without a token, only loopback. See the repository's docs/inspector.md.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer};

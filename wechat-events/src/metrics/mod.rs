@@ -307,6 +307,19 @@ impl Metrics {
     #[cfg(feature = "redis")]
     pub(crate) fn watch_redis(&self, backend: &crate::redis::RedisBackend) {
         let mut watched = lock(&self.shared.watched);
+        if watched.redis.is_empty() {
+            // Without Redis the two are absent rather than a misleading 0.
+            let shared = &self.shared;
+            for collector in [
+                Box::new(shared.redis_up.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(shared.redis_fallbacks.clone()),
+            ] {
+                shared
+                    .registry
+                    .register(collector)
+                    .expect("registered once");
+            }
+        }
         if !watched.redis.iter().any(|known| known.same(backend)) {
             watched.redis.push(backend.clone());
         }

@@ -63,7 +63,7 @@
 //! expiry. The connection is to one Redis node (a primary, or a proxy in
 //! front of a cluster): the cluster client is not wired in. (Versions
 //! before the tagged push keys used `PREFIX:ACCOUNT:dedup:KEY` and the
-//! like: DEPLOYMENT.md says how to upgrade.)
+//! like: docs/redis.md says how to upgrade.)
 //!
 //! # Why its own thread
 //!
