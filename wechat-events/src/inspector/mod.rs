@@ -71,7 +71,7 @@ use crate::sim::{Signer, SimKind, DEFAULT_ACCOUNT, DEFAULT_OPENID};
 pub const DEFAULT_CAPACITY: usize = 200;
 
 /// How much of a refused request's body is kept.
-pub const BODY_HEAD_BYTES: usize = 200;
+pub const BODY_HEAD_BYTES: usize = crate::observe::BODY_HEAD;
 
 /// The variable [`Inspector::from_env`] reads the token from.
 pub const TOKEN_VAR: &str = "WECHAT_INSPECTOR_TOKEN";
