@@ -723,8 +723,8 @@ impl Lifecycle {
     /// for the background limit (`verdict`, for the try that claimed the
     /// push): then `success`. `None`: the claim was abandoned. `times`:
     /// when the try arrived and the push was first seen; `held`: set when
-    /// the try is held open, told to the observer as a retry's result
-    /// when `.1`.
+    /// the try is held open past its deadline, told to the observer as a
+    /// retry's result when `.1`.
     async fn wait(
         &self,
         mut outcome: BoxFuture<'static, Outcome>,
@@ -740,17 +740,20 @@ impl Lifecycle {
                 self.observer.retried(held);
             }
         };
+        let deadline = arrived + self.timing.deadline;
         if self.timing.holds(arrived - first_seen) {
-            if let Poll::Ready(done) = poll_once(outcome.as_mut()).await {
-                tell(false);
-                return live(done);
-            }
-            *held = true;
-            tell(true);
-            return live(outcome.await);
+            // Held when answered past the deadline; a retry is told when it
+            // ends, or when WeChat hangs up on it (dropped while held).
+            let mut told = Told {
+                observer: retry.then_some(&self.observer),
+                held: true,
+            };
+            let done = outcome.await;
+            told.held = Instant::now() >= deadline;
+            *held = told.held;
+            return live(done);
         }
         tell(false);
-        let deadline = arrived + self.timing.deadline;
         if let Some(done) = by_deadline(deadline, outcome.as_mut()).await {
             return live(done);
         }
@@ -1485,6 +1488,21 @@ pub(crate) async fn by_deadline<F: Future + ?Sized>(
         return Some(output);
     }
     tokio::time::timeout_at(deadline, future).await.ok()
+}
+
+/// Tells the observer, when dropped, what became of a retry held for the
+/// outcome (`held`: still waiting at its deadline, or dropped waiting).
+struct Told<'a> {
+    observer: Option<&'a Observer>,
+    held: bool,
+}
+
+impl Drop for Told<'_> {
+    fn drop(&mut self) {
+        if let Some(observer) = self.observer {
+            observer.retried(self.held);
+        }
+    }
 }
 
 /// Displays an error with its whole source chain: `error: cause: root`.

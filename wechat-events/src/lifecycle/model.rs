@@ -800,3 +800,70 @@ async fn a_try_whose_followed_claim_was_abandoned_runs_the_push_not_refuses_it()
         .reply
         .is_some_and(|r| r.contains(&reply_text(0))));
 }
+
+/// Retries counted as `held` (kept open past their deadline while the
+/// handler ran) or `answered` (the stored outcome, at once), and the
+/// push once, in the metrics.
+#[cfg(feature = "metrics")]
+#[tokio::test(start_paused = true)]
+async fn a_retry_held_past_its_deadline_counts_as_held_and_one_answered_at_once_as_answered() {
+    use crate::observe::Observer;
+    let metrics = crate::metrics::Metrics::new();
+    let config = Config::builder("model").build().expect("config");
+    let lifecycle = Arc::new(
+        Lifecycle::new(
+            &config,
+            Arc::new(MemoryStore::new(100, config.dedup_ttl())),
+            None,
+            Arc::new(MemoryPending::new(1 << 20, config.pending_ttl())),
+            Late::Pending,
+            Arc::new(Semaphore::new(config.max_background())),
+        )
+        .with_observer(Observer::new("model").with_metrics(&metrics)),
+    );
+    let world = Arc::new(World {
+        seen: vec![Mutex::default()],
+        instances: Vec::new(),
+        all: Mutex::default(),
+        killed_at: Mutex::default(),
+    });
+    // Longer than the deadline, shorter than the tries WeChat holds.
+    let plan = prompt(config.deadline() + Duration::from_secs(2));
+    let push = the_push(0, 1);
+    let first = {
+        let (lifecycle, world, push) = (lifecycle.clone(), world.clone(), push.clone());
+        tokio::spawn(async move {
+            (lifecycle.handle("key".into(), push, Instant::now(), false, || {
+                job(&world, 0, &plan)
+            }))
+            .await
+        })
+    };
+    tokio::task::yield_now().await;
+    let retry = lifecycle.handle("key".into(), push.clone(), Instant::now(), false, || {
+        unreachable!("a retry runs nothing")
+    });
+    let Ok(retry) = retry.await else {
+        panic!("refused")
+    };
+    assert!(!retry.claimed && retry.held, "held while the handler ran");
+    let Ok(first) = first.await.expect("joined") else {
+        panic!("refused")
+    };
+    assert!(first.claimed && first.held);
+    let late = lifecycle.handle("key".into(), push, Instant::now(), false, || {
+        unreachable!("a retry runs nothing")
+    });
+    let Ok(late) = late.await else {
+        panic!("refused")
+    };
+    assert!(!late.claimed && !late.held, "answered at once");
+    let text = metrics.render().await;
+    for line in [
+        r#"wechat_retries_total{account="model",result="held"} 1"#,
+        r#"wechat_retries_total{account="model",result="answered"} 1"#,
+        r#"wechat_pushes_total{account="model",kind="text",outcome="replied"} 1"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+}
