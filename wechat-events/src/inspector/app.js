@@ -51,8 +51,9 @@
 
   function tries(row) {
     if (row.type !== 'push') return '';
-    // A retry that followed another try's claim is a dedup hit.
-    return row.tries.map((t) => `#${t.try}${t.claimed ? '' : ' dup'}`).join(', ');
+    // A retry that followed another try's claim is a dedup hit; a held
+    // try was kept open past its deadline for a later try to answer.
+    return row.tries.map((t) => `#${t.try}${t.claimed ? '' : ' dup'}${t.held ? ' held' : ''}`).join(', ');
   }
 
   function cells(row) {
