@@ -5,7 +5,7 @@
 //! delivers a push and shows its reply.
 //!
 //! The browser test needs the Debian packages `chromium` and
-//! `chromium-driver` (see the README's "Tests"). Where they are absent it
+//! `chromium-driver` (`scripts/browser-deps.sh`). Where they are absent it
 //! is skipped with a printed reason, except under `CI=true`, where it
 //! fails. With `WECHAT_SCREENSHOTS=1` it also writes the screenshots the
 //! docs show (`docs/inspector-desktop.png`, `docs/inspector-phone.png`).
