@@ -51,6 +51,11 @@
 //! outlives WeChat's tries, and `WECHAT_APPID` + `WECHAT_APPSECRET` to
 //! send late replies through the customer-service API. `长文 N` shows how
 //! a text over WeChat's 2047 bytes is cut into parts.
+//!
+//! `WECHAT_INSPECTOR=1` mounts the inspector at `/_inspector` (its URL is
+//! printed at start): the pushes live, and a form sending simulated ones
+//! (docs/inspector.md). Only loopback clients see it, unless they give
+//! `WECHAT_INSPECTOR_TOKEN`.
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,6 +63,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{web, App, HttpServer};
+use wechat_events::inspector::Inspector;
 use wechat_events::metrics::Metrics;
 use wechat_events::service::stop_listening;
 use wechat_events::session::SessionError;
@@ -68,6 +74,8 @@ use wechat_events::{
 
 /// The token used when `WECHAT_TOKEN` is not set.
 const DEV_TOKEN: &str = "devtoken";
+/// Where `WECHAT_INSPECTOR=1` mounts the inspector.
+const INSPECTOR_PATH: &str = "/_inspector";
 
 /// Where pending replies and sessions are kept when neither
 /// `WECHAT_STATE_DIR` nor `WECHAT_REDIS_URL` is set.
@@ -281,6 +289,11 @@ log_verification! {
     verification_expired: VerifyExpired(VerifyExpiredEvent),
 }
 
+/// Whether the variable `name` is set to `1` (or `true`).
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| matches!(v.trim(), "1" | "true"))
+}
+
 fn accounts() -> Result<Accounts, wechat_events::ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     // With an accounts file, each account's token is in it.
@@ -334,9 +347,16 @@ async fn main() -> std::io::Result<()> {
     // `WECHAT_METRICS=1`: every account's pushes counted, scraped at
     // `/metrics` (see docs/metrics.md).
     let metrics = (std::env::var("WECHAT_METRICS").as_deref() == Ok("1")).then(Metrics::new);
+    // `WECHAT_INSPECTOR=1`: the pushes live, and a form sending simulated
+    // ones, at /_inspector (loopback only, or WECHAT_INSPECTOR_TOKEN; see
+    // docs/inspector.md).
+    let inspector = env_flag("WECHAT_INSPECTOR").then(Inspector::from_env);
     let mut builder = WechatAccounts::builder(accounts);
     if let Some(metrics) = &metrics {
         builder = builder.metrics(metrics);
+    }
+    if let Some(inspector) = &inspector {
+        builder = builder.inspector(inspector);
     }
     let services = builder.build().unwrap_or_else(|e| {
         eprintln!("{e}");
@@ -355,6 +375,7 @@ async fn main() -> std::io::Result<()> {
     });
     let app_services = services.clone();
     let scraped = metrics.clone();
+    let inspected = inspector.clone();
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(state.clone())
@@ -363,6 +384,9 @@ async fn main() -> std::io::Result<()> {
             .service(app_services.clone());
         if let Some(metrics) = &scraped {
             app = app.service(metrics.service("/metrics"));
+        }
+        if let Some(inspector) = &inspected {
+            app = app.service(inspector.service(INSPECTOR_PATH));
         }
         app
     })
@@ -395,6 +419,11 @@ async fn main() -> std::io::Result<()> {
     if metrics.is_some() {
         for bound in server.addrs() {
             println!("metrics on http://{bound}/metrics");
+        }
+    }
+    if inspector.is_some() {
+        for bound in server.addrs() {
+            println!("listening on http://{bound}{INSPECTOR_PATH} (the inspector)");
         }
     }
     if let Some(platform) = services.open_platform() {

@@ -610,3 +610,31 @@ async fn with_an_open_platform_its_authorizers_are_answered_and_named() {
         .expect("answered");
     assert_eq!(shop.text().and_then(|t| t.lines().next()), Some("shop"));
 }
+
+/// `WECHAT_INSPECTOR=1` mounts the inspector at `/_inspector` and prints
+/// its URL; its send form reaches the quickstart's handlers in process.
+#[actix_rt::test]
+async fn the_inspector_is_mounted_when_asked() {
+    let (qs, lines) = Quickstart::start_lines(&[("WECHAT_INSPECTOR", "1")], 2);
+    assert_eq!(lines[1], format!("{}/_inspector (the inspector)", qs.addr));
+    let page = request(Method::GET, &format!("http://{}/_inspector", qs.addr)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let sent = client()
+        .post(format!("http://{}/_inspector/send", qs.addr))
+        .insert_header(("Content-Type", "application/json"))
+        .send_body(r#"{"kind": "text", "fields": {"content": "帮助"}}"#)
+        .await
+        .expect("request")
+        .body()
+        .await
+        .expect("body");
+    let sent = String::from_utf8_lossy(&sent);
+    assert!(
+        sent.contains(r#""status":200"#) && sent.contains("可用指令"),
+        "{sent}"
+    );
+    // Not asked, not there.
+    let qs = Quickstart::start(&[]);
+    let page = request(Method::GET, &format!("http://{}/_inspector", qs.addr)).await;
+    assert_eq!(page.status, 404);
+}

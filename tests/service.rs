@@ -9,6 +9,8 @@
 //! a duplicate) from signals sent there, not from sleeps.
 
 mod common;
+#[path = "observability/inspector.rs"]
+mod inspector;
 #[path = "observability/metrics.rs"]
 mod metrics;
 

@@ -75,7 +75,7 @@ impl Answer {
     }
 }
 
-fn client() -> awc::Client {
+pub fn client() -> awc::Client {
     awc::Client::builder()
         .timeout(Duration::from_secs(20))
         .finish()
@@ -258,6 +258,14 @@ impl Quickstart {
         env.insert(0, ("WECHAT_TOKEN", TOKEN));
         let (example, _) = Self::spawn_binary(&example_binary(name), &env, 1);
         example
+    }
+
+    /// Like [`Quickstart::start`], waiting for `count` "listening on"
+    /// lines: each URL after `http://`, with the rest of its line.
+    pub fn start_lines(env: &[(&str, &str)], count: usize) -> (Quickstart, Vec<String>) {
+        let mut env = env.to_vec();
+        env.insert(0, ("WECHAT_TOKEN", TOKEN));
+        Self::spawn(&env, count)
     }
 
     /// Starts the quickstart serving the accounts file `file`

@@ -89,7 +89,9 @@
 //! With the `testing` feature, `testing` plays the WeChat server: signed,
 //! optionally encrypted pushes sent to a URL or an in-process app, answers
 //! decoded back into [`Reply`]. The `cli` feature adds the `wechat-sim`
-//! command-line simulator built on it.
+//! command-line simulator built on it. With the `inspector` feature,
+//! `inspector` is a page showing the last pushes live, with a form that
+//! sends simulated ones to the service itself.
 
 #![warn(missing_docs)]
 
@@ -105,6 +107,8 @@ pub mod event;
 mod expiring;
 pub mod fields;
 pub mod handler;
+#[cfg(feature = "inspector")]
+pub mod inspector;
 pub mod kinds;
 pub mod lifecycle;
 pub mod message;
@@ -126,6 +130,8 @@ pub mod router;
 pub mod service;
 pub mod session;
 pub mod signature;
+#[cfg(any(feature = "testing", feature = "inspector"))]
+mod sim;
 pub mod split;
 #[cfg(feature = "state")]
 pub mod state;

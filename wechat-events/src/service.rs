@@ -293,10 +293,16 @@ pub struct ServiceBuilder {
     /// Where the service's pushes are counted.
     #[cfg(feature = "metrics")]
     metrics: Option<crate::metrics::Metrics>,
-    /// Where the service's pushes are shown.
+    /// Where the service's pushes are shown, and how the service is
+    /// made known there (see `ServiceBuilder::inspector`, in
+    /// `crate::inspector`).
     #[cfg(feature = "inspector")]
-    inspector: Option<crate::inspector::Inspector>,
+    inspector: Option<(Arc<dyn crate::observe::Inspect>, Attach)>,
 }
+
+/// Hands a built service to whoever shows its pushes.
+#[cfg(feature = "inspector")]
+pub(crate) type Attach = Arc<dyn Fn(WeakService) + Send + Sync>;
 
 impl ServiceBuilder {
     /// Adds routes (may be called several times). Without
@@ -416,11 +422,15 @@ impl ServiceBuilder {
         self
     }
 
-    /// Shows the service's pushes and refusals in `inspector`, and lets it
-    /// send the service simulated pushes (see [`crate::inspector`]).
+    /// Tells `inspect` the service's pushes and refusals, and hands it
+    /// the built service through `attach` (`ServiceBuilder::inspector`).
     #[cfg(feature = "inspector")]
-    pub fn inspector(mut self, inspector: &crate::inspector::Inspector) -> Self {
-        self.inspector = Some(inspector.clone());
+    pub(crate) fn inspected_by(
+        mut self,
+        inspect: Arc<dyn crate::observe::Inspect>,
+        attach: Attach,
+    ) -> Self {
+        self.inspector = Some((inspect, attach));
         self
     }
 
@@ -605,8 +615,8 @@ impl ServiceBuilder {
             }
         }
         #[cfg(feature = "inspector")]
-        if let Some(inspector) = &self.inspector {
-            observer = observer.with_inspector(inspector);
+        if let Some((inspect, _)) = &self.inspector {
+            observer = observer.with_inspector(inspect.clone());
         }
         let lifecycle = Lifecycle::new(&config, dedup, bindings, pending, late, background)
             .with_observer(observer.clone());
@@ -642,8 +652,8 @@ impl ServiceBuilder {
             }),
         };
         #[cfg(feature = "inspector")]
-        if let Some(inspector) = &self.inspector {
-            inspector.attach(service.downgrade());
+        if let Some((_, attach)) = &self.inspector {
+            attach(service.downgrade());
         }
         Ok(service)
     }
@@ -770,6 +780,11 @@ impl WechatService {
     }
 }
 
+/// The request that asked for a push answered in process
+/// ([`WechatService::answer_in_process`]).
+#[cfg(feature = "inspector")]
+struct Asker(HttpRequest);
+
 /// Says once on stderr that nothing will be logged when the application
 /// installed no `tracing` subscriber: without one, the route table, the
 /// refusals and the handlers' errors vanish, and a new bot looks dead.
@@ -814,8 +829,15 @@ impl WechatService {
     /// Answers a POST of `body` to this service's path with `query` (a
     /// signed push, as WeChat would send it) in process, through the same
     /// checks, store and handlers as a request over HTTP: its status and
-    /// body. For the inspector's send form.
-    pub(crate) async fn answer_in_process(&self, query: &str, body: String) -> (u16, String) {
+    /// body. For the inspector's send form; `asker`, the request that
+    /// asked (an `HttpRequest` of the same app), lends the handlers'
+    /// extractors the application's data (`web::Data` on the `App`).
+    pub(crate) async fn answer_in_process(
+        &self,
+        asker: Option<&dyn Any>,
+        query: &str,
+        body: String,
+    ) -> (u16, String) {
         use actix_web::FromRequest;
         let uri = format!("{}?{query}", self.inner.config.path());
         let (req, mut payload) = actix_web::test::TestRequest::post()
@@ -829,10 +851,16 @@ impl WechatService {
             Err(e) => return (500, e.to_string()),
         };
         let inner = web::Data::from(self.inner.clone());
-        req.extensions_mut().insert(inner.clone());
-        #[cfg(feature = "api")]
-        if let Some(client) = &self.inner.api {
-            req.extensions_mut().insert(client.clone());
+        let asker = asker.and_then(|asker| asker.downcast_ref::<HttpRequest>());
+        for req in [Some(&req), asker].into_iter().flatten() {
+            req.extensions_mut().insert(inner.clone());
+            #[cfg(feature = "api")]
+            if let Some(client) = &self.inner.api {
+                req.extensions_mut().insert(client.clone());
+            }
+        }
+        if let Some(asker) = asker {
+            req.extensions_mut().insert(Asker(asker.clone()));
         }
         let response = receive(req, payload, inner).await;
         let status = response.status().as_u16();
@@ -1162,6 +1190,12 @@ impl Inner {
         };
         let name = entry.name.clone();
         let mut parts = Parts::new(cx, captures);
+        // A push the inspector sent in process: the extractors read the
+        // app data of the request that asked (the application's).
+        #[cfg(feature = "inspector")]
+        let asker = req.extensions().get::<Asker>().map(|asker| asker.0.clone());
+        #[cfg(feature = "inspector")]
+        let req = asker.as_ref().unwrap_or(req);
         // A panicking `prepare` must not take the request task down with it.
         let host: &dyn Any = req;
         let prepared = std::panic::catch_unwind(AssertUnwindSafe(|| {

@@ -1177,7 +1177,7 @@ impl AccountsBuilder {
                 }
                 #[cfg(feature = "inspector")]
                 if let Some(inspector) = &inspector {
-                    observer = observer.with_inspector(inspector);
+                    observer = observer.with_inspector(inspector.inspect());
                 }
                 let prepare = prepare.clone();
                 let prepare: crate::component::Prepare =

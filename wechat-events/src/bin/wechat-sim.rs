@@ -1246,3 +1246,51 @@ fn elapsed(d: Duration) -> String {
         format!("{:.2} s", d.as_secs_f64())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+    use wechat_events::testing::SimKind;
+
+    use super::Cli;
+
+    /// Every subcommand that sends one push is a kind of the simulator's
+    /// table (`SimKind`, which the inspector's send form offers), with
+    /// the same fields: the two cannot drift apart.
+    #[test]
+    fn push_subcommands_are_the_simulators_kinds() {
+        let not_one_push = [
+            "verify",
+            "tour",
+            "parse",
+            "ticket",
+            "authorized",
+            "updateauthorized",
+            "unauthorized",
+        ];
+        let mut checked = 0;
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            if not_one_push.contains(&name) {
+                continue;
+            }
+            let kind = SimKind::find(name)
+                .unwrap_or_else(|| panic!("`wechat-sim {name}` is not in SimKind::all()"));
+            let mut options: Vec<&str> = sub.get_arguments().map(|a| a.get_id().as_str()).collect();
+            let mut fields: Vec<&str> = kind.fields.iter().map(|f| f.name).collect();
+            options.sort_unstable();
+            fields.sort_unstable();
+            // `raw` reads its document from a file; the form takes the text.
+            if name == "raw" {
+                assert_eq!((options, fields), (vec!["file"], vec!["xml"]));
+            } else {
+                assert_eq!(
+                    options, fields,
+                    "`wechat-sim {name}`'s options and its SimKind's fields"
+                );
+            }
+            checked += 1;
+        }
+        assert!(checked >= 14, "only {checked} push subcommands found");
+    }
+}

@@ -38,7 +38,6 @@
 mod answer;
 #[cfg(feature = "api")]
 pub mod api;
-mod build;
 #[cfg(feature = "api")]
 pub mod component;
 mod target;
@@ -49,23 +48,19 @@ use actix_web::http::{Method, StatusCode};
 use rand::Rng;
 
 use crate::config::WECHAT_TIMEOUT;
-use crate::crypto::{self, AesKey, CryptoError};
+use crate::crypto::{AesKey, CryptoError};
 use crate::signature;
 use crate::signature::{fresh_nonce, unix_now};
-use crate::xml::push_cdata;
+use crate::sim::{encode_query, Signer};
 
+pub use crate::sim::{SimField, SimKind, SimPush, DEFAULT_ACCOUNT, DEFAULT_OPENID, SIM_TICKET};
 pub use answer::{Answer, AnswerError, Received, Response};
 #[cfg(feature = "api")]
 pub use api::{ApiStandIn, STAND_IN_APPID, STAND_IN_SECRET, STAND_IN_TEMPLATE_ID};
-pub use build::{SimPush, SIM_TICKET};
 #[cfg(feature = "api")]
 pub use component::{ComponentStandIn, COMPONENT_APPID, COMPONENT_SECRET};
 pub use target::{InProcess, Target, TestServer, TestServerBuilder};
 
-/// The account id (`ToUserName`) pushes are addressed to by default.
-pub const DEFAULT_ACCOUNT: &str = "gh_test";
-/// The user (`FromUserName`, `openid`) pushes come from by default.
-pub const DEFAULT_OPENID: &str = "o_sim_user";
 /// How many times WeChat sends a push that gets no answer in time.
 pub const WECHAT_TRIES: usize = 3;
 
@@ -426,49 +421,21 @@ impl Simulator {
     /// assert!(p.xml().contains("<CreateTime>1</CreateTime>"));
     /// ```
     pub fn prepare(&self, push: &SimPush) -> Prepared {
-        let mut rng = rand::thread_rng();
-        let msg_id = rng.gen_range(1_000_000_000_000_000u64..9_000_000_000_000_000);
-        let xml = push.to_xml(&self.account, &self.openid, unix_now(), msg_id);
-        let (openid, account) = if push.is_raw() {
-            (push.sender(), push.recipient())
-        } else {
-            (
-                Some(push.sender().unwrap_or_else(|| self.openid.clone())),
-                Some(push.recipient().unwrap_or_else(|| self.account.clone())),
-            )
+        let signer = Signer {
+            token: &self.token,
+            key: self.key.as_ref(),
+            appid: &self.appid,
+            compatible: self.compatible,
         };
-        let timestamp = unix_now().to_string();
-        let nonce = fresh_nonce();
-        let mut query: Vec<(&str, String)> = vec![
-            (
-                "signature",
-                signature::sign(&[&self.token, &timestamp, &nonce]),
-            ),
-            ("timestamp", timestamp.clone()),
-            ("nonce", nonce.clone()),
-        ];
-        if let Some(openid) = &openid {
-            query.push(("openid", openid.clone()));
-        }
-        let body = match &self.key {
-            None => xml.clone(),
-            Some(key) => {
-                let encrypt = crypto::encrypt(key, &self.appid, &xml);
-                let msg_signature =
-                    crypto::msg_signature(&self.token, &timestamp, &nonce, &encrypt);
-                query.push(("encrypt_type", "aes".to_owned()));
-                query.push(("msg_signature", msg_signature));
-                self.envelope(&xml, &encrypt, account.as_deref())
-            }
-        };
+        let signed = signer.sign(push, &self.account, &self.openid);
         Prepared {
             method: Method::POST,
-            query: encode_query(&query),
-            body,
-            xml,
+            query: signed.query,
+            body: signed.body,
+            xml: signed.xml,
             encrypted: self.key.is_some(),
             echostr: None,
-            parties: openid.zip(account),
+            parties: signed.parties,
             description: push.to_string(),
         }
     }
@@ -508,29 +475,6 @@ impl Simulator {
             parties: None,
             description: "handshake".to_owned(),
         }
-    }
-
-    /// The secure-mode body: `ToUserName` and `Encrypt`, or in compatible
-    /// mode the plaintext fields with `Encrypt` added.
-    fn envelope(&self, xml: &str, encrypt: &str, account: Option<&str>) -> String {
-        let mut element = String::from("<Encrypt>");
-        push_cdata(&mut element, encrypt);
-        element.push_str("</Encrypt>");
-        if self.compatible {
-            let trimmed = xml.trim_end();
-            if let Some(open) = trimmed.strip_suffix("</xml>") {
-                return format!("{open}{element}</xml>");
-            }
-        }
-        let mut body = String::from("<xml>");
-        if let Some(account) = account {
-            body.push_str("<ToUserName>");
-            push_cdata(&mut body, account);
-            body.push_str("</ToUserName>");
-        }
-        body.push_str(&element);
-        body.push_str("</xml>");
-        body
     }
 
     /// Prepares and delivers `push`; see [`Simulator::deliver`].
@@ -662,16 +606,10 @@ impl Simulator {
     }
 }
 
-/// `application/x-www-form-urlencoded`, as WeChat builds its URLs.
-fn encode_query(pairs: &[(&str, String)]) -> String {
-    // Serializing string pairs cannot fail.
-    serde_urlencoded::to_string(pairs).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::extract_envelope;
+    use crate::crypto::{self, extract_envelope};
     use crate::query::Query;
     use crate::xml::parse_fields;
 
@@ -764,17 +702,5 @@ mod tests {
         let p = sim.prepare(&SimPush::raw("<xml/>"));
         assert_eq!(p.parties, None);
         assert!(!p.query().contains("openid="));
-    }
-
-    #[test]
-    fn percent_encoding() {
-        assert_eq!(
-            encode_query(&[("v", "a b&c=d/é".into())]),
-            "v=a+b%26c%3Dd%2F%C3%A9"
-        );
-        assert_eq!(
-            encode_query(&[("a", "Az09-_.*".into()), ("b", String::new())]),
-            "a=Az09-_.*&b="
-        );
     }
 }

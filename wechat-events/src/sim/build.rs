@@ -1,7 +1,7 @@
 //! Pushes as WeChat writes them, one builder per modeled event and message.
 //!
 //! A [`SimPush`] holds only what distinguishes the push (its type and its
-//! own fields); the [`Simulator`](super::Simulator) fills in the envelope —
+//! own fields); the simulator (`testing::Simulator`) fills in the envelope —
 //! `ToUserName`, `FromUserName`, `CreateTime`, `MsgId` — when it prepares
 //! the request, unless the builder fixed them. Field order, CDATA for
 //! strings and plain text for numbers follow WeChat's own pushes, so the
@@ -49,7 +49,7 @@ enum Kind {
 /// A push to send: an event, a message, or raw XML.
 ///
 /// Build one with the constructor for its kind, adjust it with the
-/// modifiers, and hand it to a [`Simulator`](super::Simulator).
+/// modifiers, and hand it to a simulator (`testing::Simulator`).
 ///
 /// ```
 /// use wechat_events::testing::SimPush;
