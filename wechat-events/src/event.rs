@@ -31,6 +31,14 @@
 //! The root of the crate re-exports [`Event`] and every event struct; the
 //! types nested in them ([`ScanCodeInfo`], [`SendPicsInfo`], [`Beacon`],
 //! ...) are only here.
+//!
+//! ```compile_fail,E0639
+//! let click = wechat_events::ClickEvent { key: String::new(), extra: Default::default() };
+//! ```
+//!
+//! ```compile_fail,E0432
+//! use wechat_events::ScanCodeInfo; // `wechat_events::event::ScanCodeInfo`
+//! ```
 
 use serde::{Deserialize, Serialize};
 

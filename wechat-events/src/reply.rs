@@ -16,7 +16,27 @@ use crate::xml::{
     cdata_element, is_xml_char, nested_element, number_element, parse_fields, XmlError,
 };
 
-/// One article of a news (图文) reply.
+/// One article of a news (图文) reply, built with [`Article::new`]: the
+/// struct is `#[non_exhaustive]`, so a literal does not compile outside
+/// this crate.
+///
+/// ```
+/// use wechat_events::{Article, Reply};
+///
+/// let reply = Reply::news([Article::new("标题", "https://example.com/a")
+///     .description("摘要")
+///     .pic_url("https://example.com/a.png")]);
+/// assert!(reply.render("oUser", "gh_account", 0).unwrap().contains("<ArticleCount>1</ArticleCount>"));
+/// ```
+///
+/// ```compile_fail,E0639
+/// let article = wechat_events::Article {
+///     title: String::new(),
+///     description: String::new(),
+///     pic_url: String::new(),
+///     url: String::new(),
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Article {

@@ -64,7 +64,6 @@ impl Answer {
 
 /// A passive reply as WeChat received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Received {
     /// The typed reply.
     pub reply: Reply,
@@ -173,7 +172,6 @@ pub enum AnswerError {
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Response {
     /// The HTTP status.
     pub status: StatusCode,
