@@ -231,7 +231,7 @@ async fn place_picked(ev: wechat_events::LocationSelectEvent) -> String {
     format!("你选择了: {}", ev.send_location_info.label)
 }
 
-fn photos_received(info: &wechat_events::SendPicsInfo) -> String {
+fn photos_received(info: &wechat_events::event::SendPicsInfo) -> String {
     let count = info.count.unwrap_or(info.pic_list.len() as u32);
     format!("收到 {count} 张图片")
 }

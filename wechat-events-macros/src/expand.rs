@@ -501,16 +501,16 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
             #[allow(unused_variables)]
             fn __wechat_prepare(
                 #host: &dyn ::core::any::Any,
-                #parts: &mut #krate::Parts,
+                #parts: &mut #krate::__private::Parts,
             ) {
                 #((#descriptors.prepare)(#host, #parts);)*
             }
 
-            fn __wechat_register(router: #krate::Router) -> #krate::Router {
+            fn __wechat_register(router: #krate::__private::Router) -> #krate::__private::Router {
                 #krate::__private::route::<__WechatKind, _>(
                     router,
                     &__WECHAT_HANDLER,
-                    #krate::Route::new() #filter #priority,
+                    #krate::__private::Route::new() #filter #priority,
                     __wechat_prepare,
                     #needs_captures,
                     #call_handler,
@@ -519,7 +519,7 @@ fn generate(attr: Attr, args: &Args, func: &ItemFn, sig: &Signature<'_>) -> Toke
 
             impl #krate::__private::Sealed for #name {}
 
-            impl #krate::RegisteredHandler for #name {
+            impl #krate::__private::RegisteredHandler for #name {
                 const DEF: &'static #krate::__private::HandlerDef = &__WECHAT_HANDLER;
             }
 
@@ -554,7 +554,7 @@ fn filter_check(args: &Args, krate: &TokenStream) -> TokenStream {
     let message = syn::LitStr::new(&message, arg.span());
     let check = quote_spanned!(arg.span()=> #krate::__private::#check);
     quote_spanned! {arg.span()=>
-        const _: () = if !#check(<__WechatKind as #krate::payload::Payload>::KIND) {
+        const _: () = if !#check(<__WechatKind as #krate::__private::Payload>::KIND) {
             ::core::panic!(#message)
         };
     }

@@ -52,6 +52,7 @@ impl fmt::Display for Mode {
 /// the environment variable when the value came from one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {setting}: {reason}")]
+#[non_exhaustive]
 pub struct ConfigError {
     /// The setting or environment variable, e.g. `WECHAT_TOKEN`.
     pub setting: String,

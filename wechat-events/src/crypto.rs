@@ -180,6 +180,7 @@ impl FromStr for AesKey {
 /// # Ok::<(), CryptoError>(())
 /// ```
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CryptoError {
     /// `msg_signature` does not match (-40001).
     #[error("msg_signature mismatch")]
@@ -243,6 +244,7 @@ impl CryptoError {
 /// # Ok::<(), wechat_events::crypto::CryptoError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Decrypted {
     /// The decrypted message (the plaintext push XML).
     pub message: String,
@@ -434,6 +436,7 @@ pub fn encrypt_reply(
 /// # Ok::<(), wechat_events::crypto::CryptoError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Envelope {
     /// The `<Encrypt>` text, surrounding whitespace trimmed.
     pub encrypt: String,

@@ -94,6 +94,7 @@ pub const BYTES_PER_ENTRY: u64 = 1024;
 /// How a push was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Status {
     /// A handler replied.
     Replied,

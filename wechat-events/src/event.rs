@@ -10,6 +10,35 @@
 //! items came. Every struct keeps the elements it does not model in
 //! `extra`, and an `Event` value nobody models becomes [`UnknownEvent`]
 //! with every raw field kept.
+//!
+//! The structs (and the enum) are `#[non_exhaustive]`: WeChat adds
+//! elements, and modeling one is not a breaking change. Outside this crate
+//! they cannot be written as struct literals; a test that calls a handler
+//! directly starts from `Default` and sets the fields it needs (or sends a
+//! real push with the `testing` simulator):
+//!
+//! ```
+//! use wechat_events::ClickEvent;
+//!
+//! async fn menu(click: ClickEvent) -> String { format!("点击菜单 {}", click.key) }
+//!
+//! let mut click = ClickEvent::default();
+//! click.key = "V1001_TODAY_MUSIC".into();
+//! # let reply = futures_util::FutureExt::now_or_never(menu(click)).unwrap();
+//! # assert_eq!(reply, "点击菜单 V1001_TODAY_MUSIC");
+//! ```
+//!
+//! The root of the crate re-exports [`Event`] and every event struct; the
+//! types nested in them ([`ScanCodeInfo`], [`SendPicsInfo`], [`Beacon`],
+//! ...) are only here.
+//!
+//! ```compile_fail,E0639
+//! let click = wechat_events::ClickEvent { key: String::new(), extra: Default::default() };
+//! ```
+//!
+//! ```compile_fail,E0432
+//! use wechat_events::ScanCodeInfo; // `wechat_events::event::ScanCodeInfo`
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -205,6 +234,7 @@ impl Event {
 /// `subscribe`: the user followed the account, perhaps by scanning a
 /// parameter QR code.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SubscribeEvent {
     /// The scene value when the user subscribed through a parameter QR code
     /// (the `EventKey` with its `qrscene_` prefix and any surrounding
@@ -221,6 +251,7 @@ pub struct SubscribeEvent {
 
 /// `unsubscribe`: the user unfollowed. Replies are not shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UnsubscribeEvent {
     /// Elements this type does not model (an empty `EventKey`, say).
     #[serde(default, skip_serializing_if = "Fields::is_empty")]
@@ -229,6 +260,7 @@ pub struct UnsubscribeEvent {
 
 /// `SCAN`: a follower scanned a parameter QR code.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ScanEvent {
     /// The `EventKey`: the scene id (a 32-bit number) or scene string.
     #[serde(rename = "event_key")]
@@ -242,6 +274,7 @@ pub struct ScanEvent {
 
 /// `LOCATION`: the client reported where the user is.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LocationEvent {
     /// `Latitude`.
     pub latitude: f64,
@@ -256,6 +289,7 @@ pub struct LocationEvent {
 
 /// `CLICK`: a menu item with a key was clicked.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ClickEvent {
     /// `EventKey`: the key given to the menu item.
     #[serde(rename = "event_key")]
@@ -267,6 +301,7 @@ pub struct ClickEvent {
 
 /// `VIEW`: a menu item that opens a URL was clicked.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ViewEvent {
     /// `EventKey`: the URL.
     #[serde(rename = "event_key")]
@@ -281,6 +316,7 @@ pub struct ViewEvent {
 /// An event not modeled here (or whose fields did not fit the model);
 /// every raw field is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UnknownEvent {
     /// The `Event` value as sent.
     pub event: String,

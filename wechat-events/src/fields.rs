@@ -465,6 +465,7 @@ macro_rules! record {
     )*) => {$(
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[non_exhaustive]
         pub struct $name {
             $( $(#[$fm])* pub $field: $ty, )*
             /// Elements this type does not model, names as sent.

@@ -272,6 +272,7 @@ impl MessageKind {
 
 /// Which pushes a route can see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum RouteKind {
     /// One kind of message.
     Message(MessageKind),

@@ -94,6 +94,10 @@
 //! sends simulated ones to the service itself.
 
 #![warn(missing_docs)]
+// docs.rs (nightly, `--cfg docsrs`): every item behind a feature shows the
+// feature it needs. `doc_cfg` labels them from their `#[cfg]`s by itself
+// (it absorbed `doc_auto_cfg`), so no item repeats its feature by hand.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod accounts;
 #[cfg(feature = "api")]
@@ -147,9 +151,31 @@ pub mod __private;
 // its module (`push::parse`, `dedup::Status`, `fields::Value`, ...).
 pub use accounts::{Accounts, WechatAccounts};
 pub use config::{Config, ConfigError, Mode};
-pub use event::*;
+// Events and messages: each push kind, its enum and the unknown one; the
+// types nested in them (`event::ScanCodeInfo`, `event::Beacon`, ...) stay
+// in their modules.
+pub use event::{
+    AnnualRenewEvent, CardNotPassCheckEvent, CardPassCheckEvent, CardPayOrderEvent,
+    CardSkuRemindEvent, ClickEvent, Event, KfCloseSessionEvent, KfCreateSessionEvent,
+    KfSwitchSessionEvent, LocationEvent, LocationSelectEvent, MassSendJobFinishEvent,
+    MerchantOrderEvent, NamingVerifyFailEvent, NamingVerifySuccessEvent, PicPhotoOrAlbumEvent,
+    PicSysphotoEvent, PicWeixinEvent, PoiCheckNotifyEvent, PublishJobFinishEvent,
+    QualificationVerifyFailEvent, QualificationVerifySuccessEvent, ScanEvent, ScancodePushEvent,
+    ScancodeWaitmsgEvent, ShakearoundUserShakeEvent, SubmitMembercardUserInfoEvent, SubscribeEvent,
+    SubscribeMsgChangeEvent, SubscribeMsgPopupEvent, SubscribeMsgSentEvent,
+    SubscribeScanProductEvent, TemplateSendJobFinishEvent, UnknownEvent, UnsubscribeEvent,
+    UpdateMemberCardEvent, UserAuthorizationRevokeEvent, UserConsumeCardEvent, UserDelCardEvent,
+    UserEnterSessionFromCardEvent, UserEnterTempsessionEvent, UserGetCardEvent,
+    UserGiftingCardEvent, UserInfoModifiedEvent, UserPayFromPayCellEvent,
+    UserScanProductAsyncEvent, UserScanProductEnterSessionEvent, UserScanProductEvent,
+    UserScanProductVerifyActionEvent, UserViewCardEvent, VerifyExpiredEvent, ViewEvent,
+    ViewMiniprogramEvent, WifiConnectedEvent,
+};
 pub use handler::{Captures, Context, ExtractError, FromPush, IntoReply, Parts};
-pub use message::*;
+pub use message::{
+    ImageMessage, LinkMessage, LocationMessage, Message, MiniProgramPageMessage, ShortVideoMessage,
+    TextMessage, UnknownMessage, VideoMessage, VoiceMessage,
+};
 pub use push::Push;
 pub use registry::RegisteredHandler;
 pub use reply::{Article, Music, Reply};

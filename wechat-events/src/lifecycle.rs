@@ -82,6 +82,7 @@ mod model;
 
 /// A push's timetable, from the [`Config`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Timing {
     /// When a try that must answer does, after it arrived.
     pub deadline: Duration,

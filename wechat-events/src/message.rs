@@ -6,6 +6,17 @@
 //! keeps the elements it does not model in `extra`, and a `MsgType` this
 //! crate does not model becomes [`UnknownMessage`], which keeps every raw
 //! field.
+//!
+//! The structs (and the enum) are `#[non_exhaustive]`, as the events are:
+//! outside this crate, build one from `Default` and set its fields.
+//!
+//! ```
+//! use wechat_events::TextMessage;
+//!
+//! let mut msg = TextMessage::default();
+//! msg.content = "你好".into();
+//! assert_eq!(msg.content, "你好");
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -241,6 +252,7 @@ record! {
 /// A message whose `MsgType` is not modeled (or whose fields did not fit
 /// the model); every raw field is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct UnknownMessage {
     /// The `MsgType` as sent.
     pub msg_type: String,

@@ -20,14 +20,15 @@ use futures_util::future::{BoxFuture, FutureExt};
 
 pub use inventory;
 
-pub use crate::registry::{HandlerDef, Registration, Sealed};
+pub use crate::handler::Parts;
+pub use crate::payload::Payload;
+pub use crate::registry::{HandlerDef, RegisteredHandler, Registration, Sealed};
+pub use crate::router::{Route, Router};
 
 use crate::handler::{
-    contain, ErasedHandler, ExtractError, FromPush, HandlerResult, IntoReply, Parts, Run,
+    contain, ErasedHandler, ExtractError, FromPush, HandlerResult, IntoReply, Run,
 };
 use crate::kinds::RouteKind;
-use crate::payload::Payload;
-use crate::router::{Route, Router};
 
 /// The kind names the attributes accept. Each is an alias of the type the
 /// handler's first parameter must have; the tables are in `payload.rs`.

@@ -61,6 +61,7 @@ pub enum Body {
 /// names as sent: a leaf is a string, a nested element an object, a
 /// repeated name an array.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Push {
     /// `ToUserName`: the account's original id (`gh_...`).
     #[serde(rename = "to_user_name")]

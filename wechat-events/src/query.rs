@@ -36,6 +36,7 @@ pub enum QueryError {
 
 /// The parameters WeChat puts on the URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Query {
     /// `signature`: SHA-1 over token, timestamp, nonce.
     pub signature: String,
@@ -95,6 +96,7 @@ impl Query {
 /// assert_eq!(q.into_owned().echostr.as_deref(), Some("hi"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueryRef<'a> {
     /// `signature`: SHA-1 over token, timestamp, nonce.
     pub signature: Cow<'a, str>,

@@ -16,8 +16,29 @@ use crate::xml::{
     cdata_element, is_xml_char, nested_element, number_element, parse_fields, XmlError,
 };
 
-/// One article of a news (图文) reply.
+/// One article of a news (图文) reply, built with [`Article::new`]: the
+/// struct is `#[non_exhaustive]`, so a literal does not compile outside
+/// this crate.
+///
+/// ```
+/// use wechat_events::{Article, Reply};
+///
+/// let reply = Reply::news([Article::new("标题", "https://example.com/a")
+///     .description("摘要")
+///     .pic_url("https://example.com/a.png")]);
+/// assert!(reply.render("oUser", "gh_account", 0).unwrap().contains("<ArticleCount>1</ArticleCount>"));
+/// ```
+///
+/// ```compile_fail,E0639
+/// let article = wechat_events::Article {
+///     title: String::new(),
+///     description: String::new(),
+///     pic_url: String::new(),
+///     url: String::new(),
+/// };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Article {
     /// Title.
     pub title: String,
@@ -54,6 +75,7 @@ impl Article {
 
 /// A music reply's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Music {
     /// Title.
     pub title: String,
@@ -65,6 +87,49 @@ pub struct Music {
     pub hq_music_url: String,
     /// Thumbnail media id.
     pub thumb_media_id: String,
+}
+
+impl Music {
+    /// Music at `music_url` shown with the uploaded thumbnail
+    /// `thumb_media_id` (WeChat requires one); title, description and the
+    /// high-quality URL empty.
+    ///
+    /// ```
+    /// use wechat_events::{Music, Reply};
+    ///
+    /// let reply = Reply::music(
+    ///     Music::new("https://example.com/a.mp3", "THUMB_ID")
+    ///         .title("晚安")
+    ///         .hq_music_url("https://example.com/a-hq.mp3"),
+    /// );
+    /// let xml = reply.render("oUser", "gh_account", 0).unwrap();
+    /// assert!(xml.contains("<HQMusicUrl><![CDATA[https://example.com/a-hq.mp3]]></HQMusicUrl>"));
+    /// ```
+    pub fn new(music_url: impl Into<String>, thumb_media_id: impl Into<String>) -> Self {
+        Music {
+            music_url: music_url.into(),
+            thumb_media_id: thumb_media_id.into(),
+            ..Music::default()
+        }
+    }
+
+    /// Sets the title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Sets the high-quality URL (used on Wi-Fi).
+    pub fn hq_music_url(mut self, hq_music_url: impl Into<String>) -> Self {
+        self.hq_music_url = hq_music_url.into();
+        self
+    }
 }
 
 /// Most articles WeChat accepts in a news reply to an event.
@@ -347,6 +412,7 @@ pub enum ReplyParseError {
 /// # Ok::<(), wechat_events::reply::ReplyParseError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ParsedReply {
     /// `ToUserName`: the user's OpenID.
     pub to_user: String,

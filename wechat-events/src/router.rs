@@ -315,6 +315,7 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
 
 /// A route as shown in the start-up table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RouteInfo {
     /// The pushes it sees.
     pub kind: RouteKind,

@@ -233,13 +233,12 @@ async fn each_reply_kind_arrives_as_its_message_json() {
             title: Some("T".into()),
             description: Some("D".into()),
         },
-        Reply::music(Music {
-            title: "M".into(),
-            description: "MD".into(),
-            music_url: "http://m".into(),
-            hq_music_url: "http://hq".into(),
-            thumb_media_id: "th".into(),
-        }),
+        Reply::music(
+            Music::new("http://m", "th")
+                .title("M")
+                .description("MD")
+                .hq_music_url("http://hq"),
+        ),
         Reply::news([Article::new("A", "http://a")
             .description("AD")
             .pic_url("http://p")]),

@@ -113,11 +113,10 @@ fn required_text() -> impl Strategy<Value = String> {
 }
 
 fn article() -> impl Strategy<Value = Article> {
-    (text(), text(), text(), text()).prop_map(|(title, description, pic_url, url)| Article {
-        title,
-        description,
-        pic_url,
-        url,
+    (text(), text(), text(), text()).prop_map(|(title, description, pic_url, url)| {
+        Article::new(title, url)
+            .description(description)
+            .pic_url(pic_url)
     })
 }
 
@@ -138,13 +137,12 @@ fn reply() -> impl Strategy<Value = Reply> {
             }),
         (text(), text(), text(), text(), text()).prop_map(
             |(title, description, music_url, hq_music_url, thumb_media_id)| {
-                Reply::music(Music {
-                    title,
-                    description,
-                    music_url,
-                    hq_music_url,
-                    thumb_media_id,
-                })
+                Reply::music(
+                    Music::new(music_url, thumb_media_id)
+                        .title(title)
+                        .description(description)
+                        .hq_music_url(hq_music_url),
+                )
             }
         ),
         proptest::collection::vec(article(), 0..10).prop_map(Reply::news),
@@ -158,11 +156,10 @@ fn reply() -> impl Strategy<Value = Reply> {
 /// nothing (`success`).
 fn expected(reply: &Reply) -> Option<Reply> {
     let optional = |s: &Option<String>| s.as_deref().map(clean).filter(|s| !s.is_empty());
-    let article = |a: &Article| Article {
-        title: clean(&a.title),
-        description: clean(&a.description),
-        pic_url: clean(&a.pic_url),
-        url: clean(&a.url),
+    let article = |a: &Article| {
+        Article::new(clean(&a.title), clean(&a.url))
+            .description(clean(&a.description))
+            .pic_url(clean(&a.pic_url))
     };
     Some(match reply {
         Reply::Text { content } => {
@@ -183,13 +180,12 @@ fn expected(reply: &Reply) -> Option<Reply> {
             title: optional(title),
             description: optional(description),
         },
-        Reply::Music(m) => Reply::music(Music {
-            title: clean(&m.title),
-            description: clean(&m.description),
-            music_url: clean(&m.music_url),
-            hq_music_url: clean(&m.hq_music_url),
-            thumb_media_id: clean(&m.thumb_media_id),
-        }),
+        Reply::Music(m) => Reply::music(
+            Music::new(clean(&m.music_url), clean(&m.thumb_media_id))
+                .title(clean(&m.title))
+                .description(clean(&m.description))
+                .hq_music_url(clean(&m.hq_music_url)),
+        ),
         Reply::News(articles) if articles.is_empty() => return None,
         Reply::News(articles) => Reply::news(
             articles

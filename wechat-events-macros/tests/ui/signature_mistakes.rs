@@ -25,5 +25,5 @@ async fn stacked(_: TextMessage) {}
 struct NotAFunction;
 
 fn main() {
-    let _ = ClickEvent { key: String::new(), ..Default::default() };
+    let _ = ClickEvent::default();
 }

@@ -10,5 +10,5 @@ async fn hi(_: SubscribeEvent) {}
 async fn rest(_: &Push) {}
 
 fn main() {
-    let _ = ClickEvent { key: String::new(), ..Default::default() };
+    let _ = ClickEvent::default();
 }

@@ -152,6 +152,7 @@ fn extension(file_name: &str) -> String {
 
 /// A file to upload: its name (whose extension is its format) and bytes.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct MediaFile {
     /// The file name sent.
     pub file_name: String,

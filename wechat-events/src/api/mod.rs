@@ -88,6 +88,7 @@ const CUSTOM_TYPING: &str = "/cgi-bin/message/custom/typing";
 
 /// A bad or missing setting of the API client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApiConfigError {
     /// An environment variable is not set (or empty).
     #[error("{0} is not set")]

@@ -233,7 +233,9 @@ fn plausible_appid(appid: &str) -> bool {
 
 /// A component mounted on the server: its two URLs. Built by
 /// [`WechatAccounts`](crate::WechatAccounts) from the accounts file's
-/// `[open_platform]` table, or by [`ComponentService::build`].
+/// `[open_platform]` table, or from
+/// [`Accounts::with_open_platform`](crate::Accounts::with_open_platform) in
+/// code.
 #[derive(Clone)]
 pub struct ComponentService {
     inner: Arc<Inner>,

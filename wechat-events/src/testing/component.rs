@@ -26,6 +26,7 @@ pub const COMPONENT_SECRET: &str = "component-secret";
 
 /// One request the component stand-in received.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ComponentCall {
     /// The path, such as `/cgi-bin/component/api_query_auth`.
     pub path: String,

@@ -231,6 +231,7 @@ impl Prepared {
 
 /// The outcome of a delivery with WeChat's retries.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Retried {
     /// The answer that finally came.
     pub response: Response,
