@@ -606,7 +606,10 @@ impl ServiceBuilder {
                 account.watch_pending(&pending);
                 #[cfg(feature = "api")]
                 if let Some(client) = &api {
-                    client.count_into(account.clone());
+                    let account = account.clone();
+                    client.count_into(Arc::new(move |endpoint: &str, errcode: &str| {
+                        account.api_request(endpoint, errcode)
+                    }));
                 }
             }
             #[cfg(feature = "redis")]

@@ -302,6 +302,12 @@ impl fmt::Debug for SharedTokens {
 ///         .await
 /// }
 /// ```
+/// Counts one request: its endpoint and its errcode (the `metrics`
+/// feature's `wechat_api_requests_total`; given by the service, so that this
+/// module need not know the metrics).
+#[cfg(feature = "metrics")]
+pub(crate) type Counter = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ApiClient {
     inner: Arc<Inner>,
@@ -326,7 +332,7 @@ struct Inner {
     /// Where each request is counted (the `metrics` feature), once a
     /// service with metrics takes the client.
     #[cfg(feature = "metrics")]
-    counted: std::sync::OnceLock<crate::metrics::AccountMetrics>,
+    counted: std::sync::OnceLock<Counter>,
 }
 
 #[derive(Clone)]
@@ -764,15 +770,15 @@ impl ApiClient {
     /// Counts each request into `metrics` (as its account's), from now on:
     /// the first service with metrics to take the client counts it.
     #[cfg(feature = "metrics")]
-    pub(crate) fn count_into(&self, metrics: crate::metrics::AccountMetrics) {
-        let _ = self.inner.counted.set(metrics);
+    pub(crate) fn count_into(&self, counter: Counter) {
+        let _ = self.inner.counted.set(counter);
     }
 
     /// Counts one request to `path` that came to `result`.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     fn count<T>(&self, path: &str, result: &Result<T, ApiError>) {
         #[cfg(feature = "metrics")]
-        if let Some(metrics) = self.inner.counted.get() {
+        if let Some(counter) = self.inner.counted.get() {
             let mut code = itoa::Buffer::new();
             let errcode = match result {
                 Ok(_) => "0",
@@ -783,7 +789,7 @@ impl ApiClient {
             };
             // The endpoint, without its query: a path the code names.
             let endpoint = path.split('?').next().unwrap_or(path);
-            metrics.api_request(endpoint, errcode);
+            counter(endpoint, errcode);
         }
     }
 
