@@ -302,16 +302,16 @@ impl fmt::Debug for SharedTokens {
 ///         .await
 /// }
 /// ```
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
 /// Counts one request: its endpoint and its errcode (the `metrics`
 /// feature's `wechat_api_requests_total`; given by the service, so that this
 /// module need not know the metrics).
 #[cfg(feature = "metrics")]
 pub(crate) type Counter = Arc<dyn Fn(&str, &str) + Send + Sync>;
-
-#[derive(Clone)]
-pub struct ApiClient {
-    inner: Arc<Inner>,
-}
 
 struct Inner {
     http: reqwest::Client,
