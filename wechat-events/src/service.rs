@@ -134,19 +134,6 @@ impl PushError {
         observer: &Observer,
         body_head: Option<&[u8]>,
     ) -> HttpResponse {
-        let response = self.respond(req);
-        observer.refused(&Refused {
-            reason: self.reason(),
-            status: response.status().as_u16(),
-            error: &self.to_string(),
-            method: req.method().as_str(),
-            path: req.path(),
-            body_head,
-        });
-        response
-    }
-
-    pub(crate) fn respond(&self, req: &HttpRequest) -> HttpResponse {
         let status = self.status();
         let code = match self {
             PushError::Crypto(e) => Some(e.code()),
@@ -160,10 +147,58 @@ impl PushError {
             error = %ErrorChain(self),
             "rejected request"
         );
+        let error = self.to_string();
+        tell_refused(observer, req, self.reason(), status, &error, body_head);
         HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, text_plain()))
-            .body(self.to_string())
+            .body(error)
     }
+}
+
+/// Tells `observer` that `req` was refused for `reason`, answered `status`
+/// with `error`.
+pub(crate) fn tell_refused(
+    observer: &Observer,
+    req: &HttpRequest,
+    reason: Reason,
+    status: StatusCode,
+    error: &str,
+    body_head: Option<&[u8]>,
+) {
+    observer.refused(&Refused {
+        reason,
+        status: status.as_u16(),
+        error,
+        method: req.method().as_str(),
+        path: req.path(),
+        body_head,
+    });
+}
+
+/// Refuses `req`'s method (logged, told to `observer`): 405 naming the
+/// methods `allow`ed, with `hint` as its text.
+pub(crate) fn refuse_method(
+    req: &HttpRequest,
+    observer: Option<&Observer>,
+    allow: &'static str,
+    hint: &'static str,
+) -> HttpResponse {
+    tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
+    if let Some(observer) = observer {
+        let status = StatusCode::METHOD_NOT_ALLOWED;
+        tell_refused(
+            observer,
+            req,
+            Reason::Method,
+            status,
+            "method not allowed",
+            None,
+        );
+    }
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, allow))
+        .insert_header((header::CONTENT_TYPE, text_plain()))
+        .body(hint)
 }
 
 /// Why the service could not be built.
@@ -926,21 +961,9 @@ impl WechatService {
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
-    if let Some(inner) = service_of(&req) {
-        inner.observer.refused(&Refused {
-            reason: Reason::Method,
-            status: StatusCode::METHOD_NOT_ALLOWED.as_u16(),
-            error: "method not allowed",
-            method: req.method().as_str(),
-            path: req.path(),
-            body_head: None,
-        });
-    }
-    HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "GET, POST"))
-        .insert_header((header::CONTENT_TYPE, text_plain()))
-        .body("method not allowed: use GET (handshake) or POST (push)")
+    let inner = service_of(&req);
+    let hint = "method not allowed: use GET (handshake) or POST (push)";
+    refuse_method(&req, inner.as_ref().map(|i| &i.observer), "GET, POST", hint)
 }
 
 async fn handshake(req: HttpRequest, inner: web::Data<Inner>) -> HttpResponse {

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use actix_web::dev::{AppService, HttpServiceFactory};
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{parse_auth_event, plausible_appid, ComponentService, Inner, TEST_AUTHORIZERS};
-use crate::observe::{Reason, Refused};
+use crate::observe::Reason;
 use crate::query::QueryRef;
 use crate::service::{self, PushError};
 
@@ -46,21 +46,9 @@ impl HttpServiceFactory for ComponentService {
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    tracing::warn!(method = %req.method(), path = req.path(), "rejected request: method not allowed");
-    if let Some(inner) = req.app_data::<web::Data<Inner>>() {
-        inner.observer.refused(&Refused {
-            reason: Reason::Method,
-            status: 405,
-            error: "method not allowed",
-            method: req.method().as_str(),
-            path: req.path(),
-            body_head: None,
-        });
-    }
-    HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, "POST"))
-        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-        .body("method not allowed: WeChat POSTs authorization events here")
+    let inner = req.app_data::<web::Data<Inner>>();
+    let hint = "method not allowed: WeChat POSTs authorization events here";
+    service::refuse_method(&req, inner.map(|i| &i.observer), "POST", hint)
 }
 
 /// The authorization URL: verified, decrypted, typed, handled, answered
@@ -74,17 +62,12 @@ async fn auth(req: HttpRequest, payload: web::Payload, inner: web::Data<Inner>) 
         Ok(event) => event,
         Err(e) => {
             tracing::warn!(path = req.path(), error = %e, "rejected request: not an authorization event");
-            inner.observer.refused(&Refused {
-                reason: Reason::BadRequest,
-                status: 400,
-                error: &e.to_string(),
-                method: req.method().as_str(),
-                path: req.path(),
-                body_head: None,
-            });
+            let (error, status) = (e.to_string(), StatusCode::BAD_REQUEST);
+            let observer = &inner.observer;
+            service::tell_refused(observer, &req, Reason::BadRequest, status, &error, None);
             return HttpResponse::BadRequest()
                 .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
-                .body(e.to_string());
+                .body(error);
         }
     };
     // Bounded: WeChat hangs up after 5 s; what is unfinished is logged.
